@@ -1,0 +1,210 @@
+//! The one error type of the crate.
+//!
+//! Every public call validates all of its input before it writes anything, so
+//! an `Err` always leaves the caller's mask buffers as they were.
+
+use core::fmt;
+
+/// Longest pattern name an error (or the registry) keeps, in bytes.
+pub const NAME_CAPACITY: usize = 32;
+
+/// A short string kept inside an [`Error`] without allocating.
+pub type Name = heapless::String<NAME_CAPACITY>;
+
+/// Registered names listed by an unknown-pattern error, comma separated.
+pub type NameList = heapless::String<512>;
+
+/// What went wrong, and in which layer (index into the caller's layer list).
+///
+/// ```
+/// use prunemask::{plan, Layer, LayerReport, Options, Pattern, Shape};
+///
+/// let scores = [1.0f32, f32::NAN, 3.0, 4.0];
+/// let layers = [Layer::new(&scores[..], Shape::matrix(2, 2))];
+/// let opts = Options::new(Pattern::parse("1x1").unwrap(), 0.5);
+/// let mut reports = [LayerReport::default()];
+/// let err = plan(&layers, &opts, &mut reports).unwrap_err();
+/// assert_eq!(err.layer(), Some(0));
+/// assert_eq!(err.to_string(), "layer 0: score at element 1 is NaN");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    layer: Option<usize>,
+    kind: ErrorKind,
+}
+
+/// The kinds of [`Error`].
+///
+/// ```
+/// use prunemask::{ErrorKind, Pattern};
+/// let err = Pattern::parse("4:2").unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::BadPattern { .. }));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A shape has a zero dimension.
+    ZeroDimension,
+    /// The product of a shape's dimensions does not fit in `usize`.
+    ShapeOverflow,
+    /// A score slice's length does not match its shape.
+    ScoreLength {
+        /// Elements the shape has.
+        expected: usize,
+        /// Length of the slice given.
+        got: usize,
+    },
+    /// A mask slice's length does not match its layer's shape.
+    MaskLength {
+        /// Elements the shape has.
+        expected: usize,
+        /// Length of the slice given.
+        got: usize,
+    },
+    /// A per-layer buffer list (masks, reports) has the wrong number of entries.
+    LayerCount {
+        /// What the list is.
+        what: &'static str,
+        /// Number of layers.
+        expected: usize,
+        /// Entries given.
+        got: usize,
+    },
+    /// A ratio is NaN or outside `[0, 1]`, or the bounds contradict each other.
+    BadRatio {
+        /// Which option.
+        what: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// An N:M target above `N/M`, the most the pattern can prune.
+    RatioAbovePattern {
+        /// The target given.
+        sparsity: f64,
+        /// `N / M`.
+        max: f64,
+    },
+    /// A score is NaN.
+    NanScore {
+        /// Index of the element in the tensor's own (flat) layout.
+        index: usize,
+    },
+    /// A unit's reduced score is NaN (it mixes `+inf` and `-inf`).
+    NanUnit {
+        /// Row-major index of the unit (block or N:M group) in the layer.
+        unit: usize,
+    },
+    /// A mask holds a value other than 0 or 1.
+    MaskValue {
+        /// Index of the element.
+        index: usize,
+        /// The value found.
+        value: u8,
+    },
+    /// A pattern name is not registered.
+    UnknownPattern {
+        /// The name asked for (truncated to [`NAME_CAPACITY`] bytes).
+        name: Name,
+        /// The names the registry holds.
+        registered: NameList,
+    },
+    /// A pattern is malformed: `N >= M` for `N:M`, a zero size, bad numbers.
+    BadPattern {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A registry is full or already has the name.
+    Registry {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A layer given to [`write_mask`](crate::write_mask) is not the one planned.
+    PlanMismatch,
+}
+
+impl Error {
+    pub(crate) const fn new(kind: ErrorKind) -> Self {
+        Error { layer: None, kind }
+    }
+
+    pub(crate) const fn in_layer(layer: usize, kind: ErrorKind) -> Self {
+        Error {
+            layer: Some(layer),
+            kind,
+        }
+    }
+
+    /// Sets the layer index of an error raised by per-layer code.
+    pub(crate) fn at_layer(mut self, layer: usize) -> Self {
+        self.layer = Some(layer);
+        self
+    }
+
+    /// The index of the layer the error is about, if it is about one.
+    ///
+    /// ```
+    /// use prunemask::{Pattern};
+    /// assert_eq!(Pattern::parse("nope").unwrap_err().layer(), None);
+    /// ```
+    pub fn layer(&self) -> Option<usize> {
+        self.layer
+    }
+
+    /// What went wrong.
+    ///
+    /// ```
+    /// use prunemask::{ErrorKind, Pattern};
+    /// let err = Pattern::parse("0x4").unwrap_err();
+    /// assert_eq!(err.kind(), &ErrorKind::BadPattern { reason: "block sizes must be at least 1" });
+    /// ```
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(layer) = self.layer {
+            write!(f, "layer {layer}: ")?;
+        }
+        match &self.kind {
+            ErrorKind::ZeroDimension => f.write_str("shape has a zero dimension"),
+            ErrorKind::ShapeOverflow => f.write_str("shape has more elements than usize holds"),
+            ErrorKind::ScoreLength { expected, got } => {
+                write!(f, "score slice has {got} elements, shape needs {expected}")
+            }
+            ErrorKind::MaskLength { expected, got } => {
+                write!(f, "mask slice has {got} elements, shape needs {expected}")
+            }
+            ErrorKind::LayerCount {
+                what,
+                expected,
+                got,
+            } => write!(f, "{what}: {got} given for {expected} layers"),
+            ErrorKind::BadRatio { what, value } => {
+                write!(f, "{what} must be in [0, 1], got {value}")
+            }
+            ErrorKind::RatioAbovePattern { sparsity, max } => write!(
+                f,
+                "sparsity {sparsity} is above what the N:M pattern can prune ({max})"
+            ),
+            ErrorKind::NanScore { index } => write!(f, "score at element {index} is NaN"),
+            ErrorKind::NanUnit { unit } => write!(
+                f,
+                "unit {unit} has a NaN score (its block mixes +inf and -inf)"
+            ),
+            ErrorKind::MaskValue { index, value } => {
+                write!(f, "mask value {value} at element {index} is not 0 or 1")
+            }
+            ErrorKind::UnknownPattern { name, registered } => {
+                write!(f, "unknown pattern `{name}`; registered: {registered}")
+            }
+            ErrorKind::BadPattern { reason } => write!(f, "bad pattern: {reason}"),
+            ErrorKind::Registry { reason } => write!(f, "registry: {reason}"),
+            ErrorKind::PlanMismatch => f.write_str("layer does not match its plan"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}

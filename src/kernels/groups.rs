@@ -1,0 +1,101 @@
+//! N:M groups: the least-N marks of a group and the group's score.
+
+use super::keys::order_key;
+use super::read_run;
+use super::reduce::RunSum;
+use crate::error::ErrorKind;
+use crate::layer::{Element, VisitElements};
+use crate::pattern::{Ties, Tile};
+
+/// Longest N:M group (`M`) the kernels take: marks fit in a `u128`.
+pub const MAX_GROUP: usize = 128;
+
+/// Bit `j` set when element `j` of the group is among its least `n`.
+///
+/// Inclusive: `x_j <= t`, with `t` the n-th smallest, which is exactly "fewer
+/// than `n` elements are smaller than `x_j`". Exact: the first `n` by
+/// (score, column). Both by counting ranks, so no sort and no buffer.
+#[inline(always)]
+pub(crate) fn least_n(vals: &[f32], n: usize, ties: Ties) -> u128 {
+    let mut marks = 0u128;
+    for (j, &x) in vals.iter().enumerate() {
+        let kj = order_key(x);
+        let mut rank = 0;
+        for (i, &y) in vals.iter().enumerate() {
+            let ki = order_key(y);
+            rank += (ki < kj || (ties == Ties::Exact && ki == kj && i < j)) as usize;
+        }
+        marks |= ((rank < n) as u128) << j;
+    }
+    marks
+}
+
+/// The group score: the canonical sum of the marked scores (others count as
+/// `+0.0`), divided by `M`, as INC's `mean(score * (1 - least_n))`.
+#[inline(always)]
+pub(crate) fn group_score(vals: &[f32], marks: u128) -> f32 {
+    let mut sum = RunSum::new(vals.len());
+    for (j, &x) in vals.iter().enumerate() {
+        sum.add(if marks >> j & 1 == 1 { x } else { 0.0 });
+    }
+    sum.total() / vals.len() as f32
+}
+
+struct Groups<'t, 'o, const M: usize> {
+    tile: &'t Tile<'t>,
+    out: &'o mut [f32],
+}
+
+impl<const M: usize> VisitElements for Groups<'_, '_, M> {
+    type Out = Result<(), ErrorKind>;
+
+    #[inline(always)]
+    fn visit<E: Element>(self, xs: &[E]) -> Self::Out {
+        let t = self.tile;
+        let m = if M == 0 { t.unit_cols } else { M };
+        let mut buf = [0.0f32; MAX_GROUP];
+        let vals = &mut buf[..m];
+        for (u, out) in self.out.iter_mut().enumerate() {
+            let c0 = (t.first_unit + u) * m;
+            read_run(xs, t.view.run(t.unit_row, c0), t.criterion, vals)?;
+            let marks = least_n(vals, t.prune_per_group, t.ties);
+            *out = group_score(vals, marks);
+        }
+        Ok(())
+    }
+}
+
+/// Scores the N:M groups of a tile. `M` is the group length, or 0 to take it
+/// from the tile.
+pub(crate) fn group_scores<const M: usize>(
+    tile: &Tile<'_>,
+    out: &mut [f32],
+) -> Result<(), ErrorKind> {
+    tile.scores.visit(Groups::<M> { tile, out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_n_ties() {
+        let g = [3.0f32, 1.0, 1.0, 2.0];
+        assert_eq!(least_n(&g, 2, Ties::Exact), 0b0110);
+        assert_eq!(least_n(&g, 1, Ties::Exact), 0b0010);
+        // Inclusive: everything <= the n-th smallest (1.0).
+        assert_eq!(least_n(&g, 1, Ties::Inclusive), 0b0110);
+        let z = [0.0f32, -0.0, 0.0, 5.0];
+        assert_eq!(least_n(&z, 2, Ties::Inclusive), 0b0111);
+        assert_eq!(least_n(&z, 2, Ties::Exact), 0b0011);
+    }
+
+    #[test]
+    fn group_score_is_marked_mean() {
+        let g = [4.0f32, 1.0, 3.0, 2.0];
+        assert_eq!(group_score(&g, 0b1010), 0.75);
+        // A kept +inf does not poison the score (INC's x * 0 gives NaN).
+        let h = [f32::INFINITY, 1.0, 2.0, f32::INFINITY];
+        assert_eq!(group_score(&h, 0b0110), 0.75);
+    }
+}

@@ -1,0 +1,33 @@
+//! Unit decisions written back to element masks (1 = keep, 0 = prune).
+
+use crate::shape::View;
+
+/// Sets every element of the `rows x cols` view block at `(r0, c0)` to `value`.
+#[inline]
+pub(crate) fn fill_block(
+    mask: &mut [u8],
+    view: &View,
+    (r0, c0): (usize, usize),
+    (rows, cols): (usize, usize),
+    value: u8,
+) {
+    for r in r0..r0 + rows {
+        for index in view.run(r, c0).take(cols) {
+            mask[index] = value;
+        }
+    }
+}
+
+/// Writes one N:M group: 0 where `marks` has a bit, 1 elsewhere.
+#[inline]
+pub(crate) fn write_group(
+    mask: &mut [u8],
+    view: &View,
+    (r, c0): (usize, usize),
+    m: usize,
+    marks: u128,
+) {
+    for (j, index) in view.run(r, c0).take(m).enumerate() {
+        mask[index] = (marks >> j & 1 == 0) as u8;
+    }
+}

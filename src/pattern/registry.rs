@@ -1,0 +1,192 @@
+//! A fixed-capacity, const-constructible table from names to kernel sets.
+
+use super::{truncated, Extent, KernelSet, Pattern};
+use crate::error::{Error, ErrorKind, NameList};
+
+/// The built-in kernel sets, const-generic over their sizes.
+const BUILTIN: [(&str, KernelSet); 17] = [
+    ("1x1", KernelSet::block::<1, 1>()),
+    ("4x1", KernelSet::block::<4, 1>()),
+    ("1x4", KernelSet::block::<1, 4>()),
+    ("8x1", KernelSet::block::<8, 1>()),
+    ("1x8", KernelSet::block::<1, 8>()),
+    ("16x1", KernelSet::block::<16, 1>()),
+    ("1x16", KernelSet::block::<1, 16>()),
+    ("2x2", KernelSet::block::<2, 2>()),
+    ("4x4", KernelSet::block::<4, 4>()),
+    (
+        "channelx1",
+        KernelSet::block_dyn(Extent::Channel, Extent::Fixed(1)),
+    ),
+    (
+        "1xchannel",
+        KernelSet::block_dyn(Extent::Fixed(1), Extent::Channel),
+    ),
+    ("1:2", KernelSet::n_in_m::<1, 2>()),
+    ("2:4", KernelSet::n_in_m::<2, 4>()),
+    ("1:4", KernelSet::n_in_m::<1, 4>()),
+    ("4:8", KernelSet::n_in_m::<4, 8>()),
+    ("2:8", KernelSet::n_in_m::<2, 8>()),
+    ("8:16", KernelSet::n_in_m::<8, 16>()),
+];
+
+/// Names of the built-in patterns. Any other `NxM` (sizes or `channel`) and
+/// `N:M` also parses, served by the runtime-sized kernels.
+///
+/// ```
+/// assert!(prunemask::BUILTIN_NAMES.contains(&"2:4"));
+/// ```
+pub const BUILTIN_NAMES: [&str; BUILTIN.len()] = {
+    let mut names = [""; BUILTIN.len()];
+    let mut i = 0;
+    while i < BUILTIN.len() {
+        names[i] = BUILTIN[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// Names to kernel sets: the built-ins plus up to `CAP` of your own. No heap;
+/// `new` is `const`, so a registry can live in a `static`.
+///
+/// Lookup takes the part of a name after its last `_` (`"nxm_4x1"` is
+/// `"4x1"`), tries your entries, then the built-ins, then parses `NxM` (with
+/// `channel` for either side) or `N:M` into the runtime-sized kernels.
+///
+/// ```
+/// use prunemask::{ErrorKind, KernelSet, Registry, Tile};
+///
+/// // Score 2x2 blocks by their largest element, under a name of our own.
+/// fn peak(t: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+///     for (u, o) in out.iter_mut().enumerate() {
+///         let (r0, c0) = (t.unit_row * 2, (t.first_unit + u) * 2);
+///         let mut best = f32::NEG_INFINITY;
+///         for r in r0..r0 + 2 {
+///             for c in c0..c0 + 2 {
+///                 best = best.max(t.value(r, c)?);
+///             }
+///         }
+///         *o = best;
+///     }
+///     Ok(())
+/// }
+///
+/// let mut registry: Registry<4> = Registry::new();
+/// registry.register("peak2x2", KernelSet::custom_block(2, 2, peak)).unwrap();
+/// let pattern = registry.lookup("peak2x2").unwrap();
+/// assert_eq!(pattern.name(), "peak2x2");
+/// assert!(registry.lookup("2:4").is_ok()); // built-ins stay
+/// ```
+#[derive(Clone, Debug)]
+pub struct Registry<const CAP: usize = 8> {
+    user: heapless::Vec<(&'static str, KernelSet), CAP>,
+}
+
+impl<const CAP: usize> Default for Registry<CAP> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const CAP: usize> Registry<CAP> {
+    /// A registry with the built-ins and room for `CAP` more.
+    ///
+    /// ```
+    /// static REGISTRY: prunemask::Registry<0> = prunemask::Registry::new();
+    /// assert!(REGISTRY.lookup("4x1").is_ok());
+    /// ```
+    pub const fn new() -> Self {
+        Registry {
+            user: heapless::Vec::new(),
+        }
+    }
+
+    /// Adds a kernel set under a new name (no `_`; the lookup strips prefixes).
+    ///
+    /// ```
+    /// use prunemask::{KernelSet, Registry};
+    /// let mut r: Registry<1> = Registry::new();
+    /// r.register("wide", KernelSet::block::<1, 32>()).unwrap();
+    /// assert!(r.register("more", KernelSet::block::<1, 2>()).is_err()); // full
+    /// assert!(Registry::<2>::new().register("2:4", KernelSet::block::<1, 2>()).is_err()); // taken
+    /// ```
+    pub fn register(&mut self, name: &'static str, kernels: KernelSet) -> Result<(), Error> {
+        let fail = |reason| Err(Error::new(ErrorKind::Registry { reason }));
+        kernels.validate()?;
+        if name.is_empty() || name.contains('_') || name.len() > crate::error::NAME_CAPACITY {
+            return fail("a name is 1 to 32 bytes without `_`");
+        }
+        if self.find(name).is_some() {
+            return fail("the name is already registered");
+        }
+        if self.user.push((name, kernels)).is_err() {
+            return fail("the registry is full");
+        }
+        Ok(())
+    }
+
+    fn find(&self, name: &str) -> Option<KernelSet> {
+        self.user
+            .iter()
+            .chain(BUILTIN.iter())
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k)
+    }
+
+    /// Every registered name: yours, then the built-ins.
+    ///
+    /// ```
+    /// let r: prunemask::Registry<0> = prunemask::Registry::new();
+    /// assert_eq!(r.names().count(), prunemask::BUILTIN_NAMES.len());
+    /// ```
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.user
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(BUILTIN_NAMES.iter().copied())
+    }
+
+    /// Resolves a pattern name; see the type's docs for the rules.
+    ///
+    /// ```
+    /// use prunemask::{Extent, Geometry, Registry};
+    /// let r: Registry<0> = Registry::new();
+    /// let p = r.lookup("snip_3xchannel").unwrap();
+    /// assert_eq!(p.geometry(), Geometry::Block { n: Extent::Fixed(3), m: Extent::Channel });
+    /// let err = r.lookup("topk").unwrap_err();
+    /// assert!(err.to_string().contains("registered: 1x1, 4x1"));
+    /// ```
+    pub fn lookup(&self, name: &str) -> Result<Pattern, Error> {
+        let key = name.rsplit('_').next().unwrap_or(name);
+        if let Some(kernels) = self.find(key) {
+            return Pattern::new(key, kernels);
+        }
+        let bad = |reason| Error::new(ErrorKind::BadPattern { reason });
+        let kernels = if let Some((n, m)) = key.split_once('x') {
+            let side = |s: &str| match s {
+                "channel" => Ok(Extent::Channel),
+                _ => s
+                    .parse::<usize>()
+                    .map(Extent::Fixed)
+                    .map_err(|_| bad("block sides are numbers or `channel`")),
+            };
+            KernelSet::block_dyn(side(n)?, side(m)?)
+        } else if let Some((n, m)) = key.split_once(':') {
+            let num = |s: &str| s.parse::<usize>().map_err(|_| bad("N and M are numbers"));
+            KernelSet::n_in_m_dyn(num(n)?, num(m)?)
+        } else {
+            let mut registered = NameList::new();
+            for (i, n) in self.names().enumerate() {
+                let sep = if i == 0 { "" } else { ", " };
+                if registered.push_str(sep).is_err() || registered.push_str(n).is_err() {
+                    break;
+                }
+            }
+            return Err(Error::new(ErrorKind::UnknownPattern {
+                name: truncated(key),
+                registered,
+            }));
+        };
+        Pattern::new(key, kernels)
+    }
+}

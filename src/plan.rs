@@ -1,0 +1,854 @@
+//! The planner: which units of which layers to prune, locally or globally,
+//! with tie rules and per-layer bounds. Masks are written from the plan.
+
+use crate::error::{Error, ErrorKind};
+use crate::kernels::keys::key_value;
+use crate::layer::{Criterion, Layer};
+use crate::pattern::{Geometry, Pattern, Reduce, SkipReason, Ties};
+use crate::select::{kth_smallest, Units};
+
+/// One pool for all layers, or one pool per layer.
+///
+/// ```
+/// use prunemask::{Domain, Options, Pattern};
+/// let opts = Options::new(Pattern::parse("4x1").unwrap(), 0.5).domain(Domain::Local);
+/// assert_eq!(opts.domain, Domain::Local);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Domain {
+    /// One threshold across every layer the pattern fits.
+    #[default]
+    Global,
+    /// Each layer on its own, at the same target.
+    Local,
+}
+
+/// What happens to a layer that crosses `max_layer` (or `min_layer`).
+///
+/// ```
+/// use prunemask::{CapMode, Options, Pattern};
+/// let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5).cap(CapMode::Seed);
+/// assert_eq!(opts.cap, CapMode::Seed);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CapMode {
+    /// Held layers leave the pool at their bound, their pruned count comes off
+    /// `k`, and the threshold is found again over the rest, until no layer
+    /// crosses a bound (INC 3.x; every layer of a round sees one threshold, so
+    /// the result does not depend on layer order).
+    #[default]
+    Redistribute,
+    /// INC 2.0: after the global pass a layer over the cap is recomputed alone
+    /// at the cap; what it frees goes to no one.
+    Seed,
+}
+
+/// Everything a selection needs besides the layers.
+///
+/// Fields are public; the setters chain. Defaults: global, exact ties,
+/// `max_layer` 0.98 with redistribution, `min_layer` 0, mean blocks, scores
+/// used as given.
+///
+/// ```
+/// use prunemask::{Criterion, Options, Pattern, Ties};
+/// let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5)
+///     .criterion(Criterion::Magnitude)
+///     .max_layer(0.9);
+/// assert_eq!(opts.ties, Ties::Exact);
+/// let inc = opts.clone().inc_compat();
+/// assert_eq!(inc.ties, Ties::Inclusive);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The pattern.
+    pub pattern: Pattern,
+    /// Target sparsity in `[0, 1]`: the fraction of units (NxM) or of
+    /// elements (N:M, so at most `N/M`) to prune.
+    pub sparsity: f64,
+    /// Global or local.
+    pub domain: Domain,
+    /// Tie rule.
+    pub ties: Ties,
+    /// Most a layer may be pruned (INC's `max_sparsity_ratio_per_layer`).
+    pub max_layer: f64,
+    /// Least a layer must be pruned.
+    pub min_layer: f64,
+    /// What a layer crossing a bound does.
+    pub cap: CapMode,
+    /// Block reduction.
+    pub reduce: Reduce,
+    /// How slices are read.
+    pub criterion: Criterion,
+}
+
+impl Options {
+    /// Options with the defaults above.
+    ///
+    /// ```
+    /// let opts = prunemask::Options::new(prunemask::Pattern::parse("4x1").unwrap(), 0.7);
+    /// assert_eq!(opts.max_layer, 0.98);
+    /// ```
+    pub fn new(pattern: Pattern, sparsity: f64) -> Self {
+        Options {
+            pattern,
+            sparsity,
+            domain: Domain::Global,
+            ties: Ties::Exact,
+            max_layer: 0.98,
+            min_layer: 0.0,
+            cap: CapMode::Redistribute,
+            reduce: Reduce::Mean,
+            criterion: Criterion::Scores,
+        }
+    }
+
+    /// Sets the domain.
+    ///
+    /// ```
+    /// # use prunemask::*;
+    /// let o = Options::new(Pattern::parse("1x1").unwrap(), 0.5).domain(Domain::Local);
+    /// ```
+    pub fn domain(mut self, domain: Domain) -> Self {
+        self.domain = domain;
+        self
+    }
+
+    /// Sets the tie rule.
+    ///
+    /// ```
+    /// # use prunemask::*;
+    /// let o = Options::new(Pattern::parse("1x1").unwrap(), 0.5).ties(Ties::Inclusive);
+    /// ```
+    pub fn ties(mut self, ties: Ties) -> Self {
+        self.ties = ties;
+        self
+    }
+
+    /// Sets the per-layer maximum.
+    ///
+    /// ```
+    /// # use prunemask::*;
+    /// let o = Options::new(Pattern::parse("1x1").unwrap(), 0.5).max_layer(0.8);
+    /// ```
+    pub fn max_layer(mut self, ratio: f64) -> Self {
+        self.max_layer = ratio;
+        self
+    }
+
+    /// Sets the per-layer minimum.
+    ///
+    /// ```
+    /// # use prunemask::*;
+    /// let o = Options::new(Pattern::parse("1x1").unwrap(), 0.5).min_layer(0.2);
+    /// ```
+    pub fn min_layer(mut self, ratio: f64) -> Self {
+        self.min_layer = ratio;
+        self
+    }
+
+    /// Sets what crossing a bound does.
+    ///
+    /// ```
+    /// # use prunemask::*;
+    /// let o = Options::new(Pattern::parse("1x1").unwrap(), 0.5).cap(CapMode::Seed);
+    /// ```
+    pub fn cap(mut self, cap: CapMode) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// Sets the block reduction.
+    ///
+    /// ```
+    /// # use prunemask::*;
+    /// let o = Options::new(Pattern::parse("4x1").unwrap(), 0.5).reduce(Reduce::Sum);
+    /// ```
+    pub fn reduce(mut self, reduce: Reduce) -> Self {
+        self.reduce = reduce;
+        self
+    }
+
+    /// Sets how slices are read.
+    ///
+    /// ```
+    /// # use prunemask::*;
+    /// let o = Options::new(Pattern::parse("4x1").unwrap(), 0.5).criterion(Criterion::Magnitude);
+    /// ```
+    pub fn criterion(mut self, criterion: Criterion) -> Self {
+        self.criterion = criterion;
+        self
+    }
+
+    /// INC 2.0's behaviour: inclusive ties, seed cap, mean reduction.
+    ///
+    /// ```
+    /// # use prunemask::*;
+    /// let o = Options::new(Pattern::parse("4x1").unwrap(), 0.5).inc_compat();
+    /// assert_eq!((o.ties, o.cap, o.reduce), (Ties::Inclusive, CapMode::Seed, Reduce::Mean));
+    /// ```
+    pub fn inc_compat(mut self) -> Self {
+        self.ties = Ties::Inclusive;
+        self.cap = CapMode::Seed;
+        self.reduce = Reduce::Mean;
+        self
+    }
+
+    /// The ratios in units (blocks or groups), after checking them.
+    fn unit_ratios(&self) -> Result<UnitRatios, Error> {
+        for (what, value) in [
+            ("sparsity", self.sparsity),
+            ("max_layer", self.max_layer),
+            ("min_layer", self.min_layer),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(Error::new(ErrorKind::BadRatio { what, value }));
+            }
+        }
+        if self.min_layer > self.max_layer {
+            return Err(Error::new(ErrorKind::BadRatio {
+                what: "min_layer (above max_layer)",
+                value: self.min_layer,
+            }));
+        }
+        let geometry = self.pattern.geometry();
+        // An N:M target counts elements; its pool counts groups (INC: s / (N/M)).
+        let per_unit = match geometry {
+            Geometry::NInM { n, m } => n as f64 / m as f64,
+            Geometry::Block { .. } => 1.0,
+        };
+        let target = self.sparsity / per_unit;
+        if target > 1.0 {
+            return Err(Error::new(ErrorKind::RatioAbovePattern {
+                sparsity: self.sparsity,
+                max: per_unit,
+            }));
+        }
+        Ok(UnitRatios {
+            target,
+            max: (self.max_layer / per_unit).min(1.0),
+            min: (self.min_layer / per_unit).min(1.0),
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct UnitRatios {
+    target: f64,
+    max: f64,
+    min: f64,
+}
+
+/// `floor(ratio * units)`, as INC's `int(ratio * numel)`.
+fn units_at(ratio: f64, units: u64) -> u64 {
+    (ratio * units as f64) as u64
+}
+
+/// Whether a layer takes part, and how its plan came about.
+///
+/// ```
+/// use prunemask::Status;
+/// assert_eq!(Status::default(), Status::Unplanned);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Status {
+    /// Not planned yet.
+    #[default]
+    Unplanned,
+    /// Selected by the threshold of its pool.
+    Selected,
+    /// Held at `max_layer` or `min_layer`, selected by its own threshold.
+    Bounded(Bound),
+    /// The pattern does not fit: the mask is all ones.
+    Skipped(SkipReason),
+}
+
+/// Which per-layer bound held a layer.
+///
+/// ```
+/// use prunemask::{Bound, Status};
+/// assert_ne!(Status::Bounded(Bound::Max), Status::Bounded(Bound::Min));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// `max_layer`.
+    Max,
+    /// `min_layer`.
+    Min,
+}
+
+/// How a planned layer's mask is written: units below `key` are pruned,
+/// then the first `quota` units equal to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Rule {
+    prunes: bool,
+    key: u32,
+    quota: u64,
+}
+
+/// Per-layer counts against a pool's threshold.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Tally {
+    below: u64,
+    equal: u64,
+    below_elements: u64,
+    equal_elements: u64,
+}
+
+/// The plan and report of one layer. [`plan`] fills it; [`write_mask`]
+/// writes the layer's mask from it.
+///
+/// ```
+/// use prunemask::{plan, Layer, LayerReport, Options, Pattern, Shape, Status};
+/// let w: Vec<f32> = (0..32).map(|i| i as f32).collect();
+/// let layers = [Layer::new(&w[..], Shape::matrix(4, 8))];
+/// let mut reports = [LayerReport::default()];
+/// plan(&layers, &Options::new(Pattern::parse("1x4").unwrap(), 0.5), &mut reports).unwrap();
+/// let r = &reports[0];
+/// assert_eq!((r.status, r.units, r.pruned_units, r.pruned_elements), (Status::Selected, 8, 4, 16));
+/// assert_eq!(r.threshold, Some(13.5)); // mean of 12..15
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LayerReport {
+    /// How the layer was planned.
+    pub status: Status,
+    /// Units (blocks or groups); 0 when skipped.
+    pub units: u64,
+    /// Units pruned.
+    pub pruned_units: u64,
+    /// Elements of the tensor.
+    pub elements: u64,
+    /// Elements pruned.
+    pub pruned_elements: u64,
+    /// The threshold that selected the layer's units, if any were selected.
+    pub threshold: Option<f32>,
+    rule: Rule,
+    tally: Tally,
+    in_pool: bool,
+}
+
+impl LayerReport {
+    /// Pruned elements over all elements.
+    ///
+    /// ```
+    /// assert_eq!(prunemask::LayerReport::default().sparsity(), 0.0);
+    /// ```
+    pub fn sparsity(&self) -> f64 {
+        ratio(self.pruned_elements, self.elements)
+    }
+
+    fn finish(&mut self, units: &Units<'_>, ties: Ties, key: u32, quota: u64) {
+        let t = self.tally;
+        let taken = t.equal.min(quota);
+        self.rule = Rule {
+            prunes: true,
+            key,
+            quota: taken,
+        };
+        self.pruned_units = t.below + taken;
+        self.pruned_elements = match (ties, units.prune_per_group()) {
+            (Ties::Inclusive, _) => t.below_elements + t.equal_elements,
+            (Ties::Exact, 0) => self.pruned_units * units.unit_elements() as u64,
+            (Ties::Exact, n) => self.pruned_units * n as u64,
+        };
+        self.threshold = Some(key_value(key));
+    }
+
+    fn keep_all(&mut self) {
+        self.rule = Rule::default();
+        self.pruned_units = 0;
+        self.pruned_elements = 0;
+        self.threshold = None;
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// Totals of a plan.
+///
+/// ```
+/// use prunemask::{plan, Layer, LayerReport, Options, Pattern, Shape};
+/// let w: Vec<f32> = (0..64).map(|i| (i % 7) as f32).collect();
+/// let layers = [Layer::new(&w[..], Shape::matrix(8, 8))];
+/// let mut reports = [LayerReport::default()];
+/// let s = plan(&layers, &Options::new(Pattern::parse("2:4").unwrap(), 0.5), &mut reports).unwrap();
+/// assert_eq!((s.target_units, s.pruned_units, s.pruned_elements), (16, 16, 32));
+/// assert_eq!(s.sparsity(), 0.5);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Summary {
+    /// Layers given.
+    pub layers: usize,
+    /// Layers the pattern does not fit.
+    pub skipped: usize,
+    /// Layers held at a bound.
+    pub bounded: usize,
+    /// Units in the pool(s).
+    pub units: u64,
+    /// `k`: units the target asks for (summed over layers in local mode).
+    pub target_units: u64,
+    /// Units pruned.
+    pub pruned_units: u64,
+    /// Elements of every layer, skipped ones included.
+    pub elements: u64,
+    /// Elements pruned.
+    pub pruned_elements: u64,
+    /// The global threshold of the last round (`None` in local mode or when
+    /// nothing was selected).
+    pub threshold: Option<f32>,
+    /// Threshold searches run (k-th smallest selections).
+    pub selections: u32,
+}
+
+impl Summary {
+    /// Pruned elements over all elements.
+    ///
+    /// ```
+    /// assert_eq!(prunemask::Summary::default().sparsity(), 0.0);
+    /// ```
+    pub fn sparsity(&self) -> f64 {
+        ratio(self.pruned_elements, self.elements)
+    }
+}
+
+/// A layer's units under the options, or why the pattern skips it.
+pub(crate) fn units_of<'a>(
+    index: usize,
+    layer: &Layer<'a>,
+    opts: &Options,
+) -> Result<Result<Units<'a>, SkipReason>, Error> {
+    let view = layer.checked_view(index)?;
+    Ok(opts
+        .pattern
+        .geometry()
+        .grid(&view)
+        .map(|grid| Units::new(layer, view, grid, opts)))
+}
+
+/// Rejects NaN anywhere in a layer the pattern skips.
+pub(crate) fn scan_nan(index: usize, layer: &Layer<'_>) -> Result<(), Error> {
+    let nan = match layer.scores {
+        crate::Scores::F32(s) => s.iter().position(|x| x.is_nan()),
+        crate::Scores::F16(s) => s.iter().position(|x| x.is_nan()),
+        crate::Scores::Bf16(s) => s.iter().position(|x| x.is_nan()),
+    };
+    match nan {
+        Some(i) => Err(Error::in_layer(index, ErrorKind::NanScore { index: i })),
+        None => Ok(()),
+    }
+}
+
+/// Checks a layer completely (shape, length, every score and unit score).
+fn validate(index: usize, layer: &Layer<'_>, opts: &Options) -> Result<(), Error> {
+    match units_of(index, layer, opts)? {
+        Ok(units) => units
+            .for_each_key(|_, _| {})
+            .map_err(|kind| Error::in_layer(index, kind)),
+        Err(_) => scan_nan(index, layer),
+    }
+}
+
+pub(crate) fn check_count(what: &'static str, expected: usize, got: usize) -> Result<(), Error> {
+    if expected != got {
+        return Err(Error::new(ErrorKind::LayerCount {
+            what,
+            expected,
+            got,
+        }));
+    }
+    Ok(())
+}
+
+/// Plans the pruning of `layers`: fills one report per layer and returns the
+/// totals. Nothing is written unless every layer is valid.
+///
+/// Global mode finds one threshold over every layer the pattern fits by
+/// radix selection over the streamed unit scores: no copy of the scores,
+/// 2 KiB of stack. Layers crossing `max_layer` / `min_layer` are then held at
+/// their bound as [`CapMode`] says.
+///
+/// ```
+/// use prunemask::{plan, Layer, LayerReport, Options, Pattern, Shape};
+/// let a: Vec<f32> = (0..64).map(|i| i as f32).collect();
+/// let b: Vec<f32> = (0..64).map(|i| 100.0 + i as f32).collect();
+/// let layers = [Layer::new(&a[..], Shape::matrix(8, 8)), Layer::new(&b[..], Shape::matrix(8, 8))];
+/// let mut reports = [LayerReport::default(); 2];
+/// let opts = Options::new(Pattern::parse("1x1").unwrap(), 0.5).max_layer(0.75);
+/// let s = plan(&layers, &opts, &mut reports).unwrap();
+/// // `a` is held at 75%, the rest of k = 64 goes to `b`.
+/// assert_eq!((reports[0].pruned_units, reports[1].pruned_units), (48, 16));
+/// assert_eq!(s.pruned_units, 64);
+/// ```
+pub fn plan(
+    layers: &[Layer<'_>],
+    opts: &Options,
+    reports: &mut [LayerReport],
+) -> Result<Summary, Error> {
+    let ratios = opts.unit_ratios()?;
+    check_count("reports", layers.len(), reports.len())?;
+    for (i, layer) in layers.iter().enumerate() {
+        validate(i, layer, opts)?;
+    }
+    let mut summary = Summary {
+        layers: layers.len(),
+        ..Summary::default()
+    };
+    for (i, (layer, report)) in layers.iter().zip(reports.iter_mut()).enumerate() {
+        let elements = layer.scores.len() as u64;
+        *report = match units_of(i, layer, opts)? {
+            Ok(units) => LayerReport {
+                status: Status::Selected,
+                units: units.count() as u64,
+                elements,
+                in_pool: opts.domain == Domain::Global,
+                ..LayerReport::default()
+            },
+            Err(reason) => LayerReport {
+                status: Status::Skipped(reason),
+                elements,
+                ..LayerReport::default()
+            },
+        };
+    }
+    let mut planner = Planner {
+        layers,
+        opts,
+        ratios,
+        reports,
+        selections: 0,
+    };
+    match opts.domain {
+        Domain::Global => {
+            let units: u64 = planner.reports.iter().map(|r| r.units).sum();
+            let k = units_at(ratios.target, units);
+            summary.target_units = k;
+            summary.threshold = planner.select(k)?;
+        }
+        Domain::Local => {
+            for i in 0..layers.len() {
+                if planner.reports[i].status == Status::Selected {
+                    planner.reports[i].in_pool = true;
+                    let k = units_at(ratios.target, planner.reports[i].units);
+                    summary.target_units += k;
+                    planner.select(k)?;
+                }
+            }
+        }
+    }
+    summary.selections = planner.selections;
+    for r in planner.reports.iter() {
+        summary.units += r.units;
+        summary.pruned_units += r.pruned_units;
+        summary.elements += r.elements;
+        summary.pruned_elements += r.pruned_elements;
+        match r.status {
+            Status::Skipped(_) => summary.skipped += 1,
+            Status::Bounded(_) => summary.bounded += 1,
+            _ => {}
+        }
+    }
+    Ok(summary)
+}
+
+struct Planner<'l, 'a, 'r> {
+    layers: &'l [Layer<'a>],
+    opts: &'l Options,
+    ratios: UnitRatios,
+    reports: &'r mut [LayerReport],
+    selections: u32,
+}
+
+impl<'a> Planner<'_, 'a, '_> {
+    /// Units of a layer already validated (never skipped here).
+    fn units(&self, i: usize) -> Result<Units<'a>, Error> {
+        units_of(i, &self.layers[i], self.opts)?
+            .map_err(|_| Error::in_layer(i, ErrorKind::PlanMismatch))
+    }
+
+    /// Selects `k` units over the layers in the pool, holding layers at their
+    /// bounds; returns the last pool threshold.
+    fn select(&mut self, k: u64) -> Result<Option<f32>, Error> {
+        let mut remaining = k;
+        let mut threshold = None;
+        loop {
+            let pool: u64 = self
+                .reports
+                .iter()
+                .filter(|r| r.in_pool)
+                .map(|r| r.units)
+                .sum();
+            if pool == 0 {
+                return Ok(threshold);
+            }
+            let k_now = remaining.min(pool);
+            if k_now == 0 {
+                for r in self.reports.iter_mut().filter(|r| r.in_pool) {
+                    r.keep_all();
+                    r.in_pool = false;
+                }
+                return Ok(threshold);
+            }
+            let key = self.threshold(|r| r.in_pool, k_now)?;
+            threshold = Some(key_value(key));
+            self.tally(|r| r.in_pool, key)?;
+            // Exact ties: the equal units go to the pool's first layers.
+            let below: u64 = self
+                .reports
+                .iter()
+                .filter(|r| r.in_pool)
+                .map(|r| r.tally.below)
+                .sum();
+            let mut quota = match self.opts.ties {
+                Ties::Exact => k_now - below,
+                Ties::Inclusive => u64::MAX,
+            };
+            for i in 0..self.reports.len() {
+                if self.reports[i].in_pool {
+                    let units = self.units(i)?;
+                    self.reports[i].finish(&units, self.opts.ties, key, quota);
+                    if self.opts.ties == Ties::Exact {
+                        quota -= self.reports[i].rule.quota;
+                    }
+                }
+            }
+            let mut crossed = false;
+            for i in 0..self.reports.len() {
+                if !self.reports[i].in_pool {
+                    continue;
+                }
+                if let Some((bound, k_layer)) = self.crossing(&self.reports[i]) {
+                    crossed = true;
+                    self.hold(i, bound, k_layer)?;
+                    remaining = remaining.saturating_sub(self.reports[i].pruned_units);
+                }
+            }
+            if !crossed || self.opts.cap == CapMode::Seed {
+                for r in self.reports.iter_mut().filter(|r| r.in_pool) {
+                    r.in_pool = false;
+                }
+                return Ok(threshold);
+            }
+        }
+    }
+
+    /// The bound a pool layer crosses, and the units it is held at.
+    fn crossing(&self, r: &LayerReport) -> Option<(Bound, u64)> {
+        let UnitRatios { max, min, .. } = self.ratios;
+        match self.opts.cap {
+            CapMode::Seed => {
+                // INC 2.0 tests the kept fraction of the element mask in
+                // float32, and recomputes at `int(max * units)`.
+                let kept = (r.elements - r.pruned_elements) as f32 / r.elements as f32;
+                if kept < (1.0 - self.opts.max_layer) as f32 {
+                    return Some((Bound::Max, units_at(self.opts.max_layer, r.units)));
+                }
+            }
+            CapMode::Redistribute => {
+                if ratio(r.pruned_units, r.units) > max {
+                    return Some((Bound::Max, units_at(max, r.units)));
+                }
+            }
+        }
+        if ratio(r.pruned_units, r.units) < min {
+            return Some((Bound::Min, units_at(min, r.units)));
+        }
+        None
+    }
+
+    /// Selects layer `i` alone at `k` units and takes it out of the pool.
+    fn hold(&mut self, i: usize, bound: Bound, k: u64) -> Result<(), Error> {
+        self.reports[i].in_pool = false;
+        self.reports[i].status = Status::Bounded(bound);
+        if k == 0 {
+            self.reports[i].keep_all();
+            return Ok(());
+        }
+        let key = self.threshold_of(i, k)?;
+        self.tally_of(i, key)?;
+        let quota = match self.opts.ties {
+            Ties::Exact => k - self.reports[i].tally.below,
+            Ties::Inclusive => u64::MAX,
+        };
+        let units = self.units(i)?;
+        self.reports[i].finish(&units, self.opts.ties, key, quota);
+        Ok(())
+    }
+
+    fn threshold(&mut self, member: impl Fn(&LayerReport) -> bool, k: u64) -> Result<u32, Error> {
+        self.selections += 1;
+        let (layers, opts, reports) = (self.layers, self.opts, &*self.reports);
+        let pool = || {
+            reports
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| member(r))
+                .filter_map(|(i, _)| match units_of(i, &layers[i], opts) {
+                    Ok(Ok(units)) => Some((i, units)),
+                    _ => None,
+                })
+        };
+        kth_smallest(pool, k)
+    }
+
+    fn threshold_of(&mut self, i: usize, k: u64) -> Result<u32, Error> {
+        self.selections += 1;
+        let units = self.units(i)?;
+        kth_smallest(|| core::iter::once((i, units)), k)
+    }
+
+    fn tally(&mut self, member: impl Fn(&LayerReport) -> bool, key: u32) -> Result<(), Error> {
+        for i in 0..self.reports.len() {
+            if member(&self.reports[i]) {
+                self.tally_of(i, key)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn tally_of(&mut self, i: usize, key: u32) -> Result<(), Error> {
+        let units = self.units(i)?;
+        let counts_elements = self.opts.ties == Ties::Inclusive;
+        let mut t = Tally::default();
+        units
+            .for_each_key(|unit, k| {
+                if k <= key {
+                    let elements = if counts_elements {
+                        units.pruned_elements(unit) as u64
+                    } else {
+                        0
+                    };
+                    if k < key {
+                        t.below += 1;
+                        t.below_elements += elements;
+                    } else {
+                        t.equal += 1;
+                        t.equal_elements += elements;
+                    }
+                }
+            })
+            .map_err(|kind| Error::in_layer(i, kind))?;
+        self.reports[i].tally = t;
+        Ok(())
+    }
+}
+
+/// Writes one layer's mask from its plan (1 = keep, 0 = prune). The layer
+/// must be the one planned; it is checked again in full, and on `Err` the
+/// mask is untouched. With [`plan`], this lets masks be produced one layer
+/// at a time, e.g. while streaming a checkpoint.
+///
+/// ```
+/// use prunemask::{plan, write_mask, Layer, LayerReport, Options, Pattern, Shape};
+/// let w = [4.0f32, 1.0, 3.0, 2.0, 5.0, 8.0, 7.0, 6.0];
+/// let layers = [Layer::new(&w[..], Shape::matrix(2, 4))];
+/// let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5);
+/// let mut reports = [LayerReport::default()];
+/// plan(&layers, &opts, &mut reports).unwrap();
+/// let mut mask = [9u8; 8];
+/// write_mask(&layers[0], &opts, &reports[0], &mut mask).unwrap();
+/// assert_eq!(mask, [1, 0, 1, 0, 0, 1, 1, 0]);
+/// ```
+pub fn write_mask(
+    layer: &Layer<'_>,
+    opts: &Options,
+    report: &LayerReport,
+    mask: &mut [u8],
+) -> Result<(), Error> {
+    check_mask(0, layer, mask)?;
+    let units = units_of(0, layer, opts)?;
+    let fits = match (&units, report.status) {
+        (Err(a), Status::Skipped(b)) => *a == b,
+        (Ok(u), Status::Selected | Status::Bounded(_)) => u.count() as u64 == report.units,
+        _ => false,
+    };
+    if !fits || report.elements != layer.scores.len() as u64 {
+        return Err(Error::new(ErrorKind::PlanMismatch));
+    }
+    validate(0, layer, opts).map_err(|e| Error::new(e.kind().clone()))?;
+    write_planned(layer, opts, report, mask)
+}
+
+pub(crate) fn check_mask(i: usize, layer: &Layer<'_>, mask: &[u8]) -> Result<(), Error> {
+    if mask.len() != layer.scores.len() {
+        return Err(Error::in_layer(
+            i,
+            ErrorKind::MaskLength {
+                expected: layer.scores.len(),
+                got: mask.len(),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a validated layer's mask.
+fn write_planned(
+    layer: &Layer<'_>,
+    opts: &Options,
+    report: &LayerReport,
+    mask: &mut [u8],
+) -> Result<(), Error> {
+    mask.fill(1);
+    let rule = report.rule;
+    if !rule.prunes {
+        return Ok(());
+    }
+    let Ok(units) = units_of(0, layer, opts)? else {
+        return Ok(());
+    };
+    let mut equal_left = rule.quota;
+    units
+        .for_each_key(|unit, key| {
+            let prune = key < rule.key || (key == rule.key && equal_left > 0);
+            if key == rule.key && equal_left > 0 {
+                equal_left -= 1;
+            }
+            if prune {
+                units.prune_unit(mask, unit);
+            }
+        })
+        .map_err(Error::new)
+}
+
+/// Plans and writes every mask: [`plan`] then [`write_mask`] for each layer.
+/// Nothing is written unless every layer and buffer is valid.
+///
+/// ```
+/// use prunemask::{prune, Layer, LayerReport, Options, Pattern, Shape, Ties};
+/// // INC's rule prunes every tie with the k-th score; exact prunes k.
+/// let w = [1.0f32, 1.0, 1.0, 2.0];
+/// let layers = [Layer::new(&w[..], Shape::matrix(1, 4))];
+/// let mut reports = [LayerReport::default()];
+/// let mut mask = vec![0u8; 4];
+/// let opts = Options::new(Pattern::parse("1x1").unwrap(), 0.5);
+/// prune(&layers, &opts, &mut reports, &mut [&mut mask[..]]).unwrap();
+/// assert_eq!(mask, [0, 0, 1, 1]);
+/// prune(&layers, &opts.ties(Ties::Inclusive), &mut reports, &mut [&mut mask[..]]).unwrap();
+/// assert_eq!(mask, [0, 0, 0, 1]);
+/// ```
+pub fn prune(
+    layers: &[Layer<'_>],
+    opts: &Options,
+    reports: &mut [LayerReport],
+    masks: &mut [&mut [u8]],
+) -> Result<Summary, Error> {
+    check_count("masks", layers.len(), masks.len())?;
+    for (i, (layer, mask)) in layers.iter().zip(masks.iter()).enumerate() {
+        check_mask(i, layer, mask)?;
+    }
+    let summary = plan(layers, opts, reports)?;
+    for (i, ((layer, report), mask)) in layers
+        .iter()
+        .zip(reports.iter())
+        .zip(masks.iter_mut())
+        .enumerate()
+    {
+        write_planned(layer, opts, report, mask).map_err(|e| e.at_layer(i))?;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,8 @@
+//! Selection: unit keys streamed from the layers, and the k-th smallest key
+//! of a pool of layers found without copying their scores.
+
+mod radix;
+mod units;
+
+pub(crate) use radix::kth_smallest;
+pub(crate) use units::Units;

@@ -1,0 +1,128 @@
+//! The units of one layer under a pattern, streamed as order keys in pool
+//! order (row-major unit index).
+
+use crate::error::ErrorKind;
+use crate::kernels::groups::{least_n, MAX_GROUP};
+use crate::kernels::keys::order_key;
+use crate::kernels::{mask, read_at};
+use crate::layer::Layer;
+use crate::pattern::{Grid, KernelSet, Tile};
+use crate::plan::Options;
+
+/// Units scored per kernel call: a fixed stack buffer.
+const TILE: usize = 64;
+
+/// One valid layer seen as units.
+#[derive(Clone, Copy)]
+pub(crate) struct Units<'a> {
+    tile: Tile<'a>,
+    grid: Grid,
+    kernels: KernelSet,
+}
+
+impl<'a> Units<'a> {
+    pub(crate) fn new(
+        layer: &Layer<'a>,
+        view: crate::shape::View,
+        grid: Grid,
+        opts: &Options,
+    ) -> Self {
+        let kernels = *opts.pattern.kernels();
+        Units {
+            tile: Tile {
+                scores: layer.scores,
+                view,
+                unit_rows: grid.unit_rows,
+                unit_cols: grid.unit_cols,
+                prune_per_group: kernels.geometry().prune_per_group(),
+                reduce: opts.reduce,
+                criterion: opts.criterion,
+                ties: opts.ties,
+                unit_row: 0,
+                first_unit: 0,
+            },
+            grid,
+            kernels,
+        }
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.grid.units()
+    }
+
+    /// Elements per unit.
+    pub(crate) fn unit_elements(&self) -> usize {
+        self.grid.unit_rows * self.grid.unit_cols
+    }
+
+    /// `N` of an N:M pattern, 0 for blocks.
+    pub(crate) fn prune_per_group(&self) -> usize {
+        self.tile.prune_per_group
+    }
+
+    /// Calls `f(unit, key)` for every unit in pool order. A NaN element or
+    /// NaN unit score stops the stream with an error.
+    pub(crate) fn for_each_key(&self, mut f: impl FnMut(usize, u32)) -> Result<(), ErrorKind> {
+        let mut buf = [0.0f32; TILE];
+        let mut tile = self.tile;
+        for ur in 0..self.grid.rows {
+            let mut uc = 0;
+            while uc < self.grid.cols {
+                let n = TILE.min(self.grid.cols - uc);
+                tile.unit_row = ur;
+                tile.first_unit = uc;
+                self.kernels.score(&tile, &mut buf[..n])?;
+                let first = ur * self.grid.cols + uc;
+                for (j, &x) in buf[..n].iter().enumerate() {
+                    if x.is_nan() {
+                        return Err(ErrorKind::NanUnit { unit: first + j });
+                    }
+                    f(first + j, order_key(x));
+                }
+                uc += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// The view position of a unit's top-left element.
+    fn origin(&self, unit: usize) -> (usize, usize) {
+        let (ur, uc) = (unit / self.grid.cols, unit % self.grid.cols);
+        (ur * self.grid.unit_rows, uc * self.grid.unit_cols)
+    }
+
+    /// Least-N marks of N:M group `unit` (scores already validated).
+    pub(crate) fn marks(&self, unit: usize) -> u128 {
+        let (r, c0) = self.origin(unit);
+        let m = self.grid.unit_cols;
+        let mut buf = [0.0f32; MAX_GROUP];
+        for (v, index) in buf[..m].iter_mut().zip(self.tile.view.run(r, c0)) {
+            *v = read_at(self.tile.scores, self.tile.criterion, index);
+        }
+        least_n(&buf[..m], self.tile.prune_per_group, self.tile.ties)
+    }
+
+    /// Elements that pruning `unit` zeroes.
+    pub(crate) fn pruned_elements(&self, unit: usize) -> usize {
+        match self.tile.prune_per_group {
+            0 => self.unit_elements(),
+            _ => self.marks(unit).count_ones() as usize,
+        }
+    }
+
+    /// Writes the mask of a pruned unit (the mask starts all ones).
+    pub(crate) fn prune_unit(&self, mask: &mut [u8], unit: usize) {
+        let origin = self.origin(unit);
+        let view = &self.tile.view;
+        match self.tile.prune_per_group {
+            0 => mask::fill_block(
+                mask,
+                view,
+                origin,
+                (self.grid.unit_rows, self.grid.unit_cols),
+                0,
+            ),
+            _ => mask::write_group(mask, view, origin, self.grid.unit_cols, self.marks(unit)),
+        }
+    }
+}
