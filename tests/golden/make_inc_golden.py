@@ -7,17 +7,26 @@ Writes, next to this script (or into --out DIR):
 
 Usage
 -----
-    python make_inc_golden.py /path/to/extracted/inc2.0 [--out DIR]
+    pip download --no-deps neural-compressor==2.0      # or any copy of the wheel
+    unzip neural_compressor-2.0-py3-none-any.whl -d /tmp/inc20
+    python make_inc_golden.py /tmp/inc20 [--out DIR]
 
 The path is the folder the INC 2.0 wheel (neural_compressor-2.0-py3-none-any.whl)
 was unzipped into, i.e. the one holding `neural_compressor/`; the folder
 `.../neural_compressor/experimental/pytorch_pruner` itself is accepted too.
 Only `experimental/pytorch_pruner/patterns.py` is loaded, by file path, with a
 stub `logger` module, so neither `neural_compressor/__init__.py` nor its heavy
-dependencies are imported. Needs torch and numpy (any recent CPU build).
+dependencies are imported. Needs torch and numpy (any recent CPU build; made
+with torch 2.15.0 and numpy 2.4.6 on Python 3.11). A patterns.py whose sha256
+is not INC 2.0's gives a warning.
 
 Everything is deterministic: the inputs come from numpy's PCG64 seeded with the
 CRC32 of the case name, and the inputs themselves are written into the files.
+With torch 2.15.0 the output was byte-identical (except the `cpu_capability`
+field) under ATEN_CPU_CAPABILITY=avx512 (native), avx2 and default. The "_order"
+cases depend on torch's float32 summation order for the block means (see
+probe_torch_sum_order.py beside this script): a torch build that orders its CPU
+sums differently could change their masks.
 
 File format
 -----------
@@ -43,7 +52,12 @@ File format
 * Lock cases (inc20_lock.json) have `weights` instead of `scores` and no
   domain/target/max_layer (get_pattern_lock_masks takes only the modules).
 * `input` kinds: real = |N(0,1)| float32; signed = N(0,1) float32;
-  ties = integers 0..3 as float32; tiesf = values from {0.1, 0.2, 0.5, 1.0} (as float32).
+  ties = integers 0..3 as float32; tiesf = values from {0.1, 0.2, 0.5, 1.0} (as float32);
+  ties2f / ties3f / ties6f = values from {0.1, 0.2} / {0.1, 0.3, 0.7} /
+  {0.1, 0.2, 0.7, 0.9, 1.3, 1.7} (as float32). Their blocks share value multisets in
+  different arrangements, so the float32 block means differ by an ulp or not
+  depending on torch's exact summation order: the cases with "_order" in their
+  name check that order (a naive sequential or float64 mean gets other masks).
 """
 import argparse
 import hashlib
@@ -148,6 +162,12 @@ def make_scores(rng, shape, kind, scale=1.0):
         x = rng.integers(0, 4, size=shape).astype(F32)
     elif kind == "tiesf":
         x = rng.choice(np.array([0.1, 0.2, 0.5, 1.0], dtype=F32), size=shape)
+    elif kind == "ties2f":
+        x = rng.choice(np.array([0.1, 0.2], dtype=F32), size=shape)
+    elif kind == "ties3f":
+        x = rng.choice(np.array([0.1, 0.3, 0.7], dtype=F32), size=shape)
+    elif kind == "ties6f":
+        x = rng.choice(np.array([0.1, 0.2, 0.7, 0.9, 1.3, 1.7], dtype=F32), size=shape)
     else:
         raise ValueError(kind)
     if scale != 1.0:
@@ -376,10 +396,13 @@ def nxm_cases(P, h):
     cases = []
 
     def add(pattern, domain, kind, target, max_layer, scales=None, with_nf=None, tag="", layers=None):
-        fit, nf = NXM_LAYERS[pattern]
-        if with_nf is None:
-            with_nf = domain == "global"
-        ls = layers if layers is not None else _layers(fit, nf, with_nf, scales)
+        if layers is not None:
+            ls = layers
+        else:
+            fit, nf = NXM_LAYERS[pattern]
+            if with_nf is None:
+                with_nf = domain == "global"
+            ls = _layers(fit, nf, with_nf, scales)
         name = f"nxm_{pattern}_{domain}_{kind}_s{target}_m{max_layer}{tag}"
         cases.append(run_mask_case(P, h, name, pattern, domain, kind, target, max_layer, ls))
 
@@ -425,6 +448,25 @@ def nxm_cases(P, h):
     # k = int(target * n) in float64: int(0.58 * 100) = int(57.99999999999999) = 57
     add("1x1", "local", "real", 0.58, 0.98, tag="_trunc", layers=[("l0", [10, 10], 1.0), ("l1", [20, 5], 1.0)])
 
+    # sensitive to torch's float32 summation order (see the docstring)
+    t2 = "ties2f"
+    add("1x16", "global", t2, 0.5, 0.98, tag="_order",
+        layers=[("l0", [16, 32], 1.0), ("l1", [8, 64], 1.0), ("l2", [12, 48], 1.0), ("nf", [8, 24], 1.0)])
+    add("1x16", "local", t2, 0.3, 0.98, tag="_order",
+        layers=[("l0", [16, 32], 1.0), ("l1", [8, 64], 1.0)])
+    add("1x6", "global", t2, 0.5, 0.98, tag="_order",
+        layers=[("l0", [8, 24], 1.0), ("l1", [16, 36], 1.0), ("c0", [8, 2, 3, 3], 1.0), ("nf", [8, 16], 1.0)])
+    add("1xchannel", "global", t2, 0.5, 0.98, tag="_order",
+        layers=[("l0", [16, 24], 1.0), ("l1", [8, 64], 1.0), ("l2", [16, 40], 1.0), ("c0", [8, 4, 3, 3], 1.0)])
+    add("8x1", "global", t2, 0.5, 0.98, tag="_order",
+        layers=[("l0", [32, 16], 1.0), ("l1", [16, 40], 1.0), ("l2", [16, 12], 1.0), ("l3", [16, 6], 1.0)])
+    add("16x1", "global", t2, 0.5, 0.98, tag="_order",
+        layers=[("l0", [32, 16], 1.0), ("l1", [16, 40], 1.0), ("l2", [32, 6], 1.0)])
+    add("4x16", "global", t2, 0.5, 0.98, tag="_order",
+        layers=[("l0", [16, 32], 1.0), ("l1", [8, 64], 1.0), ("l2", [16, 48], 1.0)])
+    add("channelx1", "global", t2, 0.5, 0.98, tag="_order",
+        layers=[("l0", [16, 12], 1.0), ("l1", [32, 16], 1.0), ("l2", [24, 6], 1.0), ("c0", [8, 4, 3, 3], 1.0)])
+
     # k < 1: everything kept
     add("4x1", "global", "real", 0.001, 0.98, tag="_tiny")
     add("1x4", "local", "real", 0.01, 0.98, tag="_tiny")
@@ -440,12 +482,15 @@ def nxm_cases(P, h):
 def nm_cases(P, h):
     cases = []
 
-    def add(pattern, domain, kind, target, max_layer, scales=None, with_nf=None, tag=""):
+    def add(pattern, domain, kind, target, max_layer, scales=None, with_nf=None, tag="", layers=None):
         M = int(pattern.split(":")[1])
-        fit, nf = NM_LAYERS[M]
-        if with_nf is None:
-            with_nf = domain == "global"
-        ls = _layers(fit, nf, with_nf, scales)
+        if layers is None:
+            fit, nf = NM_LAYERS[M]
+            if with_nf is None:
+                with_nf = domain == "global"
+            ls = _layers(fit, nf, with_nf, scales)
+        else:
+            ls = layers
         name = f"nm_{pattern.replace(':', 'in')}_{domain}_{kind}_s{target}_m{max_layer}{tag}"
         cases.append(run_mask_case(P, h, name, pattern, domain, kind, target, max_layer, ls))
 
@@ -473,6 +518,19 @@ def nm_cases(P, h):
     add("4:8", "global", "ties", 0.5, 0.6, tag="_cap")
     add("1:2", "global", "real", 0.45, 0.4, scales={"c0": 0.01}, tag="_cap")
     add("2:4", "local", "real", 0.5, 0.4, tag="_cap")
+    # sensitive to torch's float32 summation order (group mean over M >= 5)
+    # ("_vN" only picks the input draw: the name seeds the generator, and these
+    #  draws were chosen so that sequential / float64 / pairwise means get other masks)
+    add("8:16", "global", "ties2f", 0.3, 0.98, tag="_order_v1",
+        layers=[("l0", [16, 32], 1.0), ("l1", [8, 64], 1.0), ("c0", [4, 16, 2, 2], 1.0)])
+    add("2:16", "global", "ties2f", 0.1, 0.98, tag="_order_v1",
+        layers=[("l0", [16, 32], 1.0), ("l1", [8, 64], 1.0)])
+    add("4:32", "global", "ties2f", 0.1, 0.98, tag="_order_v1",
+        layers=[("l0", [16, 64], 1.0)])
+    add("16:32", "global", "ties3f", 0.25, 0.98, tag="_order_v4",
+        layers=[("l0", [16, 64], 1.0), ("l1", [8, 96], 1.0)])
+    add("3:6", "global", "ties6f", 0.3, 0.98, tag="_order_v1",
+        layers=[("l0", [8, 24], 1.0), ("l1", [16, 36], 1.0)])
     # k < 1
     add("2:4", "global", "real", 0.001, 0.98, tag="_tiny")
     # errors

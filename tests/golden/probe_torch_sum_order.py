@@ -6,22 +6,34 @@ float32 results with numpy float32 emulations of candidate orders:
 
   seq        strictly sequential left to right, starting from 0.0
   ilp4mod    p_k = sequential sum of x[i] for i = k (mod 4); ((p0+p1)+p2)+p3
-  rowsum     torch's scalar `row_sum`: 4 accumulators over the first 4*(n//4)
-             elements (i = k mod 4, 16-element cascade levels for long rows),
-             the n%4 leftovers added to p0, then ((p0+p1)+p2)+p3
+  rowsum     torch's scalar `row_sum`: 4 accumulators p_k over the first
+             4*(n//4) elements (i = k mod 4; past 16 rows per accumulator a
+             4-level cascade of 16-row blocks, see multi_row_sum), the n%4
+             leftovers added to p0 in order, then ((p0+p1)+p2)+p3
   vecW       torch's `vectorized_inner_sum` with W float lanes: lane l sums
-             x[v*W+l] over vectors v with `rowsum` order over v, the n%W tail
-             is summed sequentially from 0.0, then lanes 0..W-1 are added
-             to that tail sum one after another
+             x[v*W+l] over vectors v in `rowsum` order, the n%W tail is summed
+             sequentially from 0.0, then lanes 0..W-1 are added to that tail
+             sum one after another
   pairwise   recursive halving (n//2 split) down to single elements
   numpy      np.sum(float32) along the axis
-  model      the size/stride dispatch of torch's `cascade_sum` (see below)
+  model      torch's cascade_sum dispatch, with W = 8 lanes:
+             contiguous reduction of n:  n < 8 -> rowsum, n >= 8 -> vec8
+             strided reduction of N rows with C columns (row stride C):
+               C == 1 -> as contiguous; C >= 8 -> columns j < 32*(C//32) in
+               multi_row_sum order (sequential per column, 16-row cascade),
+               the rest rowsum over rows; C < 8 -> columns j < 4*(C//4)
+               multi_row_sum order, the remaining C%4 columns rowsum.
+             mean = sum / float32(n) (an IEEE float32 division)
 
-Mean is checked both as sum / float32(n) and as sum * float32(1/n).
+Finding on torch 2.15.0 (x86-64, AVX512 machine): `model` with W = 8 matches
+every tested case bit for bit, also under ATEN_CPU_CAPABILITY=avx2 and
+=default and with 1 or 2 threads; W = 16 does not (the float sum kernel runs
+with 8 lanes even when get_cpu_capability() says AVX512).
 
 Usage:  python probe_torch_sum_order.py            (uses this machine's CPU capability)
         ATEN_CPU_CAPABILITY=avx2 python probe_torch_sum_order.py
         ATEN_CPU_CAPABILITY=default python probe_torch_sum_order.py
+        PROBE_W=16 python probe_torch_sum_order.py (check a 16-lane model instead)
 """
 import os
 import sys
