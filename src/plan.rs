@@ -43,6 +43,25 @@ pub enum CapMode {
     Seed,
 }
 
+/// Reference quirks to reproduce beyond ties, cap and reduction.
+///
+/// ```
+/// use prunemask::{Compat, Options, Pattern};
+/// let opts = Options::new(Pattern::parse("1xchannel").unwrap(), 0.5).inc_compat();
+/// assert_eq!(opts.compat, Compat::Inc20);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compat {
+    /// SEMANTICS.md as written.
+    #[default]
+    Native,
+    /// INC 2.0 also takes `Nxchannel` on a conv weight as blocks `I` wide
+    /// (one output channel at one kernel position), not whole output
+    /// channels. Selection only; [`lock`](crate::lock) and
+    /// [`sparsity`](crate::sparsity) keep the native geometry.
+    Inc20,
+}
+
 /// Everything a selection needs besides the layers.
 ///
 /// Fields are public; the setters chain. Defaults: global, exact ties,
@@ -79,6 +98,8 @@ pub struct Options {
     pub reduce: Reduce,
     /// How slices are read.
     pub criterion: Criterion,
+    /// Reference quirks.
+    pub compat: Compat,
 }
 
 impl Options {
@@ -99,6 +120,7 @@ impl Options {
             cap: CapMode::Redistribute,
             reduce: Reduce::Mean,
             criterion: Criterion::Scores,
+            compat: Compat::Native,
         }
     }
 
@@ -179,7 +201,8 @@ impl Options {
         self
     }
 
-    /// INC 2.0's behaviour: inclusive ties, seed cap, mean reduction.
+    /// INC 2.0's behaviour: inclusive ties, seed cap, mean reduction, and
+    /// its `Nxchannel` conv blocks ([`Compat::Inc20`]).
     ///
     /// ```
     /// # use prunemask::*;
@@ -190,6 +213,7 @@ impl Options {
         self.ties = Ties::Inclusive;
         self.cap = CapMode::Seed;
         self.reduce = Reduce::Mean;
+        self.compat = Compat::Inc20;
         self
     }
 
@@ -423,10 +447,14 @@ pub(crate) fn units_of<'a>(
     opts: &Options,
 ) -> Result<Result<Units<'a>, SkipReason>, Error> {
     let view = layer.checked_view(index)?;
+    let channel_cols = match opts.compat {
+        Compat::Native => view.cols(),
+        Compat::Inc20 => view.inner(),
+    };
     Ok(opts
         .pattern
         .geometry()
-        .grid(&view)
+        .grid_with(&view, channel_cols)
         .map(|grid| Units::new(layer, view, grid, opts)))
 }
 

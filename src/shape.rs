@@ -166,6 +166,10 @@ impl View {
     /// ```
     #[inline]
     pub fn index(&self, r: usize, c: usize) -> usize {
+        if self.hw == 1 {
+            // A matrix: skip the divisions.
+            return r * self.cols + c;
+        }
         r * self.cols + (c % self.inner) * self.hw + c / self.inner
     }
 

@@ -52,9 +52,15 @@ fn main() {
         std::hint::black_box(Vec::<u8>::with_capacity(8));
     });
     assert!(seen > 0, "the counting allocator missed an allocation");
-    let a: Vec<f32> = (0..64 * 48).map(|i| ((i * 7919) % 1000) as f32 - 300.0).collect();
-    let b: Vec<f16> = (0..32 * 64).map(|i| f16::from_f32(((i * 31) % 97) as f32)).collect();
-    let c: Vec<bf16> = (0..16 * 8 * 3 * 3).map(|i| bf16::from_f32(((i * 13) % 50) as f32)).collect();
+    let a: Vec<f32> = (0..64 * 48)
+        .map(|i| ((i * 7919) % 1000) as f32 - 300.0)
+        .collect();
+    let b: Vec<f16> = (0..32 * 64)
+        .map(|i| f16::from_f32(((i * 31) % 97) as f32))
+        .collect();
+    let c: Vec<bf16> = (0..16 * 8 * 3 * 3)
+        .map(|i| bf16::from_f32(((i * 13) % 50) as f32))
+        .collect();
     let odd: Vec<f32> = (0..6 * 10).map(|i| i as f32).collect();
     let layers = [
         Layer::new(&a[..], Shape::matrix(64, 48)),
@@ -73,11 +79,26 @@ fn main() {
     let mut reports = vec![LayerReport::default(); layers.len()];
     let mut passed = 0;
     let mut failed = 0;
-    for name in ["2:4", "4:8", "7:16", "4x1", "1x4", "2x2", "3x2", "channelx1", "1xchannel", "1x1"] {
+    for name in [
+        "2:4",
+        "4:8",
+        "7:16",
+        "4x1",
+        "1x4",
+        "2x2",
+        "3x2",
+        "channelx1",
+        "1xchannel",
+        "1x1",
+    ] {
         // Building options (parsing the name) is part of the core too.
         let mut opts = None;
         let mut n = allocations(|| {
-            opts = Some(Options::new(Pattern::parse(name).unwrap(), 0.4).max_layer(0.6).min_layer(0.1));
+            opts = Some(
+                Options::new(Pattern::parse(name).unwrap(), 0.4)
+                    .max_layer(0.6)
+                    .min_layer(0.1),
+            );
         });
         let opts = opts.unwrap();
         for domain in [Domain::Global, Domain::Local] {

@@ -2,7 +2,7 @@
 
 use super::keys::order_key;
 use super::read_run;
-use super::reduce::RunSum;
+use super::reduce::contiguous_sum;
 use crate::error::ErrorKind;
 use crate::layer::{Element, VisitElements};
 use crate::pattern::{Ties, Tile};
@@ -30,15 +30,12 @@ pub(crate) fn least_n(vals: &[f32], n: usize, ties: Ties) -> u128 {
     marks
 }
 
-/// The group score: the canonical sum of the marked scores (others count as
+/// The group score: the canonical sum (see `reduce`) of the marked scores (others count as
 /// `+0.0`), divided by `M`, as INC's `mean(score * (1 - least_n))`.
 #[inline(always)]
 pub(crate) fn group_score(vals: &[f32], marks: u128) -> f32 {
-    let mut sum = RunSum::new(vals.len());
-    for (j, &x) in vals.iter().enumerate() {
-        sum.add(if marks >> j & 1 == 1 { x } else { 0.0 });
-    }
-    sum.total() / vals.len() as f32
+    let marked = |j: usize| if marks >> j & 1 == 1 { vals[j] } else { 0.0 };
+    contiguous_sum(vals.len(), marked) / vals.len() as f32
 }
 
 struct Groups<'t, 'o, const M: usize> {

@@ -1,79 +1,138 @@
-//! Block scores: one `f32` per NxM block, in the canonical summation order.
+//! Block scores: one `f32` per NxM block, summed in the canonical order.
+//!
+//! The canonical order is torch's CPU float32 order for the reductions INC
+//! runs (`x.reshape(R/N, N, C/M, M).mean(-1).mean(1)`), so that
+//! `inc_compat` masks equal INC's bit for bit, measured on torch 2.15
+//! (tests/golden/probe_torch_sum_order.py). It is fixed and deterministic;
+//! every SIMD level must follow it:
+//!
+//! - a contiguous run of `n` elements (a block row, an N:M group): for
+//!   `n < 8`, [`row_sum`] with one lane; for `n >= 8`, eight lanes take
+//!   elements `8v + l` by [`row_sum`] over the `n / 8` vectors, then the
+//!   `n % 8` tail is summed from 0.0 and the lanes 0..8 are added onto it;
+//! - the `N` row results of a block ([`vertical_sum`]): sequential with
+//!   16-row cascades ([`multi_row_sum`]) for block columns inside torch's
+//!   vectorised column chunks, [`row_sum`] for the rest, and the
+//!   contiguous order when the layer has one block column.
+
+use core::cell::Cell;
 
 use super::keys::order_key;
 use crate::error::ErrorKind;
-use crate::layer::{Criterion, Element, VisitElements};
+use crate::layer::{Element, VisitElements};
 use crate::pattern::{Reduce, Tile};
-use crate::shape::Run;
 
-/// The canonical sum of one run of `len` elements, torch's scalar row sum:
-/// whole quads go to four interleaved partial sums `p[j % 4]`, the tail to
-/// `p[0]`, and the result is `((p0 + p1) + p2) + p3`.
-#[derive(Clone, Copy)]
-pub(crate) struct RunSum {
-    p: [f32; 4],
-    quads_end: usize,
-    j: usize,
-}
-
-impl RunSum {
-    #[inline(always)]
-    pub(crate) fn new(len: usize) -> Self {
-        RunSum {
-            p: [0.0; 4],
-            quads_end: len - len % 4,
-            j: 0,
-        }
-    }
-
-    #[inline(always)]
-    pub(crate) fn add(&mut self, x: f32) {
-        let lane = if self.j < self.quads_end {
-            self.j % 4
-        } else {
-            0
-        };
-        self.p[lane] += x;
-        self.j += 1;
-    }
-
-    #[inline(always)]
-    pub(crate) fn total(&self) -> f32 {
-        ((self.p[0] + self.p[1]) + self.p[2]) + self.p[3]
-    }
-}
-
-/// Reduces one block row of `len` elements.
 #[inline(always)]
-fn reduce_run<E: Element>(
-    xs: &[E],
-    run: Run,
-    len: usize,
-    criterion: Criterion,
-    reduce: Reduce,
-) -> Result<f32, ErrorKind> {
-    let mut sum = RunSum::new(len);
-    let mut max = f32::NEG_INFINITY;
-    for index in run.take(len) {
-        let x = criterion.read(xs[index]);
-        if x.is_nan() {
-            return Err(ErrorKind::NanScore { index });
+fn add<const L: usize>(acc: &mut [f32; L], x: [f32; L]) {
+    for (a, b) in acc.iter_mut().zip(x) {
+        *a += b;
+    }
+}
+
+/// `ceil(log2(x))`, 1 for `x <= 2` (torch's `CeilLog2`).
+fn ceil_log2(x: usize) -> usize {
+    if x <= 2 {
+        1
+    } else {
+        (usize::BITS - (x - 1).leading_zeros()) as usize
+    }
+}
+
+/// torch's `multi_row_sum`: `K` accumulators of `L` lanes summed over `rows`
+/// rows, cascaded over four levels of `2^p`-row blocks (`p >= 4`).
+#[inline(always)]
+pub(crate) fn multi_row_sum<const K: usize, const L: usize>(
+    rows: usize,
+    load: impl Fn(usize, usize) -> [f32; L],
+) -> [[f32; L]; K] {
+    const LEVELS: usize = 4;
+    let power = 4.max(ceil_log2(rows) / LEVELS);
+    let step = 1usize << power;
+    let mask = step - 1;
+    let mut acc = [[[0.0f32; L]; K]; LEVELS];
+    let mut i = 0;
+    while i + step <= rows {
+        for _ in 0..step {
+            for k in 0..K {
+                add(&mut acc[0][k], load(i, k));
+            }
+            i += 1;
         }
-        match reduce {
-            Reduce::Mean | Reduce::Sum => sum.add(x),
-            Reduce::L2 => sum.add(x * x),
-            // Keys compare -0.0 and +0.0 equal; the first one stays.
-            Reduce::Max => {
-                if order_key(x) > order_key(max) {
-                    max = x
-                }
+        for j in 1..LEVELS {
+            for k in 0..K {
+                let lower = acc[j - 1][k];
+                add(&mut acc[j][k], lower);
+                acc[j - 1][k] = [0.0; L];
+            }
+            if i & (mask << (j * power)) != 0 {
+                break;
             }
         }
     }
-    Ok(match reduce {
-        Reduce::Max => max,
-        _ => sum.total(),
-    })
+    while i < rows {
+        for k in 0..K {
+            add(&mut acc[0][k], load(i, k));
+        }
+        i += 1;
+    }
+    for j in 1..LEVELS {
+        for k in 0..K {
+            let upper = acc[j][k];
+            add(&mut acc[0][k], upper);
+        }
+    }
+    acc[0]
+}
+
+/// torch's `row_sum`: four interleaved accumulators over the whole quads
+/// ([`multi_row_sum`]), the leftover items added to the first, then
+/// `((p0 + p1) + p2) + p3`.
+#[inline(always)]
+pub(crate) fn row_sum<const L: usize>(size: usize, load: impl Fn(usize) -> [f32; L]) -> [f32; L] {
+    let quads = size / 4;
+    let mut p = multi_row_sum::<4, L>(quads, |i, k| load(4 * i + k));
+    for i in quads * 4..size {
+        add(&mut p[0], load(i));
+    }
+    for k in 1..4 {
+        let q = p[k];
+        add(&mut p[0], q);
+    }
+    p[0]
+}
+
+/// The canonical sum of a contiguous run of `n` values.
+#[inline(always)]
+pub(crate) fn contiguous_sum(n: usize, load: impl Fn(usize) -> f32) -> f32 {
+    if n < 8 {
+        return row_sum::<1>(n, |i| [load(i)])[0];
+    }
+    let vectors = n / 8;
+    let lanes = row_sum::<8>(vectors, |v| core::array::from_fn(|l| load(8 * v + l)));
+    let mut acc = 0.0f32;
+    for j in vectors * 8..n {
+        acc += load(j);
+    }
+    for lane in lanes {
+        acc += lane;
+    }
+    acc
+}
+
+/// The canonical sum of a block's `n` row results, for the block in unit
+/// column `uc` of a layer with `ucols` unit columns.
+#[inline(always)]
+pub(crate) fn vertical_sum(n: usize, uc: usize, ucols: usize, load: impl Fn(usize) -> f32) -> f32 {
+    if ucols == 1 {
+        return contiguous_sum(n, load);
+    }
+    // torch sums 32 (or, below 8 columns, 4) columns at once sequentially.
+    let chunk = if ucols >= 8 { 32 } else { 4 };
+    if uc < chunk * (ucols / chunk) {
+        multi_row_sum::<1, 1>(n, |i, _| [load(i)])[0][0]
+    } else {
+        row_sum::<1>(n, |i| [load(i)])[0]
+    }
 }
 
 struct Blocks<'t, 'o, const N: usize, const M: usize> {
@@ -91,31 +150,58 @@ impl<const N: usize, const M: usize> VisitElements for Blocks<'_, '_, N, M> {
         let bn = if N == 0 { t.unit_rows } else { N };
         let bm = if M == 0 { t.unit_cols } else { M };
         let r0 = t.unit_row * bn;
-        for (u, out) in self.out.iter_mut().enumerate() {
-            let c0 = (t.first_unit + u) * bm;
-            let mut acc = match t.reduce {
-                Reduce::Max => f32::NEG_INFINITY,
-                _ => 0.0,
-            };
-            for r in r0..r0 + bn {
-                let row = reduce_run(xs, t.view.run(r, c0), bm, t.criterion, t.reduce)?;
-                match t.reduce {
-                    Reduce::Mean => acc += row / bm as f32,
-                    Reduce::Sum | Reduce::L2 => acc += row,
-                    Reduce::Max => {
-                        if order_key(row) > order_key(acc) {
-                            acc = row
-                        }
-                    }
-                }
+        let ucols = t.view.cols() / bm;
+        // The first NaN read, reported once the block is done.
+        let nan = Cell::new(None);
+        let read = |r: usize, c: usize| {
+            let index = t.view.index(r, c);
+            let x = t.criterion.read(xs[index]);
+            if x.is_nan() {
+                nan.set(Some(index));
             }
-            *out = match t.reduce {
-                Reduce::Mean => acc / bn as f32,
-                _ => acc,
+            x
+        };
+        for (u, out) in self.out.iter_mut().enumerate() {
+            let uc = t.first_unit + u;
+            let c0 = uc * bm;
+            let row = |r: usize| -> f32 {
+                let r = r0 + r;
+                match t.reduce {
+                    Reduce::Mean => contiguous_sum(bm, |j| read(r, c0 + j)) / bm as f32,
+                    Reduce::Sum => contiguous_sum(bm, |j| read(r, c0 + j)),
+                    Reduce::L2 => contiguous_sum(bm, |j| {
+                        let x = read(r, c0 + j);
+                        x * x
+                    }),
+                    Reduce::Max => max_of(bm, |j| read(r, c0 + j)),
+                }
             };
+            let score = match t.reduce {
+                Reduce::Max => max_of(bn, row),
+                Reduce::Mean => vertical_sum(bn, uc, ucols, row) / bn as f32,
+                Reduce::Sum | Reduce::L2 => vertical_sum(bn, uc, ucols, row),
+            };
+            if let Some(index) = nan.get() {
+                return Err(ErrorKind::NanScore { index });
+            }
+            *out = score;
         }
         Ok(())
     }
+}
+
+/// The largest of `n` values by order key: `-0.0` and `+0.0` are equal and
+/// the first one stays, so the result does not depend on lane order.
+#[inline(always)]
+fn max_of(n: usize, load: impl Fn(usize) -> f32) -> f32 {
+    let mut best = load(0);
+    for j in 1..n {
+        let x = load(j);
+        if order_key(x) > order_key(best) {
+            best = x;
+        }
+    }
+    best
 }
 
 /// Scores the blocks of a tile. `N`/`M` are the block sizes, or 0 to take
@@ -129,25 +215,44 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(
 
 #[cfg(test)]
 mod tests {
-    use super::RunSum;
+    use super::*;
 
-    fn run_sum(xs: &[f32]) -> f32 {
-        let mut s = RunSum::new(xs.len());
-        xs.iter().for_each(|&x| s.add(x));
-        s.total()
+    fn seq(xs: &[f32]) -> f32 {
+        xs.iter().fold(0.0, |a, &x| a + x)
     }
 
     #[test]
-    fn run_sum_order_is_torch_row_sum() {
-        // Short runs are sequential.
-        let xs = [1e8f32, 1.0, -1e8, 1.0];
-        assert_eq!(run_sum(&xs[..3]), (1e8f32 + 1.0) + -1e8);
-        // Quads: p0 = x0 + x4, p1 = x1 + x5 ...; tail to p0.
-        let ys = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 1e9, -1e9];
-        let p0 = ((1.0f32 + 5.0) + 1e9) + -1e9;
-        assert_eq!(
-            run_sum(&ys),
-            ((p0 + (2.0 + 6.0)) + (3.0 + 7.0)) + (4.0 + 8.0)
-        );
+    fn short_runs_are_torch_row_sum() {
+        let xs = [1e8f32, 1.0, -1e8, 1.0, 3.0, 1e-3, 7.0];
+        for n in 0..=4 {
+            assert_eq!(contiguous_sum(n, |i| xs[i]), seq(&xs[..n]));
+        }
+        // n = 7: p = [x0 + x4 + x5 + x6, x1, x2, x3].
+        let p0 = ((xs[0] + xs[4]) + xs[5]) + xs[6];
+        assert_eq!(contiguous_sum(7, |i| xs[i]), ((p0 + xs[1]) + xs[2]) + xs[3]);
+    }
+
+    #[test]
+    fn long_runs_use_eight_lanes() {
+        let xs: Vec<f32> = (0..19)
+            .map(|i| if i % 3 == 0 { 1e7 } else { 0.37 * i as f32 })
+            .collect();
+        // Two vectors: lane l = (0 + x[l]) + x[8 + l]; tail x16..x18 from 0.
+        let mut acc = seq(&xs[16..]);
+        for l in 0..8 {
+            acc += (0.0 + xs[l]) + xs[8 + l];
+        }
+        assert_eq!(contiguous_sum(19, |i| xs[i]), acc);
+    }
+
+    #[test]
+    fn cascade_after_sixteen_rows() {
+        // 40 single-lane rows: blocks of 16 go to level 1, the rest stays.
+        let xs: Vec<f32> = (0..40).map(|i| 1.0 + i as f32 * 1e-3).collect();
+        let b0 = seq(&xs[..16]);
+        let b1 = seq(&xs[16..32]);
+        let rest = seq(&xs[32..]);
+        let expected = rest + ((0.0 + b0) + b1);
+        assert_eq!(multi_row_sum::<1, 1>(40, |i, _| [xs[i]])[0][0], expected);
     }
 }

@@ -111,8 +111,14 @@ impl Grid {
 impl Geometry {
     /// The unit grid of a layer, or why the pattern does not fit it.
     pub(crate) fn grid(&self, view: &View) -> Result<Grid, SkipReason> {
+        self.grid_with(view, view.cols())
+    }
+
+    /// [`grid`](Self::grid) with `Nxchannel` blocks `channel_cols` wide
+    /// (INC 2.0 makes them `I` wide on a conv weight).
+    pub(crate) fn grid_with(&self, view: &View, channel_cols: usize) -> Result<Grid, SkipReason> {
         let (unit_rows, unit_cols) = match *self {
-            Geometry::Block { n, m } => (n.resolve(view.rows()), m.resolve(view.cols())),
+            Geometry::Block { n, m } => (n.resolve(view.rows()), m.resolve(channel_cols)),
             Geometry::NInM { m, .. } => {
                 // Groups run along input channels at one kernel position.
                 if view.inner() % m != 0 {
