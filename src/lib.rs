@@ -55,6 +55,6 @@ pub use pattern::{
     BUILTIN_NAMES,
 };
 pub use plan::{
-    plan, prune, write_mask, Bound, CapMode, Domain, LayerReport, Options, Status, Summary,
+    plan, prune, write_mask, Bound, CapMode, Compat, Domain, LayerReport, Options, Status, Summary,
 };
 pub use shape::{Run, Shape, View};

@@ -234,9 +234,8 @@ mod tests {
 
     #[test]
     fn long_runs_use_eight_lanes() {
-        let xs: Vec<f32> = (0..19)
-            .map(|i| if i % 3 == 0 { 1e7 } else { 0.37 * i as f32 })
-            .collect();
+        let xs: [f32; 19] =
+            core::array::from_fn(|i| if i % 3 == 0 { 1e7 } else { 0.37 * i as f32 });
         // Two vectors: lane l = (0 + x[l]) + x[8 + l]; tail x16..x18 from 0.
         let mut acc = seq(&xs[16..]);
         for l in 0..8 {
@@ -248,7 +247,7 @@ mod tests {
     #[test]
     fn cascade_after_sixteen_rows() {
         // 40 single-lane rows: blocks of 16 go to level 1, the rest stays.
-        let xs: Vec<f32> = (0..40).map(|i| 1.0 + i as f32 * 1e-3).collect();
+        let xs: [f32; 40] = core::array::from_fn(|i| 1.0 + i as f32 * 1e-3);
         let b0 = seq(&xs[..16]);
         let b1 = seq(&xs[16..32]);
         let rest = seq(&xs[32..]);

@@ -1,0 +1,1938 @@
+//! Hand-computed golden cases for the semantics of /work/shared/SEMANTICS.md.
+//!
+//! Every expected mask below was derived by hand from the reference rules;
+//! the derivation is in the comment next to the case. Masks are written in
+//! the tensor's own flat (row-major, OIHW for convs) layout.
+
+use half::{bf16, f16};
+use prunemask::{
+    lock, plan, prune, sparsity, write_mask, Bound, CapMode, Criterion, Domain, Error, ErrorKind,
+    Extent, Geometry, KernelSet, Layer, LayerReport, Options, Pattern, Reduce, Registry, Shape,
+    SkipReason, Status, Summary, Ties, Tile,
+};
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+const SENTINEL: u8 = 7;
+
+fn pat(name: &str) -> Pattern {
+    Pattern::parse(name).unwrap()
+}
+
+fn opts(name: &str, s: f64) -> Options {
+    Options::new(pat(name), s)
+}
+
+/// Exact ties, no per-layer bounds.
+fn exact(name: &str, s: f64) -> Options {
+    opts(name, s)
+        .ties(Ties::Exact)
+        .max_layer(1.0)
+        .min_layer(0.0)
+}
+
+/// Inclusive ties, no per-layer bounds.
+fn incl(name: &str, s: f64) -> Options {
+    opts(name, s)
+        .ties(Ties::Inclusive)
+        .max_layer(1.0)
+        .min_layer(0.0)
+}
+
+fn mat(scores: &[f32], rows: usize, cols: usize) -> Layer<'_> {
+    Layer::new(scores, Shape::matrix(rows, cols))
+}
+
+struct Out {
+    masks: Vec<Vec<u8>>,
+    reports: Vec<LayerReport>,
+    summary: Summary,
+}
+
+/// Runs `prune` on sentinel-filled masks and checks what must hold for any
+/// successful call: masks are 0/1, the report counts match the masks, and the
+/// summary adds up.
+fn run(layers: &[Layer<'_>], opts: &Options) -> Out {
+    let mut masks: Vec<Vec<u8>> = layers
+        .iter()
+        .map(|l| vec![SENTINEL; l.scores.len()])
+        .collect();
+    let mut reports = vec![LayerReport::default(); layers.len()];
+    let summary = {
+        let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+        prune(layers, opts, &mut reports, &mut outs).unwrap()
+    };
+    let mut pruned_elements = 0;
+    for (i, (m, r)) in masks.iter().zip(&reports).enumerate() {
+        assert!(m.iter().all(|&v| v <= 1), "layer {i}: mask not 0/1: {m:?}");
+        let zeros = m.iter().filter(|&&v| v == 0).count() as u64;
+        assert_eq!(r.pruned_elements, zeros, "layer {i}: pruned_elements");
+        assert_eq!(r.elements, m.len() as u64, "layer {i}: elements");
+        if let Status::Skipped(_) = r.status {
+            assert!(m.iter().all(|&v| v == 1));
+            assert_eq!((r.units, r.pruned_units), (0, 0));
+        }
+        pruned_elements += zeros;
+    }
+    assert_eq!(summary.pruned_elements, pruned_elements);
+    assert_eq!(
+        summary.pruned_units,
+        reports.iter().map(|r| r.pruned_units).sum::<u64>()
+    );
+    assert_eq!(summary.layers, layers.len());
+    Out {
+        masks,
+        reports,
+        summary,
+    }
+}
+
+/// Masks of one run.
+fn masks(layers: &[Layer<'_>], opts: &Options) -> Vec<Vec<u8>> {
+    run(layers, opts).masks
+}
+
+/// Mask of a single layer.
+fn mask1(layer: Layer<'_>, opts: &Options) -> Vec<u8> {
+    masks(&[layer], opts).remove(0)
+}
+
+/// Runs `prune` with sentinel-filled masks of the given lengths and `reports`
+/// reports, expects an error, and checks that neither the masks nor the
+/// reports were touched.
+fn prune_err_with(
+    layers: &[Layer<'_>],
+    opts: &Options,
+    mask_lens: &[usize],
+    reports: usize,
+) -> Error {
+    let mut masks: Vec<Vec<u8>> = mask_lens.iter().map(|&n| vec![SENTINEL; n]).collect();
+    let marker = LayerReport {
+        units: 12345,
+        ..LayerReport::default()
+    };
+    let mut reps = vec![marker; reports];
+    let err = {
+        let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+        prune(layers, opts, &mut reps, &mut outs).unwrap_err()
+    };
+    for m in &masks {
+        assert!(m.iter().all(|&v| v == SENTINEL), "mask written on error");
+    }
+    assert!(
+        reps.iter().all(|r| *r == marker),
+        "reports written on error"
+    );
+    err
+}
+
+fn prune_err(layers: &[Layer<'_>], opts: &Options) -> Error {
+    let lens: Vec<usize> = layers.iter().map(|l| l.scores.len()).collect();
+    prune_err_with(layers, opts, &lens, layers.len())
+}
+
+fn ones(n: usize) -> Vec<u8> {
+    vec![1; n]
+}
+
+// ---------------------------------------------------------------------------
+// 1x1 (unstructured)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn unstructured_1x1_local() {
+    // [5,3,8,1, 7,2,6,4], s = 0.5: k = 4, the four smallest are 1,2,3,4
+    // (indices 3,5,1,7); threshold 4.
+    let w = [5.0f32, 3.0, 8.0, 1.0, 7.0, 2.0, 6.0, 4.0];
+    for o in [exact("1x1", 0.5), incl("1x1", 0.5)] {
+        let out = run(&[mat(&w, 2, 4)], &o.domain(Domain::Local));
+        assert_eq!(out.masks[0], [1, 0, 1, 0, 1, 0, 1, 0]);
+        assert_eq!(out.reports[0].threshold, Some(4.0));
+        assert_eq!(out.reports[0].units, 8);
+        assert_eq!(out.reports[0].pruned_units, 4);
+        assert_eq!(out.reports[0].status, Status::Selected);
+        assert_eq!(out.summary.target_units, 4);
+    }
+}
+
+#[test]
+fn unstructured_1x1_magnitude() {
+    // |[-5, 3, -1, 0.5]| = [5, 3, 1, 0.5], s = 0.5: k = 2 prunes 0.5 and 1
+    // (indices 3 and 2). By raw score it would prune -5 and -1.
+    let w = [-5.0f32, 3.0, -1.0, 0.5];
+    let o = exact("1x1", 0.5);
+    assert_eq!(mask1(mat(&w, 1, 4), &o), [0, 1, 0, 1]);
+    let o = o.criterion(Criterion::Magnitude);
+    assert_eq!(mask1(mat(&w, 1, 4), &o), [1, 1, 0, 0]);
+}
+
+// ---------------------------------------------------------------------------
+// NxM blocks and their reductions
+// ---------------------------------------------------------------------------
+
+/// A 4x4 matrix whose four 4x1 blocks (its columns) rank differently under
+/// each reduction:
+///
+/// ```text
+///          c0      c1   c2      c3
+/// rows     -8,0,0,2 1x4  0,0,0,1.5 3x4
+/// mean     -1.5    1    0.375   3
+/// sum      -6      4    1.5     12
+/// max       2      1    1.5     3
+/// l2 (sq)   68     4    2.25    36
+/// |.| mean  2.5    1    0.375   3
+/// ```
+const RED: [f32; 16] = [
+    -8.0, 1.0, 0.0, 3.0, //
+    0.0, 1.0, 0.0, 3.0, //
+    0.0, 1.0, 0.0, 3.0, //
+    2.0, 1.0, 1.5, 3.0,
+];
+
+/// Row of a 4x4 mask that prunes the listed columns, repeated four times.
+fn cols_pruned(cols: &[usize]) -> Vec<u8> {
+    let row: Vec<u8> = (0..4).map(|c| (!cols.contains(&c)) as u8).collect();
+    row.repeat(4)
+}
+
+#[test]
+fn block_4x1_reductions() {
+    // k = 1 (s = 0.25): mean/sum -> c0; max -> c1; l2 -> c2.
+    // k = 2 (s = 0.5):  mean/sum -> c0,c2; max -> c1,c2; l2 -> c2,c1.
+    let cases: [(Reduce, &[usize], &[usize]); 4] = [
+        (Reduce::Mean, &[0], &[0, 2]),
+        (Reduce::Sum, &[0], &[0, 2]),
+        (Reduce::Max, &[1], &[1, 2]),
+        (Reduce::L2, &[2], &[1, 2]),
+    ];
+    for (reduce, k1, k2) in cases {
+        for ties in [Ties::Exact, Ties::Inclusive] {
+            let o = exact("4x1", 0.25).reduce(reduce).ties(ties);
+            assert_eq!(
+                mask1(mat(&RED, 4, 4), &o),
+                cols_pruned(k1),
+                "{reduce:?} k=1"
+            );
+            let o = exact("4x1", 0.5).reduce(reduce).ties(ties);
+            assert_eq!(
+                mask1(mat(&RED, 4, 4), &o),
+                cols_pruned(k2),
+                "{reduce:?} k=2"
+            );
+        }
+    }
+    // The reported thresholds are the k-th unit scores.
+    let th =
+        |reduce, s| run(&[mat(&RED, 4, 4)], &exact("4x1", s).reduce(reduce)).reports[0].threshold;
+    assert_eq!(th(Reduce::Mean, 0.25), Some(-1.5));
+    assert_eq!(th(Reduce::Mean, 0.5), Some(0.375));
+    assert_eq!(th(Reduce::Sum, 0.5), Some(1.5));
+    assert_eq!(th(Reduce::Max, 0.5), Some(1.5));
+    assert_eq!(th(Reduce::L2, 0.25), Some(2.25));
+    assert_eq!(th(Reduce::L2, 0.5), Some(4.0));
+}
+
+#[test]
+fn block_4x1_magnitude_mean() {
+    // |.| means 2.5, 1, 0.375, 3: k = 1 prunes c2.
+    let o = exact("4x1", 0.25).criterion(Criterion::Magnitude);
+    assert_eq!(mask1(mat(&RED, 4, 4), &o), cols_pruned(&[2]));
+}
+
+#[test]
+fn block_4x1_local_vs_global() {
+    // A = RED (means -1.5, 1, 0.375, 3); B = 4x2 with column means 10, 20.
+    // Local, s = 0.5: A prunes k=2 (c0, c2), B prunes k=1 (its c0).
+    // Global, s = 0.5: pool of 6, k = 3 -> -1.5 (A c0), 0.375 (A c2), 1 (A c1).
+    let b = [10.0f32, 20.0, 10.0, 20.0, 10.0, 20.0, 10.0, 20.0];
+    let layers = [mat(&RED, 4, 4), mat(&b, 4, 2)];
+    let local = run(&layers, &exact("4x1", 0.5).domain(Domain::Local));
+    assert_eq!(local.masks[0], cols_pruned(&[0, 2]));
+    assert_eq!(local.masks[1], [0, 1, 0, 1, 0, 1, 0, 1]);
+    assert_eq!(local.summary.target_units, 3);
+    assert_eq!(local.summary.threshold, None);
+    assert_eq!(local.reports[1].threshold, Some(10.0));
+    let global = run(&layers, &exact("4x1", 0.5).domain(Domain::Global));
+    assert_eq!(global.masks[0], cols_pruned(&[0, 1, 2]));
+    assert_eq!(global.masks[1], ones(8));
+    assert_eq!(global.summary.target_units, 3);
+    assert_eq!(global.summary.threshold, Some(1.0));
+    assert_eq!(global.summary.units, 6);
+    assert_eq!(global.summary.pruned_units, 3);
+    assert_eq!(global.summary.pruned_elements, 12);
+}
+
+#[test]
+fn block_1x4() {
+    // 2x8: units row0 = [1,1,1,1] (mean 1), [5,5,5,5] (5);
+    //      row1 = [0,9,0,0] (2.25), [2,2,2,2] (2).
+    // s = 0.5: k = 2 -> unit 0 (1) and unit 3 (2).
+    let w = [
+        1.0f32, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 5.0, //
+        0.0, 9.0, 0.0, 0.0, 2.0, 2.0, 2.0, 2.0,
+    ];
+    let out = run(&[mat(&w, 2, 8)], &exact("1x4", 0.5));
+    assert_eq!(
+        out.masks[0],
+        [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    );
+    assert_eq!(out.reports[0].threshold, Some(2.0));
+    // Max: units 1, 5, 9, 2 -> k = 2 prunes units 0 and 3 as well; with
+    // s = 0.75, k = 3: 1, 2, 5 -> units 0, 3, 1.
+    let m = mask1(mat(&w, 2, 8), &exact("1x4", 0.75).reduce(Reduce::Max));
+    assert_eq!(m, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0]);
+    // Mean with s = 0.75: 1, 2, 2.25 -> units 0, 3, 2.
+    let m = mask1(mat(&w, 2, 8), &exact("1x4", 0.75));
+    assert_eq!(m, [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn block_2x2() {
+    // 4x4, blocks (row-major): b00 = [1,2;3,4] mean 2.5, b01 = [1,1;1,1] 1,
+    // b10 = [0,0;0,8] 2, b11 = [5,5;5,1] 4. s = 0.5: k = 2 -> b01, b10.
+    let w = [
+        1.0f32, 2.0, 1.0, 1.0, //
+        3.0, 4.0, 1.0, 1.0, //
+        0.0, 0.0, 5.0, 5.0, //
+        0.0, 8.0, 5.0, 1.0,
+    ];
+    let expect = [1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1];
+    let out = run(&[mat(&w, 4, 4)], &exact("2x2", 0.5));
+    assert_eq!(out.masks[0], expect);
+    assert_eq!(out.reports[0].units, 4);
+    assert_eq!(out.reports[0].threshold, Some(2.0));
+    // Sum: 10, 4, 8, 16 -> same two. Max: 4, 1, 8, 5 -> b01 (1), b00 (4).
+    assert_eq!(
+        mask1(mat(&w, 4, 4), &exact("2x2", 0.5).reduce(Reduce::Sum)),
+        expect
+    );
+    let m = mask1(mat(&w, 4, 4), &exact("2x2", 0.5).reduce(Reduce::Max));
+    assert_eq!(m, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+    // L2: 30, 4, 64, 76 -> b01, b00 as well.
+    let m = mask1(mat(&w, 4, 4), &exact("2x2", 0.5).reduce(Reduce::L2));
+    assert_eq!(m, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+}
+
+#[test]
+fn block_3x2_runtime_sized() {
+    // "3x2" is not a built-in name: it is served by the runtime-sized kernel.
+    let p = pat("3x2");
+    assert_eq!(
+        p.geometry(),
+        Geometry::Block {
+            n: Extent::Fixed(3),
+            m: Extent::Fixed(2)
+        }
+    );
+    assert!(!prunemask::BUILTIN_NAMES.contains(&"3x2"));
+    // 6x4: blocks of 3 rows x 2 cols, grid 2x2.
+    // B00 = all 1 (mean 1); B01 = rows [6,6],[0,0],[0,0] (mean 2);
+    // B10 = all 3 (mean 3); B11 = rows [0,3],[0,0],[0,0] (mean 0.5).
+    // s = 0.5: k = 2 -> B11 (0.5), B00 (1).
+    let w = [
+        1.0f32, 1.0, 6.0, 6.0, //
+        1.0, 1.0, 0.0, 0.0, //
+        1.0, 1.0, 0.0, 0.0, //
+        3.0, 3.0, 0.0, 3.0, //
+        3.0, 3.0, 0.0, 0.0, //
+        3.0, 3.0, 0.0, 0.0,
+    ];
+    let out = run(&[mat(&w, 6, 4)], &exact("3x2", 0.5));
+    assert_eq!(
+        out.masks[0],
+        [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]
+    );
+    assert_eq!(out.reports[0].units, 4);
+    assert_eq!(out.reports[0].threshold, Some(1.0));
+    // Max: 1, 6, 3, 3 -> k = 2 prunes B00, then B10 (3 at unit 2 comes
+    // before the tie at unit 3 in exact mode); inclusive prunes both 3s.
+    let m = mask1(mat(&w, 6, 4), &exact("3x2", 0.5).reduce(Reduce::Max));
+    assert_eq!(
+        m,
+        [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1]
+    );
+    let m = mask1(mat(&w, 6, 4), &incl("3x2", 0.5).reduce(Reduce::Max));
+    assert_eq!(
+        m,
+        vec![0u8; 24]
+            .iter()
+            .enumerate()
+            .map(|(i, _)| ((i % 4) >= 2 && i < 12) as u8)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn block_channelx1_global_mean_vs_sum_and_ties() {
+    // channelx1: one unit per column (all rows).
+    // A (3x4) columns: c0 [1,1,1] mean 1 sum 3; c1 [0,0,9] mean 3 sum 9;
+    //                  c2 [2,2,2] mean 2 sum 6;  c3 [-1,0,0] mean -1/3 sum -1.
+    // B (2x2) columns: c0 [2,2] mean 2 sum 4;    c1 [5,5] mean 5 sum 10.
+    // Global, s = 0.5: pool 6, k = 3.
+    // mean: -1/3 (A3), 1 (A0), then 2 twice (A2, B0): t = 2.
+    //   exact prunes A3, A0, A2 (A2 is first in pool order);
+    //   inclusive prunes A3, A0, A2 and B0.
+    // sum: -1 (A3), 3 (A0), 4 (B0) -> A3, A0, B0 (no tie, both modes).
+    let a = [
+        1.0f32, 0.0, 2.0, -1.0, //
+        1.0, 0.0, 2.0, 0.0, //
+        1.0, 9.0, 2.0, 0.0,
+    ];
+    let b = [2.0f32, 5.0, 2.0, 5.0];
+    let layers = [mat(&a, 3, 4), mat(&b, 2, 2)];
+
+    let out = run(&layers, &exact("channelx1", 0.5));
+    assert_eq!(out.masks[0], [0, 1, 0, 0].repeat(3));
+    assert_eq!(out.masks[1], ones(4));
+    assert_eq!(out.summary.pruned_units, 3);
+    assert_eq!(out.summary.threshold, Some(2.0));
+
+    let out = run(&layers, &incl("channelx1", 0.5));
+    assert_eq!(out.masks[0], [0, 1, 0, 0].repeat(3));
+    assert_eq!(out.masks[1], [0, 1, 0, 1]);
+    assert_eq!(out.summary.pruned_units, 4);
+    assert_eq!(out.summary.target_units, 3);
+
+    for o in [exact("channelx1", 0.5), incl("channelx1", 0.5)] {
+        let out = run(&layers, &o.reduce(Reduce::Sum));
+        assert_eq!(out.masks[0], [0, 1, 1, 0].repeat(3));
+        assert_eq!(out.masks[1], [0, 1, 0, 1]);
+    }
+    // Max: A 1, 9, 2, 0; B 2, 5 -> k = 3: 0 (A3), 1 (A0), 2 (A2 first) exact.
+    let out = run(&layers, &exact("channelx1", 0.5).reduce(Reduce::Max));
+    assert_eq!(out.masks[0], [0, 1, 0, 0].repeat(3));
+    assert_eq!(out.masks[1], ones(4));
+    // L2: A 3, 81, 12, 1; B 8, 50 -> 1 (A3), 3 (A0), 8 (B0).
+    let out = run(&layers, &exact("channelx1", 0.5).reduce(Reduce::L2));
+    assert_eq!(out.masks[0], [0, 1, 1, 0].repeat(3));
+    assert_eq!(out.masks[1], [0, 1, 0, 1]);
+}
+
+#[test]
+fn block_1xchannel_ties() {
+    // 1xchannel: one unit per row. 4x3 rows:
+    // r0 [1,2,3] mean 2; r1 [0,0,0] 0; r2 [5,5,5] 5; r3 [-3,0,9] 2.
+    // s = 0.5: k = 2, t = 2 (tie r0 / r3).
+    // exact: r1, r0 (r0 first in row-major order); inclusive: r1, r0, r3.
+    let w = [
+        1.0f32, 2.0, 3.0, //
+        0.0, 0.0, 0.0, //
+        5.0, 5.0, 5.0, //
+        -3.0, 0.0, 9.0,
+    ];
+    let out = run(
+        &[mat(&w, 4, 3)],
+        &exact("1xchannel", 0.5).domain(Domain::Local),
+    );
+    assert_eq!(out.masks[0], [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+    assert_eq!(out.reports[0].pruned_units, 2);
+    assert_eq!(out.reports[0].threshold, Some(2.0));
+    let out = run(
+        &[mat(&w, 4, 3)],
+        &incl("1xchannel", 0.5).domain(Domain::Local),
+    );
+    assert_eq!(out.masks[0], [0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0]);
+    assert_eq!(out.reports[0].pruned_units, 3);
+    assert_eq!(out.reports[0].pruned_elements, 9);
+    // Max: 3, 0, 5, 9 -> r1, r0. L2: 14, 0, 75, 90 -> r1, r0. Sum: 6, 0, 15, 6
+    // -> tie like the mean.
+    for reduce in [Reduce::Max, Reduce::L2] {
+        for o in [exact("1xchannel", 0.5), incl("1xchannel", 0.5)] {
+            let m = mask1(mat(&w, 4, 3), &o.reduce(reduce));
+            assert_eq!(m, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1], "{reduce:?}");
+        }
+    }
+    let m = mask1(mat(&w, 4, 3), &incl("1xchannel", 0.5).reduce(Reduce::Sum));
+    assert_eq!(m, [0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0]);
+}
+
+// ---------------------------------------------------------------------------
+// N:M
+// ---------------------------------------------------------------------------
+
+/// 2x8 for 2:4: four groups.
+/// g0 [4,1,3,2]: least-2 = cols 1,3, score (1+2)/4 = 0.75.
+/// g1 [8,7,6,5]: least-2 = cols 2,3, score 11/4 = 2.75.
+/// g2 [0,0,0,0]: exact least-2 = cols 0,1; inclusive marks all 4; score 0.
+/// g3 [1,9,1,9]: least-2 = cols 0,2, score 0.5.
+const NM24: [f32; 16] = [
+    4.0, 1.0, 3.0, 2.0, 8.0, 7.0, 6.0, 5.0, //
+    0.0, 0.0, 0.0, 0.0, 1.0, 9.0, 1.0, 9.0,
+];
+
+#[test]
+fn nm_2_4_full_target() {
+    // s = 0.5: block target 1, k = 4: every group takes its least-2 mask.
+    let out = run(&[mat(&NM24, 2, 8)], &exact("2:4", 0.5));
+    assert_eq!(
+        out.masks[0],
+        [1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 1, 0, 1]
+    );
+    assert_eq!(out.reports[0].units, 4);
+    assert_eq!(out.reports[0].pruned_units, 4);
+    assert_eq!(out.reports[0].pruned_elements, 8);
+    assert_eq!(out.summary.sparsity(), 0.5);
+    // Inclusive: g2's least-2 marks all four zeros.
+    let out = run(&[mat(&NM24, 2, 8)], &incl("2:4", 0.5));
+    assert_eq!(
+        out.masks[0],
+        [1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1]
+    );
+    assert_eq!(out.reports[0].pruned_elements, 10);
+}
+
+#[test]
+fn nm_2_4_partial_target() {
+    // s = 0.25: block target 0.5, k = 2 of 4 groups: scores 0.75, 2.75, 0,
+    // 0.5 -> g2 and g3. The other groups stay all ones.
+    let out = run(&[mat(&NM24, 2, 8)], &exact("2:4", 0.25));
+    assert_eq!(
+        out.masks[0],
+        [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 1]
+    );
+    assert_eq!(out.summary.target_units, 2);
+    assert_eq!(out.reports[0].threshold, Some(0.5));
+    assert_eq!(out.summary.pruned_elements, 4);
+    let out = run(&[mat(&NM24, 2, 8)], &incl("2:4", 0.25));
+    assert_eq!(
+        out.masks[0],
+        [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1]
+    );
+    assert_eq!(out.reports[0].pruned_units, 2);
+    assert_eq!(out.summary.pruned_elements, 6);
+}
+
+#[test]
+fn nm_2_4_magnitude() {
+    // |[-4, 1, -3, 2]| = [4,1,3,2] -> least-2 cols 1, 3 (by raw score it
+    // would be cols 0, 2).
+    let w = [-4.0f32, 1.0, -3.0, 2.0];
+    assert_eq!(mask1(mat(&w, 1, 4), &exact("2:4", 0.5)), [0, 1, 0, 1]);
+    let o = exact("2:4", 0.5).criterion(Criterion::Magnitude);
+    assert_eq!(mask1(mat(&w, 1, 4), &o), [1, 0, 1, 0]);
+}
+
+#[test]
+fn nm_2_4_local_vs_global() {
+    // Layer A = NM24 (group scores 0.75, 2.75, 0, 0.5);
+    // layer B = 1x8 [10,10,20,20, 1,1,1,1]: least-2 cols 0,1 score 5; g1
+    // exact least-2 cols 4,5 score 0.5 (inclusive marks all, score 1).
+    // s = 0.25 -> block target 0.5.
+    // Local: A k = 2 -> g2, g3; B k = 1 -> g1 (0.5 < 5 exact; 1 < 5 incl).
+    // Global (exact): 6 groups, k = 3: 0 (A g2), 0.5 (A g3), 0.5 (B g1):
+    //   t = 0.5, A g3 and B g1 are both 0.5 and both fit in k = 3.
+    // Global (inclusive): B g1 scores 1: 0, 0.5, 0.75 -> A g2, A g3, A g0.
+    let b = [10.0f32, 10.0, 20.0, 20.0, 1.0, 1.0, 1.0, 1.0];
+    let layers = [mat(&NM24, 2, 8), mat(&b, 1, 8)];
+    let a_partial = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 1];
+    let out = run(&layers, &exact("2:4", 0.25).domain(Domain::Local));
+    assert_eq!(out.masks[0], a_partial);
+    assert_eq!(out.masks[1], [1, 1, 1, 1, 0, 0, 1, 1]);
+    let out = run(&layers, &incl("2:4", 0.25).domain(Domain::Local));
+    assert_eq!(out.masks[1], [1, 1, 1, 1, 0, 0, 0, 0]);
+    let out = run(&layers, &exact("2:4", 0.25));
+    assert_eq!(out.masks[0], a_partial);
+    assert_eq!(out.masks[1], [1, 1, 1, 1, 0, 0, 1, 1]);
+    let out = run(&layers, &incl("2:4", 0.25));
+    assert_eq!(
+        out.masks[0],
+        [1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1]
+    );
+    assert_eq!(out.masks[1], ones(8));
+}
+
+#[test]
+fn nm_1_4() {
+    // 1x8: g0 [3,1,2,4]: least-1 col 1, score 0.25.
+    // g1 [2,2,5,6]: exact least-1 col 4 (lower column first), score 0.5;
+    //     inclusive marks cols 4 and 5, score 1.
+    // s = 0.25: block target 1, both groups.
+    assert_eq!(pat("1:4").geometry(), Geometry::NInM { n: 1, m: 4 });
+    let w = [3.0f32, 1.0, 2.0, 4.0, 2.0, 2.0, 5.0, 6.0];
+    assert_eq!(
+        mask1(mat(&w, 1, 8), &exact("1:4", 0.25)),
+        [1, 0, 1, 1, 0, 1, 1, 1]
+    );
+    let out = run(&[mat(&w, 1, 8)], &incl("1:4", 0.25));
+    assert_eq!(out.masks[0], [1, 0, 1, 1, 0, 0, 1, 1]);
+    // Inclusive least-N can mark more than N: 3 zeros for 2 groups of 1:4.
+    assert_eq!(out.reports[0].pruned_elements, 3);
+    // s = 0.125: k = 1 -> g0 (0.25) in both modes.
+    for o in [exact("1:4", 0.125), incl("1:4", 0.125)] {
+        assert_eq!(mask1(mat(&w, 1, 8), &o), [1, 0, 1, 1, 1, 1, 1, 1]);
+    }
+}
+
+#[test]
+fn nm_4_8() {
+    // g0 [8,7,6,5,4,3,2,1]: least-4 = cols 4..8, score 10/8 = 1.25.
+    // g1 [0,10,0,10,0,10,0,10]: least-4 = even cols, score 0.
+    let w = [
+        8.0f32, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, //
+        0.0, 10.0, 0.0, 10.0, 0.0, 10.0, 0.0, 10.0,
+    ];
+    let out = run(&[mat(&w, 1, 16)], &exact("4:8", 0.5));
+    assert_eq!(
+        out.masks[0],
+        [1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1]
+    );
+    // s = 0.25 -> k = 1 -> g1 only; threshold 0.
+    let out = run(&[mat(&w, 1, 16)], &exact("4:8", 0.25));
+    assert_eq!(
+        out.masks[0],
+        [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1]
+    );
+    assert_eq!(out.reports[0].threshold, Some(0.0));
+    // Same as 2 rows of 8 (groups do not care about rows).
+    let out2 = run(&[mat(&w, 2, 8)], &exact("4:8", 0.25));
+    assert_eq!(out2.masks[0], out.masks[0]);
+}
+
+#[test]
+fn nm_3_8_runtime_sized() {
+    // "3:8" is not built in: the runtime-sized group kernel serves it.
+    assert!(!prunemask::BUILTIN_NAMES.contains(&"3:8"));
+    assert_eq!(pat("3:8").geometry(), Geometry::NInM { n: 3, m: 8 });
+    // [5,1,4,1,2,9,2,2]: sorted 1,1,2,2,2,4,5,9.
+    // exact least-3: cols 1, 3, then the first 2 (col 4).
+    // inclusive: t = 2 -> cols 1, 3, 4, 6, 7.
+    // s = 3/8: block target 1, the single group is pruned.
+    let w = [5.0f32, 1.0, 4.0, 1.0, 2.0, 9.0, 2.0, 2.0];
+    let out = run(&[mat(&w, 1, 8)], &exact("3:8", 0.375));
+    assert_eq!(out.masks[0], [1, 0, 1, 0, 0, 1, 1, 1]);
+    assert_eq!(out.reports[0].pruned_elements, 3);
+    let out = run(&[mat(&w, 1, 8)], &incl("3:8", 0.375));
+    assert_eq!(out.masks[0], [1, 0, 1, 0, 0, 1, 0, 0]);
+    assert_eq!(out.reports[0].pruned_elements, 5);
+    // Two groups, s = 3/16: k = floor(0.5 * 2) = 1. Second group is all 0
+    // (score 0, below the first group's (1+1+2)/8 = 0.5): only it is pruned.
+    let mut w2 = w.to_vec();
+    w2.extend([0.0f32; 8]);
+    let m = mask1(mat(&w2, 2, 8), &exact("3:8", 0.1875));
+    assert_eq!(m, [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1]);
+    let m = mask1(mat(&w2, 2, 8), &incl("3:8", 0.1875));
+    assert_eq!(m, [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+}
+
+// ---------------------------------------------------------------------------
+// Ties (SEMANTICS section 4)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn inclusive_ties_exceed_k_by_a_lot() {
+    // Nine 1s and a 0; s = 0.2: k = 2, t = 1.
+    // Inclusive prunes everything <= 1: all 10. Exact prunes 0 (idx 9) and
+    // the first 1 (idx 0).
+    let w = [1.0f32, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0];
+    let out = run(&[mat(&w, 1, 10)], &incl("1x1", 0.2));
+    assert_eq!(out.masks[0], [0; 10]);
+    assert_eq!(out.summary.target_units, 2);
+    assert_eq!(out.summary.pruned_units, 10);
+    assert_eq!(out.reports[0].threshold, Some(1.0));
+    let out = run(&[mat(&w, 1, 10)], &exact("1x1", 0.2));
+    assert_eq!(out.masks[0], [0, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+    assert_eq!(out.summary.pruned_units, 2);
+}
+
+#[test]
+fn inclusive_ties_under_the_cap() {
+    // Same scores with INC 2.0's settings (cap 0.98, seed mode): the global
+    // pass prunes all 10 (kept 0 < 0.02), the layer is recomputed alone at
+    // floor(0.98 * 10) = 9: t = 9th smallest = 1, and inclusive ties prune
+    // all 10 again. The layer is reported as held at the cap.
+    let w = [1.0f32, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0];
+    let out = run(&[mat(&w, 1, 10)], &opts("1x1", 0.2).inc_compat());
+    assert_eq!(out.masks[0], [0; 10]);
+    assert_eq!(out.reports[0].status, Status::Bounded(Bound::Max));
+    // Exact with the default redistribute cap never exceeds it.
+    let out = run(&[mat(&w, 1, 10)], &opts("1x1", 0.2));
+    assert_eq!(out.masks[0], [0, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+    assert_eq!(out.reports[0].status, Status::Selected);
+}
+
+#[test]
+fn exact_ties_follow_pool_order_across_layers() {
+    // A = [3,1,2,2], B = [2,0,2,5], 1x1 global, s = 0.5: k = 4 of 8.
+    // Sorted: 0 (B1), 1 (A1), then 2 at A2, A3, B0, B2: t = 2, 2 below, so
+    // the 2 remaining go to the first equal units in pool order: A2, A3.
+    // Inclusive prunes all four 2s.
+    let a = [3.0f32, 1.0, 2.0, 2.0];
+    let b = [2.0f32, 0.0, 2.0, 5.0];
+    let out = run(&[mat(&a, 1, 4), mat(&b, 1, 4)], &exact("1x1", 0.5));
+    assert_eq!(out.masks, [vec![1, 0, 0, 0], vec![1, 0, 1, 1]]);
+    assert_eq!(out.summary.threshold, Some(2.0));
+    let out = run(&[mat(&a, 1, 4), mat(&b, 1, 4)], &incl("1x1", 0.5));
+    assert_eq!(out.masks, [vec![1, 0, 0, 0], vec![0, 0, 0, 1]]);
+    assert_eq!(out.summary.pruned_units, 6);
+    // Layer order decides: with B first, B0 and B2 take the two places.
+    let out = run(&[mat(&b, 1, 4), mat(&a, 1, 4)], &exact("1x1", 0.5));
+    assert_eq!(out.masks, [vec![0, 0, 0, 1], vec![1, 0, 1, 1]]);
+    // Split across layers: with k = 5 (s = 0.625) the quota of 3 gives A2,
+    // A3 and B0.
+    let out = run(&[mat(&a, 1, 4), mat(&b, 1, 4)], &exact("1x1", 0.625));
+    assert_eq!(out.masks, [vec![1, 0, 0, 0], vec![0, 0, 1, 1]]);
+    // Within a layer the row-major unit index decides (2x2 matrix).
+    let c = [2.0f32, 2.0, 2.0, 2.0];
+    let m = mask1(mat(&c, 2, 2), &exact("1x1", 0.75));
+    assert_eq!(m, [0, 0, 0, 1]);
+}
+
+#[test]
+fn negative_zero_equals_positive_zero() {
+    // [+0, -0, 5, 1], s = 0.25: k = 1, t = 0, two units equal to it.
+    // Exact takes the first in pool order (index 0, +0.0): if -0.0 sorted
+    // below +0.0 it would take index 1.
+    let w = [0.0f32, -0.0, 5.0, 1.0];
+    let out = run(&[mat(&w, 1, 4)], &exact("1x1", 0.25));
+    assert_eq!(out.masks[0], [0, 1, 1, 1]);
+    assert_eq!(out.reports[0].threshold.map(f32::to_bits), Some(0));
+    let out = run(&[mat(&w, 1, 4)], &incl("1x1", 0.25));
+    assert_eq!(out.masks[0], [0, 0, 1, 1]);
+    // And the other way round: -0.0 first is taken first.
+    let w = [-0.0f32, 0.0, 5.0, 1.0];
+    assert_eq!(mask1(mat(&w, 1, 4), &exact("1x1", 0.25)), [0, 1, 1, 1]);
+    // In N:M least-N: [0, -0, 0, 5] 2:4 exact marks cols 0, 1; inclusive
+    // marks the three zeros.
+    let g = [0.0f32, -0.0, 0.0, 5.0];
+    assert_eq!(mask1(mat(&g, 1, 4), &exact("2:4", 0.5)), [0, 0, 1, 1]);
+    assert_eq!(mask1(mat(&g, 1, 4), &incl("2:4", 0.5)), [0, 0, 0, 1]);
+    // Block max of [-0, 0] and [0, -0] are equal block scores.
+    let b = [-0.0f32, 0.0, 0.0, -0.0];
+    let out = run(&[mat(&b, 1, 4)], &incl("1x2", 0.5).reduce(Reduce::Max));
+    assert_eq!(out.masks[0], [0, 0, 0, 0]);
+    let out = run(&[mat(&b, 1, 4)], &exact("1x2", 0.5).reduce(Reduce::Max));
+    assert_eq!(out.masks[0], [0, 0, 1, 1]);
+}
+
+// ---------------------------------------------------------------------------
+// Targets, k < 1, skipped layers
+// ---------------------------------------------------------------------------
+
+#[test]
+fn k_below_one_keeps_everything() {
+    // 4 units, s = 0.2: k = floor(0.8) = 0.
+    let w = [1.0f32, 2.0, 3.0, 4.0];
+    for o in [exact("1x1", 0.2), incl("1x1", 0.2)] {
+        for d in [Domain::Global, Domain::Local] {
+            let out = run(&[mat(&w, 1, 4), mat(&w, 2, 2)], &o.clone().domain(d));
+            assert_eq!(out.masks, [ones(4), ones(4)]);
+            assert_eq!(out.summary.pruned_units, 0);
+            assert_eq!(out.reports[0].threshold, None);
+            assert_eq!(out.summary.threshold, None);
+        }
+    }
+    // Globally the pool has 8 units: k = floor(1.6) = 1 prunes one unit,
+    // locally each layer has k = 0.
+    let out = run(&[mat(&w, 1, 4), mat(&w, 2, 2)], &exact("1x1", 0.2));
+    assert_eq!(out.masks, [vec![0, 1, 1, 1], ones(4)]);
+    // 2:4 with s = 0.2 on 2 groups: block target 0.4, k = floor(0.8) = 0.
+    let g = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+    assert_eq!(mask1(mat(&g, 1, 8), &exact("2:4", 0.2)), ones(8));
+}
+
+#[test]
+fn targets_zero_and_one() {
+    let w = [4.0f32, 3.0, 2.0, 1.0];
+    for o in [exact("1x1", 0.0), incl("1x1", 0.0)] {
+        let out = run(&[mat(&w, 2, 2)], &o);
+        assert_eq!(out.masks[0], ones(4));
+        assert_eq!(out.summary.target_units, 0);
+    }
+    // s = 1 with no cap prunes everything.
+    for o in [exact("1x1", 1.0), incl("1x1", 1.0), exact("2x1", 1.0)] {
+        let out = run(&[mat(&w, 2, 2)], &o);
+        assert_eq!(out.masks[0], [0, 0, 0, 0]);
+        assert_eq!(out.reports[0].threshold, Some(4.0));
+    }
+    // s = 1 with the default cap 0.98: the layer is held at floor(0.98 * 4)
+    // = 3 units; nothing else can take the rest.
+    let out = run(&[mat(&w, 2, 2)], &opts("1x1", 1.0));
+    assert_eq!(out.masks[0], [1, 0, 0, 0]);
+    assert_eq!(out.reports[0].status, Status::Bounded(Bound::Max));
+    assert_eq!(out.summary.target_units, 4);
+    assert_eq!(out.summary.pruned_units, 3);
+    assert_eq!(out.summary.bounded, 1);
+    // 2:4 at its maximum, 0.5, prunes every group.
+    let g = [1.0f32, 2.0, 3.0, 4.0];
+    assert_eq!(mask1(mat(&g, 1, 4), &opts("2:4", 0.5)), [0, 0, 1, 1]);
+}
+
+#[test]
+fn skipped_layers_keep_all_ones() {
+    // 4x1 does not fit 6x4 (6 % 4 != 0). The skipped layer holds the
+    // smallest scores but takes no part in either pool.
+    let a = [5.0f32, 1.0, 6.0, 2.0, 7.0, 3.0, 8.0, 4.0]; // 4x2: cols 6.5, 2.5
+    let b = [-100.0f32; 24];
+    let layers = [mat(&b, 6, 4), mat(&a, 4, 2)];
+    for d in [Domain::Global, Domain::Local] {
+        for o in [exact("4x1", 0.5), incl("4x1", 0.5)] {
+            let out = run(&layers, &o.domain(d));
+            assert_eq!(
+                out.reports[0].status,
+                Status::Skipped(SkipReason::Rows { rows: 6, block: 4 })
+            );
+            assert_eq!(out.masks[0], ones(24));
+            assert_eq!(out.masks[1], [1, 0, 1, 0, 1, 0, 1, 0]);
+            assert_eq!(out.summary.skipped, 1);
+            assert_eq!(out.summary.units, 2);
+            assert_eq!(out.summary.elements, 32);
+            assert_eq!(out.summary.target_units, 1);
+        }
+    }
+    // Columns: 1x4 on a 2x6 matrix.
+    let c = [0.0f32; 12];
+    let out = run(&[mat(&c, 2, 6)], &exact("1x4", 0.5));
+    assert_eq!(
+        out.reports[0].status,
+        Status::Skipped(SkipReason::Cols { cols: 6, block: 4 })
+    );
+    assert_eq!(out.masks[0], ones(12));
+    // 2:4 on a conv whose I (2) does not divide by 4 although H*W*I = 8 does.
+    let conv = [0.0f32; 8];
+    let out = run(
+        &[Layer::new(&conv[..], Shape::conv(2, 2, 1, 2))],
+        &exact("2:4", 0.5),
+    );
+    assert_eq!(
+        out.reports[0].status,
+        Status::Skipped(SkipReason::Cols { cols: 2, block: 4 })
+    );
+    assert_eq!(out.masks[0], ones(8));
+    // All layers skipped: nothing to prune, no error.
+    let out = run(&[mat(&c, 2, 6)], &exact("4x1", 0.5));
+    assert_eq!(out.summary.pruned_units, 0);
+    assert_eq!(out.summary.skipped, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Per-layer bounds
+// ---------------------------------------------------------------------------
+
+fn ramp(start: f32, n: usize) -> Vec<f32> {
+    (0..n).map(|i| start + i as f32).collect()
+}
+
+#[test]
+fn cap_seed_vs_redistribute() {
+    // A = 0..10, B = 100..110, 1x1 global, s = 0.5: k = 10, the global pass
+    // prunes all of A. Cap 0.8:
+    // Seed: A's kept fraction 0 < 0.2 -> A alone at floor(0.8*10) = 8
+    //   (0..7); B stays untouched; 8 pruned in total, short of 10.
+    // Redistribute: A held at 8, k becomes 2 over B alone -> 100, 101.
+    let a = ramp(0.0, 10);
+    let b = ramp(100.0, 10);
+    let layers = [mat(&a, 1, 10), mat(&b, 1, 10)];
+    let held_a = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1];
+    for ties in [Ties::Exact, Ties::Inclusive] {
+        let seed = run(
+            &layers,
+            &opts("1x1", 0.5)
+                .ties(ties)
+                .max_layer(0.8)
+                .cap(CapMode::Seed),
+        );
+        assert_eq!(seed.masks, [held_a.to_vec(), ones(10)]);
+        assert_eq!(seed.reports[0].status, Status::Bounded(Bound::Max));
+        assert_eq!(seed.reports[1].status, Status::Selected);
+        assert_eq!(seed.summary.pruned_units, 8);
+        assert_eq!(seed.reports[0].threshold, Some(7.0));
+
+        let redis = run(
+            &layers,
+            &opts("1x1", 0.5)
+                .ties(ties)
+                .max_layer(0.8)
+                .cap(CapMode::Redistribute),
+        );
+        assert_eq!(
+            redis.masks,
+            [held_a.to_vec(), vec![0, 0, 1, 1, 1, 1, 1, 1, 1, 1]]
+        );
+        assert_eq!(redis.reports[0].status, Status::Bounded(Bound::Max));
+        assert_eq!(redis.reports[1].status, Status::Selected);
+        assert_eq!(redis.summary.pruned_units, 10);
+        assert_eq!(redis.summary.bounded, 1);
+        assert_eq!(redis.summary.threshold, Some(101.0));
+    }
+    // inc_compat is the seed mode.
+    let out = run(&layers, &opts("1x1", 0.5).max_layer(0.8).inc_compat());
+    assert_eq!(out.masks, [held_a.to_vec(), ones(10)]);
+}
+
+#[test]
+fn cap_redistribute_iterates() {
+    // A = 0..10, B = 10..20, C = 100..110; 1x1 global, s = 0.6: k = 18.
+    // Round 1: t = 17: A all 10, B 8 -> A crosses 0.7, held at 7 (0..6).
+    // Round 2: k = 11 over B, C: B all 10 + C 1 -> B crosses, held at 7.
+    // Round 3: k = 4 over C alone: 100..103. Total 18.
+    let a = ramp(0.0, 10);
+    let b = ramp(10.0, 10);
+    let c = ramp(100.0, 10);
+    let layers = [mat(&a, 1, 10), mat(&b, 1, 10), mat(&c, 1, 10)];
+    let out = run(&layers, &exact("1x1", 0.6).max_layer(0.7));
+    let held = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
+    assert_eq!(
+        out.masks,
+        [
+            held.to_vec(),
+            held.to_vec(),
+            vec![0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+        ]
+    );
+    assert_eq!(out.summary.pruned_units, 18);
+    assert_eq!(out.summary.bounded, 2);
+    // Seed mode: only A is over the cap after the one global pass (B has 8
+    // of 10 pruned, kept 0.2 < 0.3 too!) -> both are recomputed at 7, C
+    // untouched: total 14.
+    let out = run(
+        &layers,
+        &exact("1x1", 0.6).max_layer(0.7).cap(CapMode::Seed),
+    );
+    assert_eq!(out.masks, [held.to_vec(), held.to_vec(), ones(10)]);
+    assert_eq!(out.summary.pruned_units, 14);
+}
+
+#[test]
+fn min_layer_holds_a_layer_at_its_minimum() {
+    // A = 0..10, B = 100..110, 1x1 global, s = 0.5, min 0.3, no max:
+    // the global pass gives B nothing, so B is held at floor(0.3*10) = 3
+    // (100..102), and the remaining k = 7 goes to A (0..6).
+    let a = ramp(0.0, 10);
+    let b = ramp(100.0, 10);
+    let layers = [mat(&a, 1, 10), mat(&b, 1, 10)];
+    let out = run(&layers, &exact("1x1", 0.5).min_layer(0.3));
+    assert_eq!(
+        out.masks,
+        [
+            vec![0, 0, 0, 0, 0, 0, 0, 1, 1, 1],
+            vec![0, 0, 0, 1, 1, 1, 1, 1, 1, 1]
+        ]
+    );
+    assert_eq!(out.reports[1].status, Status::Bounded(Bound::Min));
+    assert_eq!(out.reports[0].status, Status::Selected);
+    assert_eq!(out.summary.pruned_units, 10);
+}
+
+#[test]
+fn cap_on_nm_groups() {
+    // 2:4 on A (1x8, small scores) and B (1x8, large): 4 groups.
+    // s = 0.25: block target 0.5, k = 2 -> both A groups in the global pass.
+    // max_layer 0.25 (elements) is 0.5 of A's groups: redistribute holds A
+    // at floor(0.5*2) = 1 group (the smaller score) and gives B the other.
+    let a = [1.0f32, 2.0, 3.0, 4.0, 0.0, 0.0, 5.0, 5.0]; // scores 0.75, 0
+    let b = [11.0f32, 12.0, 13.0, 14.0, 21.0, 22.0, 23.0, 24.0]; // 5.75, 10.75
+    let layers = [mat(&a, 1, 8), mat(&b, 1, 8)];
+    let out = run(&layers, &exact("2:4", 0.25));
+    assert_eq!(out.masks, [vec![0, 0, 1, 1, 0, 0, 1, 1], ones(8)]);
+    let out = run(&layers, &exact("2:4", 0.25).max_layer(0.25));
+    assert_eq!(
+        out.masks,
+        [vec![1, 1, 1, 1, 0, 0, 1, 1], vec![0, 0, 1, 1, 1, 1, 1, 1]]
+    );
+    assert_eq!(out.reports[0].status, Status::Bounded(Bound::Max));
+    assert_eq!(out.summary.pruned_units, 2);
+}
+
+// ---------------------------------------------------------------------------
+// Conv layers (OIHW, view [O, H*W*I], c = (h*W + w)*I + i)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn conv_view_mapping() {
+    // OIHW [1, 2, 2, 2]: flat = i*4 + h*2 + w; view c = (h*2 + w)*2 + i.
+    let v = Shape::conv(1, 2, 2, 2).view().unwrap();
+    assert_eq!((v.rows(), v.cols(), v.inner()), (1, 8, 2));
+    let order: Vec<usize> = (0..8).map(|c| v.index(0, c)).collect();
+    // c: 0 (h0w0 i0) 1 (h0w0 i1) 2 (h0w1 i0) 3 (h0w1 i1) 4 (h1w0 i0) ...
+    assert_eq!(order, [0, 4, 1, 5, 2, 6, 3, 7]);
+    let run: Vec<usize> = v.run(0, 3).take(5).collect();
+    assert_eq!(run, [5, 2, 6, 3, 7]);
+}
+
+#[test]
+fn conv_2_4_groups_run_along_input_channels() {
+    // OIHW [1, 4, 1, 2]: flat = i*2 + w. Group w=0 is flat 0,2,4,6; group
+    // w=1 is flat 1,3,5,7. Scores flat [1..8]:
+    // group w0 = [1,3,5,7] -> least-2 at i=0,1 -> flat 0, 2 (score 1);
+    // group w1 = [2,4,6,8] -> least-2 at i=0,1 -> flat 1, 3 (score 1.5).
+    // (Grouping the flat memory instead would prune flat 0,1 and 4,5.)
+    let w: Vec<f32> = (1..=8).map(|x| x as f32).collect();
+    let layer = Layer::new(&w[..], Shape::conv(1, 4, 1, 2));
+    let out = run(&[layer], &exact("2:4", 0.5));
+    assert_eq!(out.masks[0], [0, 0, 0, 0, 1, 1, 1, 1]);
+    assert_eq!(out.reports[0].units, 2);
+    // s = 0.25: k = 1 -> the w0 group only.
+    let out = run(&[layer], &exact("2:4", 0.25));
+    assert_eq!(out.masks[0], [0, 1, 0, 1, 1, 1, 1, 1]);
+    assert_eq!(out.reports[0].threshold, Some(1.0));
+}
+
+#[test]
+fn conv_blocks_land_at_oihw_positions() {
+    // OIHW [1, 2, 1, 2] with a 1x2 block: view c = w*2 + i; view cols {0,1}
+    // are flat {0 (i0w0), 2 (i1w0)}, cols {2,3} flat {1, 3}.
+    // Scores flat [1, 5, 2, 6]: block 0 mean 1.5, block 1 mean 5.5.
+    let w = [1.0f32, 5.0, 2.0, 6.0];
+    let m = mask1(
+        Layer::new(&w[..], Shape::conv(1, 2, 1, 2)),
+        &exact("1x2", 0.5),
+    );
+    assert_eq!(m, [0, 1, 0, 1]);
+
+    // OIHW [2, 2, 1, 4], 1x4: flat = o*8 + i*4 + w, view c = w*2 + i.
+    // Block 0 of a row = w0,w1 (flat i*4 + {0,1}), block 1 = w2,w3.
+    // o=0: flat [0,0,9,9, 0,0,9,9] -> block 0 = 0, block 1 = 9.
+    // o=1: flat [9,9,1,1, 9,9,1,1] -> block 0 = 9, block 1 = 1.
+    // s = 0.5: k = 2 -> o0 block 0 and o1 block 1.
+    let w = [
+        0.0f32, 0.0, 9.0, 9.0, 0.0, 0.0, 9.0, 9.0, //
+        9.0, 9.0, 1.0, 1.0, 9.0, 9.0, 1.0, 1.0,
+    ];
+    let m = mask1(
+        Layer::new(&w[..], Shape::conv(2, 2, 1, 4)),
+        &exact("1x4", 0.5),
+    );
+    assert_eq!(m, [0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0]);
+
+    // 4x1 on OIHW [4, 2, 1, 2]: a unit is one view column = one (w, i) over
+    // all o. flat = o*4 + i*2 + w. Make (i1, w0) (flat o*4 + 2, view c = 1)
+    // the smallest: k = 1 of 4 prunes exactly those four elements.
+    let mut w = vec![0.0f32; 16];
+    for o in 0..4 {
+        w[o * 4..o * 4 + 4].copy_from_slice(&[5.0, 6.0, -1.0, 7.0]);
+    }
+    let out = run(
+        &[Layer::new(&w[..], Shape::conv(4, 2, 1, 2))],
+        &exact("4x1", 0.25),
+    );
+    assert_eq!(out.masks[0], [1, 1, 0, 1].repeat(4));
+    assert_eq!(out.reports[0].units, 4);
+
+    // channelx1 on a conv: a unit is one (h, w, i) over all output channels.
+    let out = run(
+        &[Layer::new(&w[..], Shape::conv(4, 2, 1, 2))],
+        &exact("channelx1", 0.25),
+    );
+    assert_eq!(out.masks[0], [1, 1, 0, 1].repeat(4));
+}
+
+#[test]
+fn conv_nan_reports_the_flat_index() {
+    // OIHW [1, 4, 1, 2]: the NaN at flat 3 (i1, w1) is in view column 5.
+    let mut w = [1.0f32; 8];
+    w[3] = f32::NAN;
+    let other = [1.0f32; 4];
+    let layers = [
+        mat(&other, 1, 4),
+        Layer::new(&w[..], Shape::conv(1, 4, 1, 2)),
+    ];
+    for name in ["2:4", "1x1", "1x4", "4x1" /* skipped: rows */] {
+        let err = prune_err(&layers, &exact(name, 0.25));
+        assert_eq!(err.layer(), Some(1), "{name}");
+        assert_eq!(err.kind(), &ErrorKind::NanScore { index: 3 }, "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Half precision
+// ---------------------------------------------------------------------------
+
+#[test]
+fn half_scores_match_f32() {
+    // Values that f16 and bf16 round differently; each half slice is compared
+    // with the f32 slice of its own widened values.
+    let raw: Vec<f32> = (0..32)
+        .map(|i| ((i * 37 % 32) as f32 - 16.0) * 0.173 + if i % 5 == 0 { 0.0 } else { 1.0 / 3.0 })
+        .collect();
+    let h: Vec<f16> = raw.iter().map(|&x| f16::from_f32(x)).collect();
+    let b: Vec<bf16> = raw.iter().map(|&x| bf16::from_f32(x)).collect();
+    let hw: Vec<f32> = h.iter().map(|x| x.to_f32()).collect();
+    let bw: Vec<f32> = b.iter().map(|x| x.to_f32()).collect();
+    let all = [
+        exact("1x1", 0.5),
+        incl("1x1", 0.3),
+        exact("4x1", 0.5),
+        exact("2x2", 0.5).reduce(Reduce::L2),
+        exact("1x4", 0.5).reduce(Reduce::Max),
+        exact("2:4", 0.5),
+        incl("2:4", 0.25),
+        exact("1:4", 0.2).criterion(Criterion::Magnitude),
+        exact("4:8", 0.5).criterion(Criterion::Magnitude),
+    ];
+    for o in &all {
+        for shape in [Shape::matrix(4, 8), Shape::conv(2, 4, 2, 2)] {
+            let mh = masks(&[Layer::new(&h[..], shape)], o);
+            let mhw = masks(&[Layer::new(&hw[..], shape)], o);
+            assert_eq!(mh, mhw, "f16 {} {shape:?}", o.pattern.name());
+            let mb = masks(&[Layer::new(&b[..], shape)], o);
+            let mbw = masks(&[Layer::new(&bw[..], shape)], o);
+            assert_eq!(mb, mbw, "bf16 {} {shape:?}", o.pattern.name());
+            // Mixed element types in one global pool.
+            let mixed = masks(&[Layer::new(&h[..], shape), Layer::new(&b[..], shape)], o);
+            let widened = masks(&[Layer::new(&hw[..], shape), Layer::new(&bw[..], shape)], o);
+            assert_eq!(mixed, widened);
+        }
+    }
+    // A hand case: 1x1 on f16 [3, 1, 2, 0.5]: k = 2 -> 0.5 and 1.
+    let h = [3.0f32, 1.0, 2.0, 0.5].map(f16::from_f32);
+    assert_eq!(
+        mask1(Layer::new(&h[..], Shape::matrix(1, 4)), &exact("1x1", 0.5)),
+        [1, 0, 1, 0]
+    );
+    let b = [3.0f32, 1.0, 2.0, 0.5].map(bf16::from_f32);
+    assert_eq!(
+        mask1(Layer::new(&b[..], Shape::matrix(1, 4)), &exact("1x1", 0.5)),
+        [1, 0, 1, 0]
+    );
+}
+
+#[test]
+fn half_nan_is_an_error() {
+    let h = [f16::from_f32(1.0), f16::NAN, f16::from_f32(2.0), f16::ZERO];
+    let err = prune_err(
+        &[Layer::new(&h[..], Shape::matrix(2, 2))],
+        &exact("1x1", 0.5),
+    );
+    assert_eq!(
+        (err.layer(), err.kind()),
+        (Some(0), &ErrorKind::NanScore { index: 1 })
+    );
+    let b = [bf16::ONE, bf16::ONE, bf16::ONE, bf16::NAN];
+    let err = prune_err(
+        &[Layer::new(&b[..], Shape::matrix(2, 2))],
+        &exact("2:4", 0.5),
+    );
+    assert_eq!(
+        (err.layer(), err.kind()),
+        (Some(0), &ErrorKind::NanScore { index: 3 })
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Infinities and NaN
+// ---------------------------------------------------------------------------
+
+#[test]
+fn infinities_are_ordered() {
+    // [inf, -inf, 0, 1], s = 0.5: -inf and 0.
+    let w = [f32::INFINITY, f32::NEG_INFINITY, 0.0, 1.0];
+    let out = run(&[mat(&w, 1, 4)], &exact("1x1", 0.5));
+    assert_eq!(out.masks[0], [1, 0, 0, 1]);
+    assert_eq!(out.reports[0].threshold, Some(0.0));
+    // s = 0.25: threshold -inf.
+    let out = run(&[mat(&w, 1, 4)], &exact("1x1", 0.25));
+    assert_eq!(out.masks[0], [1, 0, 1, 1]);
+    assert_eq!(out.reports[0].threshold, Some(f32::NEG_INFINITY));
+    // s = 0.75, inclusive: t = 1; +inf kept.
+    let out = run(&[mat(&w, 1, 4)], &incl("1x1", 0.75));
+    assert_eq!(out.masks[0], [1, 0, 0, 0]);
+    // s = 1: +inf is the threshold and is pruned too.
+    let out = run(&[mat(&w, 1, 4)], &exact("1x1", 1.0));
+    assert_eq!(out.masks[0], [0, 0, 0, 0]);
+    assert_eq!(out.reports[0].threshold, Some(f32::INFINITY));
+    // Blocks of +inf mean to +inf; max of a block with -inf and 1 is 1.
+    let w = [f32::INFINITY, 3.0, f32::NEG_INFINITY, 1.0];
+    let m = mask1(mat(&w, 2, 2), &exact("2x1", 0.5)); // c0 = inf, c1 = 2
+    assert_eq!(m, [1, 0, 1, 0]);
+    let m = mask1(mat(&w, 2, 2), &exact("2x1", 0.5).reduce(Reduce::Max)); // inf, 3
+    assert_eq!(m, [1, 0, 1, 0]);
+    let m = mask1(mat(&w, 2, 2), &exact("1x2", 0.5).reduce(Reduce::Sum)); // inf, -inf
+    assert_eq!(m, [1, 1, 0, 0]);
+    // L2 squares -inf to +inf: row 1 = inf, row 0 = inf: a tie.
+    let out = run(&[mat(&w, 2, 2)], &exact("1x2", 0.5).reduce(Reduce::L2));
+    assert_eq!(out.masks[0], [0, 0, 1, 1]);
+    assert_eq!(out.reports[0].threshold, Some(f32::INFINITY));
+}
+
+#[test]
+fn nm_group_with_kept_infinity() {
+    // g0 [inf, 1, 2, inf]: least-2 = 1, 2, score 0.75 (INC would compute
+    //   inf * 0 = NaN for the kept infinities).
+    // g1 [-inf, 5, 6, 7]: least-2 = -inf, 5, score -inf.
+    // g2 [-inf, inf, 1, 2]: least-2 = -inf, 1, score -inf (inf kept, no NaN).
+    let w = [
+        f32::INFINITY,
+        1.0,
+        2.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        5.0,
+        6.0,
+        7.0,
+        f32::NEG_INFINITY,
+        f32::INFINITY,
+        1.0,
+        2.0,
+    ];
+    let out = run(&[mat(&w, 1, 12)], &exact("2:4", 0.5));
+    assert_eq!(out.masks[0], [1, 0, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1]);
+    // s = 1/6: block target 1/3, k = 1 of 3: the first -inf group (g1).
+    let out = run(&[mat(&w, 1, 12)], &exact("2:4", 0.5 / 3.0 + 1e-9));
+    assert_eq!(out.summary.target_units, 1);
+    assert_eq!(out.masks[0], [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1]);
+    assert_eq!(out.reports[0].threshold, Some(f32::NEG_INFINITY));
+    // Inclusive prunes both -inf groups.
+    let out = run(&[mat(&w, 1, 12)], &incl("2:4", 0.5 / 3.0 + 1e-9));
+    assert_eq!(out.masks[0], [1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 1]);
+    // A group of [inf, inf, inf, inf] scores +inf, no NaN.
+    let w = [f32::INFINITY; 4];
+    assert_eq!(mask1(mat(&w, 1, 4), &exact("2:4", 0.5)), [0, 0, 1, 1]);
+    assert_eq!(mask1(mat(&w, 1, 4), &incl("2:4", 0.5)), [0, 0, 0, 0]);
+}
+
+#[test]
+fn nan_score_names_layer_and_index() {
+    let good = [1.0f32; 8];
+    let mut bad = [1.0f32; 8];
+    bad[6] = f32::NAN;
+    let layers = [mat(&good, 2, 4), mat(&bad, 2, 4)];
+    for o in [
+        exact("1x1", 0.5),
+        incl("4x1", 0.5), // skipped layer: NaN still rejected
+        exact("2x2", 0.5),
+        exact("2:4", 0.5),
+        exact("1xchannel", 0.5).domain(Domain::Local),
+        exact("channelx1", 0.0),
+    ] {
+        let err = prune_err(&layers, &o);
+        assert_eq!(err.layer(), Some(1), "{}", o.pattern.name());
+        assert_eq!(err.kind(), &ErrorKind::NanScore { index: 6 });
+        assert_eq!(err.to_string(), "layer 1: score at element 6 is NaN");
+        // plan rejects it too, without touching the reports.
+        let mut reports = [LayerReport::default(); 2];
+        assert_eq!(plan(&layers, &o, &mut reports).unwrap_err(), err);
+        assert_eq!(reports, [LayerReport::default(); 2]);
+    }
+    // Magnitude does not hide a NaN (|NaN| is NaN).
+    let o = exact("1x1", 0.5).criterion(Criterion::Magnitude);
+    assert_eq!(
+        prune_err(&layers, &o).kind(),
+        &ErrorKind::NanScore { index: 6 }
+    );
+}
+
+#[test]
+fn block_mixing_infinities_is_a_nan_unit() {
+    // 4x2: column 1 = [inf, -inf, 0, 0]: mean is inf + -inf = NaN -> unit 1.
+    let w = [
+        1.0f32,
+        f32::INFINITY,
+        2.0,
+        f32::NEG_INFINITY,
+        3.0,
+        0.0,
+        4.0,
+        0.0,
+    ];
+    let ok = [0.0f32; 8];
+    let layers = [mat(&ok, 4, 2), mat(&w, 4, 2)];
+    for reduce in [Reduce::Mean, Reduce::Sum] {
+        let err = prune_err(&layers, &exact("4x1", 0.5).reduce(reduce));
+        assert_eq!(err.layer(), Some(1));
+        assert_eq!(err.kind(), &ErrorKind::NanUnit { unit: 1 });
+    }
+    // Max and L2 have no NaN here: max = inf, L2 = inf + inf.
+    for reduce in [Reduce::Max, Reduce::L2] {
+        let out = run(&layers, &exact("4x1", 0.25).reduce(reduce));
+        // Pool: layer 0 has two 0-score units; k = 1 -> layer 0 unit 0.
+        assert_eq!(out.masks[0], [0, 1, 0, 1, 0, 1, 0, 1]);
+        assert_eq!(out.masks[1], ones(8));
+    }
+    // Even at target 0 the NaN unit is an error (validation is complete).
+    let err = prune_err(&layers, &exact("4x1", 0.0));
+    assert_eq!(err.kind(), &ErrorKind::NanUnit { unit: 1 });
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+#[test]
+fn error_score_length() {
+    let w = [1.0f32; 7];
+    let ok = [1.0f32; 4];
+    let layers = [mat(&ok, 2, 2), mat(&w, 2, 4)];
+    let err = prune_err(&layers, &exact("1x1", 0.5));
+    assert_eq!(err.layer(), Some(1));
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::ScoreLength {
+            expected: 8,
+            got: 7
+        }
+    );
+    // Also for a layer the pattern would skip, and for lock.
+    let err = prune_err(&layers, &exact("4x1", 0.5));
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::ScoreLength {
+            expected: 8,
+            got: 7
+        }
+    );
+    let conv = [1.0f32; 10];
+    let err = prune_err(
+        &[Layer::new(&conv[..], Shape::conv(1, 2, 2, 2))],
+        &exact("1x1", 0.5),
+    );
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::ScoreLength {
+            expected: 8,
+            got: 10
+        }
+    );
+    assert_eq!(err.layer(), Some(0));
+}
+
+#[test]
+fn error_zero_dimension_and_overflow() {
+    let empty: [f32; 0] = [];
+    let ok = [1.0f32; 4];
+    for shape in [
+        Shape::matrix(0, 3),
+        Shape::matrix(3, 0),
+        Shape::conv(0, 1, 1, 1),
+        Shape::conv(1, 0, 1, 1),
+        Shape::conv(1, 1, 0, 1),
+        Shape::conv(1, 1, 1, 0),
+    ] {
+        let layers = [mat(&ok, 2, 2), Layer::new(&empty[..], shape)];
+        let err = prune_err(&layers, &exact("1x1", 0.5));
+        assert_eq!(
+            (err.layer(), err.kind()),
+            (Some(1), &ErrorKind::ZeroDimension),
+            "{shape:?}"
+        );
+    }
+    for shape in [
+        Shape::matrix(usize::MAX, 2),
+        Shape::matrix(1 << 40, 1 << 40),
+        Shape::conv(1, 1, usize::MAX, 2),
+        Shape::conv(2, usize::MAX, 1, 1),
+        Shape::conv(1 << 20, 1 << 20, 1 << 20, 1 << 20),
+    ] {
+        let layers = [Layer::new(&empty[..], shape)];
+        let err = prune_err(&layers, &exact("1x1", 0.5));
+        assert_eq!(
+            (err.layer(), err.kind()),
+            (Some(0), &ErrorKind::ShapeOverflow),
+            "{shape:?}"
+        );
+    }
+}
+
+#[test]
+fn error_bad_ratios() {
+    let w = [1.0f32; 4];
+    let layers = [mat(&w, 2, 2)];
+    let bad = |o: Options, what: &str, value: f64| {
+        let err = prune_err(&layers, &o);
+        assert_eq!(err.layer(), None);
+        match err.kind() {
+            ErrorKind::BadRatio { what: w, value: v } => {
+                assert_eq!(*w, what);
+                assert!(v.to_bits() == value.to_bits(), "{v} vs {value}");
+            }
+            k => panic!("expected BadRatio, got {k:?}"),
+        }
+    };
+    bad(opts("1x1", f64::NAN), "sparsity", f64::NAN);
+    bad(opts("1x1", -0.1), "sparsity", -0.1);
+    bad(opts("1x1", 1.5), "sparsity", 1.5);
+    bad(opts("1x1", f64::INFINITY), "sparsity", f64::INFINITY);
+    bad(opts("1x1", 0.5).max_layer(f64::NAN), "max_layer", f64::NAN);
+    bad(opts("1x1", 0.5).max_layer(1.01), "max_layer", 1.01);
+    bad(opts("1x1", 0.5).min_layer(-0.5), "min_layer", -0.5);
+    bad(opts("1x1", 0.5).min_layer(f64::NAN), "min_layer", f64::NAN);
+    bad(
+        opts("1x1", 0.5).min_layer(0.6).max_layer(0.5),
+        "min_layer (above max_layer)",
+        0.6,
+    );
+    // Boundaries are valid.
+    run(&layers, &opts("1x1", 0.0).min_layer(0.0).max_layer(0.0));
+    run(&layers, &opts("1x1", 1.0).min_layer(1.0).max_layer(1.0));
+}
+
+#[test]
+fn error_nm_target_above_pattern() {
+    let w = [1.0f32; 8];
+    let err = prune_err(&[mat(&w, 1, 8)], &opts("2:4", 0.6));
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::RatioAbovePattern {
+            sparsity: 0.6,
+            max: 0.5
+        }
+    );
+    let err = prune_err(&[mat(&w, 1, 8)], &opts("1:4", 0.3));
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::RatioAbovePattern {
+            sparsity: 0.3,
+            max: 0.25
+        }
+    );
+    // Exactly N/M is fine.
+    assert_eq!(
+        mask1(mat(&w, 1, 8), &opts("1:4", 0.25)),
+        [0, 1, 1, 1, 0, 1, 1, 1]
+    );
+}
+
+#[test]
+fn error_unknown_pattern_lists_registered() {
+    let err = Pattern::parse("topk").unwrap_err();
+    assert_eq!(err.layer(), None);
+    match err.kind() {
+        ErrorKind::UnknownPattern { name, registered } => {
+            assert_eq!(name.as_str(), "topk");
+            let listed: Vec<&str> = registered.split(", ").collect();
+            assert_eq!(listed, prunemask::BUILTIN_NAMES);
+        }
+        k => panic!("{k:?}"),
+    }
+    assert!(err
+        .to_string()
+        .starts_with("unknown pattern `topk`; registered: 1x1, 4x1"));
+    // The prefix before the last `_` is dropped; the name is the rest.
+    let err = Pattern::parse("nxm_snip").unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::UnknownPattern { name, .. } if name.as_str() == "snip")
+    );
+    // A user registry lists its own names first.
+    let mut r: Registry<2> = Registry::new();
+    r.register("mine", KernelSet::block::<1, 2>()).unwrap();
+    match r.lookup("other").unwrap_err().kind() {
+        ErrorKind::UnknownPattern { registered, .. } => {
+            assert!(registered.starts_with("mine, 1x1, 4x1"));
+        }
+        k => panic!("{k:?}"),
+    }
+}
+
+#[test]
+fn error_bad_patterns() {
+    let cases = [
+        ("4:2", "N:M needs N < M (N is the number pruned)"),
+        ("4:4", "N:M needs N < M (N is the number pruned)"),
+        ("0:4", "N and M must be at least 1"),
+        ("2:0", "N and M must be at least 1"),
+        ("2:256", "N:M supports M up to 128"),
+        ("0x4", "block sizes must be at least 1"),
+        ("4x0", "block sizes must be at least 1"),
+        ("0xchannel", "block sizes must be at least 1"),
+        ("channelxchannel", "a block cannot span both channels"),
+        ("ax4", "block sides are numbers or `channel`"),
+        ("4x", "block sides are numbers or `channel`"),
+        ("2:x", "N and M are numbers"),
+        ("-1:4", "N and M are numbers"),
+    ];
+    for (name, reason) in cases {
+        let err = Pattern::parse(name).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::BadPattern { reason }, "{name}");
+        assert_eq!(err.layer(), None);
+    }
+    // Valid runtime ones.
+    assert!(Pattern::parse("7:128").is_ok());
+    assert!(Pattern::parse("3xchannel").is_ok());
+    assert!(Pattern::new("x", KernelSet::n_in_m_dyn(2, 2)).is_err());
+}
+
+#[test]
+fn error_buffer_counts_and_lengths() {
+    let a = [1.0f32, 2.0, 3.0, 4.0];
+    let b = [5.0f32; 8];
+    let layers = [mat(&a, 2, 2), mat(&b, 2, 4)];
+    let o = exact("1x1", 0.5);
+    // Masks count.
+    let err = prune_err_with(&layers, &o, &[4], 2);
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::LayerCount {
+            what: "masks",
+            expected: 2,
+            got: 1
+        }
+    );
+    assert_eq!(err.layer(), None);
+    let err = prune_err_with(&layers, &o, &[4, 8, 8], 2);
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::LayerCount {
+            what: "masks",
+            got: 3,
+            ..
+        }
+    ));
+    // Reports count.
+    let err = prune_err_with(&layers, &o, &[4, 8], 3);
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::LayerCount {
+            what: "reports",
+            expected: 2,
+            got: 3
+        }
+    );
+    let mut reps = [LayerReport::default(); 1];
+    assert!(matches!(
+        plan(&layers, &o, &mut reps).unwrap_err().kind(),
+        ErrorKind::LayerCount {
+            what: "reports",
+            ..
+        }
+    ));
+    // Mask length, names the layer.
+    let err = prune_err_with(&layers, &o, &[4, 9], 2);
+    assert_eq!(err.layer(), Some(1));
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::MaskLength {
+            expected: 8,
+            got: 9
+        }
+    );
+    let err = prune_err_with(&layers, &o, &[3, 8], 2);
+    assert_eq!(err.layer(), Some(0));
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::MaskLength {
+            expected: 4,
+            got: 3
+        }
+    );
+}
+
+#[test]
+fn error_write_mask_mismatch() {
+    let a: Vec<f32> = (0..8).map(|x| x as f32).collect();
+    let b: Vec<f32> = (0..8).map(|x| x as f32).collect();
+    let o = exact("2:4", 0.5);
+    let layers = [mat(&a, 2, 4)];
+    let mut reports = [LayerReport::default()];
+    plan(&layers, &o, &mut reports).unwrap();
+    let check = |layer: Layer<'_>, report: &LayerReport, len: usize| -> Error {
+        let mut m = vec![SENTINEL; len];
+        let err = write_mask(&layer, &o, report, &mut m).unwrap_err();
+        assert!(m.iter().all(|&v| v == SENTINEL));
+        err
+    };
+    // Another shape with the same element count and unit count 2:4 (4x2 is
+    // skipped by 2:4, cols 2).
+    let err = check(mat(&b, 4, 2), &reports[0], 8);
+    assert_eq!(err.kind(), &ErrorKind::PlanMismatch);
+    assert_eq!(err.layer(), None);
+    // 1x8 has the same unit count: accepted. A 2x8 has a different one.
+    let c = [0.0f32; 16];
+    assert_eq!(
+        check(mat(&c, 2, 8), &reports[0], 16).kind(),
+        &ErrorKind::PlanMismatch
+    );
+    // A default (unplanned) report.
+    assert_eq!(
+        check(mat(&a, 2, 4), &LayerReport::default(), 8).kind(),
+        &ErrorKind::PlanMismatch
+    );
+    // A wrong mask length comes first.
+    assert_eq!(
+        check(mat(&a, 2, 4), &reports[0], 7).kind(),
+        &ErrorKind::MaskLength {
+            expected: 8,
+            got: 7
+        }
+    );
+    // A NaN in the layer.
+    let mut n = a.clone();
+    n[2] = f32::NAN;
+    assert_eq!(
+        check(mat(&n, 2, 4), &reports[0], 8).kind(),
+        &ErrorKind::NanScore { index: 2 }
+    );
+    // A skipped plan does not fit a layer that the pattern fits.
+    let s = [0.0f32; 8];
+    let mut sr = [LayerReport::default()];
+    plan(&[mat(&s, 4, 2)], &o, &mut sr).unwrap();
+    assert!(matches!(sr[0].status, Status::Skipped(_)));
+    assert_eq!(
+        check(mat(&a, 2, 4), &sr[0], 8).kind(),
+        &ErrorKind::PlanMismatch
+    );
+    // ...and is written for the layer it was planned for.
+    let mut m = [SENTINEL; 8];
+    write_mask(&mat(&s, 4, 2), &o, &sr[0], &mut m).unwrap();
+    assert_eq!(m, [1; 8]);
+}
+
+#[test]
+fn error_registry_full_duplicate_and_names() {
+    fn first(t: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+        for (u, o) in out.iter_mut().enumerate() {
+            *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols)?;
+        }
+        Ok(())
+    }
+    let reason = |e: Error| match e.kind() {
+        ErrorKind::Registry { reason } => *reason,
+        k => panic!("{k:?}"),
+    };
+    let mut r: Registry<1> = Registry::new();
+    r.register("first", KernelSet::custom_block(1, 2, first))
+        .unwrap();
+    let e = r
+        .register("second", KernelSet::block::<1, 2>())
+        .unwrap_err();
+    assert_eq!(reason(e), "the registry is full");
+    let mut r: Registry<3> = Registry::new();
+    r.register("first", KernelSet::custom_block(1, 2, first))
+        .unwrap();
+    assert_eq!(
+        reason(r.register("first", KernelSet::block::<1, 2>()).unwrap_err()),
+        "the name is already registered"
+    );
+    assert_eq!(
+        reason(r.register("4x1", KernelSet::block::<1, 2>()).unwrap_err()),
+        "the name is already registered"
+    );
+    assert_eq!(
+        reason(r.register("a_b", KernelSet::block::<1, 2>()).unwrap_err()),
+        "a name is 1 to 32 bytes without `_`"
+    );
+    assert_eq!(
+        reason(r.register("", KernelSet::block::<1, 2>()).unwrap_err()),
+        "a name is 1 to 32 bytes without `_`"
+    );
+    assert_eq!(
+        reason(
+            r.register(
+                "abcdefghijklmnopqrstuvwxyzabcdefg",
+                KernelSet::block::<1, 2>()
+            )
+            .unwrap_err()
+        ),
+        "a name is 1 to 32 bytes without `_`"
+    );
+    // A bad kernel set is a pattern error.
+    assert!(matches!(
+        r.register("zero", KernelSet::custom_block(0, 2, first))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::BadPattern { .. }
+    ));
+    let names: Vec<&str> = r.names().collect();
+    assert_eq!(names[0], "first");
+    assert_eq!(names.len(), 1 + prunemask::BUILTIN_NAMES.len());
+}
+
+#[test]
+fn error_sparsity_inputs() {
+    let p = pat("1x2");
+    let good = [1u8, 1, 0, 0];
+    let bad = [1u8, 2, 0, 0];
+    let err = sparsity(
+        &p,
+        &[Shape::matrix(1, 4), Shape::matrix(2, 2)],
+        &[&good, &bad],
+    )
+    .unwrap_err();
+    assert_eq!(err.layer(), Some(1));
+    assert_eq!(err.kind(), &ErrorKind::MaskValue { index: 1, value: 2 });
+    let err = sparsity(&p, &[Shape::matrix(1, 4)], &[&good[..3]]).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &ErrorKind::MaskLength {
+            expected: 4,
+            got: 3
+        }
+    );
+    assert_eq!(err.layer(), Some(0));
+    let err = sparsity(&p, &[Shape::matrix(1, 4)], &[&good, &good]).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::LayerCount { what: "masks", .. }
+    ));
+    let err = sparsity(
+        &p,
+        &[Shape::matrix(1, 4), Shape::matrix(0, 4)],
+        &[&good, &[]],
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err.layer(), err.kind()),
+        (Some(1), &ErrorKind::ZeroDimension)
+    );
+}
+
+#[test]
+fn error_lock_inputs() {
+    let mut w = [1.0f32; 8];
+    w[5] = f32::NAN;
+    let ok = [0.0f32; 4];
+    let layers = [mat(&ok, 1, 4), mat(&w, 2, 4)];
+    let p = pat("2:4");
+    let mut m0 = [SENTINEL; 4];
+    let mut m1 = [SENTINEL; 8];
+    let mut reports = [LayerReport::default(); 2];
+    let err = lock(&layers, &p, &mut reports, &mut [&mut m0[..], &mut m1[..]]).unwrap_err();
+    assert_eq!(
+        (err.layer(), err.kind()),
+        (Some(1), &ErrorKind::NanScore { index: 5 })
+    );
+    let mut short = [SENTINEL; 7];
+    let w2 = [1.0f32; 8];
+    let layers = [mat(&ok, 1, 4), mat(&w2, 2, 4)];
+    let err = lock(
+        &layers,
+        &p,
+        &mut reports,
+        &mut [&mut m0[..], &mut short[..]],
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err.layer(), err.kind()),
+        (
+            Some(1),
+            &ErrorKind::MaskLength {
+                expected: 8,
+                got: 7
+            }
+        )
+    );
+    let err = lock(
+        &layers,
+        &p,
+        &mut reports[..1],
+        &mut [&mut m0[..], &mut m1[..]],
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::LayerCount {
+            what: "reports",
+            ..
+        }
+    ));
+    let err = lock(&layers, &p, &mut reports, &mut [&mut m0[..]]).unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::LayerCount { what: "masks", .. }
+    ));
+    assert!(m0.iter().chain(&m1).chain(&short).all(|&v| v == SENTINEL));
+    assert_eq!(reports, [LayerReport::default(); 2]);
+}
+
+// ---------------------------------------------------------------------------
+// Pattern lock and sparsity
+// ---------------------------------------------------------------------------
+
+fn lock1(layers: &[Layer<'_>], name: &str) -> (Vec<Vec<u8>>, Vec<LayerReport>, Summary) {
+    let mut masks: Vec<Vec<u8>> = layers
+        .iter()
+        .map(|l| vec![SENTINEL; l.scores.len()])
+        .collect();
+    let mut reports = vec![LayerReport::default(); layers.len()];
+    let s = {
+        let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+        lock(layers, &pat(name), &mut reports, &mut outs).unwrap()
+    };
+    (masks, reports, s)
+}
+
+#[test]
+fn lock_nxm_blocks() {
+    // 4x4 with 2x2 blocks: b00 all zeros (one is -0.0) -> 0; b01 has one
+    // nonzero (1e-30) -> 1; b10 all zero -> 0; b11 all nonzero -> 1.
+    let w = [
+        0.0f32, -0.0, 0.0, 1e-30, //
+        0.0, 0.0, 0.0, 0.0, //
+        0.0, 0.0, 1.0, -2.0, //
+        0.0, 0.0, 3.0, 4.0,
+    ];
+    let (m, r, s) = lock1(&[mat(&w, 4, 4)], "2x2");
+    assert_eq!(m[0], [0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1]);
+    assert_eq!(
+        (r[0].units, r[0].pruned_units, r[0].pruned_elements),
+        (4, 2, 8)
+    );
+    assert_eq!(r[0].status, Status::Selected);
+    assert_eq!((s.pruned_units, s.pruned_elements, s.units), (2, 8, 4));
+    // Unstructured 1x1: zero where the weight is zero.
+    let (m, _, _) = lock1(&[mat(&w, 4, 4)], "1x1");
+    let expect: Vec<u8> = w.iter().map(|&x| (x != 0.0) as u8).collect();
+    assert_eq!(m[0], expect);
+    // A layer the pattern does not fit: all ones, Skipped.
+    let z = [0.0f32; 6];
+    let (m, r, s) = lock1(&[mat(&z, 3, 2)], "2x2");
+    assert_eq!(m[0], ones(6));
+    assert_eq!(
+        r[0].status,
+        Status::Skipped(SkipReason::Rows { rows: 3, block: 2 })
+    );
+    assert_eq!((s.skipped, s.elements, s.pruned_elements), (1, 6, 0));
+}
+
+#[test]
+fn lock_nm_seed_rule() {
+    // 2:4: [0,0,1,2] has 2 zeros -> its zeros are 0; [0,3,4,5] has only one
+    // -> all ones; [0,0,0,1] has 3 zeros -> all three are 0 (more than N).
+    let w = [
+        0.0f32, 0.0, 1.0, 2.0, 0.0, 3.0, 4.0, 5.0, //
+        0.0, -0.0, 0.0, 1.0, 9.0, 9.0, 9.0, 9.0,
+    ];
+    let (m, r, s) = lock1(&[mat(&w, 2, 8)], "2:4");
+    assert_eq!(m[0], [0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1]);
+    assert_eq!(
+        (r[0].units, r[0].pruned_units, r[0].pruned_elements),
+        (4, 2, 5)
+    );
+    assert_eq!(s.pruned_elements, 5);
+    // 1:4 locks a group with a single zero.
+    let (m, _, _) = lock1(&[mat(&w, 2, 8)], "1:4");
+    assert_eq!(m[0], [0, 0, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1]);
+}
+
+#[test]
+fn lock_conv() {
+    // OIHW [1, 4, 1, 2]: group w0 = flat 0,2,4,6, group w1 = flat 1,3,5,7.
+    // flat [0,0,0,1, 5,1,0,1]: w0 = [0,0,5,0] -> 3 zeros, locked at flat
+    // 0, 2, 6; w1 = [0,1,1,1] -> one zero, all ones.
+    // (Grouping flat memory would lock flat 0,1,2 instead.)
+    let w = [0.0f32, 0.0, 0.0, 1.0, 5.0, 1.0, 0.0, 1.0];
+    let (m, r, _) = lock1(&[Layer::new(&w[..], Shape::conv(1, 4, 1, 2))], "2:4");
+    assert_eq!(m[0], [0, 1, 0, 1, 1, 1, 0, 1]);
+    assert_eq!((r[0].pruned_units, r[0].pruned_elements), (1, 3));
+    // 1x2 blocks on OIHW [1, 2, 1, 2]: view cols {0,1} = flat {0, 2}.
+    let w = [0.0f32, 1.0, 0.0, 0.0];
+    let (m, _, _) = lock1(&[Layer::new(&w[..], Shape::conv(1, 2, 1, 2))], "1x2");
+    assert_eq!(m[0], [0, 1, 0, 1]);
+}
+
+#[test]
+fn sparsity_blockwise_and_elementwise() {
+    // 1x2 on 2x4: blocks (0,0..1) = [0,0] zero, (0,2..3) = [0,1] not,
+    // (1,0..1) = [1,1], (1,2..3) = [0,0] zero -> 2 of 4.
+    // A 2x3 layer (not fitting 1x2) with zeros is not counted.
+    let m1 = [0u8, 0, 0, 1, 1, 1, 0, 0];
+    let m2 = [0u8; 6];
+    let shapes = [Shape::matrix(2, 4), Shape::matrix(2, 3)];
+    let s = sparsity(&pat("1x2"), &shapes, &[&m1, &m2]).unwrap();
+    assert_eq!((s.zero, s.total), (2, 4));
+    assert_eq!(s.ratio(), 0.5);
+    // N:M is element-wise over all elements: 5 + 6 zeros of 14.
+    let s = sparsity(&pat("2:4"), &shapes, &[&m1, &m2]).unwrap();
+    assert_eq!((s.zero, s.total), (11, 14));
+    // 1x1 counts elements of fitting layers (all fit).
+    let s = sparsity(&pat("1x1"), &shapes, &[&m1, &m2]).unwrap();
+    assert_eq!((s.zero, s.total), (11, 14));
+    // Conv: 1x2 blocks on OIHW [1, 2, 1, 2] are flat {0,2} and {1,3}.
+    let mc = [0u8, 1, 0, 1];
+    let s = sparsity(&pat("1x2"), &[Shape::conv(1, 2, 1, 2)], &[&mc]).unwrap();
+    assert_eq!((s.zero, s.total), (1, 2));
+    // Nothing to count.
+    assert_eq!(sparsity(&pat("4x1"), &[], &[]).unwrap().ratio(), 0.0);
+}
+
+#[test]
+fn sparsity_of_pruned_masks() {
+    // The block sparsity of a prune result equals pruned_units / units.
+    let w: Vec<f32> = (0..64).map(|i| ((i * 29) % 64) as f32).collect();
+    for name in ["4x1", "1x4", "2x2", "channelx1", "1xchannel"] {
+        let out = run(&[mat(&w, 8, 8)], &exact(name, 0.5));
+        let m: Vec<&[u8]> = out.masks.iter().map(|m| &m[..]).collect();
+        let s = sparsity(&pat(name), &[Shape::matrix(8, 8)], &m).unwrap();
+        assert_eq!(
+            (s.zero, s.total),
+            (out.summary.pruned_units, out.summary.units),
+            "{name}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Registry
+// ---------------------------------------------------------------------------
+
+fn by_first(t: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+    for (u, o) in out.iter_mut().enumerate() {
+        *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols)?;
+    }
+    Ok(())
+}
+
+fn always_nan(_: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+    out.fill(f32::NAN);
+    Ok(())
+}
+
+#[test]
+fn registry_custom_kernel_through_prune() {
+    let mut r: Registry<2> = Registry::new();
+    r.register("first", KernelSet::custom_block(1, 2, by_first))
+        .unwrap();
+    r.register("nan", KernelSet::custom_block(1, 1, always_nan))
+        .unwrap();
+    let p = r.lookup("nxm_first").unwrap();
+    assert_eq!(p.name(), "first");
+    // [9, 0, 5, 6] as 1x2 blocks: mean 4.5, 5.5 -> the builtin prunes block
+    // 0; first element 9, 5 -> the custom kernel prunes block 1.
+    let w = [9.0f32, 0.0, 5.0, 6.0];
+    let o = Options::new(p, 0.5).max_layer(1.0);
+    let out = run(&[mat(&w, 1, 4)], &o);
+    assert_eq!(out.masks[0], [1, 1, 0, 0]);
+    assert_eq!(out.reports[0].threshold, Some(5.0));
+    assert_eq!(mask1(mat(&w, 1, 4), &exact("1x2", 0.5)), [0, 0, 1, 1]);
+    // The custom kernel serves a conv view too: OIHW [1, 2, 1, 2] view order
+    // is flat [0, 2, 1, 3]; blocks are flat {0,2} (first = w[0] = 9) and
+    // {1,3} (first = w[1] = 0) -> block 1 pruned: flat 1 and 3.
+    let out = run(&[Layer::new(&w[..], Shape::conv(1, 2, 1, 2))], &o);
+    assert_eq!(out.masks[0], [1, 0, 1, 0]);
+    // A NaN reaching the kernel is reported by Tile::value.
+    let n = [1.0f32, f32::NAN, 2.0, 3.0];
+    let err = prune_err(&[mat(&w, 1, 4), mat(&n, 1, 4)], &o);
+    assert_eq!(
+        (err.layer(), err.kind()),
+        (Some(1), &ErrorKind::NanScore { index: 1 })
+    );
+    // A kernel producing NaN unit scores is rejected with the unit index.
+    let o = Options::new(r.lookup("nan").unwrap(), 0.5);
+    let err = prune_err(&[mat(&w, 1, 4)], &o);
+    assert_eq!(
+        (err.layer(), err.kind()),
+        (Some(0), &ErrorKind::NanUnit { unit: 0 })
+    );
+    // Built-ins still resolve through the user registry.
+    assert_eq!(
+        r.lookup("2:4").unwrap().geometry(),
+        Geometry::NInM { n: 2, m: 4 }
+    );
+}
+
+// ---------------------------------------------------------------------------
+// plan + write_mask
+// ---------------------------------------------------------------------------
+
+#[test]
+fn plan_then_write_mask_per_layer() {
+    let a: Vec<f32> = (0..32).map(|i| ((i * 13) % 32) as f32).collect();
+    let b: Vec<f32> = (0..24).map(|i| ((i * 5) % 24) as f32 - 10.0).collect();
+    let layers = [mat(&a, 4, 8), mat(&b, 6, 4)];
+    for o in [
+        exact("4x1", 0.5),
+        incl("2:4", 0.5),
+        exact("1x1", 0.7).max_layer(0.6),
+    ] {
+        let out = run(&layers, &o);
+        let mut reports = [LayerReport::default(); 2];
+        let s = plan(&layers, &o, &mut reports).unwrap();
+        assert_eq!(s, out.summary);
+        assert_eq!(reports.to_vec(), out.reports);
+        for (i, layer) in layers.iter().enumerate() {
+            let mut m = vec![SENTINEL; layer.scores.len()];
+            write_mask(layer, &o, &reports[i], &mut m).unwrap();
+            assert_eq!(m, out.masks[i]);
+        }
+    }
+}
