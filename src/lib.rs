@@ -58,3 +58,8 @@ pub use plan::{
     plan, prune, write_mask, Bound, CapMode, Compat, Domain, LayerReport, Options, Status, Summary,
 };
 pub use shape::{Run, Shape, View};
+
+/// The README's example runs as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
