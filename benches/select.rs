@@ -1,1 +1,59 @@
-fn main() {}
+//! End-to-end selection against a streaming read of the same scores, in one
+//! run so the ratio means something on a noisy machine.
+//!
+//! `cargo bench --bench select`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use prunemask::{plan, prune, Layer, LayerReport, Options, Pattern, Shape};
+
+/// Four 1024x1024 layers of deterministic pseudo-random scores (4M f32).
+fn model() -> Vec<Vec<f32>> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..4)
+        .map(|_| {
+            (0..1024 * 1024)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 40) as f32 / (1u64 << 24) as f32
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let data = model();
+    let layers: Vec<Layer<'_>> = data
+        .iter()
+        .map(|d| Layer::new(&d[..], Shape::matrix(1024, 1024)))
+        .collect();
+    let elements: usize = data.iter().map(Vec::len).sum();
+    let mut group = c.benchmark_group("global_4M_f32");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(elements as u64));
+    group.bench_function("baseline_read_stream", |b| {
+        b.iter(|| data.iter().map(|d| d.iter().sum::<f32>()).sum::<f32>())
+    });
+    let mut reports = vec![LayerReport::default(); layers.len()];
+    let mut masks: Vec<Vec<u8>> = data.iter().map(|d| vec![0u8; d.len()]).collect();
+    for name in ["2:4", "4x1", "1x1"] {
+        let opts = Options::new(Pattern::parse(name).unwrap(), 0.5);
+        group.bench_with_input(BenchmarkId::new("plan", name), &opts, |b, opts| {
+            b.iter(|| plan(black_box(&layers), opts, &mut reports).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("prune", name), &opts, |b, opts| {
+            b.iter(|| {
+                let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+                prune(black_box(&layers), opts, &mut reports, &mut outs).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
