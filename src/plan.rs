@@ -614,35 +614,23 @@ impl<'a> Planner<'_, 'a, '_> {
                 return Ok(threshold);
             }
             let k_now = remaining.min(pool);
-            if k_now == 0 {
+            if k == 0 {
+                // k < 1: nothing is pruned.
                 for r in self.reports.iter_mut().filter(|r| r.in_pool) {
                     r.keep_all();
                     r.in_pool = false;
                 }
                 return Ok(threshold);
             }
-            let key = self.threshold(|r| r.in_pool, k_now)?;
-            threshold = Some(key_value(key));
-            self.tally(|r| r.in_pool, key)?;
-            // Exact ties: the equal units go to the pool's first layers.
-            let below: u64 = self
-                .reports
-                .iter()
-                .filter(|r| r.in_pool)
-                .map(|r| r.tally.below)
-                .sum();
-            let mut quota = match self.opts.ties {
-                Ties::Exact => k_now - below,
-                Ties::Inclusive => u64::MAX,
-            };
-            for i in 0..self.reports.len() {
-                if self.reports[i].in_pool {
-                    let units = self.units(i)?;
-                    self.reports[i].finish(&units, self.opts.ties, key, quota);
-                    if self.opts.ties == Ties::Exact {
-                        quota -= self.reports[i].rule.quota;
-                    }
+            if k_now == 0 {
+                // Held layers used up k. The rest keep everything, but still
+                // go through the bound check below: one may be under
+                // `min_layer`.
+                for r in self.reports.iter_mut().filter(|r| r.in_pool) {
+                    r.keep_all();
                 }
+            } else {
+                self.select_round(k_now, &mut threshold)?;
             }
             let mut crossed = false;
             for i in 0..self.reports.len() {
@@ -662,6 +650,34 @@ impl<'a> Planner<'_, 'a, '_> {
                 return Ok(threshold);
             }
         }
+    }
+
+    /// One selection round over the pool at `k_now >= 1` units.
+    fn select_round(&mut self, k_now: u64, threshold: &mut Option<f32>) -> Result<(), Error> {
+        let key = self.threshold(|r| r.in_pool, k_now)?;
+        *threshold = Some(key_value(key));
+        self.tally(|r| r.in_pool, key)?;
+        // Exact ties: the equal units go to the pool's first layers.
+        let below: u64 = self
+            .reports
+            .iter()
+            .filter(|r| r.in_pool)
+            .map(|r| r.tally.below)
+            .sum();
+        let mut quota = match self.opts.ties {
+            Ties::Exact => k_now - below,
+            Ties::Inclusive => u64::MAX,
+        };
+        for i in 0..self.reports.len() {
+            if self.reports[i].in_pool {
+                let units = self.units(i)?;
+                self.reports[i].finish(&units, self.opts.ties, key, quota);
+                if self.opts.ties == Ties::Exact {
+                    quota -= self.reports[i].rule.quota;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The bound a pool layer crosses, and the units it is held at.

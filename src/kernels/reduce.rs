@@ -53,16 +53,16 @@ pub(crate) fn multi_row_sum<const K: usize, const L: usize>(
     let mut i = 0;
     while i + step <= rows {
         for _ in 0..step {
-            for k in 0..K {
-                add(&mut acc[0][k], load(i, k));
+            for (k, a) in acc[0].iter_mut().enumerate() {
+                add(a, load(i, k));
             }
             i += 1;
         }
         for j in 1..LEVELS {
-            for k in 0..K {
-                let lower = acc[j - 1][k];
-                add(&mut acc[j][k], lower);
-                acc[j - 1][k] = [0.0; L];
+            let (lower, upper) = acc.split_at_mut(j);
+            for (hi, lo) in upper[0].iter_mut().zip(lower[j - 1].iter_mut()) {
+                add(hi, *lo);
+                *lo = [0.0; L];
             }
             if i & (mask << (j * power)) != 0 {
                 break;
@@ -70,15 +70,15 @@ pub(crate) fn multi_row_sum<const K: usize, const L: usize>(
         }
     }
     while i < rows {
-        for k in 0..K {
-            add(&mut acc[0][k], load(i, k));
+        for (k, a) in acc[0].iter_mut().enumerate() {
+            add(a, load(i, k));
         }
         i += 1;
     }
-    for j in 1..LEVELS {
-        for k in 0..K {
-            let upper = acc[j][k];
-            add(&mut acc[0][k], upper);
+    let (first, rest) = acc.split_at_mut(1);
+    for level in rest.iter() {
+        for (a, b) in first[0].iter_mut().zip(level) {
+            add(a, *b);
         }
     }
     acc[0]
@@ -94,11 +94,11 @@ pub(crate) fn row_sum<const L: usize>(size: usize, load: impl Fn(usize) -> [f32;
     for i in quads * 4..size {
         add(&mut p[0], load(i));
     }
-    for k in 1..4 {
-        let q = p[k];
-        add(&mut p[0], q);
+    let [mut total, p1, p2, p3] = p;
+    for q in [p1, p2, p3] {
+        add(&mut total, q);
     }
-    p[0]
+    total
 }
 
 /// The canonical sum of a contiguous run of `n` values.
