@@ -10,7 +10,7 @@
 //! cargo run --release --example prune -- model.safetensors --pattern 4x1 --sparsity 0.8 --masks masks.safetensors
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -287,7 +287,7 @@ fn print_table(
 
 /// Every float tensor of rank 2 or 4, in file order, copied in its own dtype
 /// (safetensors data is not aligned for typed slices).
-fn read_safetensors(path: &PathBuf) -> Result<Vec<Tensor>, String> {
+fn read_safetensors(path: &Path) -> Result<Vec<Tensor>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut views = st.tensors();
@@ -327,7 +327,7 @@ fn read_safetensors(path: &PathBuf) -> Result<Vec<Tensor>, String> {
     Ok(out)
 }
 
-fn write_masks(path: &PathBuf, tensors: &[Tensor], masks: &[Vec<u8>]) -> Result<(), String> {
+fn write_masks(path: &Path, tensors: &[Tensor], masks: &[Vec<u8>]) -> Result<(), String> {
     let views = tensors
         .iter()
         .zip(masks)

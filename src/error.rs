@@ -11,9 +11,6 @@ pub const NAME_CAPACITY: usize = 32;
 /// A short string kept inside an [`Error`] without allocating.
 pub type Name = heapless::String<NAME_CAPACITY>;
 
-/// Registered names listed by an unknown-pattern error, comma separated.
-pub type NameList = heapless::String<512>;
-
 /// What went wrong, and in which layer (index into the caller's layer list).
 ///
 /// ```
@@ -105,15 +102,15 @@ pub enum ErrorKind {
     UnknownPattern {
         /// The name asked for (truncated to [`NAME_CAPACITY`] bytes).
         name: Name,
-        /// The names the registry holds.
-        registered: NameList,
+        /// The registry asked; its [`names`](crate::Registry::names) are listed.
+        registry: crate::Registry,
     },
     /// A pattern is malformed: `N >= M` for `N:M`, a zero size, bad numbers.
     BadPattern {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A registry is full or already has the name.
+    /// A registry entry is malformed or registered twice.
     Registry {
         /// What is wrong.
         reason: &'static str,
@@ -196,8 +193,15 @@ impl fmt::Display for Error {
             ErrorKind::MaskValue { index, value } => {
                 write!(f, "mask value {value} at element {index} is not 0 or 1")
             }
-            ErrorKind::UnknownPattern { name, registered } => {
-                write!(f, "unknown pattern `{name}`; registered: {registered}")
+            ErrorKind::UnknownPattern { name, registry } => {
+                write!(f, "unknown pattern `{name}`; registered: ")?;
+                for (i, n) in registry.names().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(n)?;
+                }
+                Ok(())
             }
             ErrorKind::BadPattern { reason } => write!(f, "bad pattern: {reason}"),
             ErrorKind::Registry { reason } => write!(f, "registry: {reason}"),

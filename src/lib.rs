@@ -47,7 +47,7 @@ mod plan;
 mod select;
 mod shape;
 
-pub use error::{Error, ErrorKind, Name, NameList, NAME_CAPACITY};
+pub use error::{Error, ErrorKind, Name, NAME_CAPACITY};
 pub use layer::{Criterion, Element, Layer, Scores};
 pub use lock::{lock, sparsity, Sparsity};
 pub use pattern::{

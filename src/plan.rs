@@ -458,7 +458,7 @@ pub(crate) fn units_of<'a>(
         .map(|grid| Units::new(layer, view, grid, opts)))
 }
 
-/// Rejects NaN anywhere in a layer the pattern skips.
+/// Rejects NaN anywhere in a layer's scores.
 pub(crate) fn scan_nan(index: usize, layer: &Layer<'_>) -> Result<(), Error> {
     let nan = match layer.scores {
         crate::Scores::F32(s) => s.iter().position(|x| x.is_nan()),
@@ -471,13 +471,15 @@ pub(crate) fn scan_nan(index: usize, layer: &Layer<'_>) -> Result<(), Error> {
     }
 }
 
-/// Checks a layer completely (shape, length, every score and unit score).
+/// Checks a layer completely: shape, length, every score, every unit score.
 fn validate(index: usize, layer: &Layer<'_>, opts: &Options) -> Result<(), Error> {
-    match units_of(index, layer, opts)? {
+    let units = units_of(index, layer, opts)?;
+    scan_nan(index, layer)?;
+    match units {
         Ok(units) => units
             .for_each_key(|_, _| {})
             .map_err(|kind| Error::in_layer(index, kind)),
-        Err(_) => scan_nan(index, layer),
+        Err(_) => Ok(()),
     }
 }
 
@@ -614,18 +616,11 @@ impl<'a> Planner<'_, 'a, '_> {
                 return Ok(threshold);
             }
             let k_now = remaining.min(pool);
-            if k == 0 {
-                // k < 1: nothing is pruned.
-                for r in self.reports.iter_mut().filter(|r| r.in_pool) {
-                    r.keep_all();
-                    r.in_pool = false;
-                }
-                return Ok(threshold);
-            }
             if k_now == 0 {
-                // Held layers used up k. The rest keep everything, but still
-                // go through the bound check below: one may be under
-                // `min_layer`.
+                // k < 1, or held layers used up k: the rest keep everything,
+                // but still go through the bound check below, as one may be
+                // under `min_layer` (with the default minimum of 0, k < 1
+                // prunes nothing).
                 for r in self.reports.iter_mut().filter(|r| r.in_pool) {
                     r.keep_all();
                 }
@@ -803,6 +798,18 @@ pub fn write_mask(
     report: &LayerReport,
     mask: &mut [u8],
 ) -> Result<(), Error> {
+    // One layer, no list: errors name no layer index.
+    check_planned(layer, opts, report, mask).map_err(|e| Error::new(e.kind().clone()))?;
+    write_planned(layer, opts, report, mask)
+}
+
+/// Everything [`write_mask`] checks before writing.
+fn check_planned(
+    layer: &Layer<'_>,
+    opts: &Options,
+    report: &LayerReport,
+    mask: &[u8],
+) -> Result<(), Error> {
     check_mask(0, layer, mask)?;
     let units = units_of(0, layer, opts)?;
     let fits = match (&units, report.status) {
@@ -813,8 +820,7 @@ pub fn write_mask(
     if !fits || report.elements != layer.scores.len() as u64 {
         return Err(Error::new(ErrorKind::PlanMismatch));
     }
-    validate(0, layer, opts).map_err(|e| Error::new(e.kind().clone()))?;
-    write_planned(layer, opts, report, mask)
+    validate(0, layer, opts)
 }
 
 pub(crate) fn check_mask(i: usize, layer: &Layer<'_>, mask: &[u8]) -> Result<(), Error> {

@@ -1424,9 +1424,9 @@ fn error_unknown_pattern_lists_registered() {
     let err = Pattern::parse("topk").unwrap_err();
     assert_eq!(err.layer(), None);
     match err.kind() {
-        ErrorKind::UnknownPattern { name, registered } => {
+        ErrorKind::UnknownPattern { name, registry } => {
             assert_eq!(name.as_str(), "topk");
-            let listed: Vec<&str> = registered.split(", ").collect();
+            let listed: Vec<&str> = registry.names().collect();
             assert_eq!(listed, prunemask::BUILTIN_NAMES);
         }
         k => panic!("{k:?}"),
@@ -1440,14 +1440,11 @@ fn error_unknown_pattern_lists_registered() {
         matches!(err.kind(), ErrorKind::UnknownPattern { name, .. } if name.as_str() == "snip")
     );
     // A user registry lists its own names first.
-    let mut r: Registry<2> = Registry::new();
-    r.register("mine", KernelSet::block::<1, 2>()).unwrap();
-    match r.lookup("other").unwrap_err().kind() {
-        ErrorKind::UnknownPattern { registered, .. } => {
-            assert!(registered.starts_with("mine, 1x1, 4x1"));
-        }
-        k => panic!("{k:?}"),
-    }
+    const R: Registry = Registry::with(&[("mine", KernelSet::block::<1, 2>())]);
+    let err = R.lookup("other").unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("unknown pattern `other`; registered: mine, 1x1, 4x1"));
 }
 
 #[test]
@@ -1606,61 +1603,69 @@ fn error_write_mask_mismatch() {
 }
 
 #[test]
-fn error_registry_full_duplicate_and_names() {
-    fn first(t: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+fn error_registry_duplicate_and_names() {
+    fn first(t: &Tile<'_>, out: &mut [f32]) {
         for (u, o) in out.iter_mut().enumerate() {
-            *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols)?;
+            *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols);
         }
-        Ok(())
     }
     let reason = |e: Error| match e.kind() {
         ErrorKind::Registry { reason } => *reason,
         k => panic!("{k:?}"),
     };
-    let mut r: Registry<1> = Registry::new();
-    r.register("first", KernelSet::custom_block(1, 2, first))
-        .unwrap();
-    let e = r
-        .register("second", KernelSet::block::<1, 2>())
-        .unwrap_err();
-    assert_eq!(reason(e), "the registry is full");
-    let mut r: Registry<3> = Registry::new();
-    r.register("first", KernelSet::custom_block(1, 2, first))
-        .unwrap();
+    fn leak<const N: usize>(
+        entries: [(&'static str, KernelSet); N],
+    ) -> &'static [(&'static str, KernelSet)] {
+        Box::leak(Box::new(entries))
+    }
+    let check = |entries: &'static [(&'static str, KernelSet)]| Registry::with(entries).check();
+    assert!(check(leak([("first", KernelSet::custom_block(1, 2, first))])).is_ok());
+    let twice = "a name is registered twice";
     assert_eq!(
-        reason(r.register("first", KernelSet::block::<1, 2>()).unwrap_err()),
-        "the name is already registered"
+        reason(
+            check(leak([
+                ("first", KernelSet::custom_block(1, 2, first)),
+                ("first", KernelSet::block::<1, 2>())
+            ]))
+            .unwrap_err()
+        ),
+        twice
     );
     assert_eq!(
-        reason(r.register("4x1", KernelSet::block::<1, 2>()).unwrap_err()),
-        "the name is already registered"
+        reason(check(leak([("4x1", KernelSet::block::<1, 2>())])).unwrap_err()),
+        twice
+    );
+    let bad_name = "a name is 1 to 32 bytes without `_`";
+    assert_eq!(
+        reason(check(leak([("a_b", KernelSet::block::<1, 2>())])).unwrap_err()),
+        bad_name
     );
     assert_eq!(
-        reason(r.register("a_b", KernelSet::block::<1, 2>()).unwrap_err()),
-        "a name is 1 to 32 bytes without `_`"
-    );
-    assert_eq!(
-        reason(r.register("", KernelSet::block::<1, 2>()).unwrap_err()),
-        "a name is 1 to 32 bytes without `_`"
+        reason(check(leak([("", KernelSet::block::<1, 2>())])).unwrap_err()),
+        bad_name
     );
     assert_eq!(
         reason(
-            r.register(
+            check(leak([(
                 "abcdefghijklmnopqrstuvwxyzabcdefg",
                 KernelSet::block::<1, 2>()
-            )
+            )]))
             .unwrap_err()
         ),
-        "a name is 1 to 32 bytes without `_`"
+        bad_name
     );
-    // A bad kernel set is a pattern error.
+    // A bad kernel set is a pattern error, and every lookup reports it.
+    const ZERO: Registry = Registry::with(&[("zero", KernelSet::custom_block(0, 2, first))]);
     assert!(matches!(
-        r.register("zero", KernelSet::custom_block(0, 2, first))
-            .unwrap_err()
-            .kind(),
+        ZERO.check().unwrap_err().kind(),
         ErrorKind::BadPattern { .. }
     ));
-    let names: Vec<&str> = r.names().collect();
+    assert!(matches!(
+        ZERO.lookup("2:4").unwrap_err().kind(),
+        ErrorKind::BadPattern { .. }
+    ));
+    const R: Registry = Registry::with(&[("first", KernelSet::custom_block(1, 2, first))]);
+    let names: Vec<&str> = R.names().collect();
     assert_eq!(names[0], "first");
     assert_eq!(names.len(), 1 + prunemask::BUILTIN_NAMES.len());
 }
@@ -1893,25 +1898,24 @@ fn sparsity_of_pruned_masks() {
 // Registry
 // ---------------------------------------------------------------------------
 
-fn by_first(t: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+fn by_first(t: &Tile<'_>, out: &mut [f32]) {
     for (u, o) in out.iter_mut().enumerate() {
-        *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols)?;
+        *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols);
     }
-    Ok(())
 }
 
-fn always_nan(_: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+fn always_nan(_: &Tile<'_>, out: &mut [f32]) {
     out.fill(f32::NAN);
-    Ok(())
 }
+
+const CUSTOM: Registry = Registry::with(&[
+    ("first", KernelSet::custom_block(1, 2, by_first)),
+    ("nan", KernelSet::custom_block(1, 1, always_nan)),
+]);
 
 #[test]
 fn registry_custom_kernel_through_prune() {
-    let mut r: Registry<2> = Registry::new();
-    r.register("first", KernelSet::custom_block(1, 2, by_first))
-        .unwrap();
-    r.register("nan", KernelSet::custom_block(1, 1, always_nan))
-        .unwrap();
+    let r = CUSTOM;
     let p = r.lookup("nxm_first").unwrap();
     assert_eq!(p.name(), "first");
     // [9, 0, 5, 6] as 1x2 blocks: mean 4.5, 5.5 -> the builtin prunes block
@@ -1976,14 +1980,9 @@ fn plan_then_write_mask_per_layer() {
 }
 
 #[test]
-#[ignore = "SEMANTICS 4 says a NaN score is an error; a custom kernel that never \
-            reads an element lets a NaN there pass (the crate only checks what \
-            kernels read)"]
 fn custom_kernel_nan_in_unread_element_is_an_error() {
-    let mut r: Registry<1> = Registry::new();
-    r.register("first", KernelSet::custom_block(1, 2, by_first))
-        .unwrap();
-    let o = Options::new(r.lookup("first").unwrap(), 0.5);
+    // Every score is checked before any kernel runs, whatever it reads.
+    let o = Options::new(CUSTOM.lookup("first").unwrap(), 0.5);
     // by_first reads view columns 0 and 2 only; the NaN is at 1.
     let n = [1.0f32, f32::NAN, 2.0, 3.0];
     let err = prune_err(&[mat(&n, 1, 4)], &o);
@@ -2010,4 +2009,21 @@ fn min_layer_holds_when_k_is_used_up() {
     let pruned: Vec<u64> = out.reports.iter().map(|r| r.pruned_units).collect();
     assert_eq!(pruned, [5, 10, 1]);
     assert_eq!(out.masks[2], [0, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+}
+
+#[test]
+fn min_layer_holds_even_when_k_is_below_one() {
+    // s = 0.04 over 20 units: k = 0, so the pool prunes nothing; with
+    // min 0.2 each layer is still held at floor(0.2 * 10) = 2 units (its
+    // two smallest). Without a minimum, k < 1 keeps everything.
+    let a = ramp(0.0, 10);
+    let b = ramp(100.0, 10);
+    let layers = [mat(&a, 1, 10), mat(&b, 1, 10)];
+    let out = run(&layers, &exact("1x1", 0.04).min_layer(0.2));
+    let held = vec![0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
+    assert_eq!(out.masks, [held.clone(), held]);
+    assert_eq!(out.reports[0].status, Status::Bounded(Bound::Min));
+    assert_eq!(out.summary.target_units, 0);
+    let out = run(&layers, &exact("1x1", 0.04));
+    assert!(out.masks.iter().flatten().all(|&m| m == 1));
 }

@@ -1,9 +1,7 @@
 //! N:M groups: the least-N marks of a group and the group's score.
 
 use super::keys::order_key;
-use super::read_run;
 use super::reduce::contiguous_sum;
-use crate::error::ErrorKind;
 use crate::layer::{Element, VisitElements};
 use crate::pattern::{Ties, Tile};
 
@@ -44,30 +42,28 @@ struct Groups<'t, 'o, const M: usize> {
 }
 
 impl<const M: usize> VisitElements for Groups<'_, '_, M> {
-    type Out = Result<(), ErrorKind>;
+    type Out = ();
 
     #[inline(always)]
-    fn visit<E: Element>(self, xs: &[E]) -> Self::Out {
+    fn visit<E: Element>(self, xs: &[E]) {
         let t = self.tile;
         let m = if M == 0 { t.unit_cols } else { M };
         let mut buf = [0.0f32; MAX_GROUP];
         let vals = &mut buf[..m];
         for (u, out) in self.out.iter_mut().enumerate() {
             let c0 = (t.first_unit + u) * m;
-            read_run(xs, t.view.run(t.unit_row, c0), t.criterion, vals)?;
+            for (v, index) in vals.iter_mut().zip(t.view.run(t.unit_row, c0)) {
+                *v = t.criterion.read(xs[index]);
+            }
             let marks = least_n(vals, t.prune_per_group, t.ties);
             *out = group_score(vals, marks);
         }
-        Ok(())
     }
 }
 
 /// Scores the N:M groups of a tile. `M` is the group length, or 0 to take it
 /// from the tile.
-pub(crate) fn group_scores<const M: usize>(
-    tile: &Tile<'_>,
-    out: &mut [f32],
-) -> Result<(), ErrorKind> {
+pub(crate) fn group_scores<const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     tile.scores.visit(Groups::<M> { tile, out })
 }
 

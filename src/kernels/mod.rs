@@ -11,7 +11,7 @@ pub(crate) mod keys;
 pub(crate) mod mask;
 pub(crate) mod reduce;
 
-use crate::layer::{Criterion, Element, Scores};
+use crate::layer::{Criterion, Scores};
 
 /// One element of a score slice, read by the criterion. `index` is in bounds
 /// (shapes are checked against slice lengths before any kernel runs).
@@ -24,21 +24,21 @@ pub(crate) fn read_at(scores: Scores<'_>, criterion: Criterion, index: usize) ->
     }
 }
 
-/// Reads `out.len()` consecutive view elements into `out`; a NaN is an error
-/// naming its flat index.
-#[inline]
-pub(crate) fn read_run<E: Element>(
-    xs: &[E],
-    run: crate::shape::Run,
-    criterion: Criterion,
-    out: &mut [f32],
-) -> Result<(), crate::ErrorKind> {
-    for (o, index) in out.iter_mut().zip(run) {
-        let x = criterion.read(xs[index]);
-        if x.is_nan() {
-            return Err(crate::ErrorKind::NanScore { index });
-        }
-        *o = x;
-    }
-    Ok(())
+use crate::pattern::UnitScoresFn;
+
+/// The block kernel for constant sizes: specialised, or the runtime-sized
+/// one when code size matters more (feature `specialized` off).
+pub(crate) const fn block_scores_for<const N: usize, const M: usize>() -> UnitScoresFn {
+    #[cfg(feature = "specialized")]
+    return reduce::block_scores::<N, M>;
+    #[cfg(not(feature = "specialized"))]
+    return reduce::block_scores::<0, 0>;
+}
+
+/// The N:M kernel for a constant group length; see [`block_scores_for`].
+pub(crate) const fn group_scores_for<const M: usize>() -> UnitScoresFn {
+    #[cfg(feature = "specialized")]
+    return groups::group_scores::<M>;
+    #[cfg(not(feature = "specialized"))]
+    return groups::group_scores::<0>;
 }

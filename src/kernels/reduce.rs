@@ -15,10 +15,7 @@
 //!   vectorised column chunks, [`row_sum`] for the rest, and the
 //!   contiguous order when the layer has one block column.
 
-use core::cell::Cell;
-
 use super::keys::order_key;
-use crate::error::ErrorKind;
 use crate::layer::{Element, VisitElements};
 use crate::pattern::{Reduce, Tile};
 
@@ -141,26 +138,17 @@ struct Blocks<'t, 'o, const N: usize, const M: usize> {
 }
 
 impl<const N: usize, const M: usize> VisitElements for Blocks<'_, '_, N, M> {
-    type Out = Result<(), ErrorKind>;
+    type Out = ();
 
     #[inline(always)]
-    fn visit<E: Element>(self, xs: &[E]) -> Self::Out {
+    fn visit<E: Element>(self, xs: &[E]) {
         let t = self.tile;
         // Zero sizes mean "given at run time".
         let bn = if N == 0 { t.unit_rows } else { N };
         let bm = if M == 0 { t.unit_cols } else { M };
         let r0 = t.unit_row * bn;
         let ucols = t.view.cols() / bm;
-        // The first NaN read, reported once the block is done.
-        let nan = Cell::new(None);
-        let read = |r: usize, c: usize| {
-            let index = t.view.index(r, c);
-            let x = t.criterion.read(xs[index]);
-            if x.is_nan() {
-                nan.set(Some(index));
-            }
-            x
-        };
+        let read = |r: usize, c: usize| t.criterion.read(xs[t.view.index(r, c)]);
         for (u, out) in self.out.iter_mut().enumerate() {
             let uc = t.first_unit + u;
             let c0 = uc * bm;
@@ -181,12 +169,8 @@ impl<const N: usize, const M: usize> VisitElements for Blocks<'_, '_, N, M> {
                 Reduce::Mean => vertical_sum(bn, uc, ucols, row) / bn as f32,
                 Reduce::Sum | Reduce::L2 => vertical_sum(bn, uc, ucols, row),
             };
-            if let Some(index) = nan.get() {
-                return Err(ErrorKind::NanScore { index });
-            }
             *out = score;
         }
-        Ok(())
     }
 }
 
@@ -206,10 +190,7 @@ fn max_of(n: usize, load: impl Fn(usize) -> f32) -> f32 {
 
 /// Scores the blocks of a tile. `N`/`M` are the block sizes, or 0 to take
 /// them from the tile (runtime sizes and `channel` sides).
-pub(crate) fn block_scores<const N: usize, const M: usize>(
-    tile: &Tile<'_>,
-    out: &mut [f32],
-) -> Result<(), ErrorKind> {
+pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     tile.scores.visit(Blocks::<N, M> { tile, out })
 }
 

@@ -210,12 +210,11 @@ pub enum Ties {
 /// ```
 /// use prunemask::{KernelSet, Tile};
 /// // A custom kernel: score each 1x2 block by its first element.
-/// fn first(tile: &Tile<'_>, out: &mut [f32]) -> Result<(), prunemask::ErrorKind> {
+/// fn first(tile: &Tile<'_>, out: &mut [f32]) {
 ///     for (u, o) in out.iter_mut().enumerate() {
 ///         let c = (tile.first_unit + u) * tile.unit_cols;
-///         *o = tile.value(tile.unit_row, c)?;
+///         *o = tile.value(tile.unit_row, c);
 ///     }
-///     Ok(())
 /// }
 /// let set = KernelSet::custom_block(1, 2, first);
 /// assert_eq!(set.geometry(), prunemask::Pattern::parse("1x2").unwrap().geometry());
@@ -246,21 +245,18 @@ pub struct Tile<'a> {
 }
 
 impl Tile<'_> {
-    /// The element score at view position `(r, c)`, read by the criterion;
-    /// an error for a NaN. See the [`Tile`] example.
+    /// The element score at view position `(r, c)`, read by the criterion.
+    /// Never NaN: every score is checked before any kernel runs. See the
+    /// [`Tile`] example.
     #[inline]
-    pub fn value(&self, r: usize, c: usize) -> Result<f32, ErrorKind> {
-        let index = self.view.index(r, c);
-        let x = kernels::read_at(self.scores, self.criterion, index);
-        if x.is_nan() {
-            return Err(ErrorKind::NanScore { index });
-        }
-        Ok(x)
+    pub fn value(&self, r: usize, c: usize) -> f32 {
+        kernels::read_at(self.scores, self.criterion, self.view.index(r, c))
     }
 }
 
-/// Scores `out.len()` units of a tile. An error names the NaN element.
-pub type UnitScoresFn = fn(&Tile<'_>, &mut [f32]) -> Result<(), ErrorKind>;
+/// Scores `out.len()` units of a tile, lower is pruned first. A NaN unit
+/// score is reported as an error by the caller.
+pub type UnitScoresFn = fn(&Tile<'_>, &mut [f32]);
 
 /// A pattern's kernels: its geometry and the function that scores its units.
 ///
@@ -279,7 +275,9 @@ pub struct KernelSet {
 }
 
 impl KernelSet {
-    /// The built-in `NxM` block kernels, specialised for constant sizes.
+    /// The built-in `NxM` block kernels, specialised for constant sizes
+    /// (with the default feature `specialized`; without it, the runtime-sized
+    /// kernels, for smaller code).
     ///
     /// ```
     /// const SET: prunemask::KernelSet = prunemask::KernelSet::block::<1, 4>();
@@ -290,7 +288,7 @@ impl KernelSet {
                 n: Extent::Fixed(N),
                 m: Extent::Fixed(M),
             },
-            unit_scores: kernels::reduce::block_scores::<N, M>,
+            unit_scores: kernels::block_scores_for::<N, M>(),
         }
     }
 
@@ -308,7 +306,8 @@ impl KernelSet {
         }
     }
 
-    /// The built-in `N:M` kernels, specialised for constant sizes.
+    /// The built-in `N:M` kernels, specialised for constant sizes (with the
+    /// default feature `specialized`).
     ///
     /// ```
     /// const SET: prunemask::KernelSet = prunemask::KernelSet::n_in_m::<2, 4>();
@@ -316,7 +315,7 @@ impl KernelSet {
     pub const fn n_in_m<const N: usize, const M: usize>() -> Self {
         KernelSet {
             geometry: Geometry::NInM { n: N, m: M },
-            unit_scores: kernels::groups::group_scores::<M>,
+            unit_scores: kernels::group_scores_for::<M>(),
         }
     }
 
@@ -335,12 +334,11 @@ impl KernelSet {
     /// A user kernel set: fixed-size blocks scored by your own function.
     ///
     /// ```
-    /// use prunemask::{KernelSet, Tile, ErrorKind};
-    /// fn by_first(t: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+    /// use prunemask::{KernelSet, Tile};
+    /// fn by_first(t: &Tile<'_>, out: &mut [f32]) {
     ///     for (u, o) in out.iter_mut().enumerate() {
-    ///         *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols)?;
+    ///         *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols);
     ///     }
-    ///     Ok(())
     /// }
     /// let set = KernelSet::custom_block(2, 2, by_first);
     /// ```
@@ -364,7 +362,7 @@ impl KernelSet {
         self.geometry
     }
 
-    pub(crate) fn score(&self, tile: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+    pub(crate) fn score(&self, tile: &Tile<'_>, out: &mut [f32]) {
         (self.unit_scores)(tile, out)
     }
 
@@ -418,7 +416,7 @@ impl Pattern {
     /// assert_eq!(p.name(), "2:4");
     /// ```
     pub fn parse(name: &str) -> Result<Self, Error> {
-        Registry::<0>::new().lookup(name)
+        Registry::new().lookup(name)
     }
 
     /// A pattern from a kernel set, under a name of your choice.

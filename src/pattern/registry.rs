@@ -1,7 +1,7 @@
 //! A fixed-capacity, const-constructible table from names to kernel sets.
 
 use super::{truncated, Extent, KernelSet, Pattern};
-use crate::error::{Error, ErrorKind, NameList};
+use crate::error::{Error, ErrorKind};
 
 /// The built-in kernel sets, const-generic over their sizes.
 const BUILTIN: [(&str, KernelSet); 17] = [
@@ -46,81 +46,99 @@ pub const BUILTIN_NAMES: [&str; BUILTIN.len()] = {
     names
 };
 
-/// Names to kernel sets: the built-ins plus up to `CAP` of your own. No heap;
-/// `new` is `const`, so a registry can live in a `static`.
+/// Names to kernel sets: the built-ins plus a `'static` table of your own.
+/// No heap, `Copy`, and `const`-constructible, so a registry can live in a
+/// `const` or `static`.
 ///
 /// Lookup takes the part of a name after its last `_` (`"nxm_4x1"` is
 /// `"4x1"`), tries your entries, then the built-ins, then parses `NxM` (with
 /// `channel` for either side) or `N:M` into the runtime-sized kernels.
 ///
 /// ```
-/// use prunemask::{ErrorKind, KernelSet, Registry, Tile};
+/// use prunemask::{KernelSet, Registry, Tile};
 ///
 /// // Score 2x2 blocks by their largest element, under a name of our own.
-/// fn peak(t: &Tile<'_>, out: &mut [f32]) -> Result<(), ErrorKind> {
+/// fn peak(t: &Tile<'_>, out: &mut [f32]) {
 ///     for (u, o) in out.iter_mut().enumerate() {
 ///         let (r0, c0) = (t.unit_row * 2, (t.first_unit + u) * 2);
 ///         let mut best = f32::NEG_INFINITY;
 ///         for r in r0..r0 + 2 {
 ///             for c in c0..c0 + 2 {
-///                 best = best.max(t.value(r, c)?);
+///                 best = best.max(t.value(r, c));
 ///             }
 ///         }
 ///         *o = best;
 ///     }
-///     Ok(())
 /// }
 ///
-/// let mut registry: Registry<4> = Registry::new();
-/// registry.register("peak2x2", KernelSet::custom_block(2, 2, peak)).unwrap();
-/// let pattern = registry.lookup("peak2x2").unwrap();
+/// const REGISTRY: Registry = Registry::with(&[("peak2x2", KernelSet::custom_block(2, 2, peak))]);
+/// assert!(REGISTRY.check().is_ok());
+/// let pattern = REGISTRY.lookup("peak2x2").unwrap();
 /// assert_eq!(pattern.name(), "peak2x2");
-/// assert!(registry.lookup("2:4").is_ok()); // built-ins stay
+/// assert!(REGISTRY.lookup("2:4").is_ok()); // built-ins stay
 /// ```
-#[derive(Clone, Debug)]
-pub struct Registry<const CAP: usize = 8> {
-    user: heapless::Vec<(&'static str, KernelSet), CAP>,
+#[derive(Clone, Copy, Debug)]
+pub struct Registry {
+    user: &'static [(&'static str, KernelSet)],
 }
 
-impl<const CAP: usize> Default for Registry<CAP> {
+impl Default for Registry {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const CAP: usize> Registry<CAP> {
-    /// A registry with the built-ins and room for `CAP` more.
+/// Registries are equal when they hold the same names.
+impl PartialEq for Registry {
+    fn eq(&self, other: &Self) -> bool {
+        self.names().eq(other.names())
+    }
+}
+
+impl Registry {
+    /// The built-ins only.
     ///
     /// ```
-    /// static REGISTRY: prunemask::Registry<0> = prunemask::Registry::new();
+    /// static REGISTRY: prunemask::Registry = prunemask::Registry::new();
     /// assert!(REGISTRY.lookup("4x1").is_ok());
     /// ```
     pub const fn new() -> Self {
-        Registry {
-            user: heapless::Vec::new(),
-        }
+        Registry { user: &[] }
     }
 
-    /// Adds a kernel set under a new name (no `_`; the lookup strips prefixes).
+    /// The built-ins plus your entries, looked up first. Check the table
+    /// once with [`check`](Self::check); [`lookup`](Self::lookup) does too.
     ///
     /// ```
     /// use prunemask::{KernelSet, Registry};
-    /// let mut r: Registry<1> = Registry::new();
-    /// r.register("wide", KernelSet::block::<1, 32>()).unwrap();
-    /// assert!(r.register("more", KernelSet::block::<1, 2>()).is_err()); // full
-    /// assert!(Registry::<2>::new().register("2:4", KernelSet::block::<1, 2>()).is_err()); // taken
+    /// const R: Registry = Registry::with(&[("wide", KernelSet::block::<1, 32>())]);
+    /// assert_eq!(R.names().next(), Some("wide"));
     /// ```
-    pub fn register(&mut self, name: &'static str, kernels: KernelSet) -> Result<(), Error> {
+    pub const fn with(entries: &'static [(&'static str, KernelSet)]) -> Self {
+        Registry { user: entries }
+    }
+
+    /// Checks your entries: names of 1 to 32 bytes without `_`, none twice
+    /// or equal to a built-in, and kernel sets of valid sizes.
+    ///
+    /// ```
+    /// use prunemask::{KernelSet, Registry};
+    /// let taken = Registry::with(&[("2:4", KernelSet::block::<1, 2>())]);
+    /// assert!(taken.check().is_err());
+    /// let twice = Registry::with(&[("a", KernelSet::block::<1, 2>()), ("a", KernelSet::block::<2, 1>())]);
+    /// assert!(twice.check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), Error> {
         let fail = |reason| Err(Error::new(ErrorKind::Registry { reason }));
-        kernels.validate()?;
-        if name.is_empty() || name.contains('_') || name.len() > crate::error::NAME_CAPACITY {
-            return fail("a name is 1 to 32 bytes without `_`");
-        }
-        if self.find(name).is_some() {
-            return fail("the name is already registered");
-        }
-        if self.user.push((name, kernels)).is_err() {
-            return fail("the registry is full");
+        for (i, (name, kernels)) in self.user.iter().enumerate() {
+            kernels.validate()?;
+            if name.is_empty() || name.contains('_') || name.len() > crate::error::NAME_CAPACITY {
+                return fail("a name is 1 to 32 bytes without `_`");
+            }
+            let earlier = self.user[..i].iter().map(|(n, _)| *n);
+            if earlier.chain(BUILTIN_NAMES).any(|n| n == *name) {
+                return fail("a name is registered twice");
+            }
         }
         Ok(())
     }
@@ -136,7 +154,7 @@ impl<const CAP: usize> Registry<CAP> {
     /// Every registered name: yours, then the built-ins.
     ///
     /// ```
-    /// let r: prunemask::Registry<0> = prunemask::Registry::new();
+    /// let r = prunemask::Registry::new();
     /// assert_eq!(r.names().count(), prunemask::BUILTIN_NAMES.len());
     /// ```
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
@@ -150,13 +168,14 @@ impl<const CAP: usize> Registry<CAP> {
     ///
     /// ```
     /// use prunemask::{Extent, Geometry, Registry};
-    /// let r: Registry<0> = Registry::new();
+    /// let r = Registry::new();
     /// let p = r.lookup("snip_3xchannel").unwrap();
     /// assert_eq!(p.geometry(), Geometry::Block { n: Extent::Fixed(3), m: Extent::Channel });
     /// let err = r.lookup("topk").unwrap_err();
-    /// assert!(err.to_string().contains("registered: 1x1, 4x1"));
+    /// assert!(err.to_string().starts_with("unknown pattern `topk`; registered: 1x1, 4x1"));
     /// ```
     pub fn lookup(&self, name: &str) -> Result<Pattern, Error> {
+        self.check()?;
         let key = name.rsplit('_').next().unwrap_or(name);
         if let Some(kernels) = self.find(key) {
             return Pattern::new(key, kernels);
@@ -175,16 +194,9 @@ impl<const CAP: usize> Registry<CAP> {
             let num = |s: &str| s.parse::<usize>().map_err(|_| bad("N and M are numbers"));
             KernelSet::n_in_m_dyn(num(n)?, num(m)?)
         } else {
-            let mut registered = NameList::new();
-            for (i, n) in self.names().enumerate() {
-                let sep = if i == 0 { "" } else { ", " };
-                if registered.push_str(sep).is_err() || registered.push_str(n).is_err() {
-                    break;
-                }
-            }
             return Err(Error::new(ErrorKind::UnknownPattern {
                 name: truncated(key),
-                registered,
+                registry: *self,
             }));
         };
         Pattern::new(key, kernels)

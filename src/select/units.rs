@@ -60,8 +60,8 @@ impl<'a> Units<'a> {
         self.tile.prune_per_group
     }
 
-    /// Calls `f(unit, key)` for every unit in pool order. A NaN element or
-    /// NaN unit score stops the stream with an error.
+    /// Calls `f(unit, key)` for every unit in pool order. A NaN unit score
+    /// stops the stream with an error (element scores were checked before).
     pub(crate) fn for_each_key(&self, mut f: impl FnMut(usize, u32)) -> Result<(), ErrorKind> {
         let mut buf = [0.0f32; TILE];
         let mut tile = self.tile;
@@ -71,7 +71,7 @@ impl<'a> Units<'a> {
                 let n = TILE.min(self.grid.cols - uc);
                 tile.unit_row = ur;
                 tile.first_unit = uc;
-                self.kernels.score(&tile, &mut buf[..n])?;
+                self.kernels.score(&tile, &mut buf[..n]);
                 let first = ur * self.grid.cols + uc;
                 for (j, &x) in buf[..n].iter().enumerate() {
                     if x.is_nan() {
