@@ -123,10 +123,11 @@ impl Registry {
     ///
     /// ```
     /// use prunemask::{KernelSet, Registry};
-    /// let taken = Registry::with(&[("2:4", KernelSet::block::<1, 2>())]);
-    /// assert!(taken.check().is_err());
-    /// let twice = Registry::with(&[("a", KernelSet::block::<1, 2>()), ("a", KernelSet::block::<2, 1>())]);
-    /// assert!(twice.check().is_err());
+    /// const TAKEN: Registry = Registry::with(&[("2:4", KernelSet::block::<1, 2>())]);
+    /// assert!(TAKEN.check().is_err());
+    /// const TWICE: Registry =
+    ///     Registry::with(&[("a", KernelSet::block::<1, 2>()), ("a", KernelSet::block::<2, 1>())]);
+    /// assert!(TWICE.check().is_err());
     /// ```
     pub fn check(&self) -> Result<(), Error> {
         let fail = |reason| Err(Error::new(ErrorKind::Registry { reason }));
