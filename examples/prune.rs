@@ -270,14 +270,18 @@ fn print_table(
             r.sparsity(),
         );
     }
+    let k = if cli.lock {
+        String::new()
+    } else {
+        format!(" (k = {})", s.target_units)
+    };
     println!(
-        "total: {} layers ({} skipped, {} held at a bound), {} units, {} pruned (k = {}), {} of {} elements pruned, sparsity {:.4}{}",
+        "total: {} layers ({} skipped, {} held at a bound), {} units, {} pruned{k}, {} of {} elements pruned, sparsity {:.4}{}",
         s.layers,
         s.skipped,
         s.bounded,
         s.units,
         s.pruned_units,
-        s.target_units,
         s.pruned_elements,
         s.elements,
         s.sparsity(),
