@@ -5,7 +5,7 @@ use crate::error::{Error, ErrorKind};
 use crate::kernels::keys::key_value;
 use crate::layer::{Criterion, Layer};
 use crate::pattern::{Geometry, Pattern, Reduce, SkipReason, Ties};
-use crate::select::{kth_smallest, Units};
+use crate::select::{kth_smallest, top_histogram, Histogram, Units};
 
 /// One pool for all layers, or one pool per layer.
 ///
@@ -471,16 +471,38 @@ pub(crate) fn scan_nan(index: usize, layer: &Layer<'_>) -> Result<(), Error> {
     }
 }
 
-/// Checks a layer completely: shape, length, every score, every unit score.
+/// Checks what scoring a layer's units does not: shape and length, and NaN
+/// in scores no built-in kernel reads (skipped layers, custom kernels).
+fn check_layer(index: usize, layer: &Layer<'_>, opts: &Options) -> Result<(), Error> {
+    match units_of(index, layer, opts)? {
+        Ok(units) if units.checks_nan() => Ok(()),
+        _ => scan_nan(index, layer),
+    }
+}
+
+/// Checks a layer completely: [`check_layer`], then every unit score.
 fn validate(index: usize, layer: &Layer<'_>, opts: &Options) -> Result<(), Error> {
-    let units = units_of(index, layer, opts)?;
-    scan_nan(index, layer)?;
-    match units {
+    check_layer(index, layer, opts)?;
+    match units_of(index, layer, opts)? {
         Ok(units) => units
             .for_each_key(|_, _| {})
             .map_err(|kind| Error::in_layer(index, kind)),
         Err(_) => Ok(()),
     }
+}
+
+/// The valid layers of a list, as `(index, units)`.
+fn valid_units<'l, 'a>(
+    layers: &'l [Layer<'a>],
+    opts: &'l Options,
+) -> impl Iterator<Item = (usize, Units<'a>)> + 'l {
+    layers
+        .iter()
+        .enumerate()
+        .filter_map(move |(i, layer)| match units_of(i, layer, opts) {
+            Ok(Ok(units)) => Some((i, units)),
+            _ => None,
+        })
 }
 
 pub(crate) fn check_count(what: &'static str, expected: usize, got: usize) -> Result<(), Error> {
@@ -522,8 +544,19 @@ pub fn plan(
     let ratios = opts.unit_ratios()?;
     check_count("reports", layers.len(), reports.len())?;
     for (i, layer) in layers.iter().enumerate() {
-        validate(i, layer, opts)?;
+        check_layer(i, layer, opts)?;
     }
+    // Every unit is scored (and so checked) before any report is written:
+    // globally by the first radix pass, which the selection then reuses.
+    let top = match opts.domain {
+        Domain::Global => Some(top_histogram(|| valid_units(layers, opts))?),
+        Domain::Local => {
+            for (i, layer) in layers.iter().enumerate() {
+                validate(i, layer, opts)?;
+            }
+            None
+        }
+    };
     let mut summary = Summary {
         layers: layers.len(),
         ..Summary::default()
@@ -557,7 +590,7 @@ pub fn plan(
             let units: u64 = planner.reports.iter().map(|r| r.units).sum();
             let k = units_at(ratios.target, units);
             summary.target_units = k;
-            summary.threshold = planner.select(k)?;
+            summary.threshold = planner.select(k, top)?;
         }
         Domain::Local => {
             for i in 0..layers.len() {
@@ -565,7 +598,7 @@ pub fn plan(
                     planner.reports[i].in_pool = true;
                     let k = units_at(ratios.target, planner.reports[i].units);
                     summary.target_units += k;
-                    planner.select(k)?;
+                    planner.select(k, None)?;
                 }
             }
         }
@@ -601,8 +634,9 @@ impl<'a> Planner<'_, 'a, '_> {
     }
 
     /// Selects `k` units over the layers in the pool, holding layers at their
-    /// bounds; returns the last pool threshold.
-    fn select(&mut self, k: u64) -> Result<Option<f32>, Error> {
+    /// bounds; returns the last pool threshold. `top` is the first radix
+    /// pass over the whole pool, if made.
+    fn select(&mut self, k: u64, mut top: Option<Histogram>) -> Result<Option<f32>, Error> {
         let mut remaining = k;
         let mut threshold = None;
         loop {
@@ -625,7 +659,7 @@ impl<'a> Planner<'_, 'a, '_> {
                     r.keep_all();
                 }
             } else {
-                self.select_round(k_now, &mut threshold)?;
+                self.select_round(k_now, top.take(), &mut threshold)?;
             }
             let mut crossed = false;
             for i in 0..self.reports.len() {
@@ -648,8 +682,13 @@ impl<'a> Planner<'_, 'a, '_> {
     }
 
     /// One selection round over the pool at `k_now >= 1` units.
-    fn select_round(&mut self, k_now: u64, threshold: &mut Option<f32>) -> Result<(), Error> {
-        let key = self.threshold(|r| r.in_pool, k_now)?;
+    fn select_round(
+        &mut self,
+        k_now: u64,
+        top: Option<Histogram>,
+        threshold: &mut Option<f32>,
+    ) -> Result<(), Error> {
+        let key = self.threshold(|r| r.in_pool, k_now, top)?;
         *threshold = Some(key_value(key));
         self.tally(|r| r.in_pool, key)?;
         // Exact ties: the equal units go to the pool's first layers.
@@ -718,7 +757,12 @@ impl<'a> Planner<'_, 'a, '_> {
         Ok(())
     }
 
-    fn threshold(&mut self, member: impl Fn(&LayerReport) -> bool, k: u64) -> Result<u32, Error> {
+    fn threshold(
+        &mut self,
+        member: impl Fn(&LayerReport) -> bool,
+        k: u64,
+        top: Option<Histogram>,
+    ) -> Result<u32, Error> {
         self.selections += 1;
         let (layers, opts, reports) = (self.layers, self.opts, &*self.reports);
         let pool = || {
@@ -731,13 +775,13 @@ impl<'a> Planner<'_, 'a, '_> {
                     _ => None,
                 })
         };
-        kth_smallest(pool, k)
+        kth_smallest(pool, k, top)
     }
 
     fn threshold_of(&mut self, i: usize, k: u64) -> Result<u32, Error> {
         self.selections += 1;
         let units = self.units(i)?;
-        kth_smallest(|| core::iter::once((i, units)), k)
+        kth_smallest(|| core::iter::once((i, units)), k, None)
     }
 
     fn tally(&mut self, member: impl Fn(&LayerReport) -> bool, key: u32) -> Result<(), Error> {

@@ -55,6 +55,11 @@ impl<const M: usize> VisitElements for Groups<'_, '_, M> {
             for (v, index) in vals.iter_mut().zip(t.view.run(t.unit_row, c0)) {
                 *v = t.criterion.read(xs[index]);
             }
+            if vals.iter().any(|v| v.is_nan()) {
+                // The caller reports the NaN element.
+                *out = f32::NAN;
+                continue;
+            }
             let marks = least_n(vals, t.prune_per_group, t.ties);
             *out = group_score(vals, marks);
         }

@@ -175,17 +175,24 @@ impl<const N: usize, const M: usize> VisitElements for Blocks<'_, '_, N, M> {
 }
 
 /// The largest of `n` values by order key: `-0.0` and `+0.0` are equal and
-/// the first one stays, so the result does not depend on lane order.
+/// the first one stays, so the result does not depend on lane order. NaN if
+/// any value is NaN (the caller reports it).
 #[inline(always)]
 fn max_of(n: usize, load: impl Fn(usize) -> f32) -> f32 {
     let mut best = load(0);
+    let mut nan = best.is_nan();
     for j in 1..n {
         let x = load(j);
+        nan |= x.is_nan();
         if order_key(x) > order_key(best) {
             best = x;
         }
     }
-    best
+    if nan {
+        f32::NAN
+    } else {
+        best
+    }
 }
 
 /// Scores the blocks of a tile. `N`/`M` are the block sizes, or 0 to take

@@ -255,7 +255,8 @@ impl Tile<'_> {
 }
 
 /// Scores `out.len()` units of a tile, lower is pruned first. A NaN unit
-/// score is reported as an error by the caller.
+/// score is reported as an error by the caller. (Every score is checked for
+/// NaN before a custom kernel sees it.)
 pub type UnitScoresFn = fn(&Tile<'_>, &mut [f32]);
 
 /// A pattern's kernels: its geometry and the function that scores its units.
@@ -272,6 +273,9 @@ pub type UnitScoresFn = fn(&Tile<'_>, &mut [f32]);
 pub struct KernelSet {
     geometry: Geometry,
     unit_scores: UnitScoresFn,
+    /// Built-in kernels score a unit holding a NaN element as NaN, so
+    /// scoring checks the scores; others need a separate scan.
+    checks_nan: bool,
 }
 
 impl KernelSet {
@@ -289,6 +293,7 @@ impl KernelSet {
                 m: Extent::Fixed(M),
             },
             unit_scores: kernels::block_scores_for::<N, M>(),
+            checks_nan: true,
         }
     }
 
@@ -303,6 +308,7 @@ impl KernelSet {
         KernelSet {
             geometry: Geometry::Block { n, m },
             unit_scores: kernels::reduce::block_scores::<0, 0>,
+            checks_nan: true,
         }
     }
 
@@ -316,6 +322,7 @@ impl KernelSet {
         KernelSet {
             geometry: Geometry::NInM { n: N, m: M },
             unit_scores: kernels::group_scores_for::<M>(),
+            checks_nan: true,
         }
     }
 
@@ -328,6 +335,7 @@ impl KernelSet {
         KernelSet {
             geometry: Geometry::NInM { n, m },
             unit_scores: kernels::groups::group_scores::<0>,
+            checks_nan: true,
         }
     }
 
@@ -349,6 +357,7 @@ impl KernelSet {
                 m: Extent::Fixed(m),
             },
             unit_scores,
+            checks_nan: false,
         }
     }
 
@@ -360,6 +369,10 @@ impl KernelSet {
     /// ```
     pub const fn geometry(&self) -> Geometry {
         self.geometry
+    }
+
+    pub(crate) fn checks_nan(&self) -> bool {
+        self.checks_nan
     }
 
     pub(crate) fn score(&self, tile: &Tile<'_>, out: &mut [f32]) {

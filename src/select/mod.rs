@@ -4,5 +4,5 @@
 mod radix;
 mod units;
 
-pub(crate) use radix::kth_smallest;
+pub(crate) use radix::{kth_smallest, top_histogram, Histogram};
 pub(crate) use units::Units;

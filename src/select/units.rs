@@ -61,7 +61,8 @@ impl<'a> Units<'a> {
     }
 
     /// Calls `f(unit, key)` for every unit in pool order. A NaN unit score
-    /// stops the stream with an error (element scores were checked before).
+    /// stops the stream with an error: `NanScore` naming the first NaN
+    /// element of the unit if it holds one, else `NanUnit`.
     pub(crate) fn for_each_key(&self, mut f: impl FnMut(usize, u32)) -> Result<(), ErrorKind> {
         let mut buf = [0.0f32; TILE];
         let mut tile = self.tile;
@@ -75,7 +76,7 @@ impl<'a> Units<'a> {
                 let first = ur * self.grid.cols + uc;
                 for (j, &x) in buf[..n].iter().enumerate() {
                     if x.is_nan() {
-                        return Err(ErrorKind::NanUnit { unit: first + j });
+                        return Err(self.nan_cause(first + j));
                     }
                     f(first + j, order_key(x));
                 }
@@ -89,6 +90,24 @@ impl<'a> Units<'a> {
     fn origin(&self, unit: usize) -> (usize, usize) {
         let (ur, uc) = (unit / self.grid.cols, unit % self.grid.cols);
         (ur * self.grid.unit_rows, uc * self.grid.unit_cols)
+    }
+
+    /// Why a unit scored NaN: its first NaN element, or the reduction.
+    fn nan_cause(&self, unit: usize) -> ErrorKind {
+        let (r0, c0) = self.origin(unit);
+        for r in r0..r0 + self.grid.unit_rows {
+            for index in self.tile.view.run(r, c0).take(self.grid.unit_cols) {
+                if read_at(self.tile.scores, self.tile.criterion, index).is_nan() {
+                    return ErrorKind::NanScore { index };
+                }
+            }
+        }
+        ErrorKind::NanUnit { unit }
+    }
+
+    /// Whether the kernel itself reports NaN elements (as a NaN unit score).
+    pub(crate) fn checks_nan(&self) -> bool {
+        self.kernels.checks_nan()
     }
 
     /// Least-N marks of N:M group `unit` (scores already validated).
