@@ -117,6 +117,23 @@ pub enum ErrorKind {
     },
     /// A layer given to [`write_mask`](crate::write_mask) is not the one planned.
     PlanMismatch,
+    /// The pattern does not fit the layer (for calls that need units).
+    NotFitting {
+        /// Why.
+        reason: crate::SkipReason,
+    },
+    /// An output buffer has the wrong length.
+    OutputLength {
+        /// Length needed.
+        expected: usize,
+        /// Length given.
+        got: usize,
+    },
+    /// The SIMD level asked for does not run on this CPU.
+    LevelUnavailable {
+        /// The level.
+        level: crate::Level,
+    },
 }
 
 impl Error {
@@ -206,6 +223,13 @@ impl fmt::Display for Error {
             ErrorKind::BadPattern { reason } => write!(f, "bad pattern: {reason}"),
             ErrorKind::Registry { reason } => write!(f, "registry: {reason}"),
             ErrorKind::PlanMismatch => f.write_str("layer does not match its plan"),
+            ErrorKind::NotFitting { reason } => write!(f, "the pattern does not fit: {reason:?}"),
+            ErrorKind::OutputLength { expected, got } => {
+                write!(f, "output buffer has {got} elements, needs {expected}")
+            }
+            ErrorKind::LevelUnavailable { level } => {
+                write!(f, "SIMD level {level:?} is not available on this CPU")
+            }
         }
     }
 }

@@ -38,6 +38,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod arch;
 mod error;
 mod kernels;
 mod layer;
@@ -47,6 +48,7 @@ mod plan;
 mod select;
 mod shape;
 
+pub use arch::Level;
 pub use error::{Error, ErrorKind, Name, NAME_CAPACITY};
 pub use layer::{Criterion, Element, Layer, Scores};
 pub use lock::{lock, sparsity, Sparsity};
@@ -55,7 +57,8 @@ pub use pattern::{
     BUILTIN_NAMES,
 };
 pub use plan::{
-    plan, prune, write_mask, Bound, CapMode, Compat, Domain, LayerReport, Options, Status, Summary,
+    plan, prune, unit_scores, write_mask, Bound, CapMode, Compat, Domain, LayerReport, Options,
+    Status, Summary,
 };
 pub use shape::{Run, Shape, View};
 

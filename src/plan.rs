@@ -1,6 +1,7 @@
 //! The planner: which units of which layers to prune, locally or globally,
 //! with tie rules and per-layer bounds. Masks are written from the plan.
 
+use crate::arch::Level;
 use crate::error::{Error, ErrorKind};
 use crate::kernels::keys::key_value;
 use crate::layer::{Criterion, Layer};
@@ -100,6 +101,8 @@ pub struct Options {
     pub criterion: Criterion,
     /// Reference quirks.
     pub compat: Compat,
+    /// The SIMD level kernels run at (default: the best this CPU has).
+    pub level: Level,
 }
 
 impl Options {
@@ -121,6 +124,7 @@ impl Options {
             reduce: Reduce::Mean,
             criterion: Criterion::Scores,
             compat: Compat::Native,
+            level: Level::best(),
         }
     }
 
@@ -201,6 +205,19 @@ impl Options {
         self
     }
 
+    /// Sets the SIMD level; every level gives the same masks. A level this
+    /// CPU lacks is an error at planning time.
+    ///
+    /// ```
+    /// use prunemask::{Level, Options, Pattern};
+    /// let o = Options::new(Pattern::parse("2:4").unwrap(), 0.5).level(Level::Scalar);
+    /// assert_eq!(o.level, Level::Scalar);
+    /// ```
+    pub fn level(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+
     /// INC 2.0's behaviour: inclusive ties, seed cap, mean reduction, and
     /// its `Nxchannel` conv blocks ([`Compat::Inc20`]).
     ///
@@ -217,8 +234,14 @@ impl Options {
         self
     }
 
-    /// The ratios in units (blocks or groups), after checking them.
+    /// The ratios in units (blocks or groups), after checking them and the
+    /// level.
     fn unit_ratios(&self) -> Result<UnitRatios, Error> {
+        if !self.level.is_available() {
+            return Err(Error::new(ErrorKind::LevelUnavailable {
+                level: self.level,
+            }));
+        }
         for (what, value) in [
             ("sparsity", self.sparsity),
             ("max_layer", self.max_layer),
@@ -945,4 +968,42 @@ pub fn prune(
         write_planned(layer, opts, report, mask).map_err(|e| e.at_layer(i))?;
     }
     Ok(summary)
+}
+
+/// The unit scores of one layer in pool order (row-major unit index): block
+/// scores for NxM, group scores for N:M, as the selection ranks them; a zero
+/// score is written as `+0.0`. Returns the number of units; `out` must have
+/// exactly that many elements.
+///
+/// ```
+/// use prunemask::{unit_scores, Layer, Options, Pattern, Shape};
+/// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+/// let opts = Options::new(Pattern::parse("2x2").unwrap(), 0.5);
+/// let mut out = [0.0f32; 2];
+/// assert_eq!(unit_scores(&Layer::new(&w[..], Shape::matrix(2, 4)), &opts, &mut out), Ok(2));
+/// assert_eq!(out, [3.5, 5.5]);
+/// ```
+pub fn unit_scores(layer: &Layer<'_>, opts: &Options, out: &mut [f32]) -> Result<usize, Error> {
+    opts.unit_ratios()
+        .map_err(|e| Error::new(e.kind().clone()))?;
+    let units = match units_of(0, layer, opts).map_err(|e| Error::new(e.kind().clone()))? {
+        Ok(units) => units,
+        Err(reason) => return Err(Error::new(ErrorKind::NotFitting { reason })),
+    };
+    if out.len() != units.count() {
+        return Err(Error::new(ErrorKind::OutputLength {
+            expected: units.count(),
+            got: out.len(),
+        }));
+    }
+    check_layer(0, layer, opts).map_err(|e| Error::new(e.kind().clone()))?;
+    units.for_each_key(|_, _| {}).map_err(Error::new)?;
+    units
+        .for_each_key(|u, key| {
+            if let Some(o) = out.get_mut(u) {
+                *o = key_value(key);
+            }
+        })
+        .map_err(Error::new)?;
+    Ok(units.count())
 }

@@ -158,6 +158,11 @@ impl View {
         self.inner
     }
 
+    /// True for a matrix (and a 1x1 conv): view rows are contiguous.
+    pub(crate) fn is_contiguous(&self) -> bool {
+        self.hw == 1
+    }
+
     /// Flat index of view element `(r, c)`. Callers keep `r < rows`, `c < cols`.
     ///
     /// ```

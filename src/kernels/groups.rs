@@ -69,6 +69,17 @@ impl<const M: usize> VisitElements for Groups<'_, '_, M> {
 /// Scores the N:M groups of a tile. `M` is the group length, or 0 to take it
 /// from the tile.
 pub(crate) fn group_scores<const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
+    let m = if M == 0 { tile.unit_cols } else { M };
+    if let (crate::Scores::F32(xs), 4, true) = (tile.scores, m, tile.view.is_contiguous()) {
+        let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
+        if let Some(xs) = xs.get(start..start + 4 * out.len()) {
+            let magnitude = tile.criterion == crate::Criterion::Magnitude;
+            let n = tile.prune_per_group;
+            if crate::arch::nm4_scores(tile.level, xs, n, tile.ties, magnitude, out) {
+                return;
+            }
+        }
+    }
     tile.scores.visit(Groups::<M> { tile, out })
 }
 

@@ -16,6 +16,7 @@
 //!   contiguous order when the layer has one block column.
 
 use super::keys::order_key;
+use crate::arch;
 use crate::layer::{Element, VisitElements};
 use crate::pattern::{Reduce, Tile};
 
@@ -198,6 +199,26 @@ fn max_of(n: usize, load: impl Fn(usize) -> f32) -> f32 {
 /// Scores the blocks of a tile. `N`/`M` are the block sizes, or 0 to take
 /// them from the tile (runtime sizes and `channel` sides).
 pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
+    let bn = if N == 0 { tile.unit_rows } else { N };
+    let bm = if M == 0 { tile.unit_cols } else { M };
+    if let (crate::Scores::F32(xs), 1, true) = (tile.scores, bm, tile.view.is_contiguous()) {
+        let magnitude = tile.criterion == crate::Criterion::Magnitude;
+        let (cols, r0) = (tile.view.cols(), tile.unit_row * bn);
+        let first = tile.first_unit;
+        if arch::column_scores(
+            tile.level,
+            xs,
+            cols,
+            r0,
+            bn,
+            first,
+            tile.reduce,
+            magnitude,
+            out,
+        ) {
+            return;
+        }
+    }
     tile.scores.visit(Blocks::<N, M> { tile, out })
 }
 

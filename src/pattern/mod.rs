@@ -121,7 +121,7 @@ impl Geometry {
             Geometry::Block { n, m } => (n.resolve(view.rows()), m.resolve(channel_cols)),
             Geometry::NInM { m, .. } => {
                 // Groups run along input channels at one kernel position.
-                if view.inner() % m != 0 {
+                if !view.inner().is_multiple_of(m) {
                     return Err(SkipReason::Cols {
                         cols: view.inner(),
                         block: m,
@@ -130,13 +130,13 @@ impl Geometry {
                 (1, m)
             }
         };
-        if view.rows() % unit_rows != 0 {
+        if !view.rows().is_multiple_of(unit_rows) {
             return Err(SkipReason::Rows {
                 rows: view.rows(),
                 block: unit_rows,
             });
         }
-        if view.cols() % unit_cols != 0 {
+        if !view.cols().is_multiple_of(unit_cols) {
             return Err(SkipReason::Cols {
                 cols: view.cols(),
                 block: unit_cols,
@@ -238,6 +238,8 @@ pub struct Tile<'a> {
     pub criterion: Criterion,
     /// Tie rule (N:M least-N marking depends on it).
     pub ties: Ties,
+    /// The instruction-set level built-in kernels run at.
+    pub level: crate::Level,
     /// Unit row of the run.
     pub unit_row: usize,
     /// First unit column of the run.

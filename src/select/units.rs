@@ -38,6 +38,7 @@ impl<'a> Units<'a> {
                 reduce: opts.reduce,
                 criterion: opts.criterion,
                 ties: opts.ties,
+                level: opts.level,
                 unit_row: 0,
                 first_unit: 0,
             },

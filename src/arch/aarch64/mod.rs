@@ -1,0 +1,3 @@
+//! aarch64: NEON through pulp's token.
+
+pub(crate) mod neon;

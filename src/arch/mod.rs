@@ -1,0 +1,179 @@
+//! Instruction-set levels and the SIMD kernels, laid out like memchr's
+//! `arch/`:
+//!
+//! - `generic/`: each algorithm written once over the [`Lanes`](generic::Lanes)
+//!   trait (a vector of `f32` lanes, grouped by four);
+//! - `x86_64/avx2.rs`, `x86_64/avx512.rs`, `aarch64/neon.rs`: `Lanes` for
+//!   one instruction set, over pulp's safe intrinsic wrappers, and the entry
+//!   points that run the generic code with that set's features enabled;
+//! - the scalar reference is `crate::kernels`: every level must give its
+//!   unit scores bit for bit (zero scores are compared as `+0.0`, which is
+//!   all a key sees).
+//!
+//! A kernel here answers `false` when it has no path for its input (another
+//! element type, a strided conv view, a level this CPU lacks); the caller
+//! then runs the scalar kernel.
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod generic;
+#[cfg(all(test, feature = "std"))]
+mod tests;
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+use crate::pattern::{Reduce, Ties};
+
+/// An instruction-set level the kernels can run at.
+///
+/// [`Level::best`] is what the CPU offers (detected at run time, also in
+/// `no_std` on x86 through CPUID); [`Options::level`](crate::Options::level)
+/// forces one, e.g. to compare levels. Every level gives the same masks, bit
+/// for bit.
+///
+/// ```
+/// use prunemask::Level;
+/// assert!(Level::Scalar.is_available());
+/// assert!(Level::best().is_available());
+/// let here: Vec<Level> = Level::ALL.into_iter().filter(|l| l.is_available()).collect();
+/// assert!(here.contains(&Level::Scalar));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// Portable code, the reference.
+    Scalar,
+    /// x86-64-v3: AVX2 and FMA (8 lanes).
+    V3,
+    /// x86-64-v4: AVX-512 F/BW/CD/DQ/VL (16 lanes).
+    V4,
+    /// aarch64 NEON (4 lanes).
+    Neon,
+}
+
+impl Level {
+    /// Every level, available here or not.
+    pub const ALL: [Level; 4] = [Level::Scalar, Level::V3, Level::V4, Level::Neon];
+
+    /// The widest level this CPU runs.
+    ///
+    /// ```
+    /// println!("{:?}", prunemask::Level::best());
+    /// ```
+    pub fn best() -> Level {
+        [Level::V4, Level::V3, Level::Neon]
+            .into_iter()
+            .find(|l| l.is_available())
+            .unwrap_or(Level::Scalar)
+    }
+
+    /// Whether this CPU (and this build) runs the level.
+    ///
+    /// ```
+    /// assert!(prunemask::Level::Scalar.is_available());
+    /// ```
+    pub fn is_available(self) -> bool {
+        match self {
+            Level::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Level::V3 => pulp::x86::V3::is_available(),
+            #[cfg(target_arch = "x86_64")]
+            Level::V4 => pulp::x86::V4::is_available(),
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon => pulp::aarch64::Neon::is_available(),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+}
+
+/// N:M group scores for `M = 4` (any `N < 4`) over contiguous `f32`: `xs`
+/// holds `4 * out.len()` scores, group `g` at `xs[4g..4g + 4]`.
+pub(crate) fn nm4_scores(
+    level: Level,
+    xs: &[f32],
+    n: usize,
+    ties: Ties,
+    magnitude: bool,
+    out: &mut [f32],
+) -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let job = generic::Nm4 {
+            xs,
+            n: n as f32,
+            exact: ties == Ties::Exact,
+            magnitude,
+            out,
+        };
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            Level::V3 => x86_64::avx2::nm4(job),
+            #[cfg(target_arch = "x86_64")]
+            Level::V4 => x86_64::avx512::nm4(job),
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon => aarch64::neon::nm4(job),
+            _ => false,
+        }
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, xs, n, ties, magnitude, out);
+        false
+    }
+}
+
+/// Block scores of `rows x 1` blocks (`rows <= 16`) over a contiguous `f32`
+/// matrix `cols` wide: block column `first + u` of the block row starting at
+/// view row `r0` goes to `out[u]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn column_scores(
+    level: Level,
+    xs: &[f32],
+    cols: usize,
+    r0: usize,
+    rows: usize,
+    first: usize,
+    reduce: Reduce,
+    magnitude: bool,
+    out: &mut [f32],
+) -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        if rows > generic::MAX_COLUMN_ROWS || cols < 2 || reduce == Reduce::Max {
+            return false;
+        }
+        // One slice per block row, each `out.len()` columns from `first`.
+        let mut slices: [&[f32]; generic::MAX_COLUMN_ROWS] = [&[]; generic::MAX_COLUMN_ROWS];
+        for (r, slot) in slices.iter_mut().take(rows).enumerate() {
+            let start = (r0 + r) * cols + first;
+            match xs.get(start..start + out.len()) {
+                Some(s) => *slot = s,
+                None => return false,
+            }
+        }
+        let job = generic::Columns {
+            rows: &slices[..rows],
+            first,
+            cols,
+            reduce,
+            magnitude,
+            out,
+        };
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            Level::V3 => x86_64::avx2::columns(job),
+            #[cfg(target_arch = "x86_64")]
+            Level::V4 => x86_64::avx512::columns(job),
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon => aarch64::neon::columns(job),
+            _ => false,
+        }
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, xs, cols, r0, rows, first, reduce, magnitude, out);
+        false
+    }
+}

@@ -1,0 +1,161 @@
+//! Every level against the scalar kernels, bit for bit (a NaN equals a NaN,
+//! and zero scores compare as +0.0, the only difference a key cannot see).
+
+use proptest::prelude::*;
+use std::vec::Vec;
+
+use super::{column_scores, nm4_scores, Level};
+use crate::kernels::groups::{group_score, least_n};
+use crate::kernels::reduce::{contiguous_sum, vertical_sum};
+use crate::pattern::{Reduce, Ties};
+
+fn simd_levels() -> impl Iterator<Item = Level> {
+    [Level::V3, Level::V4, Level::Neon]
+        .into_iter()
+        .filter(|l| l.is_available())
+}
+
+fn same(a: &[f32], b: &[f32]) -> bool {
+    let canon = |x: f32| {
+        if x == 0.0 {
+            0.0f32.to_bits()
+        } else if x.is_nan() {
+            u32::MAX
+        } else {
+            x.to_bits()
+        }
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| canon(*x) == canon(*y))
+}
+
+/// Scores with ties, signed zeros, infinities, subnormals and NaN.
+fn score() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        6 => (-4i8..5i8).prop_map(|i| i as f32 * 0.5),
+        6 => any::<f32>().prop_filter("finite", |x| x.is_finite()),
+        1 => Just(-0.0f32),
+        1 => Just(f32::INFINITY),
+        1 => Just(f32::NEG_INFINITY),
+        1 => Just(f32::MIN_POSITIVE / 8.0),
+        1 => Just(f32::NAN),
+    ]
+}
+
+fn scalar_nm4(xs: &[f32], n: usize, ties: Ties, magnitude: bool) -> Vec<f32> {
+    xs.chunks_exact(4)
+        .map(|g| {
+            let vals: Vec<f32> = g
+                .iter()
+                .map(|x| if magnitude { x.abs() } else { *x })
+                .collect();
+            if vals.iter().any(|v| v.is_nan()) {
+                f32::NAN
+            } else {
+                group_score(&vals, least_n(&vals, n, ties))
+            }
+        })
+        .collect()
+}
+
+fn scalar_columns(
+    xs: &[f32],
+    cols: usize,
+    r0: usize,
+    rows: usize,
+    reduce: Reduce,
+    magnitude: bool,
+) -> Vec<f32> {
+    (0..cols)
+        .map(|c| {
+            let read = |r: usize| {
+                let x = xs[(r0 + r) * cols + c];
+                if magnitude {
+                    x.abs()
+                } else {
+                    x
+                }
+            };
+            let row = |r: usize| match reduce {
+                Reduce::Mean => contiguous_sum(1, |_| read(r)) / 1.0,
+                Reduce::L2 => contiguous_sum(1, |_| read(r) * read(r)),
+                _ => contiguous_sum(1, |_| read(r)),
+            };
+            let t = vertical_sum(rows, c, cols, row);
+            if reduce == Reduce::Mean {
+                t / rows as f32
+            } else {
+                t
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn nm4_every_level_equals_scalar(
+        xs in proptest::collection::vec(score(), 0..40usize).prop_map(|mut v| { v.truncate(v.len() / 4 * 4); v }),
+        n in 1usize..4,
+        exact in any::<bool>(),
+        magnitude in any::<bool>(),
+    ) {
+        let ties = if exact { Ties::Exact } else { Ties::Inclusive };
+        let want = scalar_nm4(&xs, n, ties, magnitude);
+        for level in simd_levels() {
+            let mut got = std::vec![7.0f32; xs.len() / 4];
+            prop_assert!(nm4_scores(level, &xs, n, ties, magnitude, &mut got), "{:?} has a kernel", level);
+            prop_assert!(same(&got, &want), "{:?}: {:?} != {:?} for {:?}", level, got, want, xs);
+        }
+        prop_assert!(!nm4_scores(Level::Scalar, &xs, n, ties, magnitude, &mut std::vec![0.0; xs.len() / 4]));
+    }
+
+    #[test]
+    fn columns_every_level_equals_scalar(
+        rows in 1usize..=16,
+        cols in 2usize..80,
+        seed in proptest::collection::vec(score(), 16 * 80),
+        reduce in prop_oneof![Just(Reduce::Mean), Just(Reduce::Sum), Just(Reduce::L2)],
+        magnitude in any::<bool>(),
+    ) {
+        let xs = &seed[..rows * cols];
+        let want = scalar_columns(xs, cols, 0, rows, reduce, magnitude);
+        for level in simd_levels() {
+            let mut got = std::vec![7.0f32; cols];
+            prop_assert!(column_scores(level, xs, cols, 0, rows, 0, reduce, magnitude, &mut got));
+            prop_assert!(same(&got, &want), "{:?} rows {} cols {}: {:?} != {:?}", level, rows, cols, got, want);
+        }
+    }
+}
+
+/// Columns past 32 (the sequential chunk) and tiles that start mid-row.
+#[test]
+fn columns_across_torch_chunks() {
+    let cols = 200;
+    let rows = 11;
+    let xs: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919) % 1013) as f32 * 0.37 - 150.0)
+        .collect();
+    let want = scalar_columns(&xs, cols, 0, rows, Reduce::Mean, true);
+    for level in simd_levels() {
+        for first in [0usize, 64, 128, 160] {
+            let n = (cols - first).min(64);
+            let mut got = std::vec![0.0f32; n];
+            assert!(column_scores(
+                level,
+                &xs,
+                cols,
+                0,
+                rows,
+                first,
+                Reduce::Mean,
+                true,
+                &mut got
+            ));
+            assert!(
+                same(&got, &want[first..first + n]),
+                "{level:?} first {first}"
+            );
+        }
+    }
+}

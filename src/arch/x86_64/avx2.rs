@@ -1,0 +1,114 @@
+//! [`Lanes`] on AVX2: 8 lanes, two groups of four.
+
+use core::arch::x86_64::{__m256, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q};
+
+use pulp::x86::V3;
+
+use crate::arch::generic::{Columns, Lanes, Nm4};
+
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2(V3);
+
+impl Lanes for Avx2 {
+    type V = __m256;
+    type M = __m256;
+    type Chunk = [f32; 8];
+    const LANES: usize = 8;
+
+    #[inline(always)]
+    fn chunks(xs: &[f32]) -> (&[[f32; 8]], &[f32]) {
+        xs.as_chunks()
+    }
+    #[inline(always)]
+    fn chunks_mut(xs: &mut [f32]) -> (&mut [[f32; 8]], &mut [f32]) {
+        xs.as_chunks_mut()
+    }
+    #[inline(always)]
+    fn load(self, chunk: &[f32; 8]) -> __m256 {
+        pulp::cast(*chunk)
+    }
+    #[inline(always)]
+    fn store(self, v: __m256) -> [f32; 8] {
+        pulp::cast(v)
+    }
+    #[inline(always)]
+    fn splat(self, x: f32) -> __m256 {
+        self.0.avx._mm256_set1_ps(x)
+    }
+    #[inline(always)]
+    fn add(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_add_ps(a, b)
+    }
+    #[inline(always)]
+    fn mul(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_mul_ps(a, b)
+    }
+    #[inline(always)]
+    fn div(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_div_ps(a, b)
+    }
+    #[inline(always)]
+    fn abs(self, a: __m256) -> __m256 {
+        self.0.avx._mm256_andnot_ps(self.splat(-0.0), a)
+    }
+    #[inline(always)]
+    fn lt(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_cmp_ps::<_CMP_LT_OQ>(a, b)
+    }
+    #[inline(always)]
+    fn eq(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_cmp_ps::<_CMP_EQ_OQ>(a, b)
+    }
+    #[inline(always)]
+    fn is_nan(self, a: __m256) -> __m256 {
+        self.0.avx._mm256_cmp_ps::<_CMP_UNORD_Q>(a, a)
+    }
+    #[inline(always)]
+    fn and(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_and_ps(a, b)
+    }
+    #[inline(always)]
+    fn select(self, m: __m256, if_true: __m256, if_false: __m256) -> __m256 {
+        self.0.avx._mm256_blendv_ps(if_false, if_true, m)
+    }
+    #[inline(always)]
+    fn rot1(self, v: __m256) -> __m256 {
+        self.0.avx._mm256_permute_ps::<0b00_11_10_01>(v)
+    }
+    #[inline(always)]
+    fn rot2(self, v: __m256) -> __m256 {
+        self.0.avx._mm256_permute_ps::<0b01_00_11_10>(v)
+    }
+    #[inline(always)]
+    fn rot3(self, v: __m256) -> __m256 {
+        self.0.avx._mm256_permute_ps::<0b10_01_00_11>(v)
+    }
+    #[inline(always)]
+    fn lane_in_group(self) -> __m256 {
+        pulp::cast([0.0f32, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0])
+    }
+}
+
+/// [`Nm4`] with AVX2 enabled; false when the CPU lacks it.
+pub(crate) fn nm4(job: Nm4<'_>) -> bool {
+    let Some(simd) = V3::try_new() else {
+        return false;
+    };
+    simd.vectorize(
+        #[inline(always)]
+        || job.run(Avx2(simd)),
+    );
+    true
+}
+
+/// [`Columns`] with AVX2 enabled; false when the CPU lacks it.
+pub(crate) fn columns(job: Columns<'_>) -> bool {
+    let Some(simd) = V3::try_new() else {
+        return false;
+    };
+    simd.vectorize(
+        #[inline(always)]
+        || job.run(Avx2(simd)),
+    );
+    true
+}

@@ -1,0 +1,116 @@
+//! [`Lanes`] on AVX-512: 16 lanes, four groups of four.
+
+use core::arch::x86_64::{__m512, __mmask16, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q};
+
+use pulp::x86::V4;
+
+use crate::arch::generic::{Columns, Lanes, Nm4};
+
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512(V4);
+
+impl Lanes for Avx512 {
+    type V = __m512;
+    type M = __mmask16;
+    type Chunk = [f32; 16];
+    const LANES: usize = 16;
+
+    #[inline(always)]
+    fn chunks(xs: &[f32]) -> (&[[f32; 16]], &[f32]) {
+        xs.as_chunks()
+    }
+    #[inline(always)]
+    fn chunks_mut(xs: &mut [f32]) -> (&mut [[f32; 16]], &mut [f32]) {
+        xs.as_chunks_mut()
+    }
+    #[inline(always)]
+    fn load(self, chunk: &[f32; 16]) -> __m512 {
+        pulp::cast(*chunk)
+    }
+    #[inline(always)]
+    fn store(self, v: __m512) -> [f32; 16] {
+        pulp::cast(v)
+    }
+    #[inline(always)]
+    fn splat(self, x: f32) -> __m512 {
+        self.0.avx512f._mm512_set1_ps(x)
+    }
+    #[inline(always)]
+    fn add(self, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_add_ps(a, b)
+    }
+    #[inline(always)]
+    fn mul(self, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_mul_ps(a, b)
+    }
+    #[inline(always)]
+    fn div(self, a: __m512, b: __m512) -> __m512 {
+        self.0.avx512f._mm512_div_ps(a, b)
+    }
+    #[inline(always)]
+    fn abs(self, a: __m512) -> __m512 {
+        self.0.avx512f._mm512_abs_ps(a)
+    }
+    #[inline(always)]
+    fn lt(self, a: __m512, b: __m512) -> __mmask16 {
+        self.0.avx512f._mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b)
+    }
+    #[inline(always)]
+    fn eq(self, a: __m512, b: __m512) -> __mmask16 {
+        self.0.avx512f._mm512_cmp_ps_mask::<_CMP_EQ_OQ>(a, b)
+    }
+    #[inline(always)]
+    fn is_nan(self, a: __m512) -> __mmask16 {
+        self.0.avx512f._mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a)
+    }
+    #[inline(always)]
+    fn and(self, a: __mmask16, b: __mmask16) -> __mmask16 {
+        a & b
+    }
+    #[inline(always)]
+    fn select(self, m: __mmask16, if_true: __m512, if_false: __m512) -> __m512 {
+        self.0.avx512f._mm512_mask_blend_ps(m, if_false, if_true)
+    }
+    #[inline(always)]
+    fn rot1(self, v: __m512) -> __m512 {
+        self.0.avx512f._mm512_permute_ps::<0b00_11_10_01>(v)
+    }
+    #[inline(always)]
+    fn rot2(self, v: __m512) -> __m512 {
+        self.0.avx512f._mm512_permute_ps::<0b01_00_11_10>(v)
+    }
+    #[inline(always)]
+    fn rot3(self, v: __m512) -> __m512 {
+        self.0.avx512f._mm512_permute_ps::<0b10_01_00_11>(v)
+    }
+    #[inline(always)]
+    fn lane_in_group(self) -> __m512 {
+        pulp::cast([
+            0.0f32, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0,
+        ])
+    }
+}
+
+/// [`Nm4`] with AVX-512 enabled; false when the CPU lacks it.
+pub(crate) fn nm4(job: Nm4<'_>) -> bool {
+    let Some(simd) = V4::try_new() else {
+        return false;
+    };
+    simd.vectorize(
+        #[inline(always)]
+        || job.run(Avx512(simd)),
+    );
+    true
+}
+
+/// [`Columns`] with AVX-512 enabled; false when the CPU lacks it.
+pub(crate) fn columns(job: Columns<'_>) -> bool {
+    let Some(simd) = V4::try_new() else {
+        return false;
+    };
+    simd.vectorize(
+        #[inline(always)]
+        || job.run(Avx512(simd)),
+    );
+    true
+}
