@@ -910,24 +910,20 @@ fn write_planned(
     report: &LayerReport,
     mask: &mut [u8],
 ) -> Result<(), Error> {
-    mask.fill(1);
     let rule = report.rule;
-    if !rule.prunes {
-        return Ok(());
-    }
-    let Ok(units) = units_of(0, layer, opts)? else {
-        return Ok(());
+    let units = match units_of(0, layer, opts)? {
+        Ok(units) if rule.prunes => units,
+        _ => {
+            mask.fill(1);
+            return Ok(());
+        }
     };
     let mut equal_left = rule.quota;
     units
-        .for_each_key(|unit, key| {
-            let prune = key < rule.key || (key == rule.key && equal_left > 0);
-            if key == rule.key && equal_left > 0 {
-                equal_left -= 1;
-            }
-            if prune {
-                units.prune_unit(mask, unit);
-            }
+        .write(mask, |key| {
+            let take_equal = key == rule.key && equal_left > 0;
+            equal_left -= take_equal as u64;
+            key < rule.key || take_equal
         })
         .map_err(Error::new)
 }

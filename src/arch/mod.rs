@@ -89,7 +89,8 @@ impl Level {
 }
 
 /// N:M group scores for `M = 4` (any `N < 4`) over contiguous `f32`: `xs`
-/// holds `4 * out.len()` scores, group `g` at `xs[4g..4g + 4]`.
+/// holds `4 * out.len()` scores, group `g` at `xs[4g..4g + 4]`; `keep`, if
+/// given, gets 1 per element outside its group's least N.
 pub(crate) fn nm4_scores(
     level: Level,
     xs: &[f32],
@@ -97,6 +98,7 @@ pub(crate) fn nm4_scores(
     ties: Ties,
     magnitude: bool,
     out: &mut [f32],
+    keep: Option<&mut [u8]>,
 ) -> bool {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
@@ -106,6 +108,7 @@ pub(crate) fn nm4_scores(
             exact: ties == Ties::Exact,
             magnitude,
             out,
+            keep,
         };
         match level {
             #[cfg(target_arch = "x86_64")]
@@ -119,7 +122,7 @@ pub(crate) fn nm4_scores(
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
-        let _ = (level, xs, n, ties, magnitude, out);
+        let _ = (level, xs, n, ties, magnitude, out, keep);
         false
     }
 }

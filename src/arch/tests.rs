@@ -104,10 +104,20 @@ proptest! {
         let want = scalar_nm4(&xs, n, ties, magnitude);
         for level in simd_levels() {
             let mut got = std::vec![7.0f32; xs.len() / 4];
-            prop_assert!(nm4_scores(level, &xs, n, ties, magnitude, &mut got), "{:?} has a kernel", level);
+            let mut keep = std::vec![7u8; xs.len()];
+            prop_assert!(nm4_scores(level, &xs, n, ties, magnitude, &mut got, Some(&mut keep)), "{:?} has a kernel", level);
             prop_assert!(same(&got, &want), "{:?}: {:?} != {:?} for {:?}", level, got, want, xs);
+            for (g, vals) in xs.chunks_exact(4).enumerate() {
+                let vals: Vec<f32> = vals.iter().map(|x| if magnitude { x.abs() } else { *x }).collect();
+                if vals.iter().any(|v| v.is_nan()) {
+                    continue;
+                }
+                let marks = least_n(&vals, n, ties);
+                let want_keep: Vec<u8> = (0..4).map(|j| (marks >> j & 1 == 0) as u8).collect();
+                prop_assert_eq!(&keep[4 * g..4 * g + 4], &want_keep[..], "{:?} group {}", level, g);
+            }
         }
-        prop_assert!(!nm4_scores(Level::Scalar, &xs, n, ties, magnitude, &mut std::vec![0.0; xs.len() / 4]));
+        prop_assert!(!nm4_scores(Level::Scalar, &xs, n, ties, magnitude, &mut std::vec![0.0; xs.len() / 4], None));
     }
 
     #[test]

@@ -66,6 +66,38 @@ impl<const M: usize> VisitElements for Groups<'_, '_, M> {
     }
 }
 
+/// One byte per element of a tile's groups (`keep.len() == M * groups`): 1
+/// outside the group's least N, 0 inside. The caller has checked the scores.
+pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
+    let m = tile.unit_cols;
+    let groups = keep.len() / m;
+    if let (crate::Scores::F32(xs), 4, true) = (tile.scores, m, tile.view.is_contiguous()) {
+        let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
+        if let Some(xs) = xs.get(start..start + 4 * groups) {
+            let magnitude = tile.criterion == crate::Criterion::Magnitude;
+            let mut scores = [0.0f32; 64];
+            if let Some(scores) = scores.get_mut(..groups) {
+                let (n, ties) = (tile.prune_per_group, tile.ties);
+                if crate::arch::nm4_scores(tile.level, xs, n, ties, magnitude, scores, Some(keep)) {
+                    return;
+                }
+            }
+        }
+    }
+    let mut buf = [0.0f32; MAX_GROUP];
+    let vals = &mut buf[..m];
+    for (g, keep) in keep.chunks_exact_mut(m).enumerate() {
+        let c0 = (tile.first_unit + g) * m;
+        for (v, index) in vals.iter_mut().zip(tile.view.run(tile.unit_row, c0)) {
+            *v = crate::kernels::read_at(tile.scores, tile.criterion, index);
+        }
+        let marks = least_n(vals, tile.prune_per_group, tile.ties);
+        for (j, k) in keep.iter_mut().enumerate() {
+            *k = (marks >> j & 1 == 0) as u8;
+        }
+    }
+}
+
 /// Scores the N:M groups of a tile. `M` is the group length, or 0 to take it
 /// from the tile.
 pub(crate) fn group_scores<const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
@@ -75,7 +107,7 @@ pub(crate) fn group_scores<const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
         if let Some(xs) = xs.get(start..start + 4 * out.len()) {
             let magnitude = tile.criterion == crate::Criterion::Magnitude;
             let n = tile.prune_per_group;
-            if crate::arch::nm4_scores(tile.level, xs, n, tile.ties, magnitude, out) {
+            if crate::arch::nm4_scores(tile.level, xs, n, tile.ties, magnitude, out, None) {
                 return;
             }
         }

@@ -4,7 +4,7 @@
 use crate::error::ErrorKind;
 use crate::kernels::groups::{least_n, MAX_GROUP};
 use crate::kernels::keys::order_key;
-use crate::kernels::{mask, read_at};
+use crate::kernels::{groups, read_at};
 use crate::layer::Layer;
 use crate::pattern::{Grid, KernelSet, Tile};
 use crate::plan::Options;
@@ -130,19 +130,71 @@ impl<'a> Units<'a> {
         }
     }
 
-    /// Writes the mask of a pruned unit (the mask starts all ones).
-    pub(crate) fn prune_unit(&self, mask: &mut [u8], unit: usize) {
-        let origin = self.origin(unit);
-        let view = &self.tile.view;
-        match self.tile.prune_per_group {
-            0 => mask::fill_block(
-                mask,
-                view,
-                origin,
-                (self.grid.unit_rows, self.grid.unit_cols),
-                0,
-            ),
-            _ => mask::write_group(mask, view, origin, self.grid.unit_cols, self.marks(unit)),
+    /// Writes the layer's whole mask, tile by tile in pool order:
+    /// `prune(key)` says, unit after unit, whether it is pruned. Every
+    /// element is written once (1 = keep, 0 = prune).
+    pub(crate) fn write(
+        &self,
+        mask: &mut [u8],
+        mut prune: impl FnMut(u32) -> bool,
+    ) -> Result<(), ErrorKind> {
+        let mut scores = [0.0f32; TILE];
+        let mut keep = [0u8; TILE * MAX_GROUP];
+        let mut tile = self.tile;
+        let (bn, bm) = (self.grid.unit_rows, self.grid.unit_cols);
+        let view = self.tile.view;
+        let groups = self.tile.prune_per_group > 0;
+        for ur in 0..self.grid.rows {
+            let mut uc = 0;
+            while uc < self.grid.cols {
+                let n = TILE.min(self.grid.cols - uc);
+                tile.unit_row = ur;
+                tile.first_unit = uc;
+                self.kernels.score(&tile, &mut scores[..n]);
+                let mut pruned = 0u64;
+                for (j, &x) in scores[..n].iter().enumerate() {
+                    if x.is_nan() {
+                        return Err(self.nan_cause(ur * self.grid.cols + uc + j));
+                    }
+                    pruned |= (prune(order_key(x)) as u64) << j;
+                }
+                let keep = &mut keep[..n * bm];
+                if groups && pruned != 0 {
+                    groups::group_keep(&tile, keep);
+                }
+                // Element `j` of unit `u` in one block row.
+                let keep = &*keep;
+                let value = |u: usize, j: usize| match (pruned >> u & 1 == 1, groups) {
+                    (false, _) => 1,
+                    (true, false) => 0,
+                    (true, true) => keep[u * bm + j],
+                };
+                for r in ur * bn..(ur + 1) * bn {
+                    let start = r * view.cols() + uc * bm;
+                    match mask.get_mut(start..start + n * bm) {
+                        // A matrix row: the tile's units side by side.
+                        Some(row) if view.is_contiguous() => {
+                            for (u, chunk) in row.chunks_mut(bm).enumerate() {
+                                for (j, d) in chunk.iter_mut().enumerate() {
+                                    *d = value(u, j);
+                                }
+                            }
+                        }
+                        // A conv view: follow the index mapping.
+                        _ => {
+                            for u in 0..n {
+                                for (j, i) in view.run(r, (uc + u) * bm).take(bm).enumerate() {
+                                    if let Some(d) = mask.get_mut(i) {
+                                        *d = value(u, j);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                uc += n;
+            }
         }
+        Ok(())
     }
 }

@@ -47,6 +47,9 @@ pub(crate) struct Nm4<'a> {
     pub exact: bool,
     pub magnitude: bool,
     pub out: &'a mut [f32],
+    /// If given, 1 per element outside its group's least N, 0 inside
+    /// (`4 * out.len()` bytes).
+    pub keep: Option<&'a mut [u8]>,
 }
 
 impl Nm4<'_> {
@@ -68,7 +71,8 @@ impl Nm4<'_> {
         ];
         let per_vector = L::LANES / 4;
         let mut outs = self.out.chunks_mut(per_vector);
-        for (chunk, out) in chunks.iter().zip(&mut outs) {
+        let mut keep = self.keep;
+        for (i, (chunk, out)) in chunks.iter().zip(&mut outs).enumerate() {
             let mut x = l.load(chunk);
             if self.magnitude {
                 x = l.abs(x);
@@ -82,6 +86,13 @@ impl Nm4<'_> {
                 }
             }
             let marked = l.lt(rank, l.splat(self.n));
+            if let Some(keep) = keep.as_deref_mut() {
+                let kept = l.store(l.select(marked, zero, one));
+                let dst = keep.iter_mut().skip(i * L::LANES);
+                for (k, v) in dst.zip(kept.as_ref()) {
+                    *k = (*v != 0.0) as u8;
+                }
+            }
             let p = l.add(zero, l.select(marked, x, zero));
             let sum = l.add(l.add(l.add(p, l.rot1(p)), l.rot2(p)), l.rot3(p));
             let mut score = l.div(sum, l.splat(4.0));
@@ -101,17 +112,30 @@ impl Nm4<'_> {
             Ties::Inclusive
         };
         let done = chunks.len() * per_vector;
-        for (o, g) in self.out.iter_mut().skip(done).zip(tail.chunks_exact(4)) {
+        for (g, (o, xs)) in self
+            .out
+            .iter_mut()
+            .zip(self.xs.chunks_exact(4))
+            .enumerate()
+            .skip(done)
+        {
             let mut vals = [0.0f32; 4];
-            for (v, &x) in vals.iter_mut().zip(g) {
+            for (v, &x) in vals.iter_mut().zip(xs) {
                 *v = if self.magnitude { x.abs() } else { x };
+            }
+            let marks = least_n(&vals, self.n as usize, ties);
+            if let Some(keep) = keep.as_deref_mut() {
+                for (j, k) in keep.iter_mut().skip(4 * g).take(4).enumerate() {
+                    *k = (marks >> j & 1 == 0) as u8;
+                }
             }
             *o = if vals.iter().any(|v| v.is_nan()) {
                 f32::NAN
             } else {
-                group_score(&vals, least_n(&vals, self.n as usize, ties))
+                group_score(&vals, marks)
             };
         }
+        let _ = tail;
     }
 }
 

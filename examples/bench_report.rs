@@ -1,0 +1,219 @@
+//! `bench_report`: every kernel and the end-to-end selection, at every SIMD
+//! level this machine has, as ratios to a plain stream over the same
+//! buffers, measured in this one process (the machines are shared and noisy,
+//! so only ratios taken side by side mean anything).
+//!
+//! ```text
+//! cargo run --release --example bench_report            # BERT-base-shaped, 85M f32
+//! cargo run --release --example bench_report -- --small # 4 layers, 4M f32, quick
+//! ```
+//!
+//! Each figure is the best of several runs (the least disturbed one).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use half::bf16;
+use prunemask::{
+    plan, prune, unit_scores, Criterion, Layer, LayerReport, Level, Options, Pattern, Shape,
+};
+
+fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// The model: BERT-base's 72 weight matrices, or 4 square ones with `--small`.
+fn shapes(small: bool) -> Vec<(usize, usize)> {
+    if small {
+        return vec![(1024, 1024); 4];
+    }
+    let block = [
+        (768, 768),
+        (768, 768),
+        (768, 768),
+        (768, 768),
+        (3072, 768),
+        (768, 3072),
+    ];
+    (0..12).flat_map(|_| block).collect()
+}
+
+fn data(shapes: &[(usize, usize)]) -> Vec<Vec<f32>> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    shapes
+        .iter()
+        .map(|&(r, c)| {
+            (0..r * c)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.05
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A plain read of every score: 16 independent sums, so it runs at memory
+/// speed, not at add latency.
+fn read_stream(data: &[Vec<f32>]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    for d in data {
+        let (chunks, tail) = d.as_chunks::<16>();
+        for c in chunks {
+            for (a, x) in acc.iter_mut().zip(c) {
+                *a += x;
+            }
+        }
+        acc[0] += tail.iter().sum::<f32>();
+    }
+    acc.iter().sum()
+}
+
+/// Read every score, write one byte per score.
+fn read_write_stream(data: &[Vec<f32>], out: &mut [Vec<u8>]) {
+    for (d, o) in data.iter().zip(out) {
+        for (x, m) in d.iter().zip(o.iter_mut()) {
+            *m = (*x > 0.0) as u8;
+        }
+    }
+}
+
+fn main() {
+    let small = std::env::args().any(|a| a == "--small");
+    let runs = if small { 7 } else { 3 };
+    let shapes = shapes(small);
+    let f32s = data(&shapes);
+    let bf16s: Vec<Vec<bf16>> = f32s
+        .iter()
+        .map(|d| d.iter().map(|&x| bf16::from_f32(x)).collect())
+        .collect();
+    let elements: usize = f32s.iter().map(Vec::len).sum();
+    let mut masks: Vec<Vec<u8>> = f32s.iter().map(|d| vec![0u8; d.len()]).collect();
+    let levels: Vec<Level> = Level::ALL
+        .into_iter()
+        .filter(|l| l.is_available())
+        .collect();
+
+    let read = best_of(runs, || {
+        black_box(read_stream(black_box(&f32s)));
+    });
+    let read_write = best_of(runs, || read_write_stream(black_box(&f32s), &mut masks));
+    let ns = |d: Duration| d.as_secs_f64() * 1e9 / elements as f64;
+    println!(
+        "{} layers, {} f32 scores ({:.0} MiB); read stream {:.1} ms ({:.2} ns/element, {:.1} GB/s), read f32 + write u8 stream {:.1} ms",
+        shapes.len(),
+        elements,
+        elements as f64 * 4.0 / (1 << 20) as f64,
+        read.as_secs_f64() * 1e3,
+        ns(read),
+        elements as f64 * 4.0 / read.as_secs_f64() / 1e9,
+        read_write.as_secs_f64() * 1e3,
+    );
+    println!();
+    println!(
+        "{:<34} {:>7} {:>10} {:>12} {:>12}",
+        "what", "level", "ms", "ns/element", "x stream"
+    );
+
+    for name in ["2:4", "4x1"] {
+        let opts = |level| {
+            Options::new(Pattern::parse(name).unwrap(), 0.5)
+                .criterion(Criterion::Magnitude)
+                .level(level)
+        };
+        let layers: Vec<Layer<'_>> = f32s
+            .iter()
+            .zip(&shapes)
+            .map(|(d, &(r, c))| Layer::new(&d[..], Shape::matrix(r, c)))
+            .collect();
+        let bf_layers: Vec<Layer<'_>> = bf16s
+            .iter()
+            .zip(&shapes)
+            .map(|(d, &(r, c))| Layer::new(&d[..], Shape::matrix(r, c)))
+            .collect();
+        let mut reports = vec![LayerReport::default(); layers.len()];
+        for &level in &levels {
+            let o = opts(level);
+            // The unit-score kernel alone, over every layer once.
+            let mut scores: Vec<Vec<f32>> = Vec::new();
+            for l in &layers {
+                let mut s = vec![0.0f32; 1];
+                let n = match unit_scores(l, &o, &mut s) {
+                    Err(e) => match e.kind() {
+                        prunemask::ErrorKind::OutputLength { expected, .. } => *expected,
+                        _ => 0,
+                    },
+                    Ok(n) => n,
+                };
+                scores.push(vec![0.0f32; n]);
+            }
+            let kernel = best_of(runs, || {
+                for (l, s) in layers.iter().zip(scores.iter_mut()) {
+                    unit_scores(l, &o, s).unwrap();
+                }
+            });
+            // unit_scores reads every unit twice (check, then write).
+            let kernel = kernel / 2;
+            row(
+                &format!("{name} unit scores (f32)"),
+                level,
+                kernel,
+                ns(kernel),
+                kernel.as_secs_f64() / read.as_secs_f64(),
+            );
+            let planned = best_of(runs, || {
+                plan(&layers, &o, &mut reports).unwrap();
+            });
+            row(
+                &format!("{name} global plan (f32)"),
+                level,
+                planned,
+                ns(planned),
+                planned.as_secs_f64() / read.as_secs_f64(),
+            );
+            let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+            let pruned = best_of(runs, || {
+                prune(&layers, &o, &mut reports, &mut outs).unwrap();
+            });
+            row(
+                &format!("{name} global prune, end to end (f32)"),
+                level,
+                pruned,
+                ns(pruned),
+                pruned.as_secs_f64() / read.as_secs_f64(),
+            );
+            let pruned_bf = best_of(runs, || {
+                prune(&bf_layers, &o, &mut reports, &mut outs).unwrap();
+            });
+            row(
+                &format!("{name} global prune, end to end (bf16)"),
+                level,
+                pruned_bf,
+                ns(pruned_bf),
+                pruned_bf.as_secs_f64() / read.as_secs_f64(),
+            );
+        }
+    }
+    println!();
+    println!("x stream: time over the f32 read stream of the same scores (bf16 rows too: same element count).");
+}
+
+fn row(what: &str, level: Level, d: Duration, ns: f64, ratio: f64) {
+    println!(
+        "{:<34} {:>7} {:>10.1} {:>12.2} {:>12.2}",
+        what,
+        format!("{level:?}"),
+        d.as_secs_f64() * 1e3,
+        ns,
+        ratio
+    );
+}
