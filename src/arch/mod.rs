@@ -127,37 +127,30 @@ pub(crate) fn nm4_scores(
     }
 }
 
-/// Block scores of `rows x 1` blocks (`rows <= 16`) over a contiguous `f32`
-/// matrix `cols` wide: block column `first + u` of the block row starting at
-/// view row `r0` goes to `out[u]`.
+/// Most rows a column kernel sums (torch's orders have no cascade up to 16).
+pub(crate) const MAX_COLUMN_ROWS: usize = 16;
+
+/// Block scores of `rows.len() x 1` blocks (at most 16 rows): `rows[r][u]`
+/// is the score of row `r` in block column `first + u` of a layer with
+/// `cols` block columns; the block's score goes to `out[u]`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn column_scores(
     level: Level,
-    xs: &[f32],
-    cols: usize,
-    r0: usize,
-    rows: usize,
+    rows: &[&[f32]],
     first: usize,
+    cols: usize,
     reduce: Reduce,
     magnitude: bool,
     out: &mut [f32],
 ) -> bool {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
-        if rows > generic::MAX_COLUMN_ROWS || cols < 2 || reduce == Reduce::Max {
+        let short = rows.iter().any(|r| r.len() < out.len());
+        if rows.len() > MAX_COLUMN_ROWS || short || cols < 2 || reduce == Reduce::Max {
             return false;
         }
-        // One slice per block row, each `out.len()` columns from `first`.
-        let mut slices: [&[f32]; generic::MAX_COLUMN_ROWS] = [&[]; generic::MAX_COLUMN_ROWS];
-        for (r, slot) in slices.iter_mut().take(rows).enumerate() {
-            let start = (r0 + r) * cols + first;
-            match xs.get(start..start + out.len()) {
-                Some(s) => *slot = s,
-                None => return false,
-            }
-        }
         let job = generic::Columns {
-            rows: &slices[..rows],
+            rows,
             first,
             cols,
             reduce,
@@ -176,7 +169,7 @@ pub(crate) fn column_scores(
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
-        let _ = (level, xs, cols, r0, rows, first, reduce, magnitude, out);
+        let _ = (level, rows, first, cols, reduce, magnitude, out);
         false
     }
 }

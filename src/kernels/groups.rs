@@ -66,21 +66,34 @@ impl<const M: usize> VisitElements for Groups<'_, '_, M> {
     }
 }
 
+/// The contiguous `f32` scores of `groups` groups of four of a tile, for the
+/// SIMD kernels: borrowed, or widened from halves into `buf`.
+fn simd_run<'s>(
+    tile: &Tile<'s>,
+    m: usize,
+    groups: usize,
+    buf: &'s mut [f32; 256],
+) -> Option<&'s [f32]> {
+    if m != 4 || groups > 64 || tile.level == crate::Level::Scalar || !tile.view.is_contiguous() {
+        return None;
+    }
+    let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
+    crate::kernels::f32_run(tile.scores, start, 4 * groups, buf)
+}
+
 /// One byte per element of a tile's groups (`keep.len() == M * groups`): 1
 /// outside the group's least N, 0 inside. The caller has checked the scores.
 pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
     let m = tile.unit_cols;
     let groups = keep.len() / m;
-    if let (crate::Scores::F32(xs), 4, true) = (tile.scores, m, tile.view.is_contiguous()) {
-        let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
-        if let Some(xs) = xs.get(start..start + 4 * groups) {
-            let magnitude = tile.criterion == crate::Criterion::Magnitude;
-            let mut scores = [0.0f32; 64];
-            if let Some(scores) = scores.get_mut(..groups) {
-                let (n, ties) = (tile.prune_per_group, tile.ties);
-                if crate::arch::nm4_scores(tile.level, xs, n, ties, magnitude, scores, Some(keep)) {
-                    return;
-                }
+    let mut buf = [0.0f32; 256];
+    if let Some(xs) = simd_run(tile, m, groups, &mut buf) {
+        let magnitude = tile.criterion == crate::Criterion::Magnitude;
+        let mut scores = [0.0f32; 64];
+        if let Some(scores) = scores.get_mut(..groups) {
+            let (n, ties) = (tile.prune_per_group, tile.ties);
+            if crate::arch::nm4_scores(tile.level, xs, n, ties, magnitude, scores, Some(keep)) {
+                return;
             }
         }
     }
@@ -102,14 +115,12 @@ pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
 /// from the tile.
 pub(crate) fn group_scores<const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     let m = if M == 0 { tile.unit_cols } else { M };
-    if let (crate::Scores::F32(xs), 4, true) = (tile.scores, m, tile.view.is_contiguous()) {
-        let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
-        if let Some(xs) = xs.get(start..start + 4 * out.len()) {
-            let magnitude = tile.criterion == crate::Criterion::Magnitude;
-            let n = tile.prune_per_group;
-            if crate::arch::nm4_scores(tile.level, xs, n, tile.ties, magnitude, out, None) {
-                return;
-            }
+    let mut buf = [0.0f32; 256];
+    if let Some(xs) = simd_run(tile, m, out.len(), &mut buf) {
+        let magnitude = tile.criterion == crate::Criterion::Magnitude;
+        let n = tile.prune_per_group;
+        if crate::arch::nm4_scores(tile.level, xs, n, tile.ties, magnitude, out, None) {
+            return;
         }
     }
     tile.scores.visit(Groups::<M> { tile, out })

@@ -11,6 +11,8 @@ pub(crate) mod keys;
 pub(crate) mod mask;
 pub(crate) mod reduce;
 
+use half::slice::HalfFloatSliceExt;
+
 use crate::layer::{Criterion, Scores};
 
 /// One element of a score slice, read by the criterion. `index` is in bounds
@@ -41,4 +43,29 @@ pub(crate) const fn group_scores_for<const M: usize>() -> UnitScoresFn {
     return groups::group_scores::<M>;
     #[cfg(not(feature = "specialized"))]
     return groups::group_scores::<0>;
+}
+
+/// `len` contiguous scores from `start`, as `f32`: borrowed for `f32`,
+/// widened into `buf` for halves (a tile at a time, never a tensor). `None`
+/// when out of range or `buf` is short.
+pub(crate) fn f32_run<'s>(
+    scores: Scores<'s>,
+    start: usize,
+    len: usize,
+    buf: &'s mut [f32],
+) -> Option<&'s [f32]> {
+    let end = start.checked_add(len)?;
+    match scores {
+        Scores::F32(s) => s.get(start..end),
+        Scores::F16(s) => {
+            let dst = buf.get_mut(..len)?;
+            s.get(start..end)?.convert_to_f32_slice(dst);
+            Some(dst)
+        }
+        Scores::Bf16(s) => {
+            let dst = buf.get_mut(..len)?;
+            s.get(start..end)?.convert_to_f32_slice(dst);
+            Some(dst)
+        }
+    }
 }

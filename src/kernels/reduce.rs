@@ -196,26 +196,31 @@ fn max_of(n: usize, load: impl Fn(usize) -> f32) -> f32 {
     }
 }
 
+/// Most units a SIMD column tile takes (the planner's tiles are 64).
+const COLUMN_TILE: usize = 64;
+
 /// Scores the blocks of a tile. `N`/`M` are the block sizes, or 0 to take
 /// them from the tile (runtime sizes and `channel` sides).
 pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     let bn = if N == 0 { tile.unit_rows } else { N };
     let bm = if M == 0 { tile.unit_cols } else { M };
-    if let (crate::Scores::F32(xs), 1, true) = (tile.scores, bm, tile.view.is_contiguous()) {
+    let n = out.len();
+    let simd = bm == 1 && bn <= arch::MAX_COLUMN_ROWS && (1..=COLUMN_TILE).contains(&n);
+    if simd && tile.level != crate::Level::Scalar && tile.view.is_contiguous() {
+        // One f32 slice per block row: borrowed, or widened from halves.
+        let mut buf = [0.0f32; arch::MAX_COLUMN_ROWS * COLUMN_TILE];
+        let mut rows: [&[f32]; arch::MAX_COLUMN_ROWS] = [&[]; arch::MAX_COLUMN_ROWS];
+        let (cols, r0, first) = (tile.view.cols(), tile.unit_row * bn, tile.first_unit);
+        let mut whole = true;
+        for (r, (slot, chunk)) in rows.iter_mut().zip(buf.chunks_mut(n)).take(bn).enumerate() {
+            match super::f32_run(tile.scores, (r0 + r) * cols + first, n, chunk) {
+                Some(s) => *slot = s,
+                None => whole = false,
+            }
+        }
         let magnitude = tile.criterion == crate::Criterion::Magnitude;
-        let (cols, r0) = (tile.view.cols(), tile.unit_row * bn);
-        let first = tile.first_unit;
-        if arch::column_scores(
-            tile.level,
-            xs,
-            cols,
-            r0,
-            bn,
-            first,
-            tile.reduce,
-            magnitude,
-            out,
-        ) {
+        let (level, reduce) = (tile.level, tile.reduce);
+        if whole && arch::column_scores(level, &rows[..bn], first, cols, reduce, magnitude, out) {
             return;
         }
     }

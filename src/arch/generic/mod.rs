@@ -4,9 +4,6 @@ use crate::kernels::groups::{group_score, least_n};
 use crate::kernels::reduce::{contiguous_sum, vertical_sum};
 use crate::pattern::{Reduce, Ties};
 
-/// Most rows a column kernel sums (torch's orders have no cascade up to 16).
-pub(crate) const MAX_COLUMN_ROWS: usize = 16;
-
 /// A vector of `f32` lanes, seen as groups of four (one 128-bit lane).
 pub(crate) trait Lanes: Copy {
     type V: Copy;
