@@ -2027,3 +2027,17 @@ fn min_layer_holds_even_when_k_is_below_one() {
     let out = run(&layers, &exact("1x1", 0.04));
     assert!(out.masks.iter().flatten().all(|&m| m == 1));
 }
+
+#[test]
+fn pattern_sizes_are_plain_digits() {
+    for name in ["+4x1", "4x+1", "+2:4", "2:+4", " 2:4", "4x1 ", "0x10:4"] {
+        assert!(
+            matches!(
+                Pattern::parse(name).unwrap_err().kind(),
+                ErrorKind::BadPattern { .. }
+            ),
+            "{name}"
+        );
+    }
+    assert_eq!(Pattern::parse("04x1").unwrap().name(), "04x1");
+}

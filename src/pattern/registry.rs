@@ -185,14 +185,13 @@ impl Registry {
         let kernels = if let Some((n, m)) = key.split_once('x') {
             let side = |s: &str| match s {
                 "channel" => Ok(Extent::Channel),
-                _ => s
-                    .parse::<usize>()
+                _ => number(s)
                     .map(Extent::Fixed)
-                    .map_err(|_| bad("block sides are numbers or `channel`")),
+                    .ok_or_else(|| bad("block sides are numbers or `channel`")),
             };
             KernelSet::block_dyn(side(n)?, side(m)?)
         } else if let Some((n, m)) = key.split_once(':') {
-            let num = |s: &str| s.parse::<usize>().map_err(|_| bad("N and M are numbers"));
+            let num = |s: &str| number(s).ok_or_else(|| bad("N and M are numbers"));
             KernelSet::n_in_m_dyn(num(n)?, num(m)?)
         } else {
             return Err(Error::new(ErrorKind::UnknownPattern {
@@ -202,4 +201,12 @@ impl Registry {
         };
         Pattern::new(key, kernels)
     }
+}
+
+/// A decimal number of ASCII digits only (`usize::from_str` also takes `+`).
+fn number(s: &str) -> Option<usize> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }

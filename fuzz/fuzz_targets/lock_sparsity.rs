@@ -1,0 +1,513 @@
+//! Pattern lock and sparsity: `lock` on weights with many exact zeros, then
+//! `sparsity` of its masks, and `sparsity` of arbitrary masks.
+//!
+//! Invariants:
+//! - no panic; `Err` exactly for invalid input (counts, lengths, NaN weights,
+//!   mask values above 1), and an `Err` leaves every buffer as it was;
+//! - lock masks are 0/1, and 0 only where the weight is zero (`-0.0`
+//!   included); more precisely, by SEMANTICS section 8: a block is 0 exactly
+//!   when all its weights are zero, an N:M element exactly when it is zero and
+//!   its group has at least N zeros; layers the pattern does not fit are all
+//!   ones and skipped; reports and summary count the zeros;
+//! - `sparsity` of the lock masks counts what `lock` pruned, and of any 0/1
+//!   masks what SEMANTICS section 9 says; its ratio is in `[0, 1]`.
+#![no_main]
+
+use arbitrary::{Arbitrary, Result, Unstructured};
+use half::{bf16, f16};
+use libfuzzer_sys::fuzz_target;
+use prunemask::{
+    lock, sparsity, ErrorKind, Extent, Geometry, Layer, LayerReport, Pattern, Scores, Shape, Status,
+};
+
+const SENTINEL: u8 = 7;
+const MAX_ELEMENTS: usize = 1024;
+
+const PATTERNS: &[&str] = &[
+    "1x1",
+    "4x1",
+    "1x4",
+    "8x1",
+    "1x8",
+    "16x1",
+    "1x16",
+    "2x2",
+    "4x4",
+    "channelx1",
+    "1xchannel",
+    "1:2",
+    "2:4",
+    "1:4",
+    "4:8",
+    "2:8",
+    "8:16",
+    "3x2",
+    "2x1",
+    "1x2",
+    "3x3",
+    "2xchannel",
+    "channelx2",
+    "3:8",
+    "1:3",
+    "2:3",
+    "7:8",
+    "15:16",
+    "1:24",
+];
+
+#[derive(Debug)]
+enum Data {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    Bf16(Vec<bf16>),
+}
+
+impl Data {
+    fn len(&self) -> usize {
+        match self {
+            Data::F32(v) => v.len(),
+            Data::F16(v) => v.len(),
+            Data::Bf16(v) => v.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> f32 {
+        match self {
+            Data::F32(v) => v[i],
+            Data::F16(v) => v[i].to_f32(),
+            Data::Bf16(v) => v[i].to_f32(),
+        }
+    }
+
+    fn scores(&self) -> Scores<'_> {
+        match self {
+            Data::F32(v) => Scores::F32(v),
+            Data::F16(v) => Scores::F16(v),
+            Data::Bf16(v) => Scores::Bf16(v),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LayerIn {
+    shape: Shape,
+    data: Data,
+    /// Arbitrary masks for `sparsity` (mostly 0/1).
+    other_mask: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Input {
+    layers: Vec<LayerIn>,
+    pattern: &'static str,
+    other_pattern: &'static str,
+    /// Make one lock mask buffer the wrong length.
+    corrupt: Option<(usize, bool)>,
+    report_count_off: bool,
+}
+
+/// True with probability `a / b`; false once the input is exhausted
+/// (unlike `Unstructured::ratio`, which then says true).
+fn chance(u: &mut Unstructured<'_>, a: u8, b: u8) -> Result<bool> {
+    Ok(u.int_in_range(0..=b - 1)? >= b - a)
+}
+
+fn dim(u: &mut Unstructured<'_>) -> Result<usize> {
+    Ok(if chance(u, 1, 2)? {
+        u.int_in_range(1..=24)?
+    } else {
+        *u.choose(&[1usize, 2, 3, 4, 6, 8, 12, 16, 24, 2, 4, 8])?
+    })
+}
+
+fn shape(u: &mut Unstructured<'_>) -> Result<Shape> {
+    let mut d = if chance(u, 1, 3)? {
+        let h = if chance(u, 3, 4)? {
+            u.int_in_range(1..=3)?
+        } else {
+            dim(u)?
+        };
+        let w = if chance(u, 3, 4)? {
+            u.int_in_range(1..=3)?
+        } else {
+            dim(u)?
+        };
+        vec![dim(u)?, dim(u)?, h, w]
+    } else {
+        vec![dim(u)?, dim(u)?]
+    };
+    while d.iter().product::<usize>() > MAX_ELEMENTS {
+        let j = (0..d.len()).max_by_key(|&j| d[j]).unwrap();
+        d[j] = d[j].div_ceil(2);
+    }
+    Ok(Shape::from_dims(&d).unwrap())
+}
+
+fn data(u: &mut Unstructured<'_>, n: usize, zero_weight: u8) -> Result<Data> {
+    let ty = u.int_in_range(0u8..=2)?;
+    let mut bits = Vec::with_capacity(n);
+    for _ in 0..n {
+        let c = u8::arbitrary(u)?;
+        // Zeros (both signs) with high probability, so whole blocks and
+        // groups come out zero; exhausted input gives zeros too.
+        let mut b: u32 = if c < zero_weight {
+            if c & 1 == 0 {
+                0
+            } else if ty == 0 {
+                0x8000_0000
+            } else {
+                0x8000
+            }
+        } else if ty == 0 {
+            u32::arbitrary(u)?
+        } else {
+            u16::arbitrary(u)? as u32
+        };
+        let nan = match ty {
+            0 => f32::from_bits(b).is_nan(),
+            1 => f16::from_bits(b as u16).is_nan(),
+            _ => bf16::from_bits(b as u16).is_nan(),
+        };
+        // NaN is placed on purpose (see `Input::arbitrary`), not by chance.
+        if nan {
+            b = 0x3f80; // some non-zero, non-NaN value in each type
+        }
+        bits.push(b);
+    }
+    Ok(match ty {
+        0 => Data::F32(bits.into_iter().map(f32::from_bits).collect()),
+        1 => Data::F16(bits.into_iter().map(|b| f16::from_bits(b as u16)).collect()),
+        _ => Data::Bf16(
+            bits.into_iter()
+                .map(|b| bf16::from_bits(b as u16))
+                .collect(),
+        ),
+    })
+}
+
+impl<'a> Arbitrary<'a> for Input {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let pattern = *u.choose(PATTERNS)?;
+        let other_pattern = if chance(u, 1, 2)? {
+            pattern
+        } else {
+            *u.choose(PATTERNS)?
+        };
+        let allow_nan = chance(u, 1, 16)?;
+        let zero_weight = *u.choose(&[128u8, 200, 240, 255])?;
+        let bad_masks = chance(u, 1, 16)?;
+        let count = u.int_in_range(1..=4)?;
+        let mut layers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let shape = shape(u)?;
+            let n = shape.elements().unwrap();
+            let data = data(u, n, zero_weight)?;
+            let mut other_mask = Vec::with_capacity(n);
+            for _ in 0..n {
+                let v = u8::arbitrary(u)?;
+                other_mask.push(if bad_masks && v == 0xff {
+                    2
+                } else {
+                    (v > 96) as u8
+                });
+            }
+            layers.push(LayerIn {
+                shape,
+                data,
+                other_mask,
+            });
+        }
+        if allow_nan {
+            let l = u.int_in_range(0..=count - 1)?;
+            let len = layers[l].data.len();
+            let at = u.int_in_range(0..=len - 1)?;
+            match &mut layers[l].data {
+                Data::F32(v) => v[at] = f32::NAN,
+                Data::F16(v) => v[at] = f16::NAN,
+                Data::Bf16(v) => v[at] = -bf16::NAN,
+            }
+        }
+        let corrupt = if chance(u, 1, 32)? {
+            Some((u.int_in_range(0..=count - 1)?, bool::arbitrary(u)?))
+        } else {
+            None
+        };
+        Ok(Input {
+            layers,
+            pattern,
+            other_pattern,
+            corrupt,
+            report_count_off: chance(u, 1, 64)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    rows: usize,
+    cols: usize,
+    unit_rows: usize,
+    unit_cols: usize,
+}
+
+fn view_dims(shape: Shape) -> (usize, usize, usize) {
+    match shape {
+        Shape::Matrix { rows, cols } => (rows, cols, cols),
+        Shape::Conv { o, i, h, w } => (o, h * w * i, i),
+    }
+}
+
+/// Native geometry (lock and sparsity never use INC 2.0's conv blocks).
+fn grid(shape: Shape, g: Geometry) -> Option<Grid> {
+    let (rows, cols, inner) = view_dims(shape);
+    let resolve = |e: Extent, d: usize| match e {
+        Extent::Fixed(n) => n,
+        Extent::Channel => d,
+    };
+    let (ur, uc) = match g {
+        Geometry::Block { n, m } => (resolve(n, rows), resolve(m, cols)),
+        Geometry::NInM { m, .. } => {
+            if inner % m != 0 {
+                return None;
+            }
+            (1, m)
+        }
+    };
+    if rows % ur != 0 || cols % uc != 0 {
+        return None;
+    }
+    Some(Grid {
+        rows: rows / ur,
+        cols: cols / uc,
+        unit_rows: ur,
+        unit_cols: uc,
+    })
+}
+
+fn flat(shape: Shape, r: usize, c: usize) -> usize {
+    match shape {
+        Shape::Matrix { cols, .. } => r * cols + c,
+        Shape::Conv {
+            i: ci,
+            h: ch,
+            w: cw,
+            ..
+        } => {
+            let (i, hw) = (c % ci, c / ci);
+            let (h, w) = (hw / cw, hw % cw);
+            r * ci * ch * cw + i * ch * cw + h * cw + w
+        }
+    }
+}
+
+/// Flat indices of each unit's elements.
+fn units(shape: Shape, g: Grid) -> Vec<Vec<usize>> {
+    let mut out = Vec::with_capacity(g.rows * g.cols);
+    for gr in 0..g.rows {
+        for gc in 0..g.cols {
+            let mut u = Vec::with_capacity(g.unit_rows * g.unit_cols);
+            for r in gr * g.unit_rows..(gr + 1) * g.unit_rows {
+                for c in gc * g.unit_cols..(gc + 1) * g.unit_cols {
+                    u.push(flat(shape, r, c));
+                }
+            }
+            out.push(u);
+        }
+    }
+    out
+}
+
+/// `sparsity` by SEMANTICS section 9: (zero, total).
+fn expected_sparsity(p: Geometry, shapes: &[Shape], masks: &[&[u8]]) -> (u64, u64) {
+    let (mut zero, mut total) = (0, 0);
+    for (&s, m) in shapes.iter().zip(masks) {
+        match p {
+            Geometry::NInM { .. } => {
+                zero += m.iter().filter(|&&x| x == 0).count() as u64;
+                total += m.len() as u64;
+            }
+            Geometry::Block { .. } => {
+                if let Some(g) = grid(s, p) {
+                    for u in units(s, g) {
+                        zero += u.iter().all(|&x| m[x] == 0) as u64;
+                        total += 1;
+                    }
+                }
+            }
+        }
+    }
+    (zero, total)
+}
+
+fuzz_target!(|input: Input| {
+    let pattern = Pattern::parse(input.pattern).unwrap();
+    let geometry = pattern.geometry();
+    let layers: Vec<Layer<'_>> = input
+        .layers
+        .iter()
+        .map(|l| Layer::new(l.data.scores(), l.shape))
+        .collect();
+    let shapes: Vec<Shape> = input.layers.iter().map(|l| l.shape).collect();
+    let n = layers.len();
+    let mut bufs: Vec<Vec<u8>> = input
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let len = match input.corrupt {
+                Some((j, true)) if j == i => l.data.len() + 1,
+                Some((j, false)) if j == i => l.data.len() - 1,
+                _ => l.data.len(),
+            };
+            vec![SENTINEL; len]
+        })
+        .collect();
+    let mut reports = vec![LayerReport::default(); if input.report_count_off { n + 1 } else { n }];
+    let result = {
+        let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+        lock(&layers, &pattern, &mut reports, &mut outs)
+    };
+    let any_nan = input
+        .layers
+        .iter()
+        .any(|l| (0..l.data.len()).any(|i| l.data.get(i).is_nan()));
+    let valid = input.corrupt.is_none() && !input.report_count_off && !any_nan;
+
+    match result {
+        Err(e) => {
+            assert!(!e.to_string().is_empty(), "{e:?}");
+            assert!(!valid, "valid input rejected: {e}");
+            for (i, b) in bufs.iter().enumerate() {
+                assert!(b.iter().all(|&x| x == SENTINEL), "Err ({e}) wrote mask {i}");
+            }
+            if let ErrorKind::NanScore { index } = e.kind() {
+                let l = e.layer().expect("NaN error names its layer");
+                assert!(input.layers[l].data.get(*index).is_nan());
+            }
+        }
+        Ok(summary) => {
+            assert!(valid, "invalid input accepted");
+            let (mut units_sum, mut pruned_units, mut elements, mut pruned_elements, mut skipped) =
+                (0, 0, 0, 0, 0);
+            for (li, ((l, r), mask)) in input.layers.iter().zip(&reports).zip(&bufs).enumerate() {
+                assert!(
+                    mask.iter().all(|&x| x <= 1),
+                    "layer {li}: lock mask not 0/1"
+                );
+                let is_zero = |x: usize| l.data.get(x) == 0.0;
+                for (x, &m) in mask.iter().enumerate() {
+                    assert!(
+                        m == 1 || is_zero(x),
+                        "layer {li}: lock zero at non-zero weight {x}"
+                    );
+                }
+                let zeros = mask.iter().filter(|&&x| x == 0).count() as u64;
+                assert_eq!(r.pruned_elements, zeros, "layer {li}");
+                assert_eq!(r.elements, l.data.len() as u64, "layer {li}");
+                match grid(l.shape, geometry) {
+                    None => {
+                        assert!(
+                            matches!(r.status, Status::Skipped(_)),
+                            "layer {li}: {:?}",
+                            r.status
+                        );
+                        assert_eq!(zeros, 0, "layer {li}: skipped layer locked");
+                        skipped += 1;
+                    }
+                    Some(g) => {
+                        assert_eq!(r.status, Status::Selected, "layer {li}");
+                        assert_eq!(r.units, (g.rows * g.cols) as u64, "layer {li}");
+                        let mut pruned = 0;
+                        for (ui, u) in units(l.shape, g).iter().enumerate() {
+                            let wz = u.iter().filter(|&&x| is_zero(x)).count();
+                            match geometry {
+                                Geometry::Block { .. } => {
+                                    let want = if wz == u.len() { 0 } else { 1 };
+                                    assert!(
+                                        u.iter().all(|&x| mask[x] == want),
+                                        "layer {li}: block {ui} ({wz} of {} weights zero)",
+                                        u.len()
+                                    );
+                                    pruned += (want == 0) as u64;
+                                }
+                                Geometry::NInM { n, .. } => {
+                                    for &x in u {
+                                        let want = !(is_zero(x) && wz >= n) as u8;
+                                        assert_eq!(
+                                            mask[x], want,
+                                            "layer {li}: group {ui} element {x}"
+                                        );
+                                    }
+                                    pruned += (wz >= n) as u64;
+                                }
+                            }
+                        }
+                        assert_eq!(r.pruned_units, pruned, "layer {li}: pruned units");
+                    }
+                }
+                units_sum += r.units;
+                pruned_units += r.pruned_units;
+                elements += r.elements;
+                pruned_elements += r.pruned_elements;
+            }
+            assert_eq!(summary.layers, n);
+            assert_eq!(summary.skipped, skipped);
+            assert_eq!(summary.units, units_sum);
+            assert_eq!(summary.pruned_units, pruned_units);
+            assert_eq!(summary.elements, elements);
+            assert_eq!(summary.pruned_elements, pruned_elements);
+
+            // Sparsity of the lock masks: what lock pruned.
+            let masks: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
+            let s = sparsity(&pattern, &shapes, &masks).expect("sparsity of lock masks");
+            assert!((0.0..=1.0).contains(&s.ratio()));
+            assert_eq!(
+                (s.zero, s.total),
+                expected_sparsity(geometry, &shapes, &masks)
+            );
+            match geometry {
+                Geometry::Block { .. } => {
+                    assert_eq!((s.zero, s.total), (summary.pruned_units, summary.units))
+                }
+                Geometry::NInM { .. } => {
+                    assert_eq!(
+                        (s.zero, s.total),
+                        (summary.pruned_elements, summary.elements)
+                    )
+                }
+            }
+        }
+    }
+
+    // Sparsity of arbitrary masks, under a possibly different pattern.
+    let other = Pattern::parse(input.other_pattern).unwrap();
+    let masks: Vec<&[u8]> = input.layers.iter().map(|l| &l.other_mask[..]).collect();
+    let bad = masks
+        .iter()
+        .enumerate()
+        .find_map(|(i, m)| m.iter().position(|&v| v > 1).map(|j| (i, j, m[j])));
+    match (sparsity(&other, &shapes, &masks), bad) {
+        (Ok(s), None) => {
+            assert!(s.zero <= s.total);
+            assert!((0.0..=1.0).contains(&s.ratio()));
+            assert_eq!(
+                (s.zero, s.total),
+                expected_sparsity(other.geometry(), &shapes, &masks)
+            );
+        }
+        (Err(e), Some((i, j, v))) => {
+            assert!(!e.to_string().is_empty());
+            assert_eq!(e.layer(), Some(i));
+            assert_eq!(e.kind(), &ErrorKind::MaskValue { index: j, value: v });
+        }
+        (r, b) => panic!("sparsity: {r:?} with bad value {b:?}"),
+    }
+    // Wrong counts and lengths are refused.
+    if n > 1 {
+        assert!(sparsity(&other, &shapes, &masks[..n - 1]).is_err());
+    }
+    let short = &input.layers[0].other_mask[..input.layers[0].other_mask.len() - 1];
+    let mut masks2 = masks.clone();
+    masks2[0] = short;
+    assert!(sparsity(&other, &shapes, &masks2).is_err());
+});

@@ -1,0 +1,870 @@
+//! Selection: `prune`, and `plan` + `write_mask`, over 1-4 small layers
+//! (matrix and OIHW conv, f32/f16/bf16 scores from raw bit patterns) with
+//! an arbitrary pattern and arbitrary options.
+//!
+//! Invariants (see the checks below for the exact statements):
+//! - no panic; `Err` exactly when the input is invalid (counts, lengths,
+//!   ratios, NaN scores), or possibly on a NaN unit score when some score is
+//!   infinite or huge; every `Err` leaves every mask buffer as it was and
+//!   displays non-empty text;
+//! - on `Ok`: masks are 0/1; each report's `pruned_elements` is the zeros of
+//!   its mask; skipped layers (exactly those the pattern does not fit) are all
+//!   ones; the `Summary` is the sum of the reports;
+//! - blocks are all 0 or all 1 and the zero blocks number `pruned_units`;
+//!   N:M groups (M consecutive view columns of a row) have 0 zeros or exactly
+//!   N (exact ties) / at least N (inclusive), and the groups with zeros number
+//!   `pruned_units`;
+//! - `target_units` is `floor(s / (N/M) * units)` (globally, or summed per
+//!   layer); in exact mode without a bounded layer the pruned units equal it;
+//!   bounded layers sit at their bound;
+//! - for `1x1` without bounds, the mask is the one a sort gives (exact: the
+//!   first k by (score, pool order); inclusive: every score <= the k-th);
+//! - `plan` + `write_mask` gives the reports, summary and masks of `prune`.
+#![no_main]
+
+use arbitrary::{Arbitrary, Result, Unstructured};
+use half::{bf16, f16};
+use libfuzzer_sys::fuzz_target;
+use prunemask::{
+    plan, prune, write_mask, Bound, CapMode, Compat, Criterion, Domain, ErrorKind, Extent,
+    Geometry, Layer, LayerReport, Options, Pattern, Reduce, Scores, Shape, SkipReason, Status,
+    Ties,
+};
+
+const SENTINEL: u8 = 7;
+
+/// With `PRUNEMASK_FUZZ_STATS` set, counts of what the runs exercised are
+/// printed every 2^16 runs (to see that the checks below do run).
+mod stats {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::sync::OnceLock;
+    pub const NAMES: [&str; 8] = [
+        "runs",
+        "ok",
+        "err",
+        "err-valid-nan-unit",
+        "bounded",
+        "exact-k",
+        "1x1-oracle",
+        "nm-groups",
+    ];
+    static COUNTS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+    static ON: OnceLock<bool> = OnceLock::new();
+    pub fn hit(i: usize) {
+        if !*ON.get_or_init(|| std::env::var_os("PRUNEMASK_FUZZ_STATS").is_some()) {
+            return;
+        }
+        let n = COUNTS[i].fetch_add(1, Relaxed) + 1;
+        if i == 0 && n % (1 << 16) == 0 {
+            let line: Vec<String> = NAMES
+                .iter()
+                .zip(&COUNTS)
+                .map(|(k, v)| format!("{k}={}", v.load(Relaxed)))
+                .collect();
+            eprintln!("stats: {}", line.join(" "));
+        }
+    }
+}
+/// Largest layer, in elements.
+const MAX_ELEMENTS: usize = 1024;
+
+const PATTERNS: &[&str] = &[
+    // built-ins
+    "1x1",
+    "4x1",
+    "1x4",
+    "8x1",
+    "1x8",
+    "16x1",
+    "1x16",
+    "2x2",
+    "4x4",
+    "channelx1",
+    "1xchannel",
+    "1:2",
+    "2:4",
+    "1:4",
+    "4:8",
+    "2:8",
+    "8:16",
+    // runtime-sized
+    "3x2",
+    "2x1",
+    "1x2",
+    "3x3",
+    "2x3",
+    "1x3",
+    "24x1",
+    "2xchannel",
+    "channelx2",
+    "channelx3",
+    "3:8",
+    "1:3",
+    "2:3",
+    "5:8",
+    "7:8",
+    "3:6",
+    "15:16",
+    "1:24",
+    "12:24",
+    "nxm_4x1",
+    "snip_2:4",
+];
+
+const SPECIALS: &[f32] = &[
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    2.0,
+    3.0,
+    -3.0,
+    f32::INFINITY,
+    f32::NEG_INFINITY,
+    f32::MAX,
+    -f32::MAX,
+    f32::MIN_POSITIVE,
+    1e-45,
+    -1e-45,
+    1e30,
+    -1e30,
+    65504.0,
+];
+
+#[derive(Debug)]
+enum Data {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    Bf16(Vec<bf16>),
+}
+
+impl Data {
+    fn len(&self) -> usize {
+        match self {
+            Data::F32(v) => v.len(),
+            Data::F16(v) => v.len(),
+            Data::Bf16(v) => v.len(),
+        }
+    }
+
+    /// The exact f32 value of element `i`.
+    fn get(&self, i: usize) -> f32 {
+        match self {
+            Data::F32(v) => v[i],
+            Data::F16(v) => v[i].to_f32(),
+            Data::Bf16(v) => v[i].to_f32(),
+        }
+    }
+
+    fn scores(&self) -> Scores<'_> {
+        match self {
+            Data::F32(v) => Scores::F32(v),
+            Data::F16(v) => Scores::F16(v),
+            Data::Bf16(v) => Scores::Bf16(v),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LayerIn {
+    shape: Shape,
+    data: Data,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Corrupt {
+    None,
+    /// Mask of layer `.0` one element longer (or shorter).
+    MaskLen(usize, bool),
+    ReportCount,
+    MaskCount,
+}
+
+#[derive(Debug)]
+struct Input {
+    layers: Vec<LayerIn>,
+    pattern: &'static str,
+    sparsity: f64,
+    max_layer: f64,
+    min_layer: f64,
+    domain: Domain,
+    ties: Ties,
+    cap: CapMode,
+    reduce: Reduce,
+    criterion: Criterion,
+    compat: Compat,
+    corrupt: Corrupt,
+}
+
+/// True with probability `a / b`; false once the input is exhausted
+/// (unlike `Unstructured::ratio`, which then says true).
+fn chance(u: &mut Unstructured<'_>, a: u8, b: u8) -> Result<bool> {
+    Ok(u.int_in_range(0..=b - 1)? >= b - a)
+}
+
+fn dim(u: &mut Unstructured<'_>) -> Result<usize> {
+    Ok(if chance(u, 1, 2)? {
+        u.int_in_range(1..=24)?
+    } else {
+        *u.choose(&[1usize, 2, 3, 4, 6, 8, 12, 16, 24, 2, 4, 8])?
+    })
+}
+
+fn small_dim(u: &mut Unstructured<'_>) -> Result<usize> {
+    Ok(if chance(u, 3, 4)? {
+        u.int_in_range(1..=3)?
+    } else {
+        dim(u)?
+    })
+}
+
+fn shape(u: &mut Unstructured<'_>) -> Result<Shape> {
+    let mut d = if chance(u, 1, 3)? {
+        vec![dim(u)?, dim(u)?, small_dim(u)?, small_dim(u)?]
+    } else {
+        vec![dim(u)?, dim(u)?]
+    };
+    // Keep executions fast: halve the largest dimension until small enough.
+    while d.iter().product::<usize>() > MAX_ELEMENTS {
+        let j = (0..d.len()).max_by_key(|&j| d[j]).unwrap();
+        d[j] = d[j].div_ceil(2);
+    }
+    Ok(Shape::from_dims(&d).unwrap())
+}
+
+/// Bits of `x` in the element type (0 = f32, 1 = f16, 2 = bf16).
+fn bits_of(ty: u8, x: f32) -> u32 {
+    match ty {
+        0 => x.to_bits(),
+        1 => f16::from_f32(x).to_bits() as u32,
+        _ => bf16::from_f32(x).to_bits() as u32,
+    }
+}
+
+fn is_nan_bits(ty: u8, b: u32) -> bool {
+    match ty {
+        0 => f32::from_bits(b).is_nan(),
+        1 => f16::from_bits(b as u16).is_nan(),
+        _ => bf16::from_bits(b as u16).is_nan(),
+    }
+}
+
+/// NaN bits made into the infinity of the same sign.
+fn denan(ty: u8, b: u32) -> u32 {
+    match ty {
+        0 => b & 0xff80_0000,
+        1 => b & 0xfc00,
+        _ => b & 0xff80,
+    }
+}
+
+fn data(u: &mut Unstructured<'_>, n: usize) -> Result<Data> {
+    let ty = u.int_in_range(0u8..=2)?;
+    let raw_mask = if ty == 0 { u32::MAX } else { 0xffff };
+    // A small palette gives ties; raw bit patterns give everything else.
+    let mut palette = Vec::new();
+    for _ in 0..u.int_in_range(1..=8)? {
+        palette.push(if chance(u, 1, 2)? {
+            bits_of(ty, *u.choose(SPECIALS)?)
+        } else {
+            u32::arbitrary(u)? & raw_mask
+        });
+    }
+    let mut bits = Vec::with_capacity(n);
+    for _ in 0..n {
+        let c = u8::arbitrary(u)?;
+        let mut b = if c < 192 {
+            palette[c as usize % palette.len()]
+        } else {
+            u32::arbitrary(u)? & raw_mask
+        };
+        // NaN is placed on purpose (see `Input::arbitrary`), not by chance.
+        if is_nan_bits(ty, b) {
+            b = denan(ty, b);
+        }
+        bits.push(b);
+    }
+    Ok(match ty {
+        0 => Data::F32(bits.into_iter().map(f32::from_bits).collect()),
+        1 => Data::F16(bits.into_iter().map(|b| f16::from_bits(b as u16)).collect()),
+        _ => Data::Bf16(
+            bits.into_iter()
+                .map(|b| bf16::from_bits(b as u16))
+                .collect(),
+        ),
+    })
+}
+
+/// A ratio: mostly valid (in `[0, scale]`), sometimes NaN or out of range.
+fn ratio(u: &mut Unstructured<'_>, scale: f64) -> Result<f64> {
+    // Exhausted input reads as 0: a valid middle value.
+    Ok(match u.int_in_range(0u8..=31)? {
+        0 => scale / 2.0,
+        1 => 0.0,
+        2 => -0.0,
+        3 => scale,
+        4 => 1e-12,
+        5 => 1.0,
+        6 => scale * (1.0 - f64::EPSILON),
+        7 => f64::NAN,
+        8 => *u.choose(&[
+            -0.1,
+            1.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.0 + f64::EPSILON,
+            -1e-300,
+        ])?,
+        _ => u.int_in_range(0u32..=1000)? as f64 / 1000.0 * scale,
+    })
+}
+
+fn per_unit(g: Geometry) -> f64 {
+    match g {
+        Geometry::NInM { n, m } => n as f64 / m as f64,
+        Geometry::Block { .. } => 1.0,
+    }
+}
+
+impl<'a> Arbitrary<'a> for Input {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let pattern = *u.choose(PATTERNS)?;
+        let geometry = Pattern::parse(pattern).unwrap().geometry();
+        let allow_nan = chance(u, 1, 16)?;
+        let count = u.int_in_range(1..=4)?;
+        let mut layers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let shape = shape(u)?;
+            let n = shape.elements().unwrap();
+            layers.push(LayerIn {
+                shape,
+                data: data(u, n)?,
+            });
+        }
+        if allow_nan {
+            let l = u.int_in_range(0..=count - 1)?;
+            let len = layers[l].data.len();
+            let at = u.int_in_range(0..=len - 1)?;
+            let nan = u16::arbitrary(u)? | 1;
+            match &mut layers[l].data {
+                Data::F32(v) => v[at] = f32::from_bits(0x7f80_0000 | (nan as u32) << 7 | 1),
+                Data::F16(v) => v[at] = f16::from_bits(0x7c00 | (nan & 0x83ff)),
+                Data::Bf16(v) => v[at] = bf16::from_bits(0x7f80 | (nan & 0x807f)),
+            }
+        }
+        let sparsity = ratio(u, per_unit(geometry))?;
+        let max_layer = match u.int_in_range(0u8..=3)? {
+            0 | 1 => 1.0,
+            2 => 0.98,
+            _ => ratio(u, 1.0)?,
+        };
+        let min_layer = match u.int_in_range(0u8..=3)? {
+            0 | 1 => 0.0,
+            2 => ratio(u, per_unit(geometry))?,
+            _ => ratio(u, 1.0)?,
+        };
+        let corrupt = if chance(u, 1, 32)? {
+            match u.int_in_range(0u8..=2)? {
+                0 => Corrupt::MaskLen(u.int_in_range(0..=count - 1)?, bool::arbitrary(u)?),
+                1 => Corrupt::ReportCount,
+                _ => Corrupt::MaskCount,
+            }
+        } else {
+            Corrupt::None
+        };
+        Ok(Input {
+            layers,
+            pattern,
+            sparsity,
+            max_layer,
+            min_layer,
+            domain: if bool::arbitrary(u)? {
+                Domain::Global
+            } else {
+                Domain::Local
+            },
+            ties: if chance(u, 1, 3)? {
+                Ties::Inclusive
+            } else {
+                Ties::Exact
+            },
+            cap: if bool::arbitrary(u)? {
+                CapMode::Redistribute
+            } else {
+                CapMode::Seed
+            },
+            reduce: *u.choose(&[Reduce::Mean, Reduce::Sum, Reduce::Max, Reduce::L2])?,
+            criterion: if bool::arbitrary(u)? {
+                Criterion::Scores
+            } else {
+                Criterion::Magnitude
+            },
+            compat: if chance(u, 1, 4)? {
+                Compat::Inc20
+            } else {
+                Compat::Native
+            },
+            corrupt,
+        })
+    }
+}
+
+/// Grid of units by SEMANTICS sections 2, 3, 6 and 7, from the shape alone.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    rows: usize,
+    cols: usize,
+    unit_rows: usize,
+    unit_cols: usize,
+}
+
+/// (rows, cols, input channels I or cols) of the 2-D view.
+fn view_dims(shape: Shape) -> (usize, usize, usize) {
+    match shape {
+        Shape::Matrix { rows, cols } => (rows, cols, cols),
+        Shape::Conv { o, i, h, w } => (o, h * w * i, i),
+    }
+}
+
+fn grid(shape: Shape, g: Geometry, compat: Compat) -> core::result::Result<Grid, SkipReason> {
+    let (rows, cols, inner) = view_dims(shape);
+    let resolve = |e: Extent, d: usize| match e {
+        Extent::Fixed(n) => n,
+        Extent::Channel => d,
+    };
+    let (ur, uc) = match g {
+        Geometry::Block { n, m } => {
+            let channel_cols = if compat == Compat::Inc20 { inner } else { cols };
+            (resolve(n, rows), resolve(m, channel_cols))
+        }
+        Geometry::NInM { m, .. } => {
+            if inner % m != 0 {
+                return Err(SkipReason::Cols {
+                    cols: inner,
+                    block: m,
+                });
+            }
+            (1, m)
+        }
+    };
+    if rows % ur != 0 {
+        return Err(SkipReason::Rows { rows, block: ur });
+    }
+    if cols % uc != 0 {
+        return Err(SkipReason::Cols { cols, block: uc });
+    }
+    Ok(Grid {
+        rows: rows / ur,
+        cols: cols / uc,
+        unit_rows: ur,
+        unit_cols: uc,
+    })
+}
+
+/// Flat OIHW (or row-major) index of view element `(r, c)`, written out.
+fn flat(shape: Shape, r: usize, c: usize) -> usize {
+    match shape {
+        Shape::Matrix { cols, .. } => r * cols + c,
+        Shape::Conv {
+            i: ci,
+            h: ch,
+            w: cw,
+            ..
+        } => {
+            let (i, hw) = (c % ci, c / ci);
+            let (h, w) = (hw / cw, hw % cw);
+            r * ci * ch * cw + i * ch * cw + h * cw + w
+        }
+    }
+}
+
+/// `floor(ratio * units)` as the crate documents it (INC's `int(ratio * n)`).
+fn units_at(ratio: f64, units: u64) -> u64 {
+    (ratio * units as f64) as u64
+}
+
+fn ratios_valid(input: &Input, g: Geometry) -> bool {
+    let ok = |x: f64| (0.0..=1.0).contains(&x);
+    ok(input.sparsity)
+        && ok(input.max_layer)
+        && ok(input.min_layer)
+        && input.min_layer <= input.max_layer
+        && input.sparsity / per_unit(g) <= 1.0
+}
+
+/// The score a `1x1` unit gets.
+fn unit_score_1x1(x: f32, criterion: Criterion, reduce: Reduce) -> f32 {
+    let x = match criterion {
+        Criterion::Magnitude => x.abs(),
+        Criterion::Scores => x,
+    };
+    match reduce {
+        Reduce::L2 => x * x,
+        _ => x,
+    }
+}
+
+/// The `1x1` masks by sorting, for pools without bounds.
+fn oracle_1x1(input: &Input, target: f64) -> Vec<Vec<u8>> {
+    let mut masks: Vec<Vec<u8>> = input
+        .layers
+        .iter()
+        .map(|l| vec![1u8; l.data.len()])
+        .collect();
+    // Pools: lists of (score, layer, flat index) in pool order.
+    let mut pools: Vec<Vec<(f32, usize, usize)>> = Vec::new();
+    let unit = |li: usize, l: &LayerIn, pool: &mut Vec<(f32, usize, usize)>| {
+        let (rows, cols, _) = view_dims(l.shape);
+        for r in 0..rows {
+            for c in 0..cols {
+                let x = flat(l.shape, r, c);
+                pool.push((
+                    unit_score_1x1(l.data.get(x), input.criterion, input.reduce),
+                    li,
+                    x,
+                ));
+            }
+        }
+    };
+    match input.domain {
+        Domain::Global => {
+            let mut pool = Vec::new();
+            for (li, l) in input.layers.iter().enumerate() {
+                unit(li, l, &mut pool);
+            }
+            pools.push(pool);
+        }
+        Domain::Local => {
+            for (li, l) in input.layers.iter().enumerate() {
+                let mut pool = Vec::new();
+                unit(li, l, &mut pool);
+                pools.push(pool);
+            }
+        }
+    }
+    for pool in pools {
+        let k = units_at(target, pool.len() as u64) as usize;
+        if k == 0 {
+            continue;
+        }
+        let mut order: Vec<usize> = (0..pool.len()).collect();
+        // Stable: equal scores stay in pool order. -0.0 == +0.0.
+        order.sort_by(|&a, &b| pool[a].0.partial_cmp(&pool[b].0).unwrap());
+        match input.ties {
+            Ties::Exact => {
+                for &j in &order[..k] {
+                    masks[pool[j].1][pool[j].2] = 0;
+                }
+            }
+            Ties::Inclusive => {
+                let t = pool[order[k - 1]].0;
+                for &(s, li, x) in &pool {
+                    if s <= t {
+                        masks[li][x] = 0;
+                    }
+                }
+            }
+        }
+    }
+    masks
+}
+
+fuzz_target!(|input: Input| {
+    let pattern = Pattern::parse(input.pattern).unwrap();
+    let geometry = pattern.geometry();
+    let mut opts = Options::new(pattern, input.sparsity)
+        .domain(input.domain)
+        .ties(input.ties)
+        .max_layer(input.max_layer)
+        .min_layer(input.min_layer)
+        .cap(input.cap)
+        .reduce(input.reduce)
+        .criterion(input.criterion);
+    opts.compat = input.compat;
+
+    let layers: Vec<Layer<'_>> = input
+        .layers
+        .iter()
+        .map(|l| Layer::new(l.data.scores(), l.shape))
+        .collect();
+    let n = layers.len();
+    let mut bufs: Vec<Vec<u8>> = input
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let len = match input.corrupt {
+                Corrupt::MaskLen(j, true) if j == i => l.data.len() + 1,
+                Corrupt::MaskLen(j, false) if j == i => l.data.len() - 1,
+                _ => l.data.len(),
+            };
+            vec![SENTINEL; len]
+        })
+        .collect();
+    let mut reports = vec![
+        LayerReport::default();
+        if input.corrupt == Corrupt::ReportCount {
+            n + 1
+        } else {
+            n
+        }
+    ];
+    let result = {
+        let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+        if input.corrupt == Corrupt::MaskCount {
+            outs.pop();
+        }
+        prune(&layers, &opts, &mut reports, &mut outs)
+    };
+
+    let any_nan = input
+        .layers
+        .iter()
+        .any(|l| (0..l.data.len()).any(|i| l.data.get(i).is_nan()));
+    let valid = input.corrupt == Corrupt::None && ratios_valid(&input, geometry) && !any_nan;
+    // Unit scores cannot be NaN: magnitudes are >= 0; block max and squared
+    // L2 cannot mix infinities; finite scores up to 1e30 cannot overflow.
+    let no_nan_unit = input.criterion == Criterion::Magnitude
+        || (matches!(geometry, Geometry::Block { .. })
+            && matches!(input.reduce, Reduce::Max | Reduce::L2))
+        || input
+            .layers
+            .iter()
+            .all(|l| (0..l.data.len()).all(|i| l.data.get(i).abs() <= 1e30));
+
+    stats::hit(0);
+    let summary = match result {
+        Err(e) => {
+            stats::hit(2);
+            if valid {
+                stats::hit(3);
+            }
+            assert!(!e.to_string().is_empty(), "empty error text: {e:?}");
+            for (i, b) in bufs.iter().enumerate() {
+                assert!(b.iter().all(|&x| x == SENTINEL), "Err ({e}) wrote mask {i}");
+            }
+            assert!(!(valid && no_nan_unit), "valid input rejected: {e}");
+            match e.kind() {
+                ErrorKind::NanScore { index } => {
+                    let l = e.layer().expect("NaN error names its layer");
+                    assert!(input.layers[l].data.get(*index).is_nan(), "{e}: not NaN");
+                }
+                ErrorKind::NanUnit { .. } => {
+                    assert!(e.layer().is_some(), "{e}");
+                    assert!(!no_nan_unit, "{e}");
+                }
+                _ => {}
+            }
+            return;
+        }
+        Ok(s) => s,
+    };
+    assert!(valid, "invalid input accepted: {input:?}");
+    stats::hit(1);
+
+    // Structure of each layer's mask against its report.
+    let (mut units, mut pruned_units, mut elements, mut pruned_elements) = (0, 0, 0, 0);
+    let (mut skipped, mut bounded) = (0, 0);
+    let exact = input.ties == Ties::Exact;
+    for (li, (l, (r, mask))) in input
+        .layers
+        .iter()
+        .zip(reports.iter().zip(&bufs))
+        .enumerate()
+    {
+        assert!(
+            mask.iter().all(|&x| x <= 1),
+            "layer {li}: mask value not 0/1"
+        );
+        let zeros = mask.iter().filter(|&&x| x == 0).count() as u64;
+        assert_eq!(r.elements, l.data.len() as u64, "layer {li}");
+        assert_eq!(
+            r.pruned_elements, zeros,
+            "layer {li}: pruned_elements vs mask zeros"
+        );
+        assert!(r.pruned_units <= r.units, "layer {li}");
+        assert!((0.0..=1.0).contains(&r.sparsity()));
+        units += r.units;
+        pruned_units += r.pruned_units;
+        elements += r.elements;
+        pruned_elements += r.pruned_elements;
+        match grid(l.shape, geometry, input.compat) {
+            Err(reason) => {
+                assert_eq!(r.status, Status::Skipped(reason), "layer {li}");
+                assert_eq!((r.units, r.pruned_units), (0, 0), "layer {li}");
+                assert_eq!(zeros, 0, "layer {li}: skipped but pruned");
+                skipped += 1;
+            }
+            Ok(g) => {
+                assert!(
+                    matches!(r.status, Status::Selected | Status::Bounded(_)),
+                    "layer {li}: {:?}",
+                    r.status
+                );
+                if let Status::Bounded(_) = r.status {
+                    bounded += 1;
+                }
+                assert_eq!(r.units, (g.rows * g.cols) as u64, "layer {li}: units");
+                let mut zero_units = 0u64;
+                for gr in 0..g.rows {
+                    for gc in 0..g.cols {
+                        let mut z = 0;
+                        for rr in gr * g.unit_rows..(gr + 1) * g.unit_rows {
+                            for cc in gc * g.unit_cols..(gc + 1) * g.unit_cols {
+                                z += (mask[flat(l.shape, rr, cc)] == 0) as usize;
+                            }
+                        }
+                        if z == 0 {
+                            continue;
+                        }
+                        zero_units += 1;
+                        match geometry {
+                            Geometry::Block { .. } => assert_eq!(
+                                z,
+                                g.unit_rows * g.unit_cols,
+                                "layer {li}: block ({gr}, {gc}) partly pruned"
+                            ),
+                            Geometry::NInM { n, .. } => {
+                                stats::hit(7);
+                                if exact {
+                                    assert_eq!(
+                                        z, n,
+                                        "layer {li}: group ({gr}, {gc}) has {z} zeros"
+                                    );
+                                } else {
+                                    assert!(z >= n, "layer {li}: group ({gr}, {gc}) has {z} zeros");
+                                }
+                            }
+                        }
+                    }
+                }
+                assert_eq!(
+                    zero_units, r.pruned_units,
+                    "layer {li}: pruned units vs mask"
+                );
+            }
+        }
+    }
+    assert_eq!(summary.layers, n);
+    assert_eq!(summary.skipped, skipped);
+    assert_eq!(summary.bounded, bounded);
+    assert_eq!(summary.units, units);
+    assert_eq!(summary.pruned_units, pruned_units);
+    assert_eq!(summary.elements, elements);
+    assert_eq!(summary.pruned_elements, pruned_elements);
+    assert!((0.0..=1.0).contains(&summary.sparsity()));
+
+    // Counts: k as documented, and what exact mode prunes.
+    let target = input.sparsity / per_unit(geometry);
+    let max_u = (input.max_layer / per_unit(geometry)).min(1.0);
+    let min_u = (input.min_layer / per_unit(geometry)).min(1.0);
+    let pooled = |r: &LayerReport| !matches!(r.status, Status::Skipped(_));
+    match input.domain {
+        Domain::Global => {
+            let k = units_at(target, units);
+            assert_eq!(summary.target_units, k, "global target_units");
+            if exact && bounded == 0 {
+                assert_eq!(summary.pruned_units, k, "exact global, no bounded layer");
+            }
+            if !exact && bounded == 0 {
+                assert!(summary.pruned_units >= k, "inclusive prunes at least k");
+            }
+        }
+        Domain::Local => {
+            let k: u64 = reports
+                .iter()
+                .filter(|r| pooled(r))
+                .map(|r| units_at(target, r.units))
+                .sum();
+            assert_eq!(summary.target_units, k, "local target_units");
+            for (li, r) in reports.iter().enumerate() {
+                if r.status == Status::Selected {
+                    let k = units_at(target, r.units);
+                    if exact {
+                        assert_eq!(r.pruned_units, k, "layer {li}: exact local");
+                    } else {
+                        assert!(r.pruned_units >= k, "layer {li}: inclusive local");
+                    }
+                }
+            }
+        }
+    }
+    if bounded > 0 {
+        stats::hit(4);
+    }
+    if exact && bounded == 0 && summary.target_units > 0 {
+        stats::hit(5);
+    }
+    if exact && input.max_layer == 1.0 && input.min_layer == 0.0 {
+        assert_eq!(bounded, 0, "bounds 0..1 held a layer");
+        assert_eq!(summary.pruned_units, summary.target_units);
+    }
+    // Bounds (exact ties: a held layer prunes exactly its bound's k).
+    if exact {
+        for (li, r) in reports.iter().enumerate() {
+            let frac = r.pruned_units as f64 / r.units.max(1) as f64;
+            match (r.status, input.cap) {
+                (Status::Bounded(Bound::Max), CapMode::Redistribute) => {
+                    assert_eq!(
+                        r.pruned_units,
+                        units_at(max_u, r.units),
+                        "layer {li}: at max"
+                    )
+                }
+                (Status::Bounded(Bound::Max), CapMode::Seed) => {
+                    assert_eq!(
+                        r.pruned_units,
+                        units_at(input.max_layer, r.units),
+                        "layer {li}: seed cap"
+                    )
+                }
+                (Status::Bounded(Bound::Min), _) => {
+                    assert_eq!(
+                        r.pruned_units,
+                        units_at(min_u, r.units),
+                        "layer {li}: at min"
+                    )
+                }
+                (Status::Selected, CapMode::Redistribute) => {
+                    assert!(
+                        frac <= max_u && frac >= min_u,
+                        "layer {li}: {frac} outside [{min_u}, {max_u}]"
+                    )
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // 1x1 against a sort.
+    if geometry
+        == (Geometry::Block {
+            n: Extent::Fixed(1),
+            m: Extent::Fixed(1),
+        })
+        && bounded == 0
+    {
+        stats::hit(6);
+        let expected = oracle_1x1(&input, target);
+        for (li, (got, want)) in bufs.iter().zip(&expected).enumerate() {
+            assert_eq!(got, want, "layer {li}: 1x1 mask differs from the sort");
+        }
+    }
+
+    // plan + write_mask gives the same.
+    let mut reports2 = vec![LayerReport::default(); n];
+    let summary2 = plan(&layers, &opts, &mut reports2).expect("plan fails where prune succeeded");
+    assert_eq!(summary2, summary, "plan summary");
+    assert_eq!(reports2, reports, "plan reports");
+    for (li, (layer, r)) in layers.iter().zip(&reports2).enumerate() {
+        let mut m = vec![SENTINEL; layer.scores.len()];
+        write_mask(layer, &opts, r, &mut m).expect("write_mask of a planned layer");
+        assert_eq!(m, bufs[li], "layer {li}: write_mask differs from prune");
+        // A wrong-length buffer is refused and left alone.
+        let mut short = vec![SENTINEL; layer.scores.len() + 1];
+        let e = write_mask(layer, &opts, r, &mut short).expect_err("wrong mask length");
+        assert!(!e.to_string().is_empty());
+        assert!(short.iter().all(|&x| x == SENTINEL));
+    }
+});
