@@ -72,7 +72,7 @@ fn simd_run<'s>(
     tile: &Tile<'s>,
     m: usize,
     groups: usize,
-    buf: &'s mut [f32; 256],
+    buf: &'s mut [f32],
 ) -> Option<&'s [f32]> {
     if m != 4 || groups > 64 || tile.level == crate::Level::Scalar || !tile.view.is_contiguous() {
         return None;
@@ -86,8 +86,15 @@ fn simd_run<'s>(
 pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
     let m = tile.unit_cols;
     let groups = keep.len() / m;
-    let mut buf = [0.0f32; 256];
-    if let Some(xs) = simd_run(tile, m, groups, &mut buf) {
+    let mut widened;
+    let buf: &mut [f32] = match tile.scores {
+        crate::Scores::F32(_) => &mut [],
+        _ => {
+            widened = [0.0f32; 256];
+            &mut widened
+        }
+    };
+    if let Some(xs) = simd_run(tile, m, groups, buf) {
         let magnitude = tile.criterion == crate::Criterion::Magnitude;
         let mut scores = [0.0f32; 64];
         if let Some(scores) = scores.get_mut(..groups) {
@@ -115,8 +122,15 @@ pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
 /// from the tile.
 pub(crate) fn group_scores<const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     let m = if M == 0 { tile.unit_cols } else { M };
-    let mut buf = [0.0f32; 256];
-    if let Some(xs) = simd_run(tile, m, out.len(), &mut buf) {
+    let mut widened;
+    let buf: &mut [f32] = match tile.scores {
+        crate::Scores::F32(_) => &mut [],
+        _ => {
+            widened = [0.0f32; 256];
+            &mut widened
+        }
+    };
+    if let Some(xs) = simd_run(tile, m, out.len(), buf) {
         let magnitude = tile.criterion == crate::Criterion::Magnitude;
         let n = tile.prune_per_group;
         if crate::arch::nm4_scores(tile.level, xs, n, tile.ties, magnitude, out, None) {

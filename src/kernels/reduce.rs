@@ -207,12 +207,22 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
     let n = out.len();
     let simd = bm == 1 && bn <= arch::MAX_COLUMN_ROWS && (1..=COLUMN_TILE).contains(&n);
     if simd && tile.level != crate::Level::Scalar && tile.view.is_contiguous() {
-        // One f32 slice per block row: borrowed, or widened from halves.
-        let mut buf = [0.0f32; arch::MAX_COLUMN_ROWS * COLUMN_TILE];
+        // One f32 slice per block row: borrowed, or widened from halves
+        // (the buffer exists only for halves: zeroing it costs).
+        let mut widened;
+        let buf: &mut [f32] = match tile.scores {
+            crate::Scores::F32(_) => &mut [],
+            _ => {
+                widened = [0.0f32; arch::MAX_COLUMN_ROWS * COLUMN_TILE];
+                &mut widened
+            }
+        };
+        let mut chunks = buf.chunks_mut(n);
         let mut rows: [&[f32]; arch::MAX_COLUMN_ROWS] = [&[]; arch::MAX_COLUMN_ROWS];
         let (cols, r0, first) = (tile.view.cols(), tile.unit_row * bn, tile.first_unit);
         let mut whole = true;
-        for (r, (slot, chunk)) in rows.iter_mut().zip(buf.chunks_mut(n)).take(bn).enumerate() {
+        for (r, slot) in rows.iter_mut().take(bn).enumerate() {
+            let chunk = chunks.next().unwrap_or(&mut []);
             match super::f32_run(tile.scores, (r0 + r) * cols + first, n, chunk) {
                 Some(s) => *slot = s,
                 None => whole = false,

@@ -151,32 +151,43 @@ impl<'a> Units<'a> {
                 tile.unit_row = ur;
                 tile.first_unit = uc;
                 self.kernels.score(&tile, &mut scores[..n]);
-                let mut pruned = 0u64;
-                for (j, &x) in scores[..n].iter().enumerate() {
+                // Per unit: 1 = kept, 0 = pruned.
+                let mut kept = [1u8; TILE];
+                for (j, (&x, k)) in scores[..n].iter().zip(kept.iter_mut()).enumerate() {
                     if x.is_nan() {
                         return Err(self.nan_cause(ur * self.grid.cols + uc + j));
                     }
-                    pruned |= (prune(order_key(x)) as u64) << j;
+                    *k = !prune(order_key(x)) as u8;
                 }
+                let kept = &kept[..n];
                 let keep = &mut keep[..n * bm];
-                if groups && pruned != 0 {
+                let any_pruned = kept.contains(&0);
+                if groups && any_pruned {
                     groups::group_keep(&tile, keep);
                 }
-                // Element `j` of unit `u` in one block row.
                 let keep = &*keep;
-                let value = |u: usize, j: usize| match (pruned >> u & 1 == 1, groups) {
-                    (false, _) => 1,
-                    (true, false) => 0,
-                    (true, true) => keep[u * bm + j],
+                // Element `j` of unit `u` in one block row.
+                let value = |u: usize, j: usize| match (kept[u], groups) {
+                    (1, _) => 1,
+                    (_, false) => 0,
+                    (_, true) => keep[u * bm + j],
                 };
                 for r in ur * bn..(ur + 1) * bn {
                     let start = r * view.cols() + uc * bm;
                     match mask.get_mut(start..start + n * bm) {
                         // A matrix row: the tile's units side by side.
                         Some(row) if view.is_contiguous() => {
-                            for (u, chunk) in row.chunks_mut(bm).enumerate() {
-                                for (j, d) in chunk.iter_mut().enumerate() {
-                                    *d = value(u, j);
+                            if bm == 1 {
+                                row.copy_from_slice(kept);
+                            } else if !any_pruned {
+                                row.fill(1);
+                            } else {
+                                for ((u, chunk), &k) in row.chunks_mut(bm).enumerate().zip(kept) {
+                                    match (k, groups) {
+                                        (1, _) => chunk.fill(1),
+                                        (_, false) => chunk.fill(0),
+                                        (_, true) => chunk.copy_from_slice(&keep[u * bm..(u + 1) * bm]),
+                                    }
                                 }
                             }
                         }
