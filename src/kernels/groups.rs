@@ -68,13 +68,12 @@ impl<const M: usize> VisitElements for Groups<'_, '_, M> {
 
 /// The contiguous `f32` scores of `groups` groups of four of a tile, for the
 /// SIMD kernels: borrowed, or widened from halves into `buf`.
-fn simd_run<'s>(
-    tile: &Tile<'s>,
-    m: usize,
-    groups: usize,
-    buf: &'s mut [f32],
-) -> Option<&'s [f32]> {
-    if m != 4 || groups > 64 || tile.level == crate::Level::Scalar || !tile.view.is_contiguous() {
+fn simd_run<'s>(tile: &Tile<'s>, m: usize, groups: usize, buf: &'s mut [f32]) -> Option<&'s [f32]> {
+    if m != 4
+        || groups > crate::kernels::TILE
+        || tile.level == crate::Level::Scalar
+        || !tile.view.is_contiguous()
+    {
         return None;
     }
     let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
@@ -90,13 +89,13 @@ pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
     let buf: &mut [f32] = match tile.scores {
         crate::Scores::F32(_) => &mut [],
         _ => {
-            widened = [0.0f32; 256];
+            widened = [0.0f32; 4 * crate::kernels::TILE];
             &mut widened
         }
     };
     if let Some(xs) = simd_run(tile, m, groups, buf) {
         let magnitude = tile.criterion == crate::Criterion::Magnitude;
-        let mut scores = [0.0f32; 64];
+        let mut scores = [0.0f32; crate::kernels::TILE];
         if let Some(scores) = scores.get_mut(..groups) {
             let (n, ties) = (tile.prune_per_group, tile.ties);
             if crate::arch::nm4_scores(tile.level, xs, n, ties, magnitude, scores, Some(keep)) {
@@ -126,7 +125,7 @@ pub(crate) fn group_scores<const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     let buf: &mut [f32] = match tile.scores {
         crate::Scores::F32(_) => &mut [],
         _ => {
-            widened = [0.0f32; 256];
+            widened = [0.0f32; 4 * crate::kernels::TILE];
             &mut widened
         }
     };

@@ -11,6 +11,10 @@ pub(crate) mod keys;
 pub(crate) mod mask;
 pub(crate) mod reduce;
 
+/// Units a kernel scores per call: big enough to amortise the call and the
+/// SIMD dispatch, small enough for fixed stack buffers.
+pub(crate) const TILE: usize = 256;
+
 use half::slice::HalfFloatSliceExt;
 
 use crate::layer::{Criterion, Scores};

@@ -196,8 +196,8 @@ fn max_of(n: usize, load: impl Fn(usize) -> f32) -> f32 {
     }
 }
 
-/// Most units a SIMD column tile takes (the planner's tiles are 64).
-const COLUMN_TILE: usize = 64;
+/// Most units a SIMD column tile takes.
+const COLUMN_TILE: usize = super::TILE;
 
 /// Scores the blocks of a tile. `N`/`M` are the block sizes, or 0 to take
 /// them from the tile (runtime sizes and `channel` sides).

@@ -9,8 +9,11 @@ use crate::layer::Layer;
 use crate::pattern::{Grid, KernelSet, Tile};
 use crate::plan::Options;
 
-/// Units scored per kernel call: a fixed stack buffer.
-const TILE: usize = 64;
+use crate::kernels::TILE;
+
+/// Bytes of N:M keep marks per tile (`TILE` groups of four; fewer, longer
+/// groups per tile for larger `M`).
+const KEEP: usize = 4 * TILE;
 
 /// One valid layer seen as units.
 #[derive(Clone, Copy)]
@@ -75,11 +78,17 @@ impl<'a> Units<'a> {
                 tile.first_unit = uc;
                 self.kernels.score(&tile, &mut buf[..n]);
                 let first = ur * self.grid.cols + uc;
-                for (j, &x) in buf[..n].iter().enumerate() {
-                    if x.is_nan() {
-                        return Err(self.nan_cause(first + j));
-                    }
-                    f(first + j, order_key(x));
+                // Check and convert the whole tile first: both loops vectorise.
+                if buf[..n].iter().any(|x| x.is_nan()) {
+                    let j = buf[..n].iter().position(|x| x.is_nan()).unwrap_or(0);
+                    return Err(self.nan_cause(first + j));
+                }
+                let mut keys = [0u32; TILE];
+                for (k, &x) in keys.iter_mut().zip(&buf[..n]) {
+                    *k = order_key(x);
+                }
+                for (j, &key) in keys[..n].iter().enumerate() {
+                    f(first + j, key);
                 }
                 uc += n;
             }
@@ -139,7 +148,13 @@ impl<'a> Units<'a> {
         mut prune: impl FnMut(u32) -> bool,
     ) -> Result<(), ErrorKind> {
         let mut scores = [0.0f32; TILE];
-        let mut keep = [0u8; TILE * MAX_GROUP];
+        let mut keep = [0u8; KEEP];
+        // N:M tiles hold at most KEEP marks.
+        let tile_units = if groups_of(&self.tile) {
+            TILE.min(KEEP / self.grid.unit_cols)
+        } else {
+            TILE
+        };
         let mut tile = self.tile;
         let (bn, bm) = (self.grid.unit_rows, self.grid.unit_cols);
         let view = self.tile.view;
@@ -147,7 +162,7 @@ impl<'a> Units<'a> {
         for ur in 0..self.grid.rows {
             let mut uc = 0;
             while uc < self.grid.cols {
-                let n = TILE.min(self.grid.cols - uc);
+                let n = tile_units.min(self.grid.cols - uc);
                 tile.unit_row = ur;
                 tile.first_unit = uc;
                 self.kernels.score(&tile, &mut scores[..n]);
@@ -186,7 +201,9 @@ impl<'a> Units<'a> {
                                     match (k, groups) {
                                         (1, _) => chunk.fill(1),
                                         (_, false) => chunk.fill(0),
-                                        (_, true) => chunk.copy_from_slice(&keep[u * bm..(u + 1) * bm]),
+                                        (_, true) => {
+                                            chunk.copy_from_slice(&keep[u * bm..(u + 1) * bm])
+                                        }
                                     }
                                 }
                             }
@@ -208,4 +225,9 @@ impl<'a> Units<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether a tile's units are N:M groups.
+fn groups_of(tile: &Tile<'_>) -> bool {
+    tile.prune_per_group > 0
 }
