@@ -5,6 +5,9 @@
 
 use std::hint::black_box;
 
+#[path = "support/stream.rs"]
+mod stream;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use prunemask::{plan, prune, Layer, LayerReport, Options, Pattern, Shape};
 
@@ -36,7 +39,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(elements as u64));
     group.bench_function("baseline_read_stream", |b| {
-        b.iter(|| data.iter().map(|d| d.iter().sum::<f32>()).sum::<f32>())
+        b.iter(|| stream::read_stream(black_box(&data)))
     });
     let mut reports = vec![LayerReport::default(); layers.len()];
     let mut masks: Vec<Vec<u8>> = data.iter().map(|d| vec![0u8; d.len()]).collect();

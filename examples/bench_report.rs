@@ -14,9 +14,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use half::bf16;
+
+#[path = "../benches/support/stream.rs"]
+mod stream;
 use prunemask::{
     plan, prune, unit_scores, Criterion, Layer, LayerReport, Level, Options, Pattern, Shape,
 };
+use stream::{read_stream, read_write_stream};
 
 fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
     (0..runs)
@@ -60,31 +64,6 @@ fn data(shapes: &[(usize, usize)]) -> Vec<Vec<f32>> {
                 .collect()
         })
         .collect()
-}
-
-/// A plain read of every score: 16 independent sums, so it runs at memory
-/// speed, not at add latency.
-fn read_stream(data: &[Vec<f32>]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    for d in data {
-        let (chunks, tail) = d.as_chunks::<16>();
-        for c in chunks {
-            for (a, x) in acc.iter_mut().zip(c) {
-                *a += x;
-            }
-        }
-        acc[0] += tail.iter().sum::<f32>();
-    }
-    acc.iter().sum()
-}
-
-/// Read every score, write one byte per score.
-fn read_write_stream(data: &[Vec<f32>], out: &mut [Vec<u8>]) {
-    for (d, o) in data.iter().zip(out) {
-        for (x, m) in d.iter().zip(o.iter_mut()) {
-            *m = (*x > 0.0) as u8;
-        }
-    }
 }
 
 fn main() {
