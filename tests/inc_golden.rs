@@ -82,14 +82,19 @@ fn load(file: &str) -> Vec<Case> {
         .collect()
 }
 
+impl Case {
+    fn layers(&self) -> Vec<Layer<'_>> {
+        self.inputs
+            .iter()
+            .zip(&self.shapes)
+            .map(|(s, &sh)| Layer::new(&s[..], sh))
+            .collect()
+    }
+}
+
 /// Runs a selection case the INC way; returns our masks or our error.
 fn run(case: &Case) -> Result<(Vec<Vec<u8>>, Vec<LayerReport>), prunemask::Error> {
-    let layers: Vec<Layer<'_>> = case
-        .inputs
-        .iter()
-        .zip(&case.shapes)
-        .map(|(s, &sh)| Layer::new(&s[..], sh))
-        .collect();
+    let layers = case.layers();
     let domain = match case.domain.as_deref() {
         Some("local") => Domain::Local,
         _ => Domain::Global,
@@ -159,12 +164,7 @@ fn n_in_m_masks_equal_inc() {
 fn lock_masks_equal_inc() {
     let mut checked = 0;
     for case in load("inc20_lock.json") {
-        let layers: Vec<Layer<'_>> = case
-            .inputs
-            .iter()
-            .zip(&case.shapes)
-            .map(|(s, &sh)| Layer::new(&s[..], sh))
-            .collect();
+        let layers = case.layers();
         let mut masks: Vec<Vec<u8>> = case.inputs.iter().map(|s| vec![7u8; s.len()]).collect();
         let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
         let mut reports = vec![LayerReport::default(); layers.len()];

@@ -16,8 +16,11 @@
 use arbitrary::{Arbitrary, Result, Unstructured};
 use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
+
+mod common;
+use common::Data;
 use prunemask::{
-    lock, sparsity, ErrorKind, Extent, Geometry, Layer, LayerReport, Pattern, Scores, Shape, Status,
+    lock, sparsity, ErrorKind, Extent, Geometry, Layer, LayerReport, Pattern, Shape, Status,
 };
 
 const SENTINEL: u8 = 7;
@@ -54,39 +57,6 @@ const PATTERNS: &[&str] = &[
     "15:16",
     "1:24",
 ];
-
-#[derive(Debug)]
-enum Data {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
-    Bf16(Vec<bf16>),
-}
-
-impl Data {
-    fn len(&self) -> usize {
-        match self {
-            Data::F32(v) => v.len(),
-            Data::F16(v) => v.len(),
-            Data::Bf16(v) => v.len(),
-        }
-    }
-
-    fn get(&self, i: usize) -> f32 {
-        match self {
-            Data::F32(v) => v[i],
-            Data::F16(v) => v[i].to_f32(),
-            Data::Bf16(v) => v[i].to_f32(),
-        }
-    }
-
-    fn scores(&self) -> Scores<'_> {
-        match self {
-            Data::F32(v) => Scores::F32(v),
-            Data::F16(v) => Scores::F16(v),
-            Data::Bf16(v) => Scores::Bf16(v),
-        }
-    }
-}
 
 #[derive(Debug)]
 struct LayerIn {

@@ -25,10 +25,12 @@
 use arbitrary::{Arbitrary, Result, Unstructured};
 use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
+
+mod common;
+use common::Data;
 use prunemask::{
     plan, prune, write_mask, Bound, CapMode, Compat, Criterion, Domain, ErrorKind, Extent,
-    Geometry, Layer, LayerReport, Options, Pattern, Reduce, Scores, Shape, SkipReason, Status,
-    Ties,
+    Geometry, Layer, LayerReport, Options, Pattern, Reduce, Shape, SkipReason, Status, Ties,
 };
 
 const SENTINEL: u8 = 7;
@@ -131,40 +133,6 @@ const SPECIALS: &[f32] = &[
     -1e30,
     65504.0,
 ];
-
-#[derive(Debug)]
-enum Data {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
-    Bf16(Vec<bf16>),
-}
-
-impl Data {
-    fn len(&self) -> usize {
-        match self {
-            Data::F32(v) => v.len(),
-            Data::F16(v) => v.len(),
-            Data::Bf16(v) => v.len(),
-        }
-    }
-
-    /// The exact f32 value of element `i`.
-    fn get(&self, i: usize) -> f32 {
-        match self {
-            Data::F32(v) => v[i],
-            Data::F16(v) => v[i].to_f32(),
-            Data::Bf16(v) => v[i].to_f32(),
-        }
-    }
-
-    fn scores(&self) -> Scores<'_> {
-        match self {
-            Data::F32(v) => Scores::F32(v),
-            Data::F16(v) => Scores::F16(v),
-            Data::Bf16(v) => Scores::Bf16(v),
-        }
-    }
-}
 
 #[derive(Debug)]
 struct LayerIn {

@@ -116,11 +116,11 @@ pub(crate) fn nm4_scores(
         };
         match level {
             #[cfg(target_arch = "x86_64")]
-            Level::V3 => x86_64::avx2::nm4(job),
+            Level::V3 => x86_64::avx2::run(job),
             #[cfg(target_arch = "x86_64")]
-            Level::V4 => x86_64::avx512::nm4(job),
+            Level::V4 => x86_64::avx512::run(job),
             #[cfg(target_arch = "aarch64")]
-            Level::Neon => aarch64::neon::nm4(job),
+            Level::Neon => aarch64::neon::run(job),
             _ => false,
         }
     }
@@ -163,11 +163,11 @@ pub(crate) fn column_scores(
         };
         match level {
             #[cfg(target_arch = "x86_64")]
-            Level::V3 => x86_64::avx2::columns(job),
+            Level::V3 => x86_64::avx2::run(job),
             #[cfg(target_arch = "x86_64")]
-            Level::V4 => x86_64::avx512::columns(job),
+            Level::V4 => x86_64::avx512::run(job),
             #[cfg(target_arch = "aarch64")]
-            Level::Neon => aarch64::neon::columns(job),
+            Level::Neon => aarch64::neon::run(job),
             _ => false,
         }
     }

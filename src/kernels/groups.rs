@@ -66,25 +66,19 @@ impl<const M: usize> VisitElements for Groups<'_, '_, M> {
     }
 }
 
-/// The contiguous `f32` scores of `groups` groups of four of a tile, for the
-/// SIMD kernels: borrowed, or widened from halves into `buf`.
-fn simd_run<'s>(tile: &Tile<'s>, m: usize, groups: usize, buf: &'s mut [f32]) -> Option<&'s [f32]> {
+/// The SIMD N:M kernel for groups of four on a tile's contiguous scores
+/// (f32 borrowed, halves widened a tile at a time): scores into `out`, keep
+/// marks into `keep` if given. False when it does not apply.
+fn simd_groups(tile: &Tile<'_>, m: usize, out: &mut [f32], keep: Option<&mut [u8]>) -> bool {
+    let groups = out.len();
     if m != 4
         || groups > crate::kernels::TILE
         || tile.level == crate::Level::Scalar
         || !tile.view.is_contiguous()
     {
-        return None;
+        return false;
     }
-    let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
-    crate::kernels::f32_run(tile.scores, start, 4 * groups, buf)
-}
-
-/// One byte per element of a tile's groups (`keep.len() == M * groups`): 1
-/// outside the group's least N, 0 inside. The caller has checked the scores.
-pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
-    let m = tile.unit_cols;
-    let groups = keep.len() / m;
+    // The buffer exists only for halves: zeroing it costs.
     let mut widened;
     let buf: &mut [f32] = match tile.scores {
         crate::Scores::F32(_) => &mut [],
@@ -93,14 +87,23 @@ pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
             &mut widened
         }
     };
-    if let Some(xs) = simd_run(tile, m, groups, buf) {
-        let magnitude = tile.criterion == crate::Criterion::Magnitude;
-        let mut scores = [0.0f32; crate::kernels::TILE];
-        if let Some(scores) = scores.get_mut(..groups) {
-            let (n, ties) = (tile.prune_per_group, tile.ties);
-            if crate::arch::nm4_scores(tile.level, xs, n, ties, magnitude, scores, Some(keep)) {
-                return;
-            }
+    let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
+    let Some(xs) = crate::kernels::f32_run(tile.scores, start, 4 * groups, buf) else {
+        return false;
+    };
+    let magnitude = tile.criterion == crate::Criterion::Magnitude;
+    let (n, ties) = (tile.prune_per_group, tile.ties);
+    crate::arch::nm4_scores(tile.level, xs, n, ties, magnitude, out, keep)
+}
+
+/// One byte per element of a tile's groups (`keep.len() == M * groups`): 1
+/// outside the group's least N, 0 inside. The caller has checked the scores.
+pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
+    let m = tile.unit_cols;
+    let mut scores = [0.0f32; crate::kernels::TILE];
+    if let Some(scores) = scores.get_mut(..keep.len() / m) {
+        if simd_groups(tile, m, scores, Some(&mut *keep)) {
+            return;
         }
     }
     let mut buf = [0.0f32; MAX_GROUP];
@@ -121,20 +124,8 @@ pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
 /// from the tile.
 pub(crate) fn group_scores<const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     let m = if M == 0 { tile.unit_cols } else { M };
-    let mut widened;
-    let buf: &mut [f32] = match tile.scores {
-        crate::Scores::F32(_) => &mut [],
-        _ => {
-            widened = [0.0f32; 4 * crate::kernels::TILE];
-            &mut widened
-        }
-    };
-    if let Some(xs) = simd_run(tile, m, out.len(), buf) {
-        let magnitude = tile.criterion == crate::Criterion::Magnitude;
-        let n = tile.prune_per_group;
-        if crate::arch::nm4_scores(tile.level, xs, n, tile.ties, magnitude, out, None) {
-            return;
-        }
+    if simd_groups(tile, m, out, None) {
+        return;
     }
     tile.scores.visit(Groups::<M> { tile, out })
 }

@@ -4,7 +4,7 @@ use core::arch::aarch64::{float32x4_t, uint32x4_t};
 
 use pulp::aarch64::Neon;
 
-use crate::arch::generic::{Columns, Lanes, Nm4};
+use crate::arch::generic::{Job, Lanes};
 
 #[derive(Clone, Copy)]
 pub(crate) struct NeonLanes(Neon);
@@ -89,20 +89,8 @@ impl Lanes for NeonLanes {
     }
 }
 
-/// [`Nm4`] with NEON enabled; false when the CPU lacks it.
-pub(crate) fn nm4(job: Nm4<'_>) -> bool {
-    let Some(simd) = Neon::try_new() else {
-        return false;
-    };
-    simd.vectorize(
-        #[inline(always)]
-        || job.run(NeonLanes(simd)),
-    );
-    true
-}
-
-/// [`Columns`] with NEON enabled; false when the CPU lacks it.
-pub(crate) fn columns(job: Columns<'_>) -> bool {
+/// Runs a [`Job`] with NEON enabled; false when the CPU lacks it.
+pub(crate) fn run(job: impl Job) -> bool {
     let Some(simd) = Neon::try_new() else {
         return false;
     };

@@ -37,6 +37,11 @@ pub(crate) trait Lanes: Copy {
     fn lane_in_group(self) -> Self::V;
 }
 
+/// A SIMD computation, run once per call with one instruction set's lanes.
+pub(crate) trait Job {
+    fn run<L: Lanes>(self, l: L);
+}
+
 /// N:M scores for groups of four: see `arch::nm4_scores`.
 pub(crate) struct Nm4<'a> {
     pub xs: &'a [f32],
@@ -49,12 +54,12 @@ pub(crate) struct Nm4<'a> {
     pub keep: Option<&'a mut [u8]>,
 }
 
-impl Nm4<'_> {
+impl Job for Nm4<'_> {
     /// Each group sits in one 4-lane group of a vector: ranks come from the
     /// three rotations, the sum `((p0 + p1) + p2) + p3` from the same
     /// rotations, so lane 0 of a group ends up with the group's score.
     #[inline(always)]
-    pub(crate) fn run<L: Lanes>(self, l: L) {
+    fn run<L: Lanes>(self, l: L) {
         let (chunks, tail) = L::chunks(self.xs);
         let zero = l.splat(0.0);
         let one = l.splat(1.0);
@@ -148,12 +153,12 @@ pub(crate) struct Columns<'a> {
     pub out: &'a mut [f32],
 }
 
-impl Columns<'_> {
+impl Job for Columns<'_> {
     /// One lane per column; the rows are summed in the canonical order of
     /// `kernels::reduce::vertical_sum`, which depends on where the column
     /// sits (torch sums whole 32-column chunks sequentially).
     #[inline(always)]
-    pub(crate) fn run<L: Lanes>(self, l: L) {
+    fn run<L: Lanes>(self, l: L) {
         let n = self.rows.len();
         let sequential_end = 32 * (self.cols / 32);
         let zero = l.splat(0.0);

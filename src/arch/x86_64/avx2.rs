@@ -4,7 +4,7 @@ use core::arch::x86_64::{__m256, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q};
 
 use pulp::x86::V3;
 
-use crate::arch::generic::{Columns, Lanes, Nm4};
+use crate::arch::generic::{Job, Lanes};
 
 #[derive(Clone, Copy)]
 pub(crate) struct Avx2(V3);
@@ -89,20 +89,8 @@ impl Lanes for Avx2 {
     }
 }
 
-/// [`Nm4`] with AVX2 enabled; false when the CPU lacks it.
-pub(crate) fn nm4(job: Nm4<'_>) -> bool {
-    let Some(simd) = V3::try_new() else {
-        return false;
-    };
-    simd.vectorize(
-        #[inline(always)]
-        || job.run(Avx2(simd)),
-    );
-    true
-}
-
-/// [`Columns`] with AVX2 enabled; false when the CPU lacks it.
-pub(crate) fn columns(job: Columns<'_>) -> bool {
+/// Runs a [`Job`] with AVX2 enabled; false when the CPU lacks it.
+pub(crate) fn run(job: impl Job) -> bool {
     let Some(simd) = V3::try_new() else {
         return false;
     };

@@ -4,7 +4,7 @@ use core::arch::x86_64::{__m512, __mmask16, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q
 
 use pulp::x86::V4;
 
-use crate::arch::generic::{Columns, Lanes, Nm4};
+use crate::arch::generic::{Job, Lanes};
 
 #[derive(Clone, Copy)]
 pub(crate) struct Avx512(V4);
@@ -91,20 +91,8 @@ impl Lanes for Avx512 {
     }
 }
 
-/// [`Nm4`] with AVX-512 enabled; false when the CPU lacks it.
-pub(crate) fn nm4(job: Nm4<'_>) -> bool {
-    let Some(simd) = V4::try_new() else {
-        return false;
-    };
-    simd.vectorize(
-        #[inline(always)]
-        || job.run(Avx512(simd)),
-    );
-    true
-}
-
-/// [`Columns`] with AVX-512 enabled; false when the CPU lacks it.
-pub(crate) fn columns(job: Columns<'_>) -> bool {
+/// Runs a [`Job`] with AVX-512 enabled; false when the CPU lacks it.
+pub(crate) fn run(job: impl Job) -> bool {
     let Some(simd) = V4::try_new() else {
         return false;
     };
