@@ -18,45 +18,13 @@ use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::Data;
+use common::{Data, PATTERNS};
 use prunemask::{
     lock, sparsity, ErrorKind, Extent, Geometry, Layer, LayerReport, Pattern, Shape, Status,
 };
 
 const SENTINEL: u8 = 7;
 const MAX_ELEMENTS: usize = 1024;
-
-const PATTERNS: &[&str] = &[
-    "1x1",
-    "4x1",
-    "1x4",
-    "8x1",
-    "1x8",
-    "16x1",
-    "1x16",
-    "2x2",
-    "4x4",
-    "channelx1",
-    "1xchannel",
-    "1:2",
-    "2:4",
-    "1:4",
-    "4:8",
-    "2:8",
-    "8:16",
-    "3x2",
-    "2x1",
-    "1x2",
-    "3x3",
-    "2xchannel",
-    "channelx2",
-    "3:8",
-    "1:3",
-    "2:3",
-    "7:8",
-    "15:16",
-    "1:24",
-];
 
 #[derive(Debug)]
 struct LayerIn {

@@ -27,7 +27,7 @@ use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::Data;
+use common::{Data, PATTERNS};
 use prunemask::{
     plan, prune, write_mask, Bound, CapMode, Compat, Criterion, Domain, ErrorKind, Extent,
     Geometry, Layer, LayerReport, Options, Pattern, Reduce, Shape, SkipReason, Status, Ties,
@@ -69,49 +69,6 @@ mod stats {
 }
 /// Largest layer, in elements.
 const MAX_ELEMENTS: usize = 1024;
-
-const PATTERNS: &[&str] = &[
-    // built-ins
-    "1x1",
-    "4x1",
-    "1x4",
-    "8x1",
-    "1x8",
-    "16x1",
-    "1x16",
-    "2x2",
-    "4x4",
-    "channelx1",
-    "1xchannel",
-    "1:2",
-    "2:4",
-    "1:4",
-    "4:8",
-    "2:8",
-    "8:16",
-    // runtime-sized
-    "3x2",
-    "2x1",
-    "1x2",
-    "3x3",
-    "2x3",
-    "1x3",
-    "24x1",
-    "2xchannel",
-    "channelx2",
-    "channelx3",
-    "3:8",
-    "1:3",
-    "2:3",
-    "5:8",
-    "7:8",
-    "3:6",
-    "15:16",
-    "1:24",
-    "12:24",
-    "nxm_4x1",
-    "snip_2:4",
-];
 
 const SPECIALS: &[f32] = &[
     0.0,

@@ -92,6 +92,20 @@ impl Level {
     }
 }
 
+/// Runs a job at a level; false for the scalar level or one this CPU lacks.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn dispatch(level: Level, job: impl generic::Job) -> bool {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::V3 => x86_64::avx2::run(job),
+        #[cfg(target_arch = "x86_64")]
+        Level::V4 => x86_64::avx512::run(job),
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => aarch64::neon::run(job),
+        _ => false,
+    }
+}
+
 /// N:M group scores for `M = 4` (any `N < 4`) over contiguous `f32`: `xs`
 /// holds `4 * out.len()` scores, group `g` at `xs[4g..4g + 4]`; `keep`, if
 /// given, gets 1 per element outside its group's least N.
@@ -114,15 +128,7 @@ pub(crate) fn nm4_scores(
             out,
             keep,
         };
-        match level {
-            #[cfg(target_arch = "x86_64")]
-            Level::V3 => x86_64::avx2::run(job),
-            #[cfg(target_arch = "x86_64")]
-            Level::V4 => x86_64::avx512::run(job),
-            #[cfg(target_arch = "aarch64")]
-            Level::Neon => aarch64::neon::run(job),
-            _ => false,
-        }
+        dispatch(level, job)
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
@@ -161,15 +167,7 @@ pub(crate) fn column_scores(
             magnitude,
             out,
         };
-        match level {
-            #[cfg(target_arch = "x86_64")]
-            Level::V3 => x86_64::avx2::run(job),
-            #[cfg(target_arch = "x86_64")]
-            Level::V4 => x86_64::avx512::run(job),
-            #[cfg(target_arch = "aarch64")]
-            Level::Neon => aarch64::neon::run(job),
-            _ => false,
-        }
+        dispatch(level, job)
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
