@@ -10,7 +10,9 @@
 //!
 //! `#![no_std]`, no allocator: layers are borrowed slices with explicit
 //! shapes, masks are the caller's `u8` buffers (1 = keep, 0 = prune), and the
-//! selection needs 2 KiB of stack, however many layers there are.
+//! selection works in fixed stack buffers (at most about 36 KiB: a 16 KiB
+//! radix histogram, up to 16 KiB to widen a tile of halves, 256-unit tiles),
+//! however many layers there are.
 //!
 //! ```
 //! use prunemask::{prune, Layer, LayerReport, Options, Pattern, Shape};

@@ -544,7 +544,7 @@ pub(crate) fn check_count(what: &'static str, expected: usize, got: usize) -> Re
 ///
 /// Global mode finds one threshold over every layer the pattern fits by
 /// radix selection over the streamed unit scores: no copy of the scores,
-/// 2 KiB of stack. Layers crossing `max_layer` / `min_layer` are then held at
+/// a 16 KiB histogram on the stack. Layers crossing `max_layer` / `min_layer` are then held at
 /// their bound as [`CapMode`] says.
 ///
 /// ```
