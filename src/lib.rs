@@ -10,9 +10,9 @@
 //!
 //! `#![no_std]`, no allocator: layers are borrowed slices with explicit
 //! shapes, masks are the caller's `u8` buffers (1 = keep, 0 = prune), and the
-//! selection works in fixed stack buffers (at most about 36 KiB: a 16 KiB
-//! radix histogram, up to 16 KiB to widen a tile of halves, 256-unit tiles),
-//! however many layers there are.
+//! selection works in fixed stack buffers (16 KiB radix histograms, up to
+//! 16 KiB to widen a tile of halves, 256-unit tiles; an estimated 50-60 KiB at
+//! the deepest point), however many layers there are.
 //!
 //! ```
 //! use prunemask::{prune, Layer, LayerReport, Options, Pattern, Shape};

@@ -36,7 +36,8 @@ pub enum CapMode {
     /// Held layers leave the pool at their bound, their pruned count comes off
     /// `k`, and the threshold is found again over the rest, until no layer
     /// crosses a bound (INC 3.x; every layer of a round sees one threshold, so
-    /// the result does not depend on layer order).
+    /// which layers are held does not depend on layer order, unlike INC's;
+    /// exact ties still go to earlier layers, by definition).
     #[default]
     Redistribute,
     /// INC 2.0: after the global pass a layer over the cap is recomputed alone

@@ -2041,3 +2041,22 @@ fn pattern_sizes_are_plain_digits() {
     }
     assert_eq!(Pattern::parse("04x1").unwrap().name(), "04x1");
 }
+
+#[test]
+fn wide_blocks_on_wide_layers() {
+    // Block rows wider than a tile's mark buffer: 1xchannel on 4x3072 and
+    // 1x16 on 2x4096, written through prune (used to panic).
+    let w: Vec<f32> = (0..4 * 3072).map(|i| ((i * 7919) % 1000) as f32).collect();
+    let out = run(&[mat(&w, 4, 3072)], &exact("1xchannel", 0.5));
+    assert_eq!(out.reports[0].pruned_units, 2);
+    for row in out.masks[0].chunks(3072) {
+        assert!(
+            row.iter().all(|&m| m == row[0]),
+            "a channel is pruned whole"
+        );
+    }
+    let v: Vec<f32> = (0..2 * 4096).map(|i| ((i * 104729) % 997) as f32).collect();
+    let out = run(&[mat(&v, 2, 4096)], &exact("1x16", 0.25));
+    assert_eq!(out.reports[0].pruned_units, 128);
+    assert_eq!(out.masks[0].iter().filter(|&&m| m == 0).count(), 128 * 16);
+}

@@ -169,3 +169,30 @@ fn columns_across_torch_chunks() {
         }
     }
 }
+
+/// Layers narrower than 8 block columns: torch's sequential chunk is 4
+/// columns there (only NEON's 4 lanes fill a vector that narrow).
+#[test]
+fn columns_on_narrow_layers() {
+    for cols in 2..8 {
+        for rows in 1..=16 {
+            let xs: Vec<f32> = (0..rows * cols)
+                .map(|i| 0.1 + (i % 7) as f32 * 0.37 + i as f32 * 1e-3)
+                .collect();
+            for reduce in [Reduce::Mean, Reduce::Sum, Reduce::L2] {
+                let want = scalar_columns(&xs, cols, 0, rows, reduce, false);
+                for level in simd_levels() {
+                    let mut got = std::vec![0.0f32; cols];
+                    let slices: Vec<&[f32]> = xs.chunks(cols).collect();
+                    assert!(column_scores(
+                        level, &slices, 0, cols, reduce, false, &mut got
+                    ));
+                    assert!(
+                        same(&got, &want),
+                        "{level:?} rows {rows} cols {cols} {reduce:?}"
+                    );
+                }
+            }
+        }
+    }
+}

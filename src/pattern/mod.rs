@@ -161,11 +161,13 @@ impl Geometry {
 
 /// How a block's element scores reduce to the block's score.
 ///
-/// All sums follow one canonical order, the same on every machine: within a
-/// block row, four interleaved partial sums `p[j % 4]` over the whole quads,
-/// the tail added to `p[0]`, then `((p0 + p1) + p2) + p3` (torch's scalar row
-/// sum); then the block rows in order. `Mean` is the mean over rows of each
-/// row's mean, as INC computes `x.mean(-1).mean(1)`.
+/// All sums follow one canonical order, the same on every machine and SIMD
+/// level: torch's CPU float32 order for INC's `x.mean(-1).mean(1)`. Within a
+/// block row, four interleaved partial sums for runs under 8 elements and
+/// eight lanes from 8 on; down the block rows, an order that depends on the
+/// block column (sequential inside torch's 32-column chunks, interleaved
+/// otherwise). `src/kernels/reduce.rs` states it exactly. `Mean` is the mean
+/// over rows of each row's mean.
 ///
 /// ```
 /// use prunemask::{Options, Pattern, Reduce};

@@ -175,7 +175,9 @@ impl<'a> Units<'a> {
                     *k = !prune(order_key(x)) as u8;
                 }
                 let kept = &kept[..n];
-                let keep = &mut keep[..n * bm];
+                // Keep marks exist for N:M tiles only (n * m <= KEEP there).
+                let marks = if groups { n * bm } else { 0 };
+                let keep = keep.get_mut(..marks).unwrap_or(&mut []);
                 let any_pruned = kept.contains(&0);
                 if groups && any_pruned {
                     groups::group_keep(&tile, keep);

@@ -160,7 +160,10 @@ impl Job for Columns<'_> {
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
         let n = self.rows.len();
-        let sequential_end = 32 * (self.cols / 32);
+        // As `vertical_sum`: torch's sequential chunks are 32 columns, or 4
+        // when the layer has fewer than 8.
+        let chunk = if self.cols >= 8 { 32 } else { 4 };
+        let sequential_end = chunk * (self.cols / chunk);
         let zero = l.splat(0.0);
         let (out_chunks, _) = L::chunks_mut(self.out);
         let mut done = 0;
