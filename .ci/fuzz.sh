@@ -8,7 +8,7 @@
 #   .ci/fuzz.sh                      # every target, 20 s each
 #   FUZZ_SECONDS=300 .ci/fuzz.sh select patterns
 #
-# New inputs the fuzzer finds go to fuzz/work/<target>/ (ignored by git), so
+# New inputs the fuzzer finds go to fuzz/grown/<target>/ (ignored by git), so
 # the tracked seed corpus fuzz/corpus/<target>/ is only read. Crash
 # reproducers go to fuzz/artifacts/<target>/; replay one with
 #   cargo +nightly fuzz run -s none -a <target> fuzz/artifacts/<target>/<file>
@@ -45,11 +45,11 @@ failed=()
 total=0
 declare -A execs
 for t in "${targets[@]}"; do
-  mkdir -p "work/$t" "corpus/$t"
+  mkdir -p "grown/$t" "corpus/$t"
   log=$(mktemp)
   echo "::: fuzz $t for ${seconds}s"
   # First corpus directory receives new inputs; the seed corpus is read only.
-  cargo +nightly fuzz run "${flags[@]}" "$t" "work/$t" "corpus/$t" -- \
+  cargo +nightly fuzz run "${flags[@]}" "$t" "grown/$t" "corpus/$t" -- \
     -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
     >"$log" 2>&1
   rc=$?

@@ -1,4 +1,5 @@
-//! Hand-computed golden cases for the semantics of /work/shared/SEMANTICS.md.
+//! Hand-computed golden cases for the semantics of SEMANTICS.md (in shared/,
+//! beside the repository).
 //!
 //! Every expected mask below was derived by hand from the reference rules;
 //! the derivation is in the comment next to the case. Masks are written in

@@ -1,7 +1,7 @@
 //! Code shared by the fuzz targets.
 
 use half::{bf16, f16};
-use prunemask::Scores;
+use prunemask::{Scores, Shape};
 
 /// One layer's scores in their own dtype.
 #[derive(Debug)]
@@ -81,3 +81,20 @@ pub const PATTERNS: &[&str] = &[
     "nxm_4x1",
     "snip_2:4",
 ];
+
+/// Flat OIHW (or row-major) index of view element `(r, c)`, written out.
+pub fn flat(shape: Shape, r: usize, c: usize) -> usize {
+    match shape {
+        Shape::Matrix { cols, .. } => r * cols + c,
+        Shape::Conv {
+            i: ci,
+            h: ch,
+            w: cw,
+            ..
+        } => {
+            let (i, hw) = (c % ci, c / ci);
+            let (h, w) = (hw / cw, hw % cw);
+            r * ci * ch * cw + i * ch * cw + h * cw + w
+        }
+    }
+}

@@ -18,7 +18,7 @@ use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::{Data, PATTERNS};
+use common::{flat, Data, PATTERNS};
 use prunemask::{
     lock, sparsity, ErrorKind, Extent, Geometry, Layer, LayerReport, Pattern, Shape, Status,
 };
@@ -220,22 +220,6 @@ fn grid(shape: Shape, g: Geometry) -> Option<Grid> {
         unit_rows: ur,
         unit_cols: uc,
     })
-}
-
-fn flat(shape: Shape, r: usize, c: usize) -> usize {
-    match shape {
-        Shape::Matrix { cols, .. } => r * cols + c,
-        Shape::Conv {
-            i: ci,
-            h: ch,
-            w: cw,
-            ..
-        } => {
-            let (i, hw) = (c % ci, c / ci);
-            let (h, w) = (hw / cw, hw % cw);
-            r * ci * ch * cw + i * ch * cw + h * cw + w
-        }
-    }
 }
 
 /// Flat indices of each unit's elements.

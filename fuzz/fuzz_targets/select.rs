@@ -27,7 +27,7 @@ use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::{Data, PATTERNS};
+use common::{flat, Data, PATTERNS};
 use prunemask::{
     plan, prune, write_mask, Bound, CapMode, Compat, Criterion, Domain, ErrorKind, Extent,
     Geometry, Layer, LayerReport, Options, Pattern, Reduce, Shape, SkipReason, Status, Ties,
@@ -385,23 +385,6 @@ fn grid(shape: Shape, g: Geometry, compat: Compat) -> core::result::Result<Grid,
         unit_rows: ur,
         unit_cols: uc,
     })
-}
-
-/// Flat OIHW (or row-major) index of view element `(r, c)`, written out.
-fn flat(shape: Shape, r: usize, c: usize) -> usize {
-    match shape {
-        Shape::Matrix { cols, .. } => r * cols + c,
-        Shape::Conv {
-            i: ci,
-            h: ch,
-            w: cw,
-            ..
-        } => {
-            let (i, hw) = (c % ci, c / ci);
-            let (h, w) = (hw / cw, hw % cw);
-            r * ci * ch * cw + i * ch * cw + h * cw + w
-        }
-    }
 }
 
 /// `floor(ratio * units)` as the crate documents it (INC's `int(ratio * n)`).
