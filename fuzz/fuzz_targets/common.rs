@@ -1,7 +1,8 @@
 //! Code shared by the fuzz targets.
 
+use arbitrary::{Result, Unstructured};
 use half::{bf16, f16};
-use prunemask::{Scores, Shape};
+use prunemask::{Compat, Extent, Geometry, Scores, Shape, SkipReason};
 
 /// One layer's scores in their own dtype.
 #[derive(Debug)]
@@ -97,4 +98,95 @@ pub fn flat(shape: Shape, r: usize, c: usize) -> usize {
             r * ci * ch * cw + i * ch * cw + h * cw + w
         }
     }
+}
+
+/// Largest layer, in elements.
+pub const MAX_ELEMENTS: usize = 1024;
+
+/// True with probability `a / b`; false once the input is exhausted
+/// (unlike `Unstructured::ratio`, which then says true).
+pub fn chance(u: &mut Unstructured<'_>, a: u8, b: u8) -> Result<bool> {
+    Ok(u.int_in_range(0..=b - 1)? >= b - a)
+}
+
+pub fn dim(u: &mut Unstructured<'_>) -> Result<usize> {
+    Ok(if chance(u, 1, 2)? {
+        u.int_in_range(1..=24)?
+    } else {
+        *u.choose(&[1usize, 2, 3, 4, 6, 8, 12, 16, 24, 2, 4, 8])?
+    })
+}
+
+pub fn small_dim(u: &mut Unstructured<'_>) -> Result<usize> {
+    Ok(if chance(u, 3, 4)? {
+        u.int_in_range(1..=3)?
+    } else {
+        dim(u)?
+    })
+}
+
+pub fn shape(u: &mut Unstructured<'_>) -> Result<Shape> {
+    let mut d = if chance(u, 1, 3)? {
+        vec![dim(u)?, dim(u)?, small_dim(u)?, small_dim(u)?]
+    } else {
+        vec![dim(u)?, dim(u)?]
+    };
+    // Keep executions fast: halve the largest dimension until small enough.
+    while d.iter().product::<usize>() > MAX_ELEMENTS {
+        let j = (0..d.len()).max_by_key(|&j| d[j]).unwrap();
+        d[j] = d[j].div_ceil(2);
+    }
+    Ok(Shape::from_dims(&d).unwrap())
+}
+
+/// Grid of units by SEMANTICS sections 2, 3, 6 and 7, from the shape alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Grid {
+    pub rows: usize,
+    pub cols: usize,
+    pub unit_rows: usize,
+    pub unit_cols: usize,
+}
+
+/// (rows, cols, input channels I or cols) of the 2-D view.
+pub fn view_dims(shape: Shape) -> (usize, usize, usize) {
+    match shape {
+        Shape::Matrix { rows, cols } => (rows, cols, cols),
+        Shape::Conv { o, i, h, w } => (o, h * w * i, i),
+    }
+}
+
+pub fn grid(shape: Shape, g: Geometry, compat: Compat) -> core::result::Result<Grid, SkipReason> {
+    let (rows, cols, inner) = view_dims(shape);
+    let resolve = |e: Extent, d: usize| match e {
+        Extent::Fixed(n) => n,
+        Extent::Channel => d,
+    };
+    let (ur, uc) = match g {
+        Geometry::Block { n, m } => {
+            let channel_cols = if compat == Compat::Inc20 { inner } else { cols };
+            (resolve(n, rows), resolve(m, channel_cols))
+        }
+        Geometry::NInM { m, .. } => {
+            if inner % m != 0 {
+                return Err(SkipReason::Cols {
+                    cols: inner,
+                    block: m,
+                });
+            }
+            (1, m)
+        }
+    };
+    if rows % ur != 0 {
+        return Err(SkipReason::Rows { rows, block: ur });
+    }
+    if cols % uc != 0 {
+        return Err(SkipReason::Cols { cols, block: uc });
+    }
+    Ok(Grid {
+        rows: rows / ur,
+        cols: cols / uc,
+        unit_rows: ur,
+        unit_cols: uc,
+    })
 }

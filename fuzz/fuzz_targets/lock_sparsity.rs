@@ -18,13 +18,12 @@ use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::{flat, Data, PATTERNS};
+use common::{chance, flat, grid, shape, Data, Grid, PATTERNS};
 use prunemask::{
-    lock, sparsity, ErrorKind, Extent, Geometry, Layer, LayerReport, Pattern, Shape, Status,
+    lock, sparsity, Compat, ErrorKind, Geometry, Layer, LayerReport, Pattern, Shape, Status,
 };
 
 const SENTINEL: u8 = 7;
-const MAX_ELEMENTS: usize = 1024;
 
 #[derive(Debug)]
 struct LayerIn {
@@ -42,43 +41,6 @@ struct Input {
     /// Make one lock mask buffer the wrong length.
     corrupt: Option<(usize, bool)>,
     report_count_off: bool,
-}
-
-/// True with probability `a / b`; false once the input is exhausted
-/// (unlike `Unstructured::ratio`, which then says true).
-fn chance(u: &mut Unstructured<'_>, a: u8, b: u8) -> Result<bool> {
-    Ok(u.int_in_range(0..=b - 1)? >= b - a)
-}
-
-fn dim(u: &mut Unstructured<'_>) -> Result<usize> {
-    Ok(if chance(u, 1, 2)? {
-        u.int_in_range(1..=24)?
-    } else {
-        *u.choose(&[1usize, 2, 3, 4, 6, 8, 12, 16, 24, 2, 4, 8])?
-    })
-}
-
-fn shape(u: &mut Unstructured<'_>) -> Result<Shape> {
-    let mut d = if chance(u, 1, 3)? {
-        let h = if chance(u, 3, 4)? {
-            u.int_in_range(1..=3)?
-        } else {
-            dim(u)?
-        };
-        let w = if chance(u, 3, 4)? {
-            u.int_in_range(1..=3)?
-        } else {
-            dim(u)?
-        };
-        vec![dim(u)?, dim(u)?, h, w]
-    } else {
-        vec![dim(u)?, dim(u)?]
-    };
-    while d.iter().product::<usize>() > MAX_ELEMENTS {
-        let j = (0..d.len()).max_by_key(|&j| d[j]).unwrap();
-        d[j] = d[j].div_ceil(2);
-    }
-    Ok(Shape::from_dims(&d).unwrap())
 }
 
 fn data(u: &mut Unstructured<'_>, n: usize, zero_weight: u8) -> Result<Data> {
@@ -180,48 +142,6 @@ impl<'a> Arbitrary<'a> for Input {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Grid {
-    rows: usize,
-    cols: usize,
-    unit_rows: usize,
-    unit_cols: usize,
-}
-
-fn view_dims(shape: Shape) -> (usize, usize, usize) {
-    match shape {
-        Shape::Matrix { rows, cols } => (rows, cols, cols),
-        Shape::Conv { o, i, h, w } => (o, h * w * i, i),
-    }
-}
-
-/// Native geometry (lock and sparsity never use INC 2.0's conv blocks).
-fn grid(shape: Shape, g: Geometry) -> Option<Grid> {
-    let (rows, cols, inner) = view_dims(shape);
-    let resolve = |e: Extent, d: usize| match e {
-        Extent::Fixed(n) => n,
-        Extent::Channel => d,
-    };
-    let (ur, uc) = match g {
-        Geometry::Block { n, m } => (resolve(n, rows), resolve(m, cols)),
-        Geometry::NInM { m, .. } => {
-            if inner % m != 0 {
-                return None;
-            }
-            (1, m)
-        }
-    };
-    if rows % ur != 0 || cols % uc != 0 {
-        return None;
-    }
-    Some(Grid {
-        rows: rows / ur,
-        cols: cols / uc,
-        unit_rows: ur,
-        unit_cols: uc,
-    })
-}
-
 /// Flat indices of each unit's elements.
 fn units(shape: Shape, g: Grid) -> Vec<Vec<usize>> {
     let mut out = Vec::with_capacity(g.rows * g.cols);
@@ -249,7 +169,7 @@ fn expected_sparsity(p: Geometry, shapes: &[Shape], masks: &[&[u8]]) -> (u64, u6
                 total += m.len() as u64;
             }
             Geometry::Block { .. } => {
-                if let Some(g) = grid(s, p) {
+                if let Some(g) = grid(s, p, Compat::Native).ok() {
                     for u in units(s, g) {
                         zero += u.iter().all(|&x| m[x] == 0) as u64;
                         total += 1;
@@ -326,7 +246,7 @@ fuzz_target!(|input: Input| {
                 let zeros = mask.iter().filter(|&&x| x == 0).count() as u64;
                 assert_eq!(r.pruned_elements, zeros, "layer {li}");
                 assert_eq!(r.elements, l.data.len() as u64, "layer {li}");
-                match grid(l.shape, geometry) {
+                match grid(l.shape, geometry, Compat::Native).ok() {
                     None => {
                         assert!(
                             matches!(r.status, Status::Skipped(_)),
