@@ -6,7 +6,7 @@ use std::vec::Vec;
 
 use super::{column_scores, nm4_scores, Level};
 use crate::kernels::groups::{group_score, least_n};
-use crate::kernels::reduce::{contiguous_sum, vertical_sum};
+use crate::kernels::reduce::block_score;
 use crate::pattern::{Reduce, Ties};
 
 fn simd_levels() -> impl Iterator<Item = Level> {
@@ -67,7 +67,7 @@ fn scalar_columns(
 ) -> Vec<f32> {
     (0..cols)
         .map(|c| {
-            let read = |r: usize| {
+            let read = |r: usize, _: usize| {
                 let x = xs[(r0 + r) * cols + c];
                 if magnitude {
                     x.abs()
@@ -75,17 +75,7 @@ fn scalar_columns(
                     x
                 }
             };
-            let row = |r: usize| match reduce {
-                Reduce::Mean => contiguous_sum(1, |_| read(r)) / 1.0,
-                Reduce::L2 => contiguous_sum(1, |_| read(r) * read(r)),
-                _ => contiguous_sum(1, |_| read(r)),
-            };
-            let t = vertical_sum(rows, c, cols, row);
-            if reduce == Reduce::Mean {
-                t / rows as f32
-            } else {
-                t
-            }
+            block_score(rows, 1, c, cols, reduce, read)
         })
         .collect()
 }

@@ -149,29 +149,42 @@ impl<const N: usize, const M: usize> VisitElements for Blocks<'_, '_, N, M> {
         let bm = if M == 0 { t.unit_cols } else { M };
         let r0 = t.unit_row * bn;
         let ucols = t.view.cols() / bm;
-        let read = |r: usize, c: usize| t.criterion.read(xs[t.view.index(r, c)]);
         for (u, out) in self.out.iter_mut().enumerate() {
             let uc = t.first_unit + u;
             let c0 = uc * bm;
-            let row = |r: usize| -> f32 {
-                let r = r0 + r;
-                match t.reduce {
-                    Reduce::Mean => contiguous_sum(bm, |j| read(r, c0 + j)) / bm as f32,
-                    Reduce::Sum => contiguous_sum(bm, |j| read(r, c0 + j)),
-                    Reduce::L2 => contiguous_sum(bm, |j| {
-                        let x = read(r, c0 + j);
-                        x * x
-                    }),
-                    Reduce::Max => max_of(bm, |j| read(r, c0 + j)),
-                }
-            };
-            let score = match t.reduce {
-                Reduce::Max => max_of(bn, row),
-                Reduce::Mean => vertical_sum(bn, uc, ucols, row) / bn as f32,
-                Reduce::Sum | Reduce::L2 => vertical_sum(bn, uc, ucols, row),
-            };
-            *out = score;
+            let read = |r: usize, j: usize| t.criterion.read(xs[t.view.index(r0 + r, c0 + j)]);
+            *out = block_score(bn, bm, uc, ucols, t.reduce, read);
         }
+    }
+}
+
+/// The score of one `bn x bm` block in block column `uc` of `ucols`:
+/// `read(r, j)` is element `j` of block row `r`, already read by the
+/// criterion. The one definition every kernel level must match.
+#[inline(always)]
+pub(crate) fn block_score(
+    bn: usize,
+    bm: usize,
+    uc: usize,
+    ucols: usize,
+    reduce: Reduce,
+    read: impl Fn(usize, usize) -> f32,
+) -> f32 {
+    let row = |r: usize| -> f32 {
+        match reduce {
+            Reduce::Mean => contiguous_sum(bm, |j| read(r, j)) / bm as f32,
+            Reduce::Sum => contiguous_sum(bm, |j| read(r, j)),
+            Reduce::L2 => contiguous_sum(bm, |j| {
+                let x = read(r, j);
+                x * x
+            }),
+            Reduce::Max => max_of(bm, |j| read(r, j)),
+        }
+    };
+    match reduce {
+        Reduce::Max => max_of(bn, row),
+        Reduce::Mean => vertical_sum(bn, uc, ucols, row) / bn as f32,
+        Reduce::Sum | Reduce::L2 => vertical_sum(bn, uc, ucols, row),
     }
 }
 

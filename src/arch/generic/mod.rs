@@ -1,7 +1,7 @@
 //! Algorithms written once over [`Lanes`], instantiated per instruction set.
 
 use crate::kernels::groups::{group_score, least_n};
-use crate::kernels::reduce::{contiguous_sum, vertical_sum};
+use crate::kernels::reduce::block_score;
 use crate::pattern::{Reduce, Ties};
 
 /// A vector of `f32` lanes, seen as groups of four (one 128-bit lane).
@@ -224,7 +224,7 @@ fn scalar_column(
     reduce: Reduce,
     magnitude: bool,
 ) -> f32 {
-    let read = |r: usize| {
+    let read = |r: usize, _: usize| {
         let x = rows[r].get(j).copied().unwrap_or(f32::NAN);
         if magnitude {
             x.abs()
@@ -232,15 +232,5 @@ fn scalar_column(
             x
         }
     };
-    let row = |r: usize| match reduce {
-        Reduce::Mean => contiguous_sum(1, |_| read(r)) / 1.0,
-        Reduce::L2 => contiguous_sum(1, |_| read(r) * read(r)),
-        _ => contiguous_sum(1, |_| read(r)),
-    };
-    let n = rows.len();
-    let total = vertical_sum(n, uc, cols, row);
-    match reduce {
-        Reduce::Mean => total / n as f32,
-        _ => total,
-    }
+    block_score(rows.len(), 1, uc, cols, reduce, read)
 }
