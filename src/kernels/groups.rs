@@ -96,19 +96,17 @@ fn simd_groups(tile: &Tile<'_>, m: usize, out: &mut [f32], keep: Option<&mut [u8
     crate::arch::nm4_scores(tile.level, xs, n, ties, magnitude, out, keep)
 }
 
-/// One byte per element of a tile's groups (`keep.len() == M * groups`): 1
-/// outside the group's least N, 0 inside. The caller has checked the scores.
-pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
+/// The built-in group scores of a tile (`out`, as [`group_scores`]) and one
+/// byte per element (`keep.len() == M * out.len()`): 1 outside the group's
+/// least N, 0 inside. One pass for both, so writing a mask scores once.
+pub(crate) fn group_scores_and_keep(tile: &Tile<'_>, out: &mut [f32], keep: &mut [u8]) {
     let m = tile.unit_cols;
-    let mut scores = [0.0f32; crate::kernels::TILE];
-    if let Some(scores) = scores.get_mut(..keep.len() / m) {
-        if simd_groups(tile, m, scores, Some(&mut *keep)) {
-            return;
-        }
+    if simd_groups(tile, m, out, Some(&mut *keep)) {
+        return;
     }
     let mut buf = [0.0f32; MAX_GROUP];
     let vals = &mut buf[..m];
-    for (g, keep) in keep.chunks_exact_mut(m).enumerate() {
+    for (g, (o, keep)) in out.iter_mut().zip(keep.chunks_exact_mut(m)).enumerate() {
         let c0 = (tile.first_unit + g) * m;
         for (v, index) in vals.iter_mut().zip(tile.view.run(tile.unit_row, c0)) {
             *v = crate::kernels::read_at(tile.scores, tile.criterion, index);
@@ -117,6 +115,11 @@ pub(crate) fn group_keep(tile: &Tile<'_>, keep: &mut [u8]) {
         for (j, k) in keep.iter_mut().enumerate() {
             *k = (marks >> j & 1 == 0) as u8;
         }
+        *o = if vals.iter().any(|v| v.is_nan()) {
+            f32::NAN
+        } else {
+            group_score(vals, marks)
+        };
     }
 }
 

@@ -279,7 +279,7 @@ pub struct KernelSet {
     unit_scores: UnitScoresFn,
     /// Built-in kernels score a unit holding a NaN element as NaN, so
     /// scoring checks the scores; others need a separate scan.
-    checks_nan: bool,
+    builtin: bool,
 }
 
 impl KernelSet {
@@ -297,7 +297,7 @@ impl KernelSet {
                 m: Extent::Fixed(M),
             },
             unit_scores: kernels::block_scores_for::<N, M>(),
-            checks_nan: true,
+            builtin: true,
         }
     }
 
@@ -312,7 +312,7 @@ impl KernelSet {
         KernelSet {
             geometry: Geometry::Block { n, m },
             unit_scores: kernels::reduce::block_scores::<0, 0>,
-            checks_nan: true,
+            builtin: true,
         }
     }
 
@@ -326,7 +326,7 @@ impl KernelSet {
         KernelSet {
             geometry: Geometry::NInM { n: N, m: M },
             unit_scores: kernels::group_scores_for::<M>(),
-            checks_nan: true,
+            builtin: true,
         }
     }
 
@@ -339,7 +339,7 @@ impl KernelSet {
         KernelSet {
             geometry: Geometry::NInM { n, m },
             unit_scores: kernels::groups::group_scores::<0>,
-            checks_nan: true,
+            builtin: true,
         }
     }
 
@@ -361,7 +361,7 @@ impl KernelSet {
                 m: Extent::Fixed(m),
             },
             unit_scores,
-            checks_nan: false,
+            builtin: false,
         }
     }
 
@@ -375,8 +375,9 @@ impl KernelSet {
         self.geometry
     }
 
-    pub(crate) fn checks_nan(&self) -> bool {
-        self.checks_nan
+    /// A built-in kernel set: it scores a unit holding a NaN as NaN.
+    pub(crate) fn is_builtin(&self) -> bool {
+        self.builtin
     }
 
     pub(crate) fn score(&self, tile: &Tile<'_>, out: &mut [f32]) {

@@ -117,7 +117,7 @@ impl<'a> Units<'a> {
 
     /// Whether the kernel itself reports NaN elements (as a NaN unit score).
     pub(crate) fn checks_nan(&self) -> bool {
-        self.kernels.checks_nan()
+        self.kernels.is_builtin()
     }
 
     /// Least-N marks of N:M group `unit` (scores already validated).
@@ -165,7 +165,16 @@ impl<'a> Units<'a> {
                 let n = tile_units.min(self.grid.cols - uc);
                 tile.unit_row = ur;
                 tile.first_unit = uc;
-                self.kernels.score(&tile, &mut scores[..n]);
+                // Keep marks exist for N:M tiles only (n * m <= KEEP there).
+                let marks = if groups { n * bm } else { 0 };
+                let keep = keep.get_mut(..marks).unwrap_or(&mut []);
+                if groups {
+                    // N:M kernel sets are all built in (no custom N:M
+                    // constructor): scores and marks in one pass.
+                    groups::group_scores_and_keep(&tile, &mut scores[..n], keep);
+                } else {
+                    self.kernels.score(&tile, &mut scores[..n]);
+                }
                 // Per unit: 1 = kept, 0 = pruned.
                 let mut kept = [1u8; TILE];
                 for (j, (&x, k)) in scores[..n].iter().zip(kept.iter_mut()).enumerate() {
@@ -175,13 +184,7 @@ impl<'a> Units<'a> {
                     *k = !prune(order_key(x)) as u8;
                 }
                 let kept = &kept[..n];
-                // Keep marks exist for N:M tiles only (n * m <= KEEP there).
-                let marks = if groups { n * bm } else { 0 };
-                let keep = keep.get_mut(..marks).unwrap_or(&mut []);
                 let any_pruned = kept.contains(&0);
-                if groups && any_pruned {
-                    groups::group_keep(&tile, keep);
-                }
                 let keep = &*keep;
                 // Element `j` of unit `u` in one block row.
                 let value = |u: usize, j: usize| match (kept[u], groups) {
