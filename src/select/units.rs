@@ -69,31 +69,49 @@ impl<'a> Units<'a> {
     /// element of the unit if it holds one, else `NanUnit`.
     pub(crate) fn for_each_key(&self, mut f: impl FnMut(usize, u32)) -> Result<(), ErrorKind> {
         let mut buf = [0.0f32; TILE];
+        self.tiles(TILE, |tile, first, n| {
+            let scores = &mut buf[..n];
+            self.kernels.score(tile, scores);
+            self.check_scores(scores, first)?;
+            // Convert the whole tile first: the loop vectorises.
+            let mut keys = [0u32; TILE];
+            for (k, &x) in keys.iter_mut().zip(scores.iter()) {
+                *k = order_key(x);
+            }
+            for (j, &key) in keys[..n].iter().enumerate() {
+                f(first + j, key);
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f(tile, first unit index, units)` on the layer's tiles of at
+    /// most `size` units, in pool order.
+    fn tiles(
+        &self,
+        size: usize,
+        mut f: impl FnMut(&Tile<'a>, usize, usize) -> Result<(), ErrorKind>,
+    ) -> Result<(), ErrorKind> {
         let mut tile = self.tile;
         for ur in 0..self.grid.rows {
             let mut uc = 0;
             while uc < self.grid.cols {
-                let n = TILE.min(self.grid.cols - uc);
+                let n = size.min(self.grid.cols - uc);
                 tile.unit_row = ur;
                 tile.first_unit = uc;
-                self.kernels.score(&tile, &mut buf[..n]);
-                let first = ur * self.grid.cols + uc;
-                // Check and convert the whole tile first: both loops vectorise.
-                if buf[..n].iter().any(|x| x.is_nan()) {
-                    let j = buf[..n].iter().position(|x| x.is_nan()).unwrap_or(0);
-                    return Err(self.nan_cause(first + j));
-                }
-                let mut keys = [0u32; TILE];
-                for (k, &x) in keys.iter_mut().zip(&buf[..n]) {
-                    *k = order_key(x);
-                }
-                for (j, &key) in keys[..n].iter().enumerate() {
-                    f(first + j, key);
-                }
+                f(&tile, ur * self.grid.cols + uc, n)?;
                 uc += n;
             }
         }
         Ok(())
+    }
+
+    /// Rejects a tile holding a NaN unit score; `first` is its first unit.
+    fn check_scores(&self, scores: &[f32], first: usize) -> Result<(), ErrorKind> {
+        match scores.iter().position(|x| x.is_nan()) {
+            Some(j) => Err(self.nan_cause(first + j)),
+            None => Ok(()),
+        }
     }
 
     /// The view position of a unit's top-left element.
@@ -149,90 +167,74 @@ impl<'a> Units<'a> {
     ) -> Result<(), ErrorKind> {
         let mut scores = [0.0f32; TILE];
         let mut keep = [0u8; KEEP];
+        let groups = self.tile.prune_per_group > 0;
         // N:M tiles hold at most KEEP marks.
-        let tile_units = if groups_of(&self.tile) {
+        let tile_units = if groups {
             TILE.min(KEEP / self.grid.unit_cols)
         } else {
             TILE
         };
-        let mut tile = self.tile;
         let (bn, bm) = (self.grid.unit_rows, self.grid.unit_cols);
         let view = self.tile.view;
-        let groups = self.tile.prune_per_group > 0;
-        for ur in 0..self.grid.rows {
-            let mut uc = 0;
-            while uc < self.grid.cols {
-                let n = tile_units.min(self.grid.cols - uc);
-                tile.unit_row = ur;
-                tile.first_unit = uc;
-                // Keep marks exist for N:M tiles only (n * m <= KEEP there).
-                let marks = if groups { n * bm } else { 0 };
-                let keep = keep.get_mut(..marks).unwrap_or(&mut []);
-                if groups {
-                    // N:M kernel sets are all built in (no custom N:M
-                    // constructor): scores and marks in one pass.
-                    groups::group_scores_and_keep(&tile, &mut scores[..n], keep);
-                } else {
-                    self.kernels.score(&tile, &mut scores[..n]);
-                }
-                // Per unit: 1 = kept, 0 = pruned.
-                let mut kept = [1u8; TILE];
-                for (j, (&x, k)) in scores[..n].iter().zip(kept.iter_mut()).enumerate() {
-                    if x.is_nan() {
-                        return Err(self.nan_cause(ur * self.grid.cols + uc + j));
-                    }
-                    *k = !prune(order_key(x)) as u8;
-                }
-                let kept = &kept[..n];
-                let any_pruned = kept.contains(&0);
-                let keep = &*keep;
-                // Element `j` of unit `u` in one block row.
-                let value = |u: usize, j: usize| match (kept[u], groups) {
-                    (1, _) => 1,
-                    (_, false) => 0,
-                    (_, true) => keep[u * bm + j],
-                };
-                for r in ur * bn..(ur + 1) * bn {
-                    let start = r * view.cols() + uc * bm;
-                    match mask.get_mut(start..start + n * bm) {
-                        // A matrix row: the tile's units side by side.
-                        Some(row) if view.is_contiguous() => {
-                            if bm == 1 {
-                                row.copy_from_slice(kept);
-                            } else if !any_pruned {
-                                row.fill(1);
-                            } else {
-                                for ((u, chunk), &k) in row.chunks_mut(bm).enumerate().zip(kept) {
-                                    match (k, groups) {
-                                        (1, _) => chunk.fill(1),
-                                        (_, false) => chunk.fill(0),
-                                        (_, true) => {
-                                            chunk.copy_from_slice(&keep[u * bm..(u + 1) * bm])
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        // A conv view: follow the index mapping.
-                        _ => {
-                            for u in 0..n {
-                                for (j, i) in view.run(r, (uc + u) * bm).take(bm).enumerate() {
-                                    if let Some(d) = mask.get_mut(i) {
-                                        *d = value(u, j);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                uc += n;
+        self.tiles(tile_units, |tile, first, n| {
+            let (ur, uc) = (tile.unit_row, tile.first_unit);
+            // Keep marks exist for N:M tiles only (n * m <= KEEP there).
+            let marks = if groups { n * bm } else { 0 };
+            let keep = keep.get_mut(..marks).unwrap_or(&mut []);
+            if groups {
+                // N:M kernel sets are all built in (no custom N:M
+                // constructor): scores and marks in one pass.
+                groups::group_scores_and_keep(tile, &mut scores[..n], keep);
+            } else {
+                self.kernels.score(tile, &mut scores[..n]);
             }
-        }
-        Ok(())
+            self.check_scores(&scores[..n], first)?;
+            // Per unit: 1 = kept, 0 = pruned.
+            let mut kept = [1u8; TILE];
+            for (&x, k) in scores[..n].iter().zip(kept.iter_mut()) {
+                *k = !prune(order_key(x)) as u8;
+            }
+            let kept = &kept[..n];
+            let any_pruned = kept.contains(&0);
+            let keep = &*keep;
+            // Element `j` of unit `u` in one block row.
+            let value = |u: usize, j: usize| match (kept[u], groups) {
+                (1, _) => 1,
+                (_, false) => 0,
+                (_, true) => keep[u * bm + j],
+            };
+            for r in ur * bn..(ur + 1) * bn {
+                let start = r * view.cols() + uc * bm;
+                match mask.get_mut(start..start + n * bm) {
+                    // A matrix row: the tile's units side by side.
+                    Some(row) if view.is_contiguous() => {
+                        if bm == 1 {
+                            row.copy_from_slice(kept);
+                        } else if !any_pruned {
+                            row.fill(1);
+                        } else {
+                            for ((u, chunk), &k) in row.chunks_mut(bm).enumerate().zip(kept) {
+                                match (k, groups) {
+                                    (1, _) => chunk.fill(1),
+                                    (_, false) => chunk.fill(0),
+                                    (_, true) => chunk.copy_from_slice(&keep[u * bm..(u + 1) * bm]),
+                                }
+                            }
+                        }
+                    }
+                    // A conv view: follow the index mapping.
+                    _ => {
+                        for u in 0..n {
+                            for (j, i) in view.run(r, (uc + u) * bm).take(bm).enumerate() {
+                                if let Some(d) = mask.get_mut(i) {
+                                    *d = value(u, j);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
     }
-}
-
-/// Whether a tile's units are N:M groups.
-fn groups_of(tile: &Tile<'_>) -> bool {
-    tile.prune_per_group > 0
 }
