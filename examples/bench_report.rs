@@ -18,7 +18,8 @@ use half::bf16;
 #[path = "../benches/support/stream.rs"]
 mod stream;
 use prunemask::{
-    plan, prune, unit_scores, Criterion, Layer, LayerReport, Level, Options, Pattern, Shape,
+    plan, plan_with, scratch_words, unit_scores, write_mask, Criterion, Layer, LayerReport, Level,
+    Options, Pattern, Shape,
 };
 use stream::{read_stream, read_write_stream};
 
@@ -120,6 +121,8 @@ fn main() {
             .map(|(d, &(r, c))| Layer::new(&d[..], Shape::matrix(r, c)))
             .collect();
         let mut reports = vec![LayerReport::default(); layers.len()];
+        let units = elements as u64 / 4;
+        let mut scratch = vec![0u64; scratch_words(units)];
         for &level in &levels {
             let o = opts(level);
             // The unit-score kernel alone, over every layer once.
@@ -153,16 +156,31 @@ fn main() {
                 plan(&layers, &o, &mut reports).unwrap();
             });
             row(
-                &format!("{name} global plan (f32)"),
+                &format!("{name} global plan, no scratch (f32)"),
                 level,
                 planned,
                 ns(planned),
                 planned.as_secs_f64() / read.as_secs_f64(),
             );
-            let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-            let pruned = best_of(runs, || {
-                prune(&layers, &o, &mut reports, &mut outs).unwrap();
+            let planned = best_of(runs, || {
+                plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
             });
+            row(
+                &format!("{name} global plan_with (f32)"),
+                level,
+                planned,
+                ns(planned),
+                planned.as_secs_f64() / read.as_secs_f64(),
+            );
+            // End to end as a large model is pruned: plan_with, then each
+            // layer's mask.
+            let mut end_to_end = |layers: &[Layer<'_>]| {
+                plan_with(layers, &o, &mut reports, &mut scratch).unwrap();
+                for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
+                    write_mask(l, &o, r, m).unwrap();
+                }
+            };
+            let pruned = best_of(runs, || end_to_end(&layers));
             row(
                 &format!("{name} global prune, end to end (f32)"),
                 level,
@@ -170,9 +188,7 @@ fn main() {
                 ns(pruned),
                 pruned.as_secs_f64() / read.as_secs_f64(),
             );
-            let pruned_bf = best_of(runs, || {
-                prune(&bf_layers, &o, &mut reports, &mut outs).unwrap();
-            });
+            let pruned_bf = best_of(runs, || end_to_end(&bf_layers));
             row(
                 &format!("{name} global prune, end to end (bf16)"),
                 level,

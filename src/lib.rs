@@ -59,8 +59,8 @@ pub use pattern::{
     BUILTIN_NAMES,
 };
 pub use plan::{
-    plan, prune, unit_scores, write_mask, Bound, CapMode, Compat, Domain, LayerReport, Options,
-    Status, Summary,
+    plan, plan_with, prune, scratch_words, unit_scores, write_mask, Bound, CapMode, Compat, Domain,
+    LayerReport, Options, Status, Summary, SCRATCH_MIN,
 };
 pub use shape::{Run, Shape, View};
 

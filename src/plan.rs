@@ -6,7 +6,9 @@ use crate::error::{Error, ErrorKind};
 use crate::kernels::keys::key_value;
 use crate::layer::{Criterion, Layer};
 use crate::pattern::{Geometry, Pattern, Reduce, SkipReason, Ties};
-use crate::select::{kth_smallest, top_histogram, Histogram, Units};
+use core::cell::Cell;
+
+use crate::select::{kth_smallest, top_histogram, Counts, Scratch, Units, STACK_BINS, WIDE_BINS};
 
 /// One pool for all layers, or one pool per layer.
 ///
@@ -484,10 +486,20 @@ pub(crate) fn units_of<'a>(
 
 /// Rejects NaN anywhere in a layer's scores.
 pub(crate) fn scan_nan(index: usize, layer: &Layer<'_>) -> Result<(), Error> {
+    /// The first NaN: whole chunks are tested without branching (the loop
+    /// vectorises), the position found in the chunk that has one.
+    fn first_nan<T: Copy>(xs: &[T], is_nan: impl Fn(T) -> bool) -> Option<usize> {
+        let chunk = 256;
+        let hit = xs
+            .chunks(chunk)
+            .position(|c| c.iter().fold(false, |any, &x| any | is_nan(x)))?;
+        let start = hit * chunk;
+        xs[start..].iter().position(|&x| is_nan(x)).map(|j| start + j)
+    }
     let nan = match layer.scores {
-        crate::Scores::F32(s) => s.iter().position(|x| x.is_nan()),
-        crate::Scores::F16(s) => s.iter().position(|x| x.is_nan()),
-        crate::Scores::Bf16(s) => s.iter().position(|x| x.is_nan()),
+        crate::Scores::F32(s) => first_nan(s, f32::is_nan),
+        crate::Scores::F16(s) => first_nan(s, |x| x.to_bits() & 0x7fff > 0x7c00),
+        crate::Scores::Bf16(s) => first_nan(s, |x| x.to_bits() & 0x7fff > 0x7f80),
     };
     match nan {
         Some(i) => Err(Error::in_layer(index, ErrorKind::NanScore { index: i })),
@@ -565,20 +577,74 @@ pub fn plan(
     opts: &Options,
     reports: &mut [LayerReport],
 ) -> Result<Summary, Error> {
+    plan_with(layers, opts, reports, &mut [])
+}
+
+/// The scratch [`plan_with`] needs for its fast path: a 16-bit histogram.
+///
+/// ```
+/// assert_eq!(prunemask::SCRATCH_MIN * 8, 512 * 1024);
+/// ```
+pub const SCRATCH_MIN: usize = WIDE_BINS;
+
+/// Scratch words for [`plan_with`] over a pool of `units` units and up to
+/// 4096 layers: room for a bucket of up to 1/16 of the units, several
+/// times what real weights put in it.
+///
+/// ```
+/// assert_eq!(prunemask::scratch_words(0), prunemask::SCRATCH_MIN + 8192);
+/// ```
+pub fn scratch_words(units: u64) -> usize {
+    let candidates = units.div_ceil(16);
+    SCRATCH_MIN + 2 * 4096 + candidates.div_ceil(4).min(usize::MAX as u64 / 2) as usize
+}
+
+/// [`plan`] with caller scratch: faster on large models.
+///
+/// With at least [`SCRATCH_MIN`] words (512 KiB), the first pass counts a
+/// 16-bit digit of the unit scores and the second collects the scores in
+/// the threshold's bucket into the rest of the scratch (four per word), so
+/// the threshold and every layer's counts take two passes over the scores
+/// instead of four. [`scratch_words`] gives a size that holds the bucket
+/// for real weights; if the bucket does not fit, the plan is the same, only
+/// slower. The scratch's contents on entry do not matter.
+///
+/// ```
+/// use prunemask::{plan, plan_with, scratch_words, Layer, LayerReport, Options, Pattern, Shape};
+/// let w: Vec<f32> = (0..4096).map(|i| ((i * 37) % 101) as f32).collect();
+/// let layers = [Layer::new(&w[..], Shape::matrix(64, 64))];
+/// let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5);
+/// let mut scratch = vec![0u64; scratch_words(1024)];
+/// let (mut a, mut b) = ([LayerReport::default()], [LayerReport::default()]);
+/// let fast = plan_with(&layers, &opts, &mut a, &mut scratch).unwrap();
+/// assert_eq!(fast, plan(&layers, &opts, &mut b).unwrap());
+/// assert_eq!(a, b);
+/// ```
+pub fn plan_with(
+    layers: &[Layer<'_>],
+    opts: &Options,
+    reports: &mut [LayerReport],
+    scratch: &mut [u64],
+) -> Result<Summary, Error> {
     let ratios = opts.unit_ratios()?;
     check_count("reports", layers.len(), reports.len())?;
     for (i, layer) in layers.iter().enumerate() {
         check_layer(i, layer, opts)?;
     }
+    let mut stack = [0u64; STACK_BINS];
+    let mut scratch = Scratch::new(&mut stack, scratch);
     // Every unit is scored (and so checked) before any report is written:
     // globally by the first radix pass, which the selection then reuses.
-    let top = match opts.domain {
-        Domain::Global => Some(top_histogram(|| valid_units(layers, opts))?),
+    let top_ready = match opts.domain {
+        Domain::Global => {
+            top_histogram(|| valid_units(layers, opts), &mut scratch)?;
+            true
+        }
         Domain::Local => {
             for (i, layer) in layers.iter().enumerate() {
                 validate(i, layer, opts)?;
             }
-            None
+            false
         }
     };
     let mut summary = Summary {
@@ -607,6 +673,7 @@ pub fn plan(
         opts,
         ratios,
         reports,
+        scratch,
         selections: 0,
     };
     match opts.domain {
@@ -614,7 +681,7 @@ pub fn plan(
             let units: u64 = planner.reports.iter().map(|r| r.units).sum();
             let k = units_at(ratios.target, units);
             summary.target_units = k;
-            summary.threshold = planner.select(k, top)?;
+            summary.threshold = planner.select(k, top_ready)?;
         }
         Domain::Local => {
             for i in 0..layers.len() {
@@ -622,7 +689,7 @@ pub fn plan(
                     planner.reports[i].in_pool = true;
                     let k = units_at(ratios.target, planner.reports[i].units);
                     summary.target_units += k;
-                    planner.select(k, None)?;
+                    planner.select(k, false)?;
                 }
             }
         }
@@ -642,15 +709,16 @@ pub fn plan(
     Ok(summary)
 }
 
-struct Planner<'l, 'a, 'r> {
+struct Planner<'l, 'a, 'r, 's> {
     layers: &'l [Layer<'a>],
     opts: &'l Options,
     ratios: UnitRatios,
     reports: &'r mut [LayerReport],
+    scratch: Scratch<'s>,
     selections: u32,
 }
 
-impl<'a> Planner<'_, 'a, '_> {
+impl<'a> Planner<'_, 'a, '_, '_> {
     /// Units of a layer already validated (never skipped here).
     fn units(&self, i: usize) -> Result<Units<'a>, Error> {
         units_of(i, &self.layers[i], self.opts)?
@@ -660,7 +728,7 @@ impl<'a> Planner<'_, 'a, '_> {
     /// Selects `k` units over the layers in the pool, holding layers at their
     /// bounds; returns the last pool threshold. `top` is the first radix
     /// pass over the whole pool, if made.
-    fn select(&mut self, k: u64, mut top: Option<Histogram>) -> Result<Option<f32>, Error> {
+    fn select(&mut self, k: u64, mut top_ready: bool) -> Result<Option<f32>, Error> {
         let mut remaining = k;
         let mut threshold = None;
         loop {
@@ -683,7 +751,7 @@ impl<'a> Planner<'_, 'a, '_> {
                     r.keep_all();
                 }
             } else {
-                self.select_round(k_now, top.take(), &mut threshold)?;
+                self.select_round(k_now, core::mem::take(&mut top_ready), &mut threshold)?;
             }
             let mut crossed = false;
             for i in 0..self.reports.len() {
@@ -709,12 +777,11 @@ impl<'a> Planner<'_, 'a, '_> {
     fn select_round(
         &mut self,
         k_now: u64,
-        top: Option<Histogram>,
+        top_ready: bool,
         threshold: &mut Option<f32>,
     ) -> Result<(), Error> {
-        let key = self.threshold(|r| r.in_pool, k_now, top)?;
+        let key = self.threshold(None, k_now, top_ready)?;
         *threshold = Some(key_value(key));
-        self.tally(|r| r.in_pool, key)?;
         // Exact ties: the equal units go to the pool's first layers.
         let below: u64 = self
             .reports
@@ -770,8 +837,7 @@ impl<'a> Planner<'_, 'a, '_> {
             self.reports[i].keep_all();
             return Ok(());
         }
-        let key = self.threshold_of(i, k)?;
-        self.tally_of(i, key)?;
+        let key = self.threshold(Some(i), k, false)?;
         let quota = match self.opts.ties {
             Ties::Exact => k - self.reports[i].tally.below,
             Ties::Inclusive => u64::MAX,
@@ -781,40 +847,55 @@ impl<'a> Planner<'_, 'a, '_> {
         Ok(())
     }
 
-    fn threshold(
-        &mut self,
-        member: impl Fn(&LayerReport) -> bool,
-        k: u64,
-        top: Option<Histogram>,
-    ) -> Result<u32, Error> {
+    /// The `k`-th smallest key of the pool (the layers in it, or layer
+    /// `only`), with every member's tally against it: from the selection's
+    /// candidates when it collected them, else by one more pass.
+    fn threshold(&mut self, only: Option<usize>, k: u64, top_ready: bool) -> Result<u32, Error> {
         self.selections += 1;
-        let (layers, opts, reports) = (self.layers, self.opts, &*self.reports);
+        let (layers, opts) = (self.layers, self.opts);
+        // The pool reads the reports while the selection writes tallies.
+        let reports = Cell::from_mut(&mut *self.reports).as_slice_of_cells();
+        let member = |i: usize| only.map_or(reports[i].get().in_pool, |o| o == i);
         let pool = || {
-            reports
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| member(r))
-                .filter_map(|(i, _)| match units_of(i, &layers[i], opts) {
+            (0..reports.len())
+                .filter(move |&i| member(i))
+                .filter_map(|i| match units_of(i, &layers[i], opts) {
                     Ok(Ok(units)) => Some((i, units)),
                     _ => None,
                 })
         };
-        kth_smallest(pool, k, top)
-    }
-
-    fn threshold_of(&mut self, i: usize, k: u64) -> Result<u32, Error> {
-        self.selections += 1;
-        let units = self.units(i)?;
-        kth_smallest(|| core::iter::once((i, units)), k, None)
-    }
-
-    fn tally(&mut self, member: impl Fn(&LayerReport) -> bool, key: u32) -> Result<(), Error> {
-        for i in 0..self.reports.len() {
-            if member(&self.reports[i]) {
-                self.tally_of(i, key)?;
+        // Candidates count units; inclusive N:M tallies also need the
+        // pruned elements of each group, so they take the counting pass.
+        let nm = opts.pattern.geometry().prune_per_group() > 0;
+        let mut record = |i: usize, c: Counts| {
+            let mut r = reports[i].get();
+            // As `tally_of`: elements only count for inclusive ties, where
+            // (blocks tiling their layer) every unit has elements / units.
+            let per_unit = match opts.ties {
+                Ties::Inclusive => r.elements / r.units.max(1),
+                Ties::Exact => 0,
+            };
+            r.tally = Tally {
+                below: c.below,
+                equal: c.equal,
+                below_elements: c.below * per_unit,
+                equal_elements: c.equal * per_unit,
+            };
+            reports[i].set(r);
+        };
+        let counted: Option<&mut dyn FnMut(usize, Counts)> = match (opts.ties, nm) {
+            (Ties::Inclusive, true) => None,
+            _ => Some(&mut record),
+        };
+        let (key, tallied) = kth_smallest(pool, k, top_ready, &mut self.scratch, counted)?;
+        if !tallied {
+            for i in 0..self.reports.len() {
+                if only.map_or(self.reports[i].in_pool, |o| o == i) {
+                    self.tally_of(i, key)?;
+                }
             }
         }
-        Ok(())
+        Ok(key)
     }
 
     fn tally_of(&mut self, i: usize, key: u32) -> Result<(), Error> {
@@ -888,7 +969,15 @@ fn check_planned(
     if !fits || report.elements != layer.scores.len() as u64 {
         return Err(Error::new(ErrorKind::PlanMismatch));
     }
-    validate(0, layer, opts)
+    match units {
+        // |w| summed or compared never makes NaN out of numbers: a scan
+        // for NaN elements checks what scoring would, at memory speed.
+        Ok(units) if units.checks_nan() && opts.criterion == Criterion::Magnitude => {
+            scan_nan(0, layer)
+        }
+        // Signed scores can (inf - inf in a sum): score every unit.
+        _ => validate(0, layer, opts),
+    }
 }
 
 pub(crate) fn check_mask(i: usize, layer: &Layer<'_>, mask: &[u8]) -> Result<(), Error> {

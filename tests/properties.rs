@@ -14,8 +14,9 @@ use half::{bf16, f16};
 use proptest::prelude::*;
 use proptest::sample::select;
 use prunemask::{
-    plan, prune, write_mask, Bound, CapMode, Criterion, Domain, Error, ErrorKind, Extent, Geometry,
-    Layer, LayerReport, Options, Pattern, Reduce, Shape, Status, Summary, Ties,
+    plan, plan_with, prune, write_mask, Bound, CapMode, Criterion, Domain, Error, ErrorKind,
+    Extent, Geometry, Layer, LayerReport, Options, Pattern, Reduce, Shape, Status, Summary, Ties,
+    SCRATCH_MIN,
 };
 
 const SENTINEL: u8 = 7;
@@ -705,6 +706,28 @@ proptest! {
             (Err(a), Err(b)) => prop_assert_eq!(a, b),
             (a, b) => prop_assert!(false, "{:?} vs {:?}", a.err(), b.err()),
         }
+    }
+
+    /// `plan_with` gives `plan`'s reports and summary whatever its scratch:
+    /// too short for the wide histogram, a wide histogram with no room for
+    /// candidates (16-bit passes and the counting pass), room for some, or
+    /// plenty; the scratch starts with garbage.
+    #[test]
+    fn plan_with_any_scratch_is_plan(
+        ls in layers(3),
+        opts in bounded_options(),
+        spare in select(vec![0usize, 1, 3, 6, 8, 16, 64, 100_000]),
+        short in any::<bool>(),
+    ) {
+        let layers = as_layers(&ls);
+        let mut want = vec![LayerReport::default(); ls.len()];
+        let mut got = vec![LayerReport::default(); ls.len()];
+        let words = if short { SCRATCH_MIN - 1 } else { SCRATCH_MIN + spare };
+        let mut scratch = vec![0x5a5a_5a5a_5a5a_5a5au64; words];
+        let a = plan(&layers, &opts, &mut want);
+        let b = plan_with(&layers, &opts, &mut got, &mut scratch);
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(want, got);
     }
 
     /// Redistribute cap, exact ties, no minimum: no layer is pruned beyond

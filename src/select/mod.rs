@@ -4,5 +4,6 @@
 mod radix;
 mod units;
 
-pub(crate) use radix::{kth_smallest, top_histogram, Histogram};
+pub(crate) use radix::WIDE_BINS;
+pub(crate) use radix::{kth_smallest, top_histogram, Counts, Scratch, STACK_BINS};
 pub(crate) use units::Units;
