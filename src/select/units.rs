@@ -195,30 +195,29 @@ impl<'a> Units<'a> {
                 *k = !prune(order_key(x)) as u8;
             }
             let kept = &kept[..n];
-            let any_pruned = kept.contains(&0);
             let keep = &*keep;
-            // Element `j` of unit `u` in one block row.
-            let value = |u: usize, j: usize| match (kept[u], groups) {
-                (1, _) => 1,
-                (_, false) => 0,
-                (_, true) => keep[u * bm + j],
-            };
+            // Element `j` of unit `u` in one block row: kept units keep all,
+            // pruned blocks none, pruned N:M groups their keep marks.
+            let value = |u: usize, j: usize| kept[u] | keep.get(u * bm + j).copied().unwrap_or(0);
             for r in ur * bn..(ur + 1) * bn {
                 let start = r * view.cols() + uc * bm;
                 match mask.get_mut(start..start + n * bm) {
-                    // A matrix row: the tile's units side by side.
+                    // A matrix row: the tile's units side by side, written
+                    // without a branch per unit.
                     Some(row) if view.is_contiguous() => {
-                        if bm == 1 {
-                            row.copy_from_slice(kept);
-                        } else if !any_pruned {
-                            row.fill(1);
-                        } else {
-                            for ((u, chunk), &k) in row.chunks_mut(bm).enumerate().zip(kept) {
-                                match (k, groups) {
-                                    (1, _) => chunk.fill(1),
-                                    (_, false) => chunk.fill(0),
-                                    (_, true) => chunk.copy_from_slice(&keep[u * bm..(u + 1) * bm]),
+                        if groups {
+                            for ((chunk, &k), marks) in
+                                row.chunks_exact_mut(bm).zip(kept).zip(keep.chunks_exact(bm))
+                            {
+                                for (d, &m) in chunk.iter_mut().zip(marks) {
+                                    *d = k | m;
                                 }
+                            }
+                        } else if bm == 1 {
+                            row.copy_from_slice(kept);
+                        } else {
+                            for (chunk, &k) in row.chunks_exact_mut(bm).zip(kept) {
+                                chunk.fill(k);
                             }
                         }
                     }

@@ -56,36 +56,45 @@ impl Lanes for NeonLanes {
         self.0.neon.vcltq_f32(a, b)
     }
     #[inline(always)]
-    fn eq(self, a: float32x4_t, b: float32x4_t) -> uint32x4_t {
-        self.0.neon.vceqq_f32(a, b)
+    fn le(self, a: float32x4_t, b: float32x4_t) -> uint32x4_t {
+        self.0.neon.vcleq_f32(a, b)
     }
     #[inline(always)]
     fn is_nan(self, a: float32x4_t) -> uint32x4_t {
         self.0.neon.vmvnq_u32(self.0.neon.vceqq_f32(a, a))
     }
     #[inline(always)]
-    fn and(self, a: uint32x4_t, b: uint32x4_t) -> uint32x4_t {
-        self.0.neon.vandq_u32(a, b)
+    fn or(self, a: uint32x4_t, b: uint32x4_t) -> uint32x4_t {
+        self.0.neon.vorrq_u32(a, b)
     }
     #[inline(always)]
     fn select(self, m: uint32x4_t, if_true: float32x4_t, if_false: float32x4_t) -> float32x4_t {
         self.0.neon.vbslq_f32(m, if_true, if_false)
     }
     #[inline(always)]
-    fn rot1(self, v: float32x4_t) -> float32x4_t {
-        self.0.neon.vextq_f32::<1>(v, v)
+    fn bits(self, m: uint32x4_t) -> u64 {
+        let weights: uint32x4_t = pulp::cast([1u32, 2, 4, 8]);
+        self.0.neon.vaddvq_u32(self.0.neon.vandq_u32(m, weights)) as u64
     }
     #[inline(always)]
-    fn rot2(self, v: float32x4_t) -> float32x4_t {
-        self.0.neon.vextq_f32::<2>(v, v)
+    fn transpose4(self, [a, b, c, d]: [float32x4_t; 4]) -> [float32x4_t; 4] {
+        let f = self.0.neon;
+        // Pairs of rows, then pairs of pairs (as 64-bit lanes).
+        let (ab1, ab2) = (f.vtrn1q_f32(a, b), f.vtrn2q_f32(a, b));
+        let (cd1, cd2) = (f.vtrn1q_f32(c, d), f.vtrn2q_f32(c, d));
+        let wide = |x: float32x4_t| f.vreinterpretq_f64_f32(x);
+        let narrow = |x| f.vreinterpretq_f32_f64(x);
+        [
+            narrow(f.vtrn1q_f64(wide(ab1), wide(cd1))),
+            narrow(f.vtrn1q_f64(wide(ab2), wide(cd2))),
+            narrow(f.vtrn2q_f64(wide(ab1), wide(cd1))),
+            narrow(f.vtrn2q_f64(wide(ab2), wide(cd2))),
+        ]
     }
     #[inline(always)]
-    fn rot3(self, v: float32x4_t) -> float32x4_t {
-        self.0.neon.vextq_f32::<3>(v, v)
-    }
-    #[inline(always)]
-    fn lane_in_group(self) -> float32x4_t {
-        pulp::cast([0.0f32, 1.0, 2.0, 3.0])
+    fn group_order(self, v: float32x4_t) -> float32x4_t {
+        // One group of four per vector: already in order.
+        v
     }
 }
 

@@ -22,19 +22,20 @@ pub(crate) trait Lanes: Copy {
     fn abs(self, a: Self::V) -> Self::V;
     /// Ordered `a < b` (false for NaN).
     fn lt(self, a: Self::V, b: Self::V) -> Self::M;
-    /// Ordered `a == b` (`-0.0 == +0.0`).
-    fn eq(self, a: Self::V, b: Self::V) -> Self::M;
+    /// Ordered `a <= b` (false for NaN; `-0.0 <= +0.0` and back).
+    fn le(self, a: Self::V, b: Self::V) -> Self::M;
     fn is_nan(self, a: Self::V) -> Self::M;
-    fn and(self, a: Self::M, b: Self::M) -> Self::M;
+    fn or(self, a: Self::M, b: Self::M) -> Self::M;
     fn select(self, m: Self::M, if_true: Self::V, if_false: Self::V) -> Self::V;
-    /// Lane `j` of each group of four takes lane `(j + 1) % 4`.
-    fn rot1(self, v: Self::V) -> Self::V;
-    /// Lane `j` of each group of four takes lane `(j + 2) % 4`.
-    fn rot2(self, v: Self::V) -> Self::V;
-    /// Lane `j` of each group of four takes lane `(j + 3) % 4`.
-    fn rot3(self, v: Self::V) -> Self::V;
-    /// `j % 4` in lane `j`.
-    fn lane_in_group(self) -> Self::V;
+    /// Bit `j` set when lane `j` of the mask is.
+    fn bits(self, m: Self::M) -> u64;
+    /// A 4x4 transpose inside each group of four lanes: lane `4q + i` of
+    /// output `j` is lane `4q + j` of input `i`. Its own inverse.
+    fn transpose4(self, v: [Self::V; 4]) -> [Self::V; 4];
+    /// Undoes the lane order [`transpose4`](Lanes::transpose4) leaves
+    /// across vectors: output lane `g` takes lane `4 (g % q) + g / q`, with
+    /// `q = LANES / 4` groups of four per vector.
+    fn group_order(self, v: Self::V) -> Self::V;
 }
 
 /// A SIMD computation, run once per call with one instruction set's lanes.
@@ -55,65 +56,69 @@ pub(crate) struct Nm4<'a> {
 }
 
 impl Job for Nm4<'_> {
-    /// Each group sits in one 4-lane group of a vector: ranks come from the
-    /// three rotations, the sum `((p0 + p1) + p2) + p3` from the same
-    /// rotations, so lane 0 of a group ends up with the group's score.
+    /// Four vectors hold `LANES` groups. Transposed, vector `i` holds
+    /// element `i` of every group, so ranks, marks and the sum
+    /// `((p0 + p1) + p2) + p3` are plain lane-wise operations on four
+    /// vectors; one permutation puts the scores in group order.
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
-        let (chunks, tail) = L::chunks(self.xs);
-        let zero = l.splat(0.0);
-        let one = l.splat(1.0);
-        let lane = l.lane_in_group();
-        // Exact ties: an equal element ranks first when its column is lower;
-        // after a rotation by d that is the lanes j >= 4 - d.
-        let tie = [
-            l.lt(l.splat(2.5), lane),
-            l.lt(l.splat(1.5), lane),
-            l.lt(l.splat(0.5), lane),
-        ];
-        let per_vector = L::LANES / 4;
-        let mut outs = self.out.chunks_mut(per_vector);
+        let (zero, one, n) = (l.splat(0.0), l.splat(1.0), l.splat(self.n));
+        let (chunks, _) = L::chunks(self.xs);
+        let (outs, _) = L::chunks_mut(self.out);
         let mut keep = self.keep;
-        for (i, (chunk, out)) in chunks.iter().zip(&mut outs).enumerate() {
-            let mut x = l.load(chunk);
+        let block = 4 * L::LANES;
+        let mut done = 0;
+        for (b, (xs, out)) in chunks.chunks_exact(4).zip(outs.iter_mut()).enumerate() {
+            let mut x = [l.load(&xs[0]), l.load(&xs[1]), l.load(&xs[2]), l.load(&xs[3])];
             if self.magnitude {
-                x = l.abs(x);
+                x = [l.abs(x[0]), l.abs(x[1]), l.abs(x[2]), l.abs(x[3])];
             }
-            let others = [l.rot1(x), l.rot2(x), l.rot3(x)];
-            let mut rank = zero;
-            for (y, tie) in others.into_iter().zip(tie) {
-                rank = l.add(rank, l.select(l.lt(y, x), one, zero));
-                if self.exact {
-                    rank = l.add(rank, l.select(l.and(l.eq(y, x), tie), one, zero));
+            let e = l.transpose4(x);
+            // Rank of each element in its group: the others below it, and
+            // under exact ties the equal ones in lower columns.
+            let mut rank = [zero; 4];
+            for i in 0..4 {
+                for j in i + 1..4 {
+                    rank[i] = l.add(rank[i], l.select(l.lt(e[j], e[i]), one, zero));
+                    let before = if self.exact {
+                        l.le(e[i], e[j])
+                    } else {
+                        l.lt(e[i], e[j])
+                    };
+                    rank[j] = l.add(rank[j], l.select(before, one, zero));
                 }
             }
-            let marked = l.lt(rank, l.splat(self.n));
-            if let Some(keep) = keep.as_deref_mut() {
-                let kept = l.store(l.select(marked, zero, one));
-                let dst = keep.iter_mut().skip(i * L::LANES);
-                for (k, v) in dst.zip(kept.as_ref()) {
-                    *k = (*v != 0.0) as u8;
-                }
-            }
-            let p = l.add(zero, l.select(marked, x, zero));
-            let sum = l.add(l.add(l.add(p, l.rot1(p)), l.rot2(p)), l.rot3(p));
-            let mut score = l.div(sum, l.splat(4.0));
+            let marked = [
+                l.lt(rank[0], n),
+                l.lt(rank[1], n),
+                l.lt(rank[2], n),
+                l.lt(rank[3], n),
+            ];
+            let p = |i: usize| l.add(zero, l.select(marked[i], e[i], zero));
+            let sum = l.add(l.add(l.add(p(0), p(1)), p(2)), p(3));
             // A group holding a NaN scores NaN, as the scalar kernel.
-            let nan = l.select(l.is_nan(x), one, zero);
-            let nan = l.add(l.add(l.add(nan, l.rot1(nan)), l.rot2(nan)), l.rot3(nan));
-            score = l.select(l.lt(zero, nan), l.splat(f32::NAN), score);
-            let lanes = l.store(score);
-            for (o, group) in out.iter_mut().zip(lanes.as_ref().chunks_exact(4)) {
-                *o = group[0];
+            let nan = l.or(
+                l.or(l.is_nan(e[0]), l.is_nan(e[1])),
+                l.or(l.is_nan(e[2]), l.is_nan(e[3])),
+            );
+            let score = l.select(nan, l.splat(f32::NAN), l.div(sum, l.splat(4.0)));
+            *out = l.store(l.group_order(score));
+            if let Some(dst) = keep.as_deref_mut().and_then(|k| k.get_mut(b * block..(b + 1) * block)) {
+                // Back to memory order, one keep byte per element.
+                let k = |i: usize| l.select(marked[i], zero, one);
+                let kept = l.transpose4([k(0), k(1), k(2), k(3)]);
+                for (d, k) in dst.chunks_exact_mut(L::LANES).zip(kept) {
+                    spread_bits(l.bits(l.lt(zero, k)), d);
+                }
             }
+            done = (b + 1) * L::LANES;
         }
-        // Groups past the last whole vector: the scalar kernel.
+        // Groups past the last whole block: the scalar kernel.
         let ties = if self.exact {
             Ties::Exact
         } else {
             Ties::Inclusive
         };
-        let done = chunks.len() * per_vector;
         for (g, (o, xs)) in self
             .out
             .iter_mut()
@@ -137,9 +142,32 @@ impl Job for Nm4<'_> {
                 group_score(&vals, marks)
             };
         }
-        let _ = tail;
     }
 }
+
+/// Byte `j` of `dst` gets bit `j` of `bits` (0 or 1), eight at a time.
+#[inline(always)]
+fn spread_bits(bits: u64, dst: &mut [u8]) {
+    for (i, d) in dst.chunks_mut(8).enumerate() {
+        let spread = SPREAD[(bits >> (8 * i)) as u8 as usize].to_le_bytes();
+        d.copy_from_slice(&spread[..d.len()]);
+    }
+}
+
+/// `SPREAD[b]`: bit `j` of `b` in the low bit of byte `j`.
+static SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut j = 0;
+        while j < 8 {
+            table[b] |= ((b as u64 >> j) & 1) << (8 * j);
+            j += 1;
+        }
+        b += 1;
+    }
+    table
+};
 
 /// `rows x 1` block scores: see `arch::column_scores`.
 pub(crate) struct Columns<'a> {

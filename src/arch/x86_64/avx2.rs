@@ -1,6 +1,6 @@
 //! [`Lanes`] on AVX2: 8 lanes, two groups of four.
 
-use core::arch::x86_64::{__m256, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q};
+use core::arch::x86_64::{__m256, __m256i, _CMP_LE_OQ, _CMP_LT_OQ, _CMP_UNORD_Q};
 
 use pulp::x86::V3;
 
@@ -56,36 +56,41 @@ impl Lanes for Avx2 {
         self.0.avx._mm256_cmp_ps::<_CMP_LT_OQ>(a, b)
     }
     #[inline(always)]
-    fn eq(self, a: __m256, b: __m256) -> __m256 {
-        self.0.avx._mm256_cmp_ps::<_CMP_EQ_OQ>(a, b)
+    fn le(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_cmp_ps::<_CMP_LE_OQ>(a, b)
     }
     #[inline(always)]
     fn is_nan(self, a: __m256) -> __m256 {
         self.0.avx._mm256_cmp_ps::<_CMP_UNORD_Q>(a, a)
     }
     #[inline(always)]
-    fn and(self, a: __m256, b: __m256) -> __m256 {
-        self.0.avx._mm256_and_ps(a, b)
+    fn or(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_or_ps(a, b)
     }
     #[inline(always)]
     fn select(self, m: __m256, if_true: __m256, if_false: __m256) -> __m256 {
         self.0.avx._mm256_blendv_ps(if_false, if_true, m)
     }
     #[inline(always)]
-    fn rot1(self, v: __m256) -> __m256 {
-        self.0.avx._mm256_permute_ps::<0b00_11_10_01>(v)
+    fn bits(self, m: __m256) -> u64 {
+        self.0.avx._mm256_movemask_ps(m) as u32 as u64
     }
     #[inline(always)]
-    fn rot2(self, v: __m256) -> __m256 {
-        self.0.avx._mm256_permute_ps::<0b01_00_11_10>(v)
+    fn transpose4(self, [a, b, c, d]: [__m256; 4]) -> [__m256; 4] {
+        let f = self.0.avx;
+        let (ab_lo, cd_lo) = (f._mm256_unpacklo_ps(a, b), f._mm256_unpacklo_ps(c, d));
+        let (ab_hi, cd_hi) = (f._mm256_unpackhi_ps(a, b), f._mm256_unpackhi_ps(c, d));
+        [
+            f._mm256_shuffle_ps::<0b01_00_01_00>(ab_lo, cd_lo),
+            f._mm256_shuffle_ps::<0b11_10_11_10>(ab_lo, cd_lo),
+            f._mm256_shuffle_ps::<0b01_00_01_00>(ab_hi, cd_hi),
+            f._mm256_shuffle_ps::<0b11_10_11_10>(ab_hi, cd_hi),
+        ]
     }
     #[inline(always)]
-    fn rot3(self, v: __m256) -> __m256 {
-        self.0.avx._mm256_permute_ps::<0b10_01_00_11>(v)
-    }
-    #[inline(always)]
-    fn lane_in_group(self) -> __m256 {
-        pulp::cast([0.0f32, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0])
+    fn group_order(self, v: __m256) -> __m256 {
+        let idx: __m256i = pulp::cast([0i32, 4, 1, 5, 2, 6, 3, 7]);
+        self.0.avx2._mm256_permutevar8x32_ps(v, idx)
     }
 }
 

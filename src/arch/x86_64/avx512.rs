@@ -1,6 +1,6 @@
 //! [`Lanes`] on AVX-512: 16 lanes, four groups of four.
 
-use core::arch::x86_64::{__m512, __mmask16, _CMP_EQ_OQ, _CMP_LT_OQ, _CMP_UNORD_Q};
+use core::arch::x86_64::{__m512, __m512i, __mmask16, _CMP_LE_OQ, _CMP_LT_OQ, _CMP_UNORD_Q};
 
 use pulp::x86::V4;
 
@@ -56,38 +56,41 @@ impl Lanes for Avx512 {
         self.0.avx512f._mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b)
     }
     #[inline(always)]
-    fn eq(self, a: __m512, b: __m512) -> __mmask16 {
-        self.0.avx512f._mm512_cmp_ps_mask::<_CMP_EQ_OQ>(a, b)
+    fn le(self, a: __m512, b: __m512) -> __mmask16 {
+        self.0.avx512f._mm512_cmp_ps_mask::<_CMP_LE_OQ>(a, b)
     }
     #[inline(always)]
     fn is_nan(self, a: __m512) -> __mmask16 {
         self.0.avx512f._mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a)
     }
     #[inline(always)]
-    fn and(self, a: __mmask16, b: __mmask16) -> __mmask16 {
-        a & b
+    fn or(self, a: __mmask16, b: __mmask16) -> __mmask16 {
+        a | b
     }
     #[inline(always)]
     fn select(self, m: __mmask16, if_true: __m512, if_false: __m512) -> __m512 {
         self.0.avx512f._mm512_mask_blend_ps(m, if_false, if_true)
     }
     #[inline(always)]
-    fn rot1(self, v: __m512) -> __m512 {
-        self.0.avx512f._mm512_permute_ps::<0b00_11_10_01>(v)
+    fn bits(self, m: __mmask16) -> u64 {
+        m as u64
     }
     #[inline(always)]
-    fn rot2(self, v: __m512) -> __m512 {
-        self.0.avx512f._mm512_permute_ps::<0b01_00_11_10>(v)
+    fn transpose4(self, [a, b, c, d]: [__m512; 4]) -> [__m512; 4] {
+        let f = self.0.avx512f;
+        let (ab_lo, cd_lo) = (f._mm512_unpacklo_ps(a, b), f._mm512_unpacklo_ps(c, d));
+        let (ab_hi, cd_hi) = (f._mm512_unpackhi_ps(a, b), f._mm512_unpackhi_ps(c, d));
+        [
+            f._mm512_shuffle_ps::<0b01_00_01_00>(ab_lo, cd_lo),
+            f._mm512_shuffle_ps::<0b11_10_11_10>(ab_lo, cd_lo),
+            f._mm512_shuffle_ps::<0b01_00_01_00>(ab_hi, cd_hi),
+            f._mm512_shuffle_ps::<0b11_10_11_10>(ab_hi, cd_hi),
+        ]
     }
     #[inline(always)]
-    fn rot3(self, v: __m512) -> __m512 {
-        self.0.avx512f._mm512_permute_ps::<0b10_01_00_11>(v)
-    }
-    #[inline(always)]
-    fn lane_in_group(self) -> __m512 {
-        pulp::cast([
-            0.0f32, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 3.0,
-        ])
+    fn group_order(self, v: __m512) -> __m512 {
+        let idx: __m512i = pulp::cast([0i32, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15]);
+        self.0.avx512f._mm512_permutexvar_ps(idx, v)
     }
 }
 
