@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example bench_report            # BERT-base-shaped, 85M f32
 //! cargo run --release --example bench_report -- --small # 4 layers, 4M f32, quick
+//! cargo run --release --example bench_report -- --only 2:4 --only V4
 //! ```
 //!
 //! Each figure is the best of several runs (the least disturbed one).
@@ -68,7 +69,15 @@ fn data(shapes: &[(usize, usize)]) -> Vec<Vec<f32>> {
 }
 
 fn main() {
-    let small = std::env::args().any(|a| a == "--small");
+    let args: Vec<String> = std::env::args().collect();
+    let small = args.iter().any(|a| a == "--small");
+    // `--only 2:4` / `--only V4`: just those patterns or levels (profiling).
+    let only: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "--only")
+        .map(|w| w[1].as_str())
+        .collect();
+    let wanted = |what: &str| only.is_empty() || only.contains(&what);
     let runs = if small { 7 } else { 3 };
     let shapes = shapes(small);
     let f32s = data(&shapes);
@@ -81,6 +90,7 @@ fn main() {
     let levels: Vec<Level> = Level::ALL
         .into_iter()
         .filter(|l| l.is_available())
+        .filter(|l| only.iter().all(|o| !o.starts_with('V')) || wanted(&format!("{l:?}")))
         .collect();
 
     let read = best_of(runs, || {
@@ -105,6 +115,9 @@ fn main() {
     );
 
     for name in ["2:4", "4x1"] {
+        if only.iter().any(|o| o.contains(['x', ':'])) && !wanted(name) {
+            continue;
+        }
         let opts = |level| {
             Options::new(Pattern::parse(name).unwrap(), 0.5)
                 .criterion(Criterion::Magnitude)

@@ -1008,13 +1008,8 @@ fn write_planned(
             return Ok(());
         }
     };
-    let mut equal_left = rule.quota;
     units
-        .write(mask, |key| {
-            let take_equal = key == rule.key && equal_left > 0;
-            equal_left -= take_equal as u64;
-            key < rule.key || take_equal
-        })
+        .write(mask, rule.key, rule.quota)
         .map_err(Error::new)
 }
 

@@ -108,6 +108,11 @@ impl<'a> Units<'a> {
 
     /// Rejects a tile holding a NaN unit score; `first` is its first unit.
     fn check_scores(&self, scores: &[f32], first: usize) -> Result<(), ErrorKind> {
+        // Test the whole tile without branching (it vectorises), then find
+        // the unit in the rare tile that has one.
+        if !scores.iter().fold(false, |nan, x| nan | x.is_nan()) {
+            return Ok(());
+        }
         match scores.iter().position(|x| x.is_nan()) {
             Some(j) => Err(self.nan_cause(first + j)),
             None => Ok(()),
@@ -157,14 +162,12 @@ impl<'a> Units<'a> {
         }
     }
 
-    /// Writes the layer's whole mask, tile by tile in pool order:
-    /// `prune(key)` says, unit after unit, whether it is pruned. Every
-    /// element is written once (1 = keep, 0 = prune).
-    pub(crate) fn write(
-        &self,
-        mask: &mut [u8],
-        mut prune: impl FnMut(u32) -> bool,
-    ) -> Result<(), ErrorKind> {
+    /// Writes the layer's whole mask, tile by tile in pool order: the units
+    /// with keys below `key` are pruned, and the first `quota` (in pool
+    /// order) equal to it. Every element is written once (1 = keep,
+    /// 0 = prune).
+    pub(crate) fn write(&self, mask: &mut [u8], key: u32, quota: u64) -> Result<(), ErrorKind> {
+        let mut equal_left = quota;
         let mut scores = [0.0f32; TILE];
         let mut keep = [0u8; KEEP];
         let groups = self.tile.prune_per_group > 0;
@@ -189,10 +192,23 @@ impl<'a> Units<'a> {
                 self.kernels.score(tile, &mut scores[..n]);
             }
             self.check_scores(&scores[..n], first)?;
-            // Per unit: 1 = kept, 0 = pruned.
+            // Per unit: 1 = kept, 0 = pruned. Above the key is kept, without
+            // a branch (the loop vectorises); ties, if any, are settled
+            // after, in pool order.
             let mut kept = [1u8; TILE];
+            let mut ties = 0;
             for (&x, k) in scores[..n].iter().zip(kept.iter_mut()) {
-                *k = !prune(order_key(x)) as u8;
+                let unit = order_key(x);
+                *k = (unit > key) as u8;
+                ties += (unit == key) as usize;
+            }
+            if ties > 0 {
+                for (&x, k) in scores[..n].iter().zip(kept.iter_mut()) {
+                    if order_key(x) == key {
+                        *k = (equal_left == 0) as u8;
+                        equal_left = equal_left.saturating_sub(1);
+                    }
+                }
             }
             let kept = &kept[..n];
             let keep = &*keep;
