@@ -1,11 +1,11 @@
-//! `bench_report`: every kernel and the end-to-end selection, at every SIMD
-//! level this machine has, as ratios to a plain stream over the same
+//! `bench_report`: the kernels and the end-to-end selection, at every SIMD
+//! level this machine has, as ratios to plain streams over the same
 //! buffers, measured in this one process (the machines are shared and noisy,
 //! so only ratios taken side by side mean anything).
 //!
 //! ```text
-//! cargo run --release --example bench_report            # BERT-base-shaped, 85M f32
-//! cargo run --release --example bench_report -- --small # 4 layers, 4M f32, quick
+//! cargo run --release --example bench_report            # full: BERT-base 85M, and 64M over 128 layers
+//! cargo run --release --example bench_report -- --small # quick: 4M and 4M
 //! cargo run --release --example bench_report -- --only 2:4 --only V4
 //! ```
 //!
@@ -14,8 +14,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use half::bf16;
+use half::{bf16, f16};
 
+#[path = "../benches/support/model.rs"]
+mod model;
 #[path = "../benches/support/stream.rs"]
 mod stream;
 use prunemask::{
@@ -35,37 +37,98 @@ fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
         .unwrap_or_default()
 }
 
-/// The model: BERT-base's 72 weight matrices, or 4 square ones with `--small`.
-fn shapes(small: bool) -> Vec<(usize, usize)> {
-    if small {
-        return vec![(1024, 1024); 4];
-    }
-    let block = [
-        (768, 768),
-        (768, 768),
-        (768, 768),
-        (768, 768),
-        (3072, 768),
-        (768, 3072),
-    ];
-    (0..12).flat_map(|_| block).collect()
+/// One model in f32, bf16 and f16, with its baselines.
+struct Model {
+    shapes: Vec<(usize, usize)>,
+    f32s: Vec<Vec<f32>>,
+    bf16s: Vec<Vec<bf16>>,
+    f16s: Vec<Vec<f16>>,
+    masks: Vec<Vec<u8>>,
+    elements: usize,
+    /// Read every f32 score.
+    read: Duration,
+    /// Read every f32 score and write one byte for each.
+    read_write: Duration,
 }
 
-fn data(shapes: &[(usize, usize)]) -> Vec<Vec<f32>> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    shapes
-        .iter()
-        .map(|&(r, c)| {
-            (0..r * c)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.05
-                })
-                .collect()
-        })
-        .collect()
+impl Model {
+    fn new(shapes: Vec<(usize, usize)>, runs: usize) -> Model {
+        let f32s = model::weights(&shapes);
+        let bf16s = f32s
+            .iter()
+            .map(|d| d.iter().map(|&x| bf16::from_f32(x)).collect())
+            .collect();
+        let f16s = f32s
+            .iter()
+            .map(|d| d.iter().map(|&x| f16::from_f32(x)).collect())
+            .collect();
+        let mut masks: Vec<Vec<u8>> = f32s.iter().map(|d| vec![0u8; d.len()]).collect();
+        let elements = f32s.iter().map(Vec::len).sum();
+        let read = best_of(runs, || {
+            black_box(read_stream(black_box(&f32s)));
+        });
+        let read_write = best_of(runs, || read_write_stream(black_box(&f32s), &mut masks));
+        Model {
+            shapes,
+            f32s,
+            bf16s,
+            f16s,
+            masks,
+            elements,
+            read,
+            read_write,
+        }
+    }
+
+    fn layers<'a, T>(&self, data: &'a [Vec<T>]) -> Vec<Layer<'a>>
+    where
+        &'a [T]: Into<prunemask::Scores<'a>>,
+    {
+        data.iter()
+            .zip(&self.shapes)
+            .map(|(d, &(r, c))| Layer::new(&d[..], Shape::matrix(r, c)))
+            .collect()
+    }
+
+    fn describe(&self, what: &str) {
+        println!(
+            "{what}: {} layers, {} f32 scores ({:.0} MiB); read stream {:.1} ms ({:.1} GB/s), read f32 + write u8 stream {:.1} ms",
+            self.shapes.len(),
+            self.elements,
+            self.elements as f64 * 4.0 / (1 << 20) as f64,
+            self.read.as_secs_f64() * 1e3,
+            self.elements as f64 * 4.0 / self.read.as_secs_f64() / 1e9,
+            self.read_write.as_secs_f64() * 1e3,
+        );
+    }
+
+    /// Prints a row: `d` against `base` (the read stream or the
+    /// read + write stream), and the target ratio if the issue sets one.
+    fn row(&self, what: &str, level: Level, d: Duration, write: bool, target: Option<f64>) {
+        let base = if write { self.read_write } else { self.read };
+        let ratio = d.as_secs_f64() / base.as_secs_f64();
+        let verdict = match target {
+            Some(t) if ratio <= t => format!("<= {t}: met"),
+            Some(t) => format!("<= {t}: missed"),
+            None => String::new(),
+        };
+        println!(
+            "{:<44} {:>6} {:>9.1} {:>10.2} {:>8.2} {:>4}  {verdict}",
+            what,
+            format!("{level:?}"),
+            d.as_secs_f64() * 1e3,
+            d.as_secs_f64() * 1e9 / self.elements as f64,
+            ratio,
+            if write { "r+w" } else { "r" },
+        );
+    }
+}
+
+fn header() {
+    println!(
+        "{:<44} {:>6} {:>9} {:>10} {:>8} {:>4}  target",
+        "what", "level", "ms", "ns/elem", "x base", "base"
+    );
 }
 
 fn main() {
@@ -78,150 +141,173 @@ fn main() {
         .map(|w| w[1].as_str())
         .collect();
     let wanted = |what: &str| only.is_empty() || only.contains(&what);
-    let runs = if small { 7 } else { 3 };
-    let shapes = shapes(small);
-    let f32s = data(&shapes);
-    let bf16s: Vec<Vec<bf16>> = f32s
-        .iter()
-        .map(|d| d.iter().map(|&x| bf16::from_f32(x)).collect())
-        .collect();
-    let elements: usize = f32s.iter().map(Vec::len).sum();
-    let mut masks: Vec<Vec<u8>> = f32s.iter().map(|d| vec![0u8; d.len()]).collect();
+    let pattern_wanted = |name: &str| !only.iter().any(|o| o.contains(['x', ':'])) || wanted(name);
+    let runs = if small { 5 } else { 3 };
     let levels: Vec<Level> = Level::ALL
         .into_iter()
         .filter(|l| l.is_available())
         .filter(|l| only.iter().all(|o| !o.starts_with('V')) || wanted(&format!("{l:?}")))
         .collect();
+    let opts = |name: &str, level| {
+        Options::new(Pattern::parse(name).unwrap(), 0.5)
+            .criterion(Criterion::Magnitude)
+            .level(level)
+    };
 
-    let read = best_of(runs, || {
-        black_box(read_stream(black_box(&f32s)));
-    });
-    let read_write = best_of(runs, || read_write_stream(black_box(&f32s), &mut masks));
-    let ns = |d: Duration| d.as_secs_f64() * 1e9 / elements as f64;
-    println!(
-        "{} layers, {} f32 scores ({:.0} MiB); read stream {:.1} ms ({:.2} ns/element, {:.1} GB/s), read f32 + write u8 stream {:.1} ms",
-        shapes.len(),
-        elements,
-        elements as f64 * 4.0 / (1 << 20) as f64,
-        read.as_secs_f64() * 1e3,
-        ns(read),
-        elements as f64 * 4.0 / read.as_secs_f64() / 1e9,
-        read_write.as_secs_f64() * 1e3,
+    // End to end on a BERT-base-shaped model, as a large model is pruned:
+    // plan_with, then each layer's mask.
+    let mut bert = Model::new(
+        if small {
+            model::uniform_shapes(4, 1024, 1024)
+        } else {
+            model::bert_base_shapes()
+        },
+        runs,
     );
-    println!();
-    println!(
-        "{:<34} {:>7} {:>10} {:>12} {:>12}",
-        "what", "level", "ms", "ns/element", "x stream"
-    );
-
-    for name in ["2:4", "4x1"] {
-        if only.iter().any(|o| o.contains(['x', ':'])) && !wanted(name) {
-            continue;
-        }
-        let opts = |level| {
-            Options::new(Pattern::parse(name).unwrap(), 0.5)
-                .criterion(Criterion::Magnitude)
-                .level(level)
-        };
-        let layers: Vec<Layer<'_>> = f32s
-            .iter()
-            .zip(&shapes)
-            .map(|(d, &(r, c))| Layer::new(&d[..], Shape::matrix(r, c)))
-            .collect();
-        let bf_layers: Vec<Layer<'_>> = bf16s
-            .iter()
-            .zip(&shapes)
-            .map(|(d, &(r, c))| Layer::new(&d[..], Shape::matrix(r, c)))
-            .collect();
-        let mut reports = vec![LayerReport::default(); layers.len()];
-        let units = elements as u64 / 4;
-        let mut scratch = vec![0u64; scratch_words(units)];
+    bert.describe(if small { "small model" } else { "BERT-base" });
+    header();
+    let mut scratch = vec![0u64; scratch_words(bert.elements as u64)];
+    let mut reports = vec![LayerReport::default(); bert.shapes.len()];
+    for name in ["2:4", "4x1"].into_iter().filter(|n| pattern_wanted(n)) {
         for &level in &levels {
-            let o = opts(level);
-            // The unit-score kernel alone, over every layer once.
-            let mut scores: Vec<Vec<f32>> = Vec::new();
-            for l in &layers {
-                let mut s = vec![0.0f32; 1];
-                let n = match unit_scores(l, &o, &mut s) {
-                    Err(e) => match e.kind() {
-                        prunemask::ErrorKind::OutputLength { expected, .. } => *expected,
-                        _ => 0,
-                    },
-                    Ok(n) => n,
-                };
-                scores.push(vec![0.0f32; n]);
-            }
-            let kernel = best_of(runs, || {
-                for (l, s) in layers.iter().zip(scores.iter_mut()) {
-                    unit_scores(l, &o, s).unwrap();
-                }
-            });
-            // unit_scores reads every unit twice (check, then write).
-            let kernel = kernel / 2;
-            row(
-                &format!("{name} unit scores (f32)"),
-                level,
-                kernel,
-                ns(kernel),
-                kernel.as_secs_f64() / read.as_secs_f64(),
-            );
+            let o = opts(name, level);
+            let mut masks = std::mem::take(&mut bert.masks);
+            let mut end_to_end = |layers: &[Layer<'_>]| {
+                best_of(runs, || {
+                    plan_with(layers, &o, &mut reports, &mut scratch).unwrap();
+                    for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
+                        write_mask(l, &o, r, m).unwrap();
+                    }
+                })
+            };
+            let f32_time = end_to_end(&bert.layers(&bert.f32s));
+            let bf16_time = end_to_end(&bert.layers(&bert.bf16s));
+            let f16_time = end_to_end(&bert.layers(&bert.f16s));
+            let layers = bert.layers(&bert.f32s);
             let planned = best_of(runs, || {
                 plan(&layers, &o, &mut reports).unwrap();
             });
-            row(
+            let planned_with = best_of(runs, || {
+                plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
+            });
+            bert.masks = masks;
+            let target = Some(4.0);
+            bert.row(
+                &format!("{name} global, end to end (f32)"),
+                level,
+                f32_time,
+                false,
+                target,
+            );
+            bert.row(
+                &format!("{name} global, end to end (bf16)"),
+                level,
+                bf16_time,
+                false,
+                None,
+            );
+            bert.row(
+                &format!("{name} global, end to end (f16)"),
+                level,
+                f16_time,
+                false,
+                None,
+            );
+            bert.row(
                 &format!("{name} global plan, no scratch (f32)"),
                 level,
                 planned,
-                ns(planned),
-                planned.as_secs_f64() / read.as_secs_f64(),
+                false,
+                None,
             );
-            let planned = best_of(runs, || {
-                plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
-            });
-            row(
+            bert.row(
                 &format!("{name} global plan_with (f32)"),
                 level,
-                planned,
-                ns(planned),
-                planned.as_secs_f64() / read.as_secs_f64(),
+                planned_with,
+                false,
+                None,
             );
-            // End to end as a large model is pruned: plan_with, then each
-            // layer's mask.
-            let mut end_to_end = |layers: &[Layer<'_>]| {
-                plan_with(layers, &o, &mut reports, &mut scratch).unwrap();
+            let rate = |d: Duration| f32_time.as_secs_f64() / d.as_secs_f64();
+            println!(
+                "{:<44} {:>6} bf16 {:.2}x, f16 {:.2}x the f32 element rate (target >= 1)",
+                format!("{name} half rates"),
+                format!("{level:?}"),
+                rate(bf16_time),
+                rate(f16_time)
+            );
+        }
+    }
+
+    // The kernels on a model larger than the caches: 64M f32 over 128
+    // layers (4M over 16 with --small).
+    println!();
+    let (count, cols) = if small { (16, 512) } else { (128, 1024) };
+    let big = Model::new(model::uniform_shapes(count, 512, cols), runs);
+    big.describe("kernels");
+    header();
+    let layers = big.layers(&big.f32s);
+    let mut masks = big
+        .masks
+        .iter()
+        .map(|m| vec![0u8; m.len()])
+        .collect::<Vec<_>>();
+    let mut scratch = vec![0u64; scratch_words(big.elements as u64)];
+    let mut reports = vec![LayerReport::default(); layers.len()];
+    for &level in &levels {
+        // Block reductions: every unit score once.
+        for name in ["4x1", "1x4", "2x2", "2:4"]
+            .into_iter()
+            .filter(|n| pattern_wanted(n))
+        {
+            let o = opts(name, level);
+            let mut out: Vec<Vec<f32>> = layers
+                .iter()
+                .map(|l| vec![0.0; model::units(l, &o)])
+                .collect();
+            let d = best_of(runs, || {
+                for (l, s) in layers.iter().zip(out.iter_mut()) {
+                    unit_scores(l, &o, s).unwrap();
+                }
+            });
+            // unit_scores scores every unit twice (check, then write).
+            let target = if name.contains('x') { Some(1.2) } else { None };
+            big.row(&format!("{name} unit scores"), level, d / 2, false, target);
+        }
+        // Masks from a plan: threshold to mask (1x1), N:M mask (2:4).
+        for (name, target) in [("1x1", 1.2), ("2:4", 1.25), ("4x1", 1.2)] {
+            if !pattern_wanted(name) {
+                continue;
+            }
+            let o = opts(name, level);
+            plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
+            let d = best_of(runs, || {
                 for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
                     write_mask(l, &o, r, m).unwrap();
                 }
-            };
-            let pruned = best_of(runs, || end_to_end(&layers));
-            row(
-                &format!("{name} global prune, end to end (f32)"),
+            });
+            big.row(
+                &format!("{name} write_mask (mask from a plan)"),
                 level,
-                pruned,
-                ns(pruned),
-                pruned.as_secs_f64() / read.as_secs_f64(),
+                d,
+                true,
+                Some(target),
             );
-            let pruned_bf = best_of(runs, || end_to_end(&bf_layers));
-            row(
-                &format!("{name} global prune, end to end (bf16)"),
+        }
+        // The global k-th threshold over every layer.
+        if pattern_wanted("1x1") {
+            let o = opts("1x1", level);
+            let d = best_of(runs, || {
+                plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
+            });
+            big.row(
+                "1x1 global k-th threshold (plan_with)",
                 level,
-                pruned_bf,
-                ns(pruned_bf),
-                pruned_bf.as_secs_f64() / read.as_secs_f64(),
+                d,
+                false,
+                Some(3.5),
             );
         }
     }
     println!();
-    println!("x stream: time over the f32 read stream of the same scores (bf16 rows too: same element count).");
-}
-
-fn row(what: &str, level: Level, d: Duration, ns: f64, ratio: f64) {
-    println!(
-        "{:<34} {:>7} {:>10.1} {:>12.2} {:>12.2}",
-        what,
-        format!("{level:?}"),
-        d.as_secs_f64() * 1e3,
-        ns,
-        ratio
-    );
+    println!("x base: time over the read stream (r) or the read f32 + write u8 stream (r+w) of the same f32 scores; half rows use the f32 stream too.");
 }

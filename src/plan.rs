@@ -494,7 +494,10 @@ pub(crate) fn scan_nan(index: usize, layer: &Layer<'_>) -> Result<(), Error> {
             .chunks(chunk)
             .position(|c| c.iter().fold(false, |any, &x| any | is_nan(x)))?;
         let start = hit * chunk;
-        xs[start..].iter().position(|&x| is_nan(x)).map(|j| start + j)
+        xs[start..]
+            .iter()
+            .position(|&x| is_nan(x))
+            .map(|j| start + j)
     }
     let nan = match layer.scores {
         crate::Scores::F32(s) => first_nan(s, f32::is_nan),
@@ -1008,9 +1011,7 @@ fn write_planned(
             return Ok(());
         }
     };
-    units
-        .write(mask, rule.key, rule.quota)
-        .map_err(Error::new)
+    units.write(mask, rule.key, rule.quota).map_err(Error::new)
 }
 
 /// Plans and writes every mask: [`plan`] then [`write_mask`] for each layer.

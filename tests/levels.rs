@@ -46,6 +46,7 @@ fn case() -> impl Strategy<Value = Case> {
         Just("channelx1"),
         Just("1x1"),
         Just("2x2"),
+        Just("1x4"),
         Just("4:8"),
     ];
     let shape = prop_oneof![
@@ -100,7 +101,7 @@ fn options(c: &Case, level: Level) -> Options {
         } else {
             Criterion::Scores
         })
-        .reduce([Reduce::Mean, Reduce::Sum, Reduce::L2][reduce as usize])
+        .reduce([Reduce::Mean, Reduce::Sum, Reduce::L2, Reduce::Max][reduce as usize])
         .level(level)
 }
 

@@ -118,12 +118,47 @@ pub(crate) fn nm4_scores(
     out: &mut [f32],
     keep: Option<&mut [u8]>,
 ) -> bool {
+    let quad = Quad::Group {
+        n: n as f32,
+        exact: ties == Ties::Exact,
+    };
+    quads(level, xs, quad, magnitude, out, keep)
+}
+
+/// `1x4` block scores over contiguous `f32`: `xs` holds `4 * out.len()`
+/// scores, block `u` at `xs[4u..4u + 4]`.
+pub(crate) fn quad_block_scores(
+    level: Level,
+    xs: &[f32],
+    reduce: Reduce,
+    magnitude: bool,
+    out: &mut [f32],
+) -> bool {
+    quads(level, xs, Quad::Block(reduce), magnitude, out, None)
+}
+
+/// What a run of four contiguous scores gives.
+#[derive(Clone, Copy)]
+pub(crate) enum Quad {
+    /// An N:M group: its least-`n` marks and their mean ([`nm4_scores`]).
+    Group { n: f32, exact: bool },
+    /// A `1x4` block: its reduction ([`quad_block_scores`]).
+    Block(Reduce),
+}
+
+fn quads(
+    level: Level,
+    xs: &[f32],
+    quad: Quad,
+    magnitude: bool,
+    out: &mut [f32],
+    keep: Option<&mut [u8]>,
+) -> bool {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
-        let job = generic::Nm4 {
+        let job = generic::Quads {
             xs,
-            n: n as f32,
-            exact: ties == Ties::Exact,
+            quad,
             magnitude,
             out,
             keep,
@@ -132,7 +167,7 @@ pub(crate) fn nm4_scores(
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
-        let _ = (level, xs, n, ties, magnitude, out, keep);
+        let _ = (level, xs, quad, magnitude, out, keep);
         false
     }
 }

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use std::vec::Vec;
 
-use super::{column_scores, nm4_scores, Level};
+use super::{column_scores, nm4_scores, quad_block_scores, Level};
 use crate::kernels::groups::{group_score, least_n};
 use crate::kernels::reduce::block_score;
 use crate::pattern::{Reduce, Ties};
@@ -110,6 +110,27 @@ proptest! {
             }
         }
         prop_assert!(!nm4_scores(Level::Scalar, &xs, n, ties, magnitude, &mut std::vec![0.0; xs.len() / 4], None));
+    }
+
+    /// `1x4` blocks, every reduction, on the kernel shared with N:M.
+    #[test]
+    fn quad_blocks_every_level_equal_scalar(
+        xs in proptest::collection::vec(score(), 0..200usize).prop_map(|mut v| { v.truncate(v.len() / 4 * 4); v }),
+        reduce in prop_oneof![Just(Reduce::Mean), Just(Reduce::Sum), Just(Reduce::L2), Just(Reduce::Max)],
+        magnitude in any::<bool>(),
+    ) {
+        let want: Vec<f32> = xs
+            .chunks_exact(4)
+            .map(|run| {
+                let read = |_: usize, j: usize| if magnitude { run[j].abs() } else { run[j] };
+                block_score(1, 4, 0, 1, reduce, read)
+            })
+            .collect();
+        for level in simd_levels() {
+            let mut got = std::vec![7.0f32; xs.len() / 4];
+            prop_assert!(quad_block_scores(level, &xs, reduce, magnitude, &mut got), "{:?} has a kernel", level);
+            prop_assert!(same(&got, &want), "{:?} {:?}: {:?} != {:?} for {:?}", level, reduce, got, want, xs);
+        }
     }
 
     #[test]

@@ -218,6 +218,9 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
     let bn = if N == 0 { tile.unit_rows } else { N };
     let bm = if M == 0 { tile.unit_cols } else { M };
     let n = out.len();
+    if bn == 1 && bm == 4 && quad_blocks(tile, out) {
+        return;
+    }
     let simd = bm == 1 && bn <= arch::MAX_COLUMN_ROWS && (1..=COLUMN_TILE).contains(&n);
     if simd && tile.level != crate::Level::Scalar && tile.view.is_contiguous() {
         // One f32 slice per block row: borrowed, or widened from halves
@@ -248,6 +251,30 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
         }
     }
     tile.scores.visit(Blocks::<N, M> { tile, out })
+}
+
+/// `1x4` blocks of a matrix tile: one row of contiguous runs of four, on
+/// the SIMD kernel shared with N:M groups of four. False when it does not
+/// apply.
+fn quad_blocks(tile: &Tile<'_>, out: &mut [f32]) -> bool {
+    if tile.level == crate::Level::Scalar || !tile.view.is_contiguous() || out.len() > COLUMN_TILE {
+        return false;
+    }
+    // The buffer exists only for halves: zeroing it costs.
+    let mut widened;
+    let buf: &mut [f32] = match tile.scores {
+        crate::Scores::F32(_) => &mut [],
+        _ => {
+            widened = [0.0f32; 4 * COLUMN_TILE];
+            &mut widened
+        }
+    };
+    let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
+    let Some(xs) = super::f32_run(tile.scores, start, 4 * out.len(), buf) else {
+        return false;
+    };
+    let magnitude = tile.criterion == crate::Criterion::Magnitude;
+    arch::quad_block_scores(tile.level, xs, tile.reduce, magnitude, out)
 }
 
 #[cfg(test)]

@@ -222,8 +222,10 @@ impl<'a> Units<'a> {
                     // without a branch per unit.
                     Some(row) if view.is_contiguous() => {
                         if groups {
-                            for ((chunk, &k), marks) in
-                                row.chunks_exact_mut(bm).zip(kept).zip(keep.chunks_exact(bm))
+                            for ((chunk, &k), marks) in row
+                                .chunks_exact_mut(bm)
+                                .zip(kept)
+                                .zip(keep.chunks_exact(bm))
                             {
                                 for (d, &m) in chunk.iter_mut().zip(marks) {
                                     *d = k | m;

@@ -1,5 +1,6 @@
 //! Algorithms written once over [`Lanes`], instantiated per instruction set.
 
+use super::Quad;
 use crate::kernels::groups::{group_score, least_n};
 use crate::kernels::reduce::block_score;
 use crate::pattern::{Reduce, Ties};
@@ -43,82 +44,114 @@ pub(crate) trait Job {
     fn run<L: Lanes>(self, l: L);
 }
 
-/// N:M scores for groups of four: see `arch::nm4_scores`.
-pub(crate) struct Nm4<'a> {
+/// Scores of runs of four: N:M groups of four or `1x4` blocks.
+pub(crate) struct Quads<'a> {
     pub xs: &'a [f32],
-    pub n: f32,
-    pub exact: bool,
+    pub quad: Quad,
     pub magnitude: bool,
     pub out: &'a mut [f32],
-    /// If given, 1 per element outside its group's least N, 0 inside
-    /// (`4 * out.len()` bytes).
+    /// If given (groups only), 1 per element outside its group's least N,
+    /// 0 inside (`4 * out.len()` bytes).
     pub keep: Option<&'a mut [u8]>,
 }
 
-impl Job for Nm4<'_> {
-    /// Four vectors hold `LANES` groups. Transposed, vector `i` holds
-    /// element `i` of every group, so ranks, marks and the sum
+impl Job for Quads<'_> {
+    /// Four vectors hold `LANES` runs. Transposed, vector `i` holds
+    /// element `i` of every run, so ranks, marks and the canonical sum
     /// `((p0 + p1) + p2) + p3` are plain lane-wise operations on four
-    /// vectors; one permutation puts the scores in group order.
+    /// vectors; one permutation puts the results in run order.
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
-        let (zero, one, n) = (l.splat(0.0), l.splat(1.0), l.splat(self.n));
+        let (zero, one) = (l.splat(0.0), l.splat(1.0));
         let (chunks, _) = L::chunks(self.xs);
         let (outs, _) = L::chunks_mut(self.out);
         let mut keep = self.keep;
         let block = 4 * L::LANES;
         let mut done = 0;
         for (b, (xs, out)) in chunks.chunks_exact(4).zip(outs.iter_mut()).enumerate() {
-            let mut x = [l.load(&xs[0]), l.load(&xs[1]), l.load(&xs[2]), l.load(&xs[3])];
+            let mut x = [
+                l.load(&xs[0]),
+                l.load(&xs[1]),
+                l.load(&xs[2]),
+                l.load(&xs[3]),
+            ];
             if self.magnitude {
                 x = [l.abs(x[0]), l.abs(x[1]), l.abs(x[2]), l.abs(x[3])];
             }
-            let e = l.transpose4(x);
-            // Rank of each element in its group: the others below it, and
-            // under exact ties the equal ones in lower columns.
-            let mut rank = [zero; 4];
-            for i in 0..4 {
-                for j in i + 1..4 {
-                    rank[i] = l.add(rank[i], l.select(l.lt(e[j], e[i]), one, zero));
-                    let before = if self.exact {
-                        l.le(e[i], e[j])
-                    } else {
-                        l.lt(e[i], e[j])
-                    };
-                    rank[j] = l.add(rank[j], l.select(before, one, zero));
-                }
-            }
-            let marked = [
-                l.lt(rank[0], n),
-                l.lt(rank[1], n),
-                l.lt(rank[2], n),
-                l.lt(rank[3], n),
-            ];
-            let p = |i: usize| l.add(zero, l.select(marked[i], e[i], zero));
-            let sum = l.add(l.add(l.add(p(0), p(1)), p(2)), p(3));
-            // A group holding a NaN scores NaN, as the scalar kernel.
+            let mut e = l.transpose4(x);
+            // A run holding a NaN gives NaN, as the scalar kernels.
             let nan = l.or(
                 l.or(l.is_nan(e[0]), l.is_nan(e[1])),
                 l.or(l.is_nan(e[2]), l.is_nan(e[3])),
             );
-            let score = l.select(nan, l.splat(f32::NAN), l.div(sum, l.splat(4.0)));
-            *out = l.store(l.group_order(score));
-            if let Some(dst) = keep.as_deref_mut().and_then(|k| k.get_mut(b * block..(b + 1) * block)) {
-                // Back to memory order, one keep byte per element.
-                let k = |i: usize| l.select(marked[i], zero, one);
-                let kept = l.transpose4([k(0), k(1), k(2), k(3)]);
-                for (d, k) in dst.chunks_exact_mut(L::LANES).zip(kept) {
-                    spread_bits(l.bits(l.lt(zero, k)), d);
+            let result = match self.quad {
+                Quad::Group { n, exact } => {
+                    // Rank of each element in its group: the others below
+                    // it, and under exact ties the equal ones in lower
+                    // columns.
+                    let mut rank = [zero; 4];
+                    for i in 0..4 {
+                        for j in i + 1..4 {
+                            rank[i] = l.add(rank[i], l.select(l.lt(e[j], e[i]), one, zero));
+                            let before = if exact {
+                                l.le(e[i], e[j])
+                            } else {
+                                l.lt(e[i], e[j])
+                            };
+                            rank[j] = l.add(rank[j], l.select(before, one, zero));
+                        }
+                    }
+                    let n = l.splat(n);
+                    let marked = [
+                        l.lt(rank[0], n),
+                        l.lt(rank[1], n),
+                        l.lt(rank[2], n),
+                        l.lt(rank[3], n),
+                    ];
+                    let dst = keep.as_deref_mut();
+                    if let Some(dst) = dst.and_then(|k| k.get_mut(b * block..(b + 1) * block)) {
+                        // Back to memory order, one keep byte per element.
+                        let k = |i: usize| l.select(marked[i], zero, one);
+                        let kept = l.transpose4([k(0), k(1), k(2), k(3)]);
+                        for (d, k) in dst.chunks_exact_mut(L::LANES).zip(kept) {
+                            spread_bits(l.bits(l.lt(zero, k)), d);
+                        }
+                    }
+                    let p = |i: usize| l.add(zero, l.select(marked[i], e[i], zero));
+                    let sum = l.add(l.add(l.add(p(0), p(1)), p(2)), p(3));
+                    l.div(sum, l.splat(4.0))
                 }
-            }
+                Quad::Block(Reduce::Max) => {
+                    // The first of equal maxima stays (`-0.0` vs `+0.0`).
+                    let mut best = e[0];
+                    for &y in &e[1..] {
+                        best = l.select(l.lt(best, y), y, best);
+                    }
+                    best
+                }
+                Quad::Block(reduce) => {
+                    if reduce == Reduce::L2 {
+                        e = [
+                            l.mul(e[0], e[0]),
+                            l.mul(e[1], e[1]),
+                            l.mul(e[2], e[2]),
+                            l.mul(e[3], e[3]),
+                        ];
+                    }
+                    let p = |i: usize| l.add(zero, e[i]);
+                    let sum = l.add(l.add(l.add(p(0), p(1)), p(2)), p(3));
+                    if reduce == Reduce::Mean {
+                        l.div(sum, l.splat(4.0))
+                    } else {
+                        sum
+                    }
+                }
+            };
+            let result = l.select(nan, l.splat(f32::NAN), result);
+            *out = l.store(l.group_order(result));
             done = (b + 1) * L::LANES;
         }
-        // Groups past the last whole block: the scalar kernel.
-        let ties = if self.exact {
-            Ties::Exact
-        } else {
-            Ties::Inclusive
-        };
+        // Runs past the last whole block: the scalar kernels.
         for (g, (o, xs)) in self
             .out
             .iter_mut()
@@ -130,16 +163,24 @@ impl Job for Nm4<'_> {
             for (v, &x) in vals.iter_mut().zip(xs) {
                 *v = if self.magnitude { x.abs() } else { x };
             }
-            let marks = least_n(&vals, self.n as usize, ties);
-            if let Some(keep) = keep.as_deref_mut() {
-                for (j, k) in keep.iter_mut().skip(4 * g).take(4).enumerate() {
-                    *k = (marks >> j & 1 == 0) as u8;
+            *o = match self.quad {
+                Quad::Group { n, exact } => {
+                    let ties = if exact { Ties::Exact } else { Ties::Inclusive };
+                    let marks = least_n(&vals, n as usize, ties);
+                    if let Some(keep) = keep.as_deref_mut() {
+                        for (j, k) in keep.iter_mut().skip(4 * g).take(4).enumerate() {
+                            *k = (marks >> j & 1 == 0) as u8;
+                        }
+                    }
+                    if vals.iter().any(|v| v.is_nan()) {
+                        f32::NAN
+                    } else {
+                        group_score(&vals, marks)
+                    }
                 }
-            }
-            *o = if vals.iter().any(|v| v.is_nan()) {
-                f32::NAN
-            } else {
-                group_score(&vals, marks)
+                // One block row: its score does not depend on the block's
+                // column (the column order only matters across rows).
+                Quad::Block(reduce) => block_score(1, 4, 0, 1, reduce, |_, j| vals[j]),
             };
         }
     }
