@@ -5,31 +5,17 @@
 
 use std::hint::black_box;
 
+#[path = "support/model.rs"]
+mod model;
 #[path = "support/stream.rs"]
 mod stream;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use prunemask::{plan, prune, Layer, LayerReport, Options, Pattern, Shape};
 
-/// Four 1024x1024 layers of deterministic pseudo-random scores (4M f32).
-fn model() -> Vec<Vec<f32>> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    (0..4)
-        .map(|_| {
-            (0..1024 * 1024)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state >> 40) as f32 / (1u64 << 24) as f32
-                })
-                .collect()
-        })
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
-    let data = model();
+    // Four 1024x1024 layers (4M f32).
+    let data = model::weights(&model::uniform_shapes(4, 1024, 1024));
     let layers: Vec<Layer<'_>> = data
         .iter()
         .map(|d| Layer::new(&d[..], Shape::matrix(1024, 1024)))

@@ -1,0 +1,140 @@
+//! Each kernel at 1M, 16M and 64M f32 scores (layers of 512x1024), beside
+//! the plain streams it is measured against, in one run; and end to end on
+//! the BERT-base-shaped model in f32 and bf16.
+//!
+//! ```text
+//! cargo bench --bench kernels
+//! cargo bench --bench kernels -- 16M   # one size
+//! ```
+//!
+//! Each kernel runs at the best level this CPU has; `bench_report` compares
+//! the levels.
+
+use std::hint::black_box;
+
+#[path = "support/model.rs"]
+mod model;
+#[path = "support/stream.rs"]
+mod stream;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use half::bf16;
+use prunemask::{
+    plan_with, scratch_words, unit_scores, write_mask, Layer, LayerReport, Options, Pattern, Shape,
+};
+
+const ROWS: usize = 512;
+const COLS: usize = 1024;
+
+fn layers<'a, T>(data: &'a [Vec<T>], shapes: &[(usize, usize)]) -> Vec<Layer<'a>>
+where
+    &'a [T]: Into<prunemask::Scores<'a>>,
+{
+    data.iter()
+        .zip(shapes)
+        .map(|(d, &(r, c))| Layer::new(&d[..], Shape::matrix(r, c)))
+        .collect()
+}
+
+fn kernels(c: &mut Criterion) {
+    for (label, count) in [("1M", 2), ("16M", 32), ("64M", 128)] {
+        let shapes = model::uniform_shapes(count, ROWS, COLS);
+        let data = model::weights(&shapes);
+        let layers = layers(&data, &shapes);
+        let elements = (count * ROWS * COLS) as u64;
+        let mut masks: Vec<Vec<u8>> = data.iter().map(|d| vec![0u8; d.len()]).collect();
+        let mut reports = vec![LayerReport::default(); layers.len()];
+        let mut scratch = vec![0u64; scratch_words(elements)];
+        let mut group = c.benchmark_group(format!("kernels_{label}_f32"));
+        group.sample_size(10);
+        group.throughput(Throughput::Elements(elements));
+        group.bench_function("baseline_read_stream", |b| {
+            b.iter(|| stream::read_stream(black_box(&data)))
+        });
+        group.bench_function("baseline_read_write_stream", |b| {
+            b.iter(|| stream::read_write_stream(black_box(&data), &mut masks))
+        });
+        // Unit scores: block reductions and N:M group scores.
+        for name in [
+            "4x1",
+            "1x4",
+            "2x2",
+            "16x1",
+            "channelx1",
+            "2:4",
+            "1:4",
+            "4:8",
+            "1:2",
+        ] {
+            let opts = Options::new(Pattern::parse(name).unwrap(), 0.5);
+            let mut out: Vec<Vec<f32>> = layers
+                .iter()
+                .map(|l| vec![0.0; model::units(l, &opts)])
+                .collect();
+            group.bench_with_input(BenchmarkId::new("unit_scores", name), &opts, |b, opts| {
+                b.iter(|| {
+                    for (l, s) in layers.iter().zip(out.iter_mut()) {
+                        unit_scores(l, opts, s).unwrap();
+                    }
+                })
+            });
+        }
+        for name in ["1x1", "2:4", "4x1"] {
+            let opts = Options::new(Pattern::parse(name).unwrap(), 0.5);
+            // The global k-th threshold (and every layer's counts).
+            group.bench_with_input(BenchmarkId::new("plan_with", name), &opts, |b, opts| {
+                b.iter(|| plan_with(black_box(&layers), opts, &mut reports, &mut scratch).unwrap())
+            });
+            // Threshold to mask: the masks from a plan.
+            plan_with(&layers, &opts, &mut reports, &mut scratch).unwrap();
+            group.bench_with_input(BenchmarkId::new("write_mask", name), &opts, |b, opts| {
+                b.iter(|| {
+                    for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
+                        write_mask(l, opts, r, m).unwrap();
+                    }
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let shapes = model::bert_base_shapes();
+    let f32s = model::weights(&shapes);
+    let bf16s: Vec<Vec<bf16>> = f32s
+        .iter()
+        .map(|d| d.iter().map(|&x| bf16::from_f32(x)).collect())
+        .collect();
+    let elements: u64 = f32s.iter().map(|d| d.len() as u64).sum();
+    let mut masks: Vec<Vec<u8>> = f32s.iter().map(|d| vec![0u8; d.len()]).collect();
+    let mut reports = vec![LayerReport::default(); shapes.len()];
+    let mut scratch = vec![0u64; scratch_words(elements)];
+    let mut group = c.benchmark_group("bert_base_global");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(elements));
+    group.bench_function("baseline_read_stream", |b| {
+        b.iter(|| stream::read_stream(black_box(&f32s)))
+    });
+    for name in ["2:4", "4x1"] {
+        let opts = Options::new(Pattern::parse(name).unwrap(), 0.5);
+        for (dtype, layers) in [
+            ("f32", layers(&f32s, &shapes)),
+            ("bf16", layers(&bf16s, &shapes)),
+        ] {
+            let id = BenchmarkId::new(format!("{name}_{dtype}"), "plan_with+write_mask");
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    plan_with(black_box(&layers), &opts, &mut reports, &mut scratch).unwrap();
+                    for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
+                        write_mask(l, &opts, r, m).unwrap();
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, kernels, end_to_end);
+criterion_main!(benches);
