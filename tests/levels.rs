@@ -167,3 +167,41 @@ fn an_unavailable_level_is_an_error() {
     }
     assert!(Level::best().is_available());
 }
+
+/// Tall blocks over wide halves: the column kernel widens them a few dozen
+/// units at a time, and each part must keep its columns' summation order.
+#[test]
+fn tall_blocks_over_wide_halves() {
+    let (rows, cols) = (16, 1000);
+    let data: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919) % 1009) as f32 * 1e-3 - 0.5)
+        .collect();
+    for name in ["16x1", "8x1", "4x1", "2:4", "1x4"] {
+        for reduce in [Reduce::Mean, Reduce::Sum, Reduce::L2] {
+            let bf: Vec<bf16> = data.iter().map(|&x| bf16::from_f32(x)).collect();
+            let hf: Vec<f16> = data.iter().map(|&x| f16::from_f32(x)).collect();
+            let scores = |level: Level, layer: &Layer<'_>| {
+                let opts = Options::new(Pattern::parse(name).unwrap(), 0.5)
+                    .reduce(reduce)
+                    .level(level);
+                let units = match name {
+                    "16x1" => rows * cols / 16,
+                    "8x1" => rows * cols / 8,
+                    _ => rows * cols / 4,
+                };
+                let mut out = vec![0.0f32; units];
+                prunemask::unit_scores(layer, &opts, &mut out).unwrap();
+                out.iter().map(|x| x.to_bits()).collect::<Vec<u32>>()
+            };
+            for layer in [
+                Layer::new(&bf[..], Shape::matrix(rows, cols)),
+                Layer::new(&hf[..], Shape::matrix(rows, cols)),
+            ] {
+                let want = scores(Level::Scalar, &layer);
+                for level in levels() {
+                    assert_eq!(scores(level, &layer), want, "{name} {reduce:?} {level:?}");
+                }
+            }
+        }
+    }
+}

@@ -172,6 +172,21 @@ fn quads(
     }
 }
 
+/// Widens a run of halves into `dst` (as long) with the level's vectors:
+/// the exact conversions of `kernels::{f16_to_f32, bf16_to_f32}`, compiled
+/// for the level's instruction set.
+pub(crate) fn widen(level: Level, src: crate::kernels::Halves<'_>, dst: &mut [f32]) -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        dispatch(level, generic::Widen { src, dst })
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, src, dst);
+        false
+    }
+}
+
 /// Most rows a column kernel sums (torch's orders have no cascade up to 16).
 pub(crate) const MAX_COLUMN_ROWS: usize = 16;
 

@@ -88,7 +88,7 @@ fn simd_groups(tile: &Tile<'_>, m: usize, out: &mut [f32], keep: Option<&mut [u8
         }
     };
     let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
-    let Some(xs) = crate::kernels::f32_run(tile.scores, start, 4 * groups, buf) else {
+    let Some(xs) = crate::kernels::f32_run(tile.scores, start, 4 * groups, buf, tile.level) else {
         return false;
     };
     let magnitude = tile.criterion == crate::Criterion::Magnitude;

@@ -17,6 +17,7 @@ pub(crate) const TILE: usize = 256;
 
 use half::slice::HalfFloatSliceExt;
 
+use crate::arch::Level;
 use crate::layer::{Criterion, Scores};
 
 /// One element of a score slice, read by the criterion. `index` is in bounds
@@ -50,26 +51,79 @@ pub(crate) const fn group_scores_for<const M: usize>() -> UnitScoresFn {
 }
 
 /// `len` contiguous scores from `start`, as `f32`: borrowed for `f32`,
-/// widened into `buf` for halves (a tile at a time, never a tensor). `None`
-/// when out of range or `buf` is short.
+/// widened into `buf` for halves (a tile at a time, never a tensor), by the
+/// SIMD widening at `level` when there is one. `None` when out of range or
+/// `buf` is short.
 pub(crate) fn f32_run<'s>(
     scores: Scores<'s>,
     start: usize,
     len: usize,
     buf: &'s mut [f32],
+    level: Level,
 ) -> Option<&'s [f32]> {
     let end = start.checked_add(len)?;
-    match scores {
-        Scores::F32(s) => s.get(start..end),
-        Scores::F16(s) => {
-            let dst = buf.get_mut(..len)?;
-            s.get(start..end)?.convert_to_f32_slice(dst);
-            Some(dst)
+    let halves = match scores {
+        Scores::F32(s) => return s.get(start..end),
+        Scores::F16(s) => Halves::F16(s.get(start..end)?),
+        Scores::Bf16(s) => Halves::Bf16(s.get(start..end)?),
+    };
+    let dst = buf.get_mut(..len)?;
+    if !crate::arch::widen(level, halves, dst) {
+        match halves {
+            Halves::F16(s) => s.convert_to_f32_slice(dst),
+            Halves::Bf16(s) => s.convert_to_f32_slice(dst),
         }
-        Scores::Bf16(s) => {
-            let dst = buf.get_mut(..len)?;
-            s.get(start..end)?.convert_to_f32_slice(dst);
-            Some(dst)
+    }
+    Some(dst)
+}
+
+/// A run of half-precision scores.
+#[derive(Clone, Copy)]
+pub(crate) enum Halves<'a> {
+    F16(&'a [half::f16]),
+    Bf16(&'a [half::bf16]),
+}
+
+/// `f16` to `f32`, exactly, in integer and one multiply (no F16C, so it
+/// vectorises on any level): the magnitude bits moved to `f32` places are
+/// the value times 2^-112, subnormals included; infinity and NaN get the
+/// full exponent back.
+#[inline(always)]
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
+    let magnitude = ((h & 0x7fff) as u32) << 13;
+    let scaled = f32::from_bits(magnitude) * f32::from_bits(0x7780_0000); // 2^112
+    let inf_nan = ((h & 0x7c00 == 0x7c00) as u32) * 0x7f80_0000;
+    let sign = ((h & 0x8000) as u32) << 16;
+    f32::from_bits(scaled.to_bits() | inf_nan | sign)
+}
+
+/// `bf16` to `f32`: the top half of the bits.
+#[inline(always)]
+pub(crate) fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_widening_is_exact_for_every_pattern() {
+        for bits in 0..=u16::MAX {
+            let want = half::f16::from_bits(bits).to_f32();
+            let got = f16_to_f32(bits);
+            if want.is_nan() {
+                assert!(got.is_nan(), "{bits:#06x}");
+            } else {
+                assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
+            }
+            let want = half::bf16::from_bits(bits).to_f32();
+            let got = bf16_to_f32(bits);
+            if want.is_nan() {
+                assert!(got.is_nan(), "{bits:#06x}");
+            } else {
+                assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
+            }
         }
     }
 }

@@ -222,35 +222,50 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
         return;
     }
     let simd = bm == 1 && bn <= arch::MAX_COLUMN_ROWS && (1..=COLUMN_TILE).contains(&n);
-    if simd && tile.level != crate::Level::Scalar && tile.view.is_contiguous() {
-        // One f32 slice per block row: borrowed, or widened from halves
-        // (the buffer exists only for halves: zeroing it costs).
-        let mut widened;
-        let buf: &mut [f32] = match tile.scores {
-            crate::Scores::F32(_) => &mut [],
-            _ => {
-                widened = [0.0f32; arch::MAX_COLUMN_ROWS * COLUMN_TILE];
-                &mut widened
-            }
-        };
-        let mut chunks = buf.chunks_mut(n);
-        let mut rows: [&[f32]; arch::MAX_COLUMN_ROWS] = [&[]; arch::MAX_COLUMN_ROWS];
-        let (cols, r0, first) = (tile.view.cols(), tile.unit_row * bn, tile.first_unit);
-        let mut whole = true;
-        for (r, slot) in rows.iter_mut().take(bn).enumerate() {
-            let chunk = chunks.next().unwrap_or(&mut []);
-            match super::f32_run(tile.scores, (r0 + r) * cols + first, n, chunk) {
-                Some(s) => *slot = s,
-                None => whole = false,
-            }
-        }
-        let magnitude = tile.criterion == crate::Criterion::Magnitude;
-        let (level, reduce) = (tile.level, tile.reduce);
-        if whole && arch::column_scores(level, &rows[..bn], first, cols, reduce, magnitude, out) {
-            return;
-        }
+    if simd
+        && tile.level != crate::Level::Scalar
+        && tile.view.is_contiguous()
+        && columns(tile, bn, out)
+    {
+        return;
     }
     tile.scores.visit(Blocks::<N, M> { tile, out })
+}
+
+/// `bn x 1` blocks of a matrix tile on the SIMD column kernel, one `f32`
+/// slice per block row: borrowed, or widened from halves into a 4 KiB
+/// buffer, so taller blocks take fewer units at a time. False when it does
+/// not apply.
+fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
+    let halves = !matches!(tile.scores, crate::Scores::F32(_));
+    // The buffer exists only for halves: zeroing it costs.
+    let mut widened;
+    let buf: &mut [f32] = if halves {
+        widened = [0.0f32; 4 * COLUMN_TILE];
+        &mut widened
+    } else {
+        &mut []
+    };
+    let step = if halves { buf.len() / bn } else { out.len() };
+    let (cols, r0) = (tile.view.cols(), tile.unit_row * bn);
+    let magnitude = tile.criterion == crate::Criterion::Magnitude;
+    for (k, part) in out.chunks_mut(step.max(1)).enumerate() {
+        let (first, n) = (tile.first_unit + k * step, part.len());
+        let mut chunks = buf.chunks_mut(n);
+        let mut rows: [&[f32]; arch::MAX_COLUMN_ROWS] = [&[]; arch::MAX_COLUMN_ROWS];
+        for (r, slot) in rows.iter_mut().take(bn).enumerate() {
+            let chunk = chunks.next().unwrap_or(&mut []);
+            match super::f32_run(tile.scores, (r0 + r) * cols + first, n, chunk, tile.level) {
+                Some(s) => *slot = s,
+                None => return false,
+            }
+        }
+        let (level, reduce) = (tile.level, tile.reduce);
+        if !arch::column_scores(level, &rows[..bn], first, cols, reduce, magnitude, part) {
+            return false;
+        }
+    }
+    true
 }
 
 /// `1x4` blocks of a matrix tile: one row of contiguous runs of four, on
@@ -270,7 +285,7 @@ fn quad_blocks(tile: &Tile<'_>, out: &mut [f32]) -> bool {
         }
     };
     let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
-    let Some(xs) = super::f32_run(tile.scores, start, 4 * out.len(), buf) else {
+    let Some(xs) = super::f32_run(tile.scores, start, 4 * out.len(), buf, tile.level) else {
         return false;
     };
     let magnitude = tile.criterion == crate::Criterion::Magnitude;

@@ -3,6 +3,7 @@
 use super::Quad;
 use crate::kernels::groups::{group_score, least_n};
 use crate::kernels::reduce::block_score;
+use crate::kernels::{bf16_to_f32, f16_to_f32, Halves};
 use crate::pattern::{Reduce, Ties};
 
 /// A vector of `f32` lanes, seen as groups of four (one 128-bit lane).
@@ -182,6 +183,31 @@ impl Job for Quads<'_> {
                 // column (the column order only matters across rows).
                 Quad::Block(reduce) => block_score(1, 4, 0, 1, reduce, |_, j| vals[j]),
             };
+        }
+    }
+}
+
+/// Halves to `f32`: see `arch::widen`. Plain loops: compiled inside the
+/// level's `vectorize`, they vectorise with its instruction set.
+pub(crate) struct Widen<'a> {
+    pub src: Halves<'a>,
+    pub dst: &'a mut [f32],
+}
+
+impl Job for Widen<'_> {
+    #[inline(always)]
+    fn run<L: Lanes>(self, _: L) {
+        match self.src {
+            Halves::F16(s) => {
+                for (d, h) in self.dst.iter_mut().zip(s) {
+                    *d = f16_to_f32(h.to_bits());
+                }
+            }
+            Halves::Bf16(s) => {
+                for (d, h) in self.dst.iter_mut().zip(s) {
+                    *d = bf16_to_f32(h.to_bits());
+                }
+            }
         }
     }
 }
