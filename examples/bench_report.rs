@@ -255,9 +255,18 @@ fn main() {
     let mut reports = vec![LayerReport::default(); layers.len()];
     for &level in &levels {
         // Block reductions: every unit score once.
-        for name in ["4x1", "1x4", "2x2", "2:4"]
-            .into_iter()
-            .filter(|n| pattern_wanted(n))
+        for name in [
+            "4x1",
+            "16x1",
+            "1x4",
+            "2x2",
+            "2:4",
+            "4:8",
+            "1:2",
+            "channelx1",
+        ]
+        .into_iter()
+        .filter(|n| pattern_wanted(n))
         {
             let o = opts(name, level);
             let mut out: Vec<Vec<f32>> = layers

@@ -106,23 +106,46 @@ fn dispatch(level: Level, job: impl generic::Job) -> bool {
     }
 }
 
-/// N:M group scores for `M = 4` (any `N < 4`) over contiguous `f32`: `xs`
-/// holds `4 * out.len()` scores, group `g` at `xs[4g..4g + 4]`; `keep`, if
-/// given, gets 1 per element outside its group's least N.
-pub(crate) fn nm4_scores(
+/// Longest N:M group the SIMD kernels take.
+pub(crate) const MAX_SIMD_GROUP: usize = 32;
+
+/// N:M group scores (`2 <= m <= MAX_SIMD_GROUP`, `n < m`) over contiguous
+/// `f32`: `xs` holds `m * out.len()` scores, group `g` at `xs[mg..mg + m]`;
+/// `keep`, if given, gets 1 per element outside its group's least N.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn nm_scores(
     level: Level,
     xs: &[f32],
+    m: usize,
     n: usize,
     ties: Ties,
     magnitude: bool,
     out: &mut [f32],
     keep: Option<&mut [u8]>,
 ) -> bool {
-    let quad = Quad::Group {
-        n: n as f32,
-        exact: ties == Ties::Exact,
-    };
-    quads(level, xs, quad, magnitude, out, keep)
+    let exact = ties == Ties::Exact;
+    if m == 4 {
+        let quad = Quad::Group { n: n as f32, exact };
+        return quads(level, xs, quad, magnitude, out, keep);
+    }
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let job = generic::Groups {
+            xs,
+            m,
+            n: n as f32,
+            exact,
+            magnitude,
+            out,
+            keep,
+        };
+        m <= MAX_SIMD_GROUP && dispatch(level, job)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, xs, m, n, ties, magnitude, out, keep);
+        false
+    }
 }
 
 /// `1x4` block scores over contiguous `f32`: `xs` holds `4 * out.len()`
@@ -140,7 +163,7 @@ pub(crate) fn quad_block_scores(
 /// What a run of four contiguous scores gives.
 #[derive(Clone, Copy)]
 pub(crate) enum Quad {
-    /// An N:M group: its least-`n` marks and their mean ([`nm4_scores`]).
+    /// An N:M group of four: its least-`n` marks and their mean ([`nm_scores`]).
     Group { n: f32, exact: bool },
     /// A `1x4` block: its reduction ([`quad_block_scores`]).
     Block(Reduce),

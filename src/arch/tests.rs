@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use std::vec::Vec;
 
-use super::{column_scores, nm4_scores, quad_block_scores, Level};
+use super::{column_scores, nm_scores, quad_block_scores, Level};
 use crate::kernels::groups::{group_score, least_n};
 use crate::kernels::reduce::block_score;
 use crate::pattern::{Reduce, Ties};
@@ -41,8 +41,8 @@ fn score() -> impl Strategy<Value = f32> {
     ]
 }
 
-fn scalar_nm4(xs: &[f32], n: usize, ties: Ties, magnitude: bool) -> Vec<f32> {
-    xs.chunks_exact(4)
+fn scalar_nm(xs: &[f32], m: usize, n: usize, ties: Ties, magnitude: bool) -> Vec<f32> {
+    xs.chunks_exact(m)
         .map(|g| {
             let vals: Vec<f32> = g
                 .iter()
@@ -83,33 +83,39 @@ fn scalar_columns(
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
+    /// N:M groups of every length the SIMD kernels take: up to 50 groups
+    /// of four (several whole blocks of four vectors at every width, 16
+    /// groups for AVX-512, then a scalar tail) and up to 40 of other
+    /// lengths.
     #[test]
-    // Up to 50 groups: several whole blocks of four vectors at every width
-    // (16 groups for AVX-512), then a scalar tail.
-    fn nm4_every_level_equals_scalar(
-        xs in proptest::collection::vec(score(), 0..200usize).prop_map(|mut v| { v.truncate(v.len() / 4 * 4); v }),
-        n in 1usize..4,
+    fn nm_every_level_equals_scalar(
+        m in prop_oneof![4 => Just(4usize), 1 => Just(2usize), 1 => Just(8usize), 1 => 3usize..=32],
+        seed in proptest::collection::vec(score(), 0..1300usize),
+        n_frac in 0.0f64..1.0,
         exact in any::<bool>(),
         magnitude in any::<bool>(),
     ) {
+        let groups = (seed.len() / m).min(if m == 4 { 50 } else { 40 });
+        let xs = &seed[..groups * m];
+        let n = 1 + ((m - 1) as f64 * n_frac) as usize;
         let ties = if exact { Ties::Exact } else { Ties::Inclusive };
-        let want = scalar_nm4(&xs, n, ties, magnitude);
+        let want = scalar_nm(xs, m, n, ties, magnitude);
         for level in simd_levels() {
-            let mut got = std::vec![7.0f32; xs.len() / 4];
+            let mut got = std::vec![7.0f32; groups];
             let mut keep = std::vec![7u8; xs.len()];
-            prop_assert!(nm4_scores(level, &xs, n, ties, magnitude, &mut got, Some(&mut keep)), "{:?} has a kernel", level);
-            prop_assert!(same(&got, &want), "{:?}: {:?} != {:?} for {:?}", level, got, want, xs);
-            for (g, vals) in xs.chunks_exact(4).enumerate() {
+            prop_assert!(nm_scores(level, xs, m, n, ties, magnitude, &mut got, Some(&mut keep)), "{:?} has a kernel", level);
+            prop_assert!(same(&got, &want), "{:?} {}:{}: {:?} != {:?} for {:?}", level, n, m, got, want, xs);
+            for (g, vals) in xs.chunks_exact(m).enumerate() {
                 let vals: Vec<f32> = vals.iter().map(|x| if magnitude { x.abs() } else { *x }).collect();
                 if vals.iter().any(|v| v.is_nan()) {
                     continue;
                 }
                 let marks = least_n(&vals, n, ties);
-                let want_keep: Vec<u8> = (0..4).map(|j| (marks >> j & 1 == 0) as u8).collect();
-                prop_assert_eq!(&keep[4 * g..4 * g + 4], &want_keep[..], "{:?} group {}", level, g);
+                let want_keep: Vec<u8> = (0..m).map(|j| (marks >> j & 1 == 0) as u8).collect();
+                prop_assert_eq!(&keep[m * g..m * g + m], &want_keep[..], "{:?} group {}", level, g);
             }
         }
-        prop_assert!(!nm4_scores(Level::Scalar, &xs, n, ties, magnitude, &mut std::vec![0.0; xs.len() / 4], None));
+        prop_assert!(!nm_scores(Level::Scalar, xs, m, n, ties, magnitude, &mut std::vec![0.0; groups], None));
     }
 
     /// `1x4` blocks, every reduction, on the kernel shared with N:M.

@@ -33,7 +33,7 @@ pub(crate) fn least_n(vals: &[f32], n: usize, ties: Ties) -> u128 {
 #[inline(always)]
 pub(crate) fn group_score(vals: &[f32], marks: u128) -> f32 {
     let marked = |j: usize| if marks >> j & 1 == 1 { vals[j] } else { 0.0 };
-    contiguous_sum(vals.len(), marked) / vals.len() as f32
+    contiguous_sum(vals.len(), 0.0, marked) / vals.len() as f32
 }
 
 struct Groups<'t, 'o, const M: usize> {
@@ -66,34 +66,47 @@ impl<const M: usize> VisitElements for Groups<'_, '_, M> {
     }
 }
 
-/// The SIMD N:M kernel for groups of four on a tile's contiguous scores
-/// (f32 borrowed, halves widened a tile at a time): scores into `out`, keep
-/// marks into `keep` if given. False when it does not apply.
+/// The SIMD N:M kernels on a tile's contiguous scores (f32 borrowed,
+/// halves widened into a 4 KiB buffer, so long groups take fewer groups at
+/// a time): scores into `out`, keep marks into `keep` if given. False when
+/// none applies.
 fn simd_groups(tile: &Tile<'_>, m: usize, out: &mut [f32], keep: Option<&mut [u8]>) -> bool {
-    let groups = out.len();
-    if m != 4
-        || groups > crate::kernels::TILE
+    use crate::kernels::TILE;
+    if !(2..=crate::arch::MAX_SIMD_GROUP).contains(&m)
+        || out.len() > TILE
         || tile.level == crate::Level::Scalar
         || !tile.view.is_contiguous()
     {
         return false;
     }
+    let halves = !matches!(tile.scores, crate::Scores::F32(_));
     // The buffer exists only for halves: zeroing it costs.
     let mut widened;
-    let buf: &mut [f32] = match tile.scores {
-        crate::Scores::F32(_) => &mut [],
-        _ => {
-            widened = [0.0f32; 4 * crate::kernels::TILE];
-            &mut widened
-        }
+    let buf: &mut [f32] = if halves {
+        widened = [0.0f32; 4 * TILE];
+        &mut widened
+    } else {
+        &mut []
     };
-    let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
-    let Some(xs) = crate::kernels::f32_run(tile.scores, start, 4 * groups, buf, tile.level) else {
-        return false;
-    };
+    let step = if halves { buf.len() / m } else { out.len() }.max(1);
     let magnitude = tile.criterion == crate::Criterion::Magnitude;
-    let (n, ties) = (tile.prune_per_group, tile.ties);
-    crate::arch::nm4_scores(tile.level, xs, n, ties, magnitude, out, keep)
+    let (n, ties, level) = (tile.prune_per_group, tile.ties, tile.level);
+    let row_start = tile.unit_row * tile.view.cols() + tile.first_unit * m;
+    let mut keep = keep;
+    for (k, part) in out.chunks_mut(step).enumerate() {
+        let start = row_start + k * step * m;
+        let Some(xs) = crate::kernels::f32_run(tile.scores, start, m * part.len(), buf, level)
+        else {
+            return false;
+        };
+        let keep = keep
+            .as_deref_mut()
+            .and_then(|kp| kp.get_mut(k * step * m..(k * step + part.len()) * m));
+        if !crate::arch::nm_scores(level, xs, m, n, ties, magnitude, part, keep) {
+            return false;
+        }
+    }
+    true
 }
 
 /// The built-in group scores of a tile (`out`, as [`group_scores`]) and one

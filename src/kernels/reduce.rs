@@ -20,10 +20,27 @@ use crate::arch;
 use crate::layer::{Element, VisitElements};
 use crate::pattern::{Reduce, Tile};
 
-#[inline(always)]
-fn add<const L: usize>(acc: &mut [f32; L], x: [f32; L]) {
-    for (a, b) in acc.iter_mut().zip(x) {
-        *a += b;
+/// What the canonical order sums: `f32`, arrays of it, or SIMD vectors
+/// (one group per lane), so every level runs this one definition.
+pub(crate) trait Sum: Copy {
+    fn plus(self, other: Self) -> Self;
+}
+
+impl Sum for f32 {
+    #[inline(always)]
+    fn plus(self, other: f32) -> f32 {
+        self + other
+    }
+}
+
+impl<T: Sum, const L: usize> Sum for [T; L] {
+    #[inline(always)]
+    fn plus(self, other: Self) -> Self {
+        let mut out = self;
+        for (a, b) in out.iter_mut().zip(other) {
+            *a = a.plus(b);
+        }
+        out
     }
 }
 
@@ -36,32 +53,31 @@ fn ceil_log2(x: usize) -> usize {
     }
 }
 
-/// torch's `multi_row_sum`: `K` accumulators of `L` lanes summed over `rows`
-/// rows, cascaded over four levels of `2^p`-row blocks (`p >= 4`).
+/// torch's `multi_row_sum`: `K` accumulators summed over `rows` rows,
+/// cascaded over four levels of `2^p`-row blocks (`p >= 4`).
 #[inline(always)]
-pub(crate) fn multi_row_sum<const K: usize, const L: usize>(
+pub(crate) fn multi_row_sum<const K: usize, T: Sum>(
     rows: usize,
-    load: impl Fn(usize, usize) -> [f32; L],
-) -> [[f32; L]; K] {
+    zero: T,
+    load: impl Fn(usize, usize) -> T,
+) -> [T; K] {
     const LEVELS: usize = 4;
     let power = 4.max(ceil_log2(rows) / LEVELS);
     let step = 1usize << power;
     let mask = step - 1;
-    let mut acc = [[[0.0f32; L]; K]; LEVELS];
+    let mut acc = [[zero; K]; LEVELS];
     let mut i = 0;
     while i + step <= rows {
         for _ in 0..step {
             for (k, a) in acc[0].iter_mut().enumerate() {
-                add(a, load(i, k));
+                *a = a.plus(load(i, k));
             }
             i += 1;
         }
         for j in 1..LEVELS {
             let (lower, upper) = acc.split_at_mut(j);
-            for (hi, lo) in upper[0].iter_mut().zip(lower[j - 1].iter_mut()) {
-                add(hi, *lo);
-                *lo = [0.0; L];
-            }
+            upper[0] = upper[0].plus(lower[j - 1]);
+            lower[j - 1] = [zero; K];
             if i & (mask << (j * power)) != 0 {
                 break;
             }
@@ -69,50 +85,47 @@ pub(crate) fn multi_row_sum<const K: usize, const L: usize>(
     }
     while i < rows {
         for (k, a) in acc[0].iter_mut().enumerate() {
-            add(a, load(i, k));
+            *a = a.plus(load(i, k));
         }
         i += 1;
     }
-    let (first, rest) = acc.split_at_mut(1);
-    for level in rest.iter() {
-        for (a, b) in first[0].iter_mut().zip(level) {
-            add(a, *b);
-        }
+    let [mut total, rest @ ..] = acc;
+    for level in rest {
+        total = total.plus(level);
     }
-    acc[0]
+    total
 }
 
 /// torch's `row_sum`: four interleaved accumulators over the whole quads
 /// ([`multi_row_sum`]), the leftover items added to the first, then
 /// `((p0 + p1) + p2) + p3`.
 #[inline(always)]
-pub(crate) fn row_sum<const L: usize>(size: usize, load: impl Fn(usize) -> [f32; L]) -> [f32; L] {
+pub(crate) fn row_sum<T: Sum>(size: usize, zero: T, load: impl Fn(usize) -> T) -> T {
     let quads = size / 4;
-    let mut p = multi_row_sum::<4, L>(quads, |i, k| load(4 * i + k));
+    let mut p = multi_row_sum::<4, T>(quads, zero, |i, k| load(4 * i + k));
     for i in quads * 4..size {
-        add(&mut p[0], load(i));
+        p[0] = p[0].plus(load(i));
     }
-    let [mut total, p1, p2, p3] = p;
-    for q in [p1, p2, p3] {
-        add(&mut total, q);
-    }
-    total
+    let [total, p1, p2, p3] = p;
+    total.plus(p1).plus(p2).plus(p3)
 }
 
 /// The canonical sum of a contiguous run of `n` values.
 #[inline(always)]
-pub(crate) fn contiguous_sum(n: usize, load: impl Fn(usize) -> f32) -> f32 {
+pub(crate) fn contiguous_sum<T: Sum>(n: usize, zero: T, load: impl Fn(usize) -> T) -> T {
     if n < 8 {
-        return row_sum::<1>(n, |i| [load(i)])[0];
+        return row_sum(n, zero, load);
     }
     let vectors = n / 8;
-    let lanes = row_sum::<8>(vectors, |v| core::array::from_fn(|l| load(8 * v + l)));
-    let mut acc = 0.0f32;
+    let lanes = row_sum(vectors, [zero; 8], |v| {
+        core::array::from_fn(|l| load(8 * v + l))
+    });
+    let mut acc = zero;
     for j in vectors * 8..n {
-        acc += load(j);
+        acc = acc.plus(load(j));
     }
     for lane in lanes {
-        acc += lane;
+        acc = acc.plus(lane);
     }
     acc
 }
@@ -122,14 +135,14 @@ pub(crate) fn contiguous_sum(n: usize, load: impl Fn(usize) -> f32) -> f32 {
 #[inline(always)]
 pub(crate) fn vertical_sum(n: usize, uc: usize, ucols: usize, load: impl Fn(usize) -> f32) -> f32 {
     if ucols == 1 {
-        return contiguous_sum(n, load);
+        return contiguous_sum(n, 0.0, load);
     }
     // torch sums 32 (or, below 8 columns, 4) columns at once sequentially.
     let chunk = if ucols >= 8 { 32 } else { 4 };
     if uc < chunk * (ucols / chunk) {
-        multi_row_sum::<1, 1>(n, |i, _| [load(i)])[0][0]
+        multi_row_sum::<1, f32>(n, 0.0, |i, _| load(i))[0]
     } else {
-        row_sum::<1>(n, |i| [load(i)])[0]
+        row_sum(n, 0.0, load)
     }
 }
 
@@ -172,9 +185,9 @@ pub(crate) fn block_score(
 ) -> f32 {
     let row = |r: usize| -> f32 {
         match reduce {
-            Reduce::Mean => contiguous_sum(bm, |j| read(r, j)) / bm as f32,
-            Reduce::Sum => contiguous_sum(bm, |j| read(r, j)),
-            Reduce::L2 => contiguous_sum(bm, |j| {
+            Reduce::Mean => contiguous_sum(bm, 0.0, |j| read(r, j)) / bm as f32,
+            Reduce::Sum => contiguous_sum(bm, 0.0, |j| read(r, j)),
+            Reduce::L2 => contiguous_sum(bm, 0.0, |j| {
                 let x = read(r, j);
                 x * x
             }),
@@ -304,11 +317,14 @@ mod tests {
     fn short_runs_are_torch_row_sum() {
         let xs = [1e8f32, 1.0, -1e8, 1.0, 3.0, 1e-3, 7.0];
         for n in 0..=4 {
-            assert_eq!(contiguous_sum(n, |i| xs[i]), seq(&xs[..n]));
+            assert_eq!(contiguous_sum(n, 0.0, |i| xs[i]), seq(&xs[..n]));
         }
         // n = 7: p = [x0 + x4 + x5 + x6, x1, x2, x3].
         let p0 = ((xs[0] + xs[4]) + xs[5]) + xs[6];
-        assert_eq!(contiguous_sum(7, |i| xs[i]), ((p0 + xs[1]) + xs[2]) + xs[3]);
+        assert_eq!(
+            contiguous_sum(7, 0.0, |i| xs[i]),
+            ((p0 + xs[1]) + xs[2]) + xs[3]
+        );
     }
 
     #[test]
@@ -320,7 +336,7 @@ mod tests {
         for l in 0..8 {
             acc += (0.0 + xs[l]) + xs[8 + l];
         }
-        assert_eq!(contiguous_sum(19, |i| xs[i]), acc);
+        assert_eq!(contiguous_sum(19, 0.0, |i| xs[i]), acc);
     }
 
     #[test]
@@ -331,6 +347,6 @@ mod tests {
         let b1 = seq(&xs[16..32]);
         let rest = seq(&xs[32..]);
         let expected = rest + ((0.0 + b0) + b1);
-        assert_eq!(multi_row_sum::<1, 1>(40, |i, _| [xs[i]])[0][0], expected);
+        assert_eq!(multi_row_sum::<1, f32>(40, 0.0, |i, _| xs[i])[0], expected);
     }
 }

@@ -2,7 +2,7 @@
 
 use super::Quad;
 use crate::kernels::groups::{group_score, least_n};
-use crate::kernels::reduce::block_score;
+use crate::kernels::reduce::{block_score, contiguous_sum, Sum};
 use crate::kernels::{bf16_to_f32, f16_to_f32, Halves};
 use crate::pattern::{Reduce, Ties};
 
@@ -153,37 +153,169 @@ impl Job for Quads<'_> {
             done = (b + 1) * L::LANES;
         }
         // Runs past the last whole block: the scalar kernels.
-        for (g, (o, xs)) in self
-            .out
-            .iter_mut()
-            .zip(self.xs.chunks_exact(4))
-            .enumerate()
-            .skip(done)
-        {
-            let mut vals = [0.0f32; 4];
-            for (v, &x) in vals.iter_mut().zip(xs) {
-                *v = if self.magnitude { x.abs() } else { x };
-            }
+        let runs = self.out.iter_mut().zip(self.xs.chunks_exact(4));
+        for (g, (o, xs)) in runs.enumerate().skip(done) {
             *o = match self.quad {
                 Quad::Group { n, exact } => {
-                    let ties = if exact { Ties::Exact } else { Ties::Inclusive };
-                    let marks = least_n(&vals, n as usize, ties);
-                    if let Some(keep) = keep.as_deref_mut() {
-                        for (j, k) in keep.iter_mut().skip(4 * g).take(4).enumerate() {
-                            *k = (marks >> j & 1 == 0) as u8;
-                        }
-                    }
-                    if vals.iter().any(|v| v.is_nan()) {
-                        f32::NAN
-                    } else {
-                        group_score(&vals, marks)
-                    }
+                    let keep = keep
+                        .as_deref_mut()
+                        .and_then(|k| k.get_mut(4 * g..4 * g + 4));
+                    scalar_group(xs, n as usize, exact, self.magnitude, keep)
                 }
                 // One block row: its score does not depend on the block's
                 // column (the column order only matters across rows).
-                Quad::Block(reduce) => block_score(1, 4, 0, 1, reduce, |_, j| vals[j]),
+                Quad::Block(reduce) => {
+                    let read = |_: usize, j: usize| magnitude_of(xs[j], self.magnitude);
+                    block_score(1, 4, 0, 1, reduce, read)
+                }
             };
         }
+    }
+}
+
+/// N:M scores for groups of `m` (2 to 32, not 4): see `arch::nm_scores`.
+pub(crate) struct Groups<'a> {
+    pub xs: &'a [f32],
+    pub m: usize,
+    pub n: f32,
+    pub exact: bool,
+    pub magnitude: bool,
+    pub out: &'a mut [f32],
+    /// If given, 1 per element outside its group's least N, 0 inside
+    /// (`m * out.len()` bytes).
+    pub keep: Option<&'a mut [u8]>,
+}
+
+/// A vector in the canonical sum: one group per lane.
+#[derive(Clone, Copy)]
+struct Lane<L: Lanes>(L, L::V);
+
+impl<L: Lanes> Sum for Lane<L> {
+    #[inline(always)]
+    fn plus(self, other: Self) -> Self {
+        Lane(self.0, self.0.add(self.1, other.1))
+    }
+}
+
+impl Job for Groups<'_> {
+    /// `LANES` groups at a time, transposed through a small buffer so that
+    /// vector `j` holds element `j` of each: ranks and marks are lane-wise,
+    /// and the group sum is the scalar kernel's own canonical order
+    /// (`contiguous_sum`) run on vectors.
+    #[inline(always)]
+    fn run<L: Lanes>(self, l: L) {
+        const MAX: usize = crate::arch::MAX_SIMD_GROUP;
+        let m = self.m;
+        if !(2..=MAX).contains(&m) {
+            return;
+        }
+        let (zero, one, n) = (l.splat(0.0), l.splat(1.0), l.splat(self.n));
+        let mut t = [[0.0f32; 16]; MAX];
+        let mut keep = self.keep;
+        let (outs, _) = L::chunks_mut(self.out);
+        let mut done = 0;
+        for (b, (out, xs)) in outs
+            .iter_mut()
+            .zip(self.xs.chunks_exact(m * L::LANES))
+            .enumerate()
+        {
+            for (g, group) in xs.chunks_exact(m).enumerate() {
+                for (row, &x) in t.iter_mut().zip(group) {
+                    row[g] = x;
+                }
+            }
+            let load = |j: usize| {
+                let x = L::chunks(&t[j][..L::LANES])
+                    .0
+                    .first()
+                    .map_or(zero, |c| l.load(c));
+                if self.magnitude {
+                    l.abs(x)
+                } else {
+                    x
+                }
+            };
+            let mut nan = l.is_nan(load(0));
+            let mut marked = [l.lt(zero, zero); MAX];
+            for (j, mark) in marked.iter_mut().enumerate().take(m) {
+                let x = load(j);
+                nan = l.or(nan, l.is_nan(x));
+                // Rank: the others below, and under exact ties the equal
+                // ones in lower columns.
+                let mut rank = zero;
+                for i in (0..m).filter(|&i| i != j) {
+                    let y = load(i);
+                    let before = if self.exact && i < j {
+                        l.le(y, x)
+                    } else {
+                        l.lt(y, x)
+                    };
+                    rank = l.add(rank, l.select(before, one, zero));
+                }
+                *mark = l.lt(rank, n);
+            }
+            let block = L::LANES * m;
+            let dst = keep.as_deref_mut();
+            if let Some(dst) = dst.and_then(|k| k.get_mut(b * block..(b + 1) * block)) {
+                // Element j of group g sits at g * m + j.
+                for (j, &mark) in marked.iter().enumerate().take(m) {
+                    let bits = l.bits(mark);
+                    for (g, k) in dst.iter_mut().skip(j).step_by(m).enumerate() {
+                        *k = (bits >> g & 1 == 0) as u8;
+                    }
+                }
+            }
+            let sum = contiguous_sum(m, Lane(l, zero), |j| {
+                Lane(l, l.select(marked[j], load(j), zero))
+            });
+            let score = l.div(sum.1, l.splat(m as f32));
+            *out = l.store(l.select(nan, l.splat(f32::NAN), score));
+            done = (b + 1) * L::LANES;
+        }
+        // Groups past the last whole vector: the scalar kernel.
+        let groups = self.out.iter_mut().zip(self.xs.chunks_exact(m));
+        for (g, (o, xs)) in groups.enumerate().skip(done) {
+            let keep = keep
+                .as_deref_mut()
+                .and_then(|k| k.get_mut(m * g..m * g + m));
+            *o = scalar_group(xs, self.n as usize, self.exact, self.magnitude, keep);
+        }
+    }
+}
+
+/// `|x|` for the magnitude criterion, `x` for scores as given.
+#[inline(always)]
+fn magnitude_of(x: f32, magnitude: bool) -> f32 {
+    if magnitude {
+        x.abs()
+    } else {
+        x
+    }
+}
+
+/// One N:M group (up to `MAX_SIMD_GROUP` long) by the scalar kernel, for
+/// the tails: its score, and its keep bytes if `keep` is given.
+fn scalar_group(
+    xs: &[f32],
+    n: usize,
+    exact: bool,
+    magnitude: bool,
+    keep: Option<&mut [u8]>,
+) -> f32 {
+    let mut buf = [0.0f32; crate::arch::MAX_SIMD_GROUP];
+    let vals = &mut buf[..xs.len().min(crate::arch::MAX_SIMD_GROUP)];
+    for (v, &x) in vals.iter_mut().zip(xs) {
+        *v = magnitude_of(x, magnitude);
+    }
+    let ties = if exact { Ties::Exact } else { Ties::Inclusive };
+    let marks = least_n(vals, n, ties);
+    for (j, k) in keep.into_iter().flatten().enumerate() {
+        *k = (marks >> j & 1 == 0) as u8;
+    }
+    if vals.iter().any(|v| v.is_nan()) {
+        f32::NAN
+    } else {
+        group_score(vals, marks)
     }
 }
 
