@@ -210,28 +210,35 @@ pub(crate) fn widen(level: Level, src: crate::kernels::Halves<'_>, dst: &mut [f3
     }
 }
 
-/// Most rows a column kernel sums (torch's orders have no cascade up to 16).
-pub(crate) const MAX_COLUMN_ROWS: usize = 16;
+/// The rows of a column tile: row `r` starts at `xs[r * stride]`.
+#[derive(Clone, Copy)]
+pub(crate) struct ColumnRows<'a> {
+    pub xs: &'a [f32],
+    pub stride: usize,
+    pub rows: usize,
+}
 
-/// Block scores of `rows.len() x 1` blocks (at most 16 rows): `rows[r][u]`
+/// Block scores of `rows x 1` blocks (any height): element `u` of row `r`
 /// is the score of row `r` in block column `first + u` of a layer with
 /// `cols` block columns; the block's score goes to `out[u]`.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn column_scores(
     level: Level,
-    rows: &[&[f32]],
+    rows: ColumnRows<'_>,
     first: usize,
     cols: usize,
     reduce: Reduce,
     magnitude: bool,
     out: &mut [f32],
 ) -> bool {
+    let needed = rows
+        .rows
+        .checked_sub(1)
+        .map(|r| r * rows.stride + out.len());
+    if rows.rows == 0 || needed.is_none_or(|n| n > rows.xs.len()) || cols < 2 {
+        return false;
+    }
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
-        let short = rows.iter().any(|r| r.len() < out.len());
-        if rows.len() > MAX_COLUMN_ROWS || short || cols < 2 || reduce == Reduce::Max {
-            return false;
-        }
         let job = generic::Columns {
             rows,
             first,

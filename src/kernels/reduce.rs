@@ -133,17 +133,30 @@ pub(crate) fn contiguous_sum<T: Sum>(n: usize, zero: T, load: impl Fn(usize) -> 
 /// The canonical sum of a block's `n` row results, for the block in unit
 /// column `uc` of a layer with `ucols` unit columns.
 #[inline(always)]
-pub(crate) fn vertical_sum(n: usize, uc: usize, ucols: usize, load: impl Fn(usize) -> f32) -> f32 {
+pub(crate) fn vertical_sum<T: Sum>(
+    n: usize,
+    uc: usize,
+    ucols: usize,
+    zero: T,
+    load: impl Fn(usize) -> T,
+) -> T {
     if ucols == 1 {
-        return contiguous_sum(n, 0.0, load);
+        return contiguous_sum(n, zero, load);
     }
     // torch sums 32 (or, below 8 columns, 4) columns at once sequentially.
-    let chunk = if ucols >= 8 { 32 } else { 4 };
-    if uc < chunk * (ucols / chunk) {
-        multi_row_sum::<1, f32>(n, 0.0, |i, _| load(i))[0]
+    if uc < sequential_end(ucols) {
+        multi_row_sum::<1, T>(n, zero, |i, _| load(i))[0]
     } else {
-        row_sum(n, 0.0, load)
+        row_sum(n, zero, load)
     }
+}
+
+/// The block columns torch sums down sequentially: whole chunks of 32, or
+/// of 4 when the layer has fewer than 8 block columns.
+#[inline(always)]
+pub(crate) fn sequential_end(ucols: usize) -> usize {
+    let chunk = if ucols >= 8 { 32 } else { 4 };
+    chunk * (ucols / chunk)
 }
 
 struct Blocks<'t, 'o, const N: usize, const M: usize> {
@@ -196,8 +209,8 @@ pub(crate) fn block_score(
     };
     match reduce {
         Reduce::Max => max_of(bn, row),
-        Reduce::Mean => vertical_sum(bn, uc, ucols, row) / bn as f32,
-        Reduce::Sum | Reduce::L2 => vertical_sum(bn, uc, ucols, row),
+        Reduce::Mean => vertical_sum(bn, uc, ucols, 0.0, row) / bn as f32,
+        Reduce::Sum | Reduce::L2 => vertical_sum(bn, uc, ucols, 0.0, row),
     }
 }
 
@@ -234,7 +247,7 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
     if bn == 1 && bm == 4 && quad_blocks(tile, out) {
         return;
     }
-    let simd = bm == 1 && bn <= arch::MAX_COLUMN_ROWS && (1..=COLUMN_TILE).contains(&n);
+    let simd = bm == 1 && (1..=COLUMN_TILE).contains(&n);
     if simd
         && tile.level != crate::Level::Scalar
         && tile.view.is_contiguous()
@@ -245,36 +258,44 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
     tile.scores.visit(Blocks::<N, M> { tile, out })
 }
 
-/// `bn x 1` blocks of a matrix tile on the SIMD column kernel, one `f32`
-/// slice per block row: borrowed, or widened from halves into a 4 KiB
-/// buffer, so taller blocks take fewer units at a time. False when it does
-/// not apply.
+/// `bn x 1` blocks of a matrix tile on the SIMD column kernel: `f32`
+/// rows borrowed in place (any height); halves widened into a 4 KiB
+/// buffer, so taller blocks take fewer units at a time (up to 64 rows).
+/// False when it does not apply.
 fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
-    let halves = !matches!(tile.scores, crate::Scores::F32(_));
-    // The buffer exists only for halves: zeroing it costs.
-    let mut widened;
-    let buf: &mut [f32] = if halves {
-        widened = [0.0f32; 4 * COLUMN_TILE];
-        &mut widened
-    } else {
-        &mut []
-    };
-    let step = if halves { buf.len() / bn } else { out.len() };
-    let (cols, r0) = (tile.view.cols(), tile.unit_row * bn);
+    const HALF_ROWS: usize = 64;
+    let (cols, r0, level) = (tile.view.cols(), tile.unit_row * bn, tile.level);
     let magnitude = tile.criterion == crate::Criterion::Magnitude;
-    for (k, part) in out.chunks_mut(step.max(1)).enumerate() {
-        let (first, n) = (tile.first_unit + k * step, part.len());
-        let mut chunks = buf.chunks_mut(n);
-        let mut rows: [&[f32]; arch::MAX_COLUMN_ROWS] = [&[]; arch::MAX_COLUMN_ROWS];
-        for (r, slot) in rows.iter_mut().take(bn).enumerate() {
-            let chunk = chunks.next().unwrap_or(&mut []);
-            match super::f32_run(tile.scores, (r0 + r) * cols + first, n, chunk, tile.level) {
-                Some(s) => *slot = s,
-                None => return false,
+    let (first, n) = (tile.first_unit, out.len());
+    let column = |xs: &[f32], stride: usize, first: usize, out: &mut [f32]| {
+        let rows = arch::ColumnRows {
+            xs,
+            stride,
+            rows: bn,
+        };
+        arch::column_scores(level, rows, first, cols, tile.reduce, magnitude, out)
+    };
+    if let crate::Scores::F32(s) = tile.scores {
+        let start = r0 * cols + first;
+        let len = (bn - 1) * cols + n;
+        return match s.get(start..start + len) {
+            Some(xs) => column(xs, cols, first, out),
+            None => false,
+        };
+    }
+    if bn > HALF_ROWS {
+        return false;
+    }
+    let mut buf = [0.0f32; 4 * COLUMN_TILE];
+    let step = buf.len() / bn;
+    for (k, part) in out.chunks_mut(step).enumerate() {
+        let (first, n) = (first + k * step, part.len());
+        for (r, chunk) in buf.chunks_mut(n).take(bn).enumerate() {
+            if super::f32_run(tile.scores, (r0 + r) * cols + first, n, chunk, level).is_none() {
+                return false;
             }
         }
-        let (level, reduce) = (tile.level, tile.reduce);
-        if !arch::column_scores(level, &rows[..bn], first, cols, reduce, magnitude, part) {
+        if !column(&buf[..bn * n], n, first, part) {
             return false;
         }
     }

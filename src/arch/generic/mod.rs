@@ -2,7 +2,7 @@
 
 use super::Quad;
 use crate::kernels::groups::{group_score, least_n};
-use crate::kernels::reduce::{block_score, contiguous_sum, Sum};
+use crate::kernels::reduce::{block_score, contiguous_sum, sequential_end, vertical_sum, Sum};
 use crate::kernels::{bf16_to_f32, f16_to_f32, Halves};
 use crate::pattern::{Reduce, Ties};
 
@@ -370,7 +370,7 @@ static SPREAD: [u64; 256] = {
 
 /// `rows x 1` block scores: see `arch::column_scores`.
 pub(crate) struct Columns<'a> {
-    pub rows: &'a [&'a [f32]],
+    pub rows: crate::arch::ColumnRows<'a>,
     /// Absolute column (block column) of `out[0]`.
     pub first: usize,
     /// Block columns of the layer.
@@ -381,83 +381,67 @@ pub(crate) struct Columns<'a> {
 }
 
 impl Job for Columns<'_> {
-    /// One lane per column; the rows are summed in the canonical order of
-    /// `kernels::reduce::vertical_sum`, which depends on where the column
-    /// sits (torch sums whole 32-column chunks sequentially).
+    /// One lane per column; the rows are summed in the scalar kernel's own
+    /// canonical order (`vertical_sum`, run on vectors), which depends on
+    /// where the column sits: a vector straddling torch's sequential chunks
+    /// and the rest goes to the scalar kernel.
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
-        let n = self.rows.len();
-        // As `vertical_sum`: torch's sequential chunks are 32 columns, or 4
-        // when the layer has fewer than 8.
-        let chunk = if self.cols >= 8 { 32 } else { 4 };
-        let sequential_end = chunk * (self.cols / chunk);
+        let crate::arch::ColumnRows { xs, stride, rows } = self.rows;
+        let sequential_end = sequential_end(self.cols);
         let zero = l.splat(0.0);
-        let (out_chunks, _) = L::chunks_mut(self.out);
+        let (outs, _) = L::chunks_mut(self.out);
         let mut done = 0;
-        for (i, out) in out_chunks.iter_mut().enumerate() {
+        for (i, out) in outs.iter_mut().enumerate() {
             let c = self.first + i * L::LANES;
             if c < sequential_end && c + L::LANES > sequential_end {
-                break; // straddles the two orders: the scalar code below
+                break;
             }
             let row = |r: usize| {
-                let chunk = L::chunks(self.rows[r]).0.get(i);
-                let mut x = chunk.map_or(l.splat(f32::NAN), |c| l.load(c));
+                let start = r * stride + i * L::LANES;
+                let chunk = xs
+                    .get(start..start + L::LANES)
+                    .and_then(|s| L::chunks(s).0.first());
+                let x = chunk.map_or(l.splat(f32::NAN), |c| l.load(c));
                 if self.magnitude {
-                    x = l.abs(x);
+                    l.abs(x)
+                } else {
+                    x
                 }
-                if self.reduce == Reduce::L2 {
-                    x = l.mul(x, x);
-                }
-                x
             };
-            let mut total = if c < sequential_end {
-                (0..n).fold(zero, |acc, r| l.add(acc, row(r)))
-            } else {
-                // torch's row_sum: four accumulators over whole quads, the
-                // leftover rows into the first.
-                let quads = n / 4;
-                let mut p = [zero; 4];
-                for q in 0..quads {
-                    for (k, acc) in p.iter_mut().enumerate() {
-                        *acc = l.add(*acc, row(4 * q + k));
+            *out = l.store(match self.reduce {
+                Reduce::Max => {
+                    // The first of equal maxima stays; NaN if any is.
+                    let (mut best, mut nan) = (row(0), l.is_nan(row(0)));
+                    for r in 1..rows {
+                        let x = row(r);
+                        nan = l.or(nan, l.is_nan(x));
+                        best = l.select(l.lt(best, x), x, best);
+                    }
+                    l.select(nan, l.splat(f32::NAN), best)
+                }
+                reduce => {
+                    let term = |r: usize| {
+                        let x = row(r);
+                        Lane(l, if reduce == Reduce::L2 { l.mul(x, x) } else { x })
+                    };
+                    let total = vertical_sum(rows, c, self.cols, Lane(l, zero), term).1;
+                    if reduce == Reduce::Mean {
+                        l.div(total, l.splat(rows as f32))
+                    } else {
+                        total
                     }
                 }
-                for r in 4 * quads..n {
-                    p[0] = l.add(p[0], row(r));
-                }
-                l.add(l.add(l.add(p[0], p[1]), p[2]), p[3])
-            };
-            if self.reduce == Reduce::Mean {
-                total = l.div(total, l.splat(n as f32));
-            }
-            *out = l.store(total);
+            });
             done += L::LANES;
         }
-        let (rows, first, cols) = (self.rows, self.first, self.cols);
-        let (reduce, magnitude) = (self.reduce, self.magnitude);
+        let (first, cols, reduce) = (self.first, self.cols, self.reduce);
         for (j, o) in self.out.iter_mut().enumerate().skip(done) {
-            *o = scalar_column(rows, first + j, j, cols, reduce, magnitude);
+            let read = |r: usize, _: usize| {
+                let x = xs.get(r * stride + j).copied().unwrap_or(f32::NAN);
+                magnitude_of(x, self.magnitude)
+            };
+            *o = block_score(rows, 1, first + j, cols, reduce, read);
         }
     }
-}
-
-/// The scalar kernel's score of column `j` of the row slices, which is
-/// block column `uc` of `cols`.
-fn scalar_column(
-    rows: &[&[f32]],
-    uc: usize,
-    j: usize,
-    cols: usize,
-    reduce: Reduce,
-    magnitude: bool,
-) -> f32 {
-    let read = |r: usize, _: usize| {
-        let x = rows[r].get(j).copied().unwrap_or(f32::NAN);
-        if magnitude {
-            x.abs()
-        } else {
-            x
-        }
-    };
-    block_score(rows.len(), 1, uc, cols, reduce, read)
 }
