@@ -47,6 +47,9 @@ fn case() -> impl Strategy<Value = Case> {
         Just("1x1"),
         Just("2x2"),
         Just("1x4"),
+        Just("4x4"),
+        Just("1x8"),
+        Just("2x8"),
         Just("4:8"),
         Just("1:2"),
         Just("3:8"),
@@ -179,7 +182,9 @@ fn tall_blocks_over_wide_halves() {
     let data: Vec<f32> = (0..rows * cols)
         .map(|i| ((i * 7919) % 1009) as f32 * 1e-3 - 0.5)
         .collect();
-    for name in ["16x1", "8x1", "4x1", "2:4", "1x4", "4:8", "1:2", "11:20"] {
+    for name in [
+        "16x1", "8x1", "4x1", "2:4", "1x4", "4:8", "1:2", "11:20", "2x2", "4x8",
+    ] {
         for reduce in [Reduce::Mean, Reduce::Sum, Reduce::L2] {
             let bf: Vec<bf16> = data.iter().map(|&x| bf16::from_f32(x)).collect();
             let hf: Vec<f16> = data.iter().map(|&x| f16::from_f32(x)).collect();
@@ -190,6 +195,7 @@ fn tall_blocks_over_wide_halves() {
                 let units = match name {
                     "16x1" => rows * cols / 16,
                     "8x1" | "4:8" => rows * cols / 8,
+                    "4x8" => rows * cols / 32,
                     "1:2" => rows * cols / 2,
                     "11:20" => rows * cols / 20,
                     _ => rows * cols / 4,

@@ -210,9 +210,9 @@ pub(crate) fn widen(level: Level, src: crate::kernels::Halves<'_>, dst: &mut [f3
     }
 }
 
-/// The rows of a column tile: row `r` starts at `xs[r * stride]`.
+/// The rows of a tile of blocks: row `r` starts at `xs[r * stride]`.
 #[derive(Clone, Copy)]
-pub(crate) struct ColumnRows<'a> {
+pub(crate) struct Rows<'a> {
     pub xs: &'a [f32],
     pub stride: usize,
     pub rows: usize,
@@ -223,7 +223,7 @@ pub(crate) struct ColumnRows<'a> {
 /// `cols` block columns; the block's score goes to `out[u]`.
 pub(crate) fn column_scores(
     level: Level,
-    rows: ColumnRows<'_>,
+    rows: Rows<'_>,
     first: usize,
     cols: usize,
     reduce: Reduce,

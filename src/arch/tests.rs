@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use std::vec::Vec;
 
-use super::{column_scores, nm_scores, quad_block_scores, ColumnRows, Level};
+use super::{column_scores, nm_scores, quad_block_scores, Level, Rows};
 use crate::kernels::groups::{group_score, least_n};
 use crate::kernels::reduce::block_score;
 use crate::pattern::{Reduce, Ties};
@@ -151,7 +151,7 @@ proptest! {
         let want = scalar_columns(xs, cols, 0, rows, reduce, magnitude);
         for level in simd_levels() {
             let mut got = std::vec![7.0f32; cols];
-            let tile = ColumnRows { xs, stride: cols, rows };
+            let tile = Rows { xs, stride: cols, rows };
             prop_assert!(column_scores(level, tile, 0, cols, reduce, magnitude, &mut got));
             prop_assert!(same(&got, &want), "{:?} rows {} cols {}: {:?} != {:?}", level, rows, cols, got, want);
         }
@@ -171,7 +171,7 @@ fn columns_across_torch_chunks() {
         for first in [0usize, 64, 128, 160] {
             let n = (cols - first).min(64);
             let mut got = std::vec![0.0f32; n];
-            let tile = ColumnRows {
+            let tile = Rows {
                 xs: &xs[first..],
                 stride: cols,
                 rows,
@@ -206,7 +206,7 @@ fn columns_on_narrow_layers() {
                 let want = scalar_columns(&xs, cols, 0, rows, reduce, false);
                 for level in simd_levels() {
                     let mut got = std::vec![0.0f32; cols];
-                    let tile = ColumnRows {
+                    let tile = Rows {
                         xs: &xs,
                         stride: cols,
                         rows,

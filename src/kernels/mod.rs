@@ -77,6 +77,14 @@ pub(crate) fn f32_run<'s>(
     Some(dst)
 }
 
+/// Returns the closure: in argument position it can carry
+/// `#[inline(always)]`, which closures in kernels need: left out of a SIMD
+/// function, every intrinsic inside them becomes a call.
+#[inline(always)]
+pub(crate) fn inlined<F>(f: F) -> F {
+    f
+}
+
 /// A run of half-precision scores.
 #[derive(Clone, Copy)]
 pub(crate) enum Halves<'a> {

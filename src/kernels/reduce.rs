@@ -15,6 +15,7 @@
 //!   vectorised column chunks, [`row_sum`] for the rest, and the
 //!   contiguous order when the layer has one block column.
 
+use super::inlined;
 use super::keys::order_key;
 use crate::arch;
 use crate::layer::{Element, VisitElements};
@@ -65,6 +66,17 @@ pub(crate) fn multi_row_sum<const K: usize, T: Sum>(
     let power = 4.max(ceil_log2(rows) / LEVELS);
     let step = 1usize << power;
     let mask = step - 1;
+    if rows < step {
+        // No cascade: the upper levels stay +0.0, and adding +0.0 to a sum
+        // that started at +0.0 changes nothing (it is never -0.0).
+        let mut acc = [zero; K];
+        for i in 0..rows {
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = a.plus(load(i, k));
+            }
+        }
+        return acc;
+    }
     let mut acc = [[zero; K]; LEVELS];
     let mut i = 0;
     while i + step <= rows {
@@ -102,7 +114,11 @@ pub(crate) fn multi_row_sum<const K: usize, T: Sum>(
 #[inline(always)]
 pub(crate) fn row_sum<T: Sum>(size: usize, zero: T, load: impl Fn(usize) -> T) -> T {
     let quads = size / 4;
-    let mut p = multi_row_sum::<4, T>(quads, zero, |i, k| load(4 * i + k));
+    let quad = inlined(
+        #[inline(always)]
+        |i: usize, k: usize| load(4 * i + k),
+    );
+    let mut p = multi_row_sum::<4, T>(quads, zero, quad);
     for i in quads * 4..size {
         p[0] = p[0].plus(load(i));
     }
@@ -145,7 +161,14 @@ pub(crate) fn vertical_sum<T: Sum>(
     }
     // torch sums 32 (or, below 8 columns, 4) columns at once sequentially.
     if uc < sequential_end(ucols) {
-        multi_row_sum::<1, T>(n, zero, |i, _| load(i))[0]
+        multi_row_sum::<1, T>(
+            n,
+            zero,
+            inlined(
+                #[inline(always)]
+                |i, _| load(i),
+            ),
+        )[0]
     } else {
         row_sum(n, zero, load)
     }
@@ -243,51 +266,48 @@ const COLUMN_TILE: usize = super::TILE;
 pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     let bn = if N == 0 { tile.unit_rows } else { N };
     let bm = if M == 0 { tile.unit_cols } else { M };
-    let n = out.len();
     if bn == 1 && bm == 4 && quad_blocks(tile, out) {
         return;
     }
-    let simd = bm == 1 && (1..=COLUMN_TILE).contains(&n);
-    if simd
-        && tile.level != crate::Level::Scalar
+    let simd = tile.level != crate::Level::Scalar
         && tile.view.is_contiguous()
-        && columns(tile, bn, out)
-    {
+        && (1..=COLUMN_TILE).contains(&out.len());
+    if simd && bm == 1 && columns(tile, bn, out) {
         return;
     }
     tile.scores.visit(Blocks::<N, M> { tile, out })
 }
 
-/// `bn x 1` blocks of a matrix tile on the SIMD column kernel: `f32`
-/// rows borrowed in place (any height); halves widened into a 4 KiB
-/// buffer, so taller blocks take fewer units at a time (up to 64 rows).
-/// False when it does not apply.
+/// `bn x 1` blocks of a matrix tile on the SIMD column kernel (any
+/// height). `f32` rows are borrowed in place; halves are widened into a
+/// 4 KiB buffer, so taller blocks take fewer units at a time. Wider blocks
+/// stay scalar: LLVM vectorises their row runs, and a transposing SIMD
+/// kernel measured slower. False when the kernel does not apply.
 fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
-    const HALF_ROWS: usize = 64;
     let (cols, r0, level) = (tile.view.cols(), tile.unit_row * bn, tile.level);
     let magnitude = tile.criterion == crate::Criterion::Magnitude;
-    let (first, n) = (tile.first_unit, out.len());
-    let column = |xs: &[f32], stride: usize, first: usize, out: &mut [f32]| {
-        let rows = arch::ColumnRows {
+    let kernel = |xs: &[f32], stride: usize, first: usize, out: &mut [f32]| {
+        let rows = arch::Rows {
             xs,
             stride,
             rows: bn,
         };
         arch::column_scores(level, rows, first, cols, tile.reduce, magnitude, out)
     };
+    let (first, n) = (tile.first_unit, out.len());
     if let crate::Scores::F32(s) = tile.scores {
         let start = r0 * cols + first;
         let len = (bn - 1) * cols + n;
         return match s.get(start..start + len) {
-            Some(xs) => column(xs, cols, first, out),
+            Some(xs) => kernel(xs, cols, first, out),
             None => false,
         };
     }
-    if bn > HALF_ROWS {
-        return false;
-    }
     let mut buf = [0.0f32; 4 * COLUMN_TILE];
     let step = buf.len() / bn;
+    if step == 0 {
+        return false;
+    }
     for (k, part) in out.chunks_mut(step).enumerate() {
         let (first, n) = (first + k * step, part.len());
         for (r, chunk) in buf.chunks_mut(n).take(bn).enumerate() {
@@ -295,7 +315,7 @@ fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
                 return false;
             }
         }
-        if !column(&buf[..bn * n], n, first, part) {
+        if !kernel(&buf[..bn * n], n, first, part) {
             return false;
         }
     }

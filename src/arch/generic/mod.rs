@@ -3,7 +3,7 @@
 use super::Quad;
 use crate::kernels::groups::{group_score, least_n};
 use crate::kernels::reduce::{block_score, contiguous_sum, sequential_end, vertical_sum, Sum};
-use crate::kernels::{bf16_to_f32, f16_to_f32, Halves};
+use crate::kernels::{bf16_to_f32, f16_to_f32, inlined, Halves};
 use crate::pattern::{Reduce, Ties};
 
 /// A vector of `f32` lanes, seen as groups of four (one 128-bit lane).
@@ -112,13 +112,19 @@ impl Job for Quads<'_> {
                     let dst = keep.as_deref_mut();
                     if let Some(dst) = dst.and_then(|k| k.get_mut(b * block..(b + 1) * block)) {
                         // Back to memory order, one keep byte per element.
-                        let k = |i: usize| l.select(marked[i], zero, one);
+                        let k = inlined(
+                            #[inline(always)]
+                            |i: usize| l.select(marked[i], zero, one),
+                        );
                         let kept = l.transpose4([k(0), k(1), k(2), k(3)]);
                         for (d, k) in dst.chunks_exact_mut(L::LANES).zip(kept) {
                             spread_bits(l.bits(l.lt(zero, k)), d);
                         }
                     }
-                    let p = |i: usize| l.add(zero, l.select(marked[i], e[i], zero));
+                    let p = inlined(
+                        #[inline(always)]
+                        |i: usize| l.add(zero, l.select(marked[i], e[i], zero)),
+                    );
                     let sum = l.add(l.add(l.add(p(0), p(1)), p(2)), p(3));
                     l.div(sum, l.splat(4.0))
                 }
@@ -139,7 +145,10 @@ impl Job for Quads<'_> {
                             l.mul(e[3], e[3]),
                         ];
                     }
-                    let p = |i: usize| l.add(zero, e[i]);
+                    let p = inlined(
+                        #[inline(always)]
+                        |i: usize| l.add(zero, e[i]),
+                    );
                     let sum = l.add(l.add(l.add(p(0), p(1)), p(2)), p(3));
                     if reduce == Reduce::Mean {
                         l.div(sum, l.splat(4.0))
@@ -224,17 +233,20 @@ impl Job for Groups<'_> {
                     row[g] = x;
                 }
             }
-            let load = |j: usize| {
-                let x = L::chunks(&t[j][..L::LANES])
-                    .0
-                    .first()
-                    .map_or(zero, |c| l.load(c));
-                if self.magnitude {
-                    l.abs(x)
-                } else {
-                    x
-                }
-            };
+            let load = inlined(
+                #[inline(always)]
+                |j: usize| {
+                    let x = L::chunks(&t[j][..L::LANES])
+                        .0
+                        .first()
+                        .map_or(zero, |c| l.load(c));
+                    if self.magnitude {
+                        l.abs(x)
+                    } else {
+                        x
+                    }
+                },
+            );
             let mut nan = l.is_nan(load(0));
             let mut marked = [l.lt(zero, zero); MAX];
             for (j, mark) in marked.iter_mut().enumerate().take(m) {
@@ -370,7 +382,7 @@ static SPREAD: [u64; 256] = {
 
 /// `rows x 1` block scores: see `arch::column_scores`.
 pub(crate) struct Columns<'a> {
-    pub rows: crate::arch::ColumnRows<'a>,
+    pub rows: crate::arch::Rows<'a>,
     /// Absolute column (block column) of `out[0]`.
     pub first: usize,
     /// Block columns of the layer.
@@ -387,7 +399,7 @@ impl Job for Columns<'_> {
     /// and the rest goes to the scalar kernel.
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
-        let crate::arch::ColumnRows { xs, stride, rows } = self.rows;
+        let crate::arch::Rows { xs, stride, rows } = self.rows;
         let sequential_end = sequential_end(self.cols);
         let zero = l.splat(0.0);
         let (outs, _) = L::chunks_mut(self.out);
@@ -397,18 +409,21 @@ impl Job for Columns<'_> {
             if c < sequential_end && c + L::LANES > sequential_end {
                 break;
             }
-            let row = |r: usize| {
-                let start = r * stride + i * L::LANES;
-                let chunk = xs
-                    .get(start..start + L::LANES)
-                    .and_then(|s| L::chunks(s).0.first());
-                let x = chunk.map_or(l.splat(f32::NAN), |c| l.load(c));
-                if self.magnitude {
-                    l.abs(x)
-                } else {
-                    x
-                }
-            };
+            let row = inlined(
+                #[inline(always)]
+                |r: usize| {
+                    let start = r * stride + i * L::LANES;
+                    let chunk = xs
+                        .get(start..start + L::LANES)
+                        .and_then(|s| L::chunks(s).0.first());
+                    let x = chunk.map_or(l.splat(f32::NAN), |c| l.load(c));
+                    if self.magnitude {
+                        l.abs(x)
+                    } else {
+                        x
+                    }
+                },
+            );
             *out = l.store(match self.reduce {
                 Reduce::Max => {
                     // The first of equal maxima stays; NaN if any is.
@@ -421,10 +436,13 @@ impl Job for Columns<'_> {
                     l.select(nan, l.splat(f32::NAN), best)
                 }
                 reduce => {
-                    let term = |r: usize| {
-                        let x = row(r);
-                        Lane(l, if reduce == Reduce::L2 { l.mul(x, x) } else { x })
-                    };
+                    let term = inlined(
+                        #[inline(always)]
+                        |r: usize| {
+                            let x = row(r);
+                            Lane(l, if reduce == Reduce::L2 { l.mul(x, x) } else { x })
+                        },
+                    );
                     let total = vertical_sum(rows, c, self.cols, Lane(l, zero), term).1;
                     if reduce == Reduce::Mean {
                         l.div(total, l.splat(rows as f32))
