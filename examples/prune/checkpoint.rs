@@ -19,7 +19,7 @@ use memmap2::{Advice, Mmap};
 use prunemask::{Layer, Scores, Shape};
 use safetensors::{Dtype, SafeTensors};
 
-use crate::format::Index;
+use super::format::Index;
 
 // Safetensors data is little endian; the in-place casts read it natively.
 #[cfg(target_endian = "big")]

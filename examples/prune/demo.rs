@@ -5,8 +5,8 @@
 
 use safetensors::Dtype;
 
-use crate::checkpoint::Checkpoint;
-use crate::format;
+use super::checkpoint::Checkpoint;
+use super::format;
 
 /// A deterministic BERT-base-shaped model: magnitudes like a trained
 /// checkpoint's (roughly normal, per-layer scale), from a fixed-seed PRNG.

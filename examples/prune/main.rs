@@ -51,7 +51,8 @@ use prunemask::{
 use checkpoint::Checkpoint;
 use produce::{Masking, Work};
 use progress::Progress;
-use report::{Parts, Report, Seconds};
+pub use report::Report;
+use report::{Parts, Seconds};
 use select::Filter;
 use write::{Outputs, Target};
 

@@ -4,7 +4,7 @@
 
 use regex::Regex;
 
-use crate::checkpoint::Tensor;
+use super::checkpoint::Tensor;
 
 /// Why a tensor is kept dense.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

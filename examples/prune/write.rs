@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use safetensors::Dtype;
 use tempfile::{NamedTempFile, TempDir};
 
-use crate::checkpoint::Checkpoint;
-use crate::format::{self, Index};
+use super::checkpoint::Checkpoint;
+use super::format::{self, Index};
 
 /// Where a tensor goes: which file, at which byte.
 #[derive(Clone, Copy)]
