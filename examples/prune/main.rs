@@ -278,40 +278,44 @@ pub fn run(cli: &Cli) -> Result<Report, String> {
     let threads = cli
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
-    let work = |masking| Work {
-        ckpt: &ckpt,
-        layers: &layers,
-        layer_of: &layer_of,
-        masking,
-        outputs: &outputs,
-        progress: &progress,
-    };
-    let (summary, reports, selected) = if cli.lock {
-        let reports = work(Masking::Lock(&opts.pattern)).run(threads)?;
-        (lock_totals(&reports), reports, start.elapsed())
-    } else {
+    let work = Work::new(&ckpt, &layers, &layer_of, &outputs, &progress);
+    // The selection (none for pattern lock), then the masks when they are
+    // needed; returns the totals, the reports and the selection's seconds.
+    let select_and_mask = || -> Result<(Summary, Vec<LayerReport>, f64), String> {
+        if cli.lock {
+            let reports = work.masks(threads, &Masking::Lock(&opts.pattern))?;
+            return Ok((lock_totals(&reports), reports, 0.0));
+        }
+        let bytes: usize = layer_ids.iter().map(|&t| ckpt.tensors[t].range.len()).sum();
         progress.spin(format!(
             "selecting over {} layers, {:.1} GB (one thread)",
             layers.len(),
-            layer_ids
-                .iter()
-                .map(|&t| ckpt.tensors[t].range.len())
-                .sum::<usize>() as f64
-                / 1e9
+            bytes as f64 / 1e9
         ));
+        let start = Instant::now();
         let mut reports = vec![LayerReport::default(); layers.len()];
         let summary = prunemask::plan(&layers, &opts, &mut reports)
             .map_err(|e| library_error(&e, &ckpt, &layer_ids))?;
-        let selected = start.elapsed();
+        let seconds = start.elapsed().as_secs_f64();
         if !outputs.is_empty() {
-            work(Masking::Planned {
+            let planned = Masking::Planned {
                 opts: &opts,
                 reports: &reports,
-            })
-            .run(threads)?;
+            };
+            work.masks(threads, &planned)?;
         }
-        (summary, reports, selected)
+        Ok((summary, reports, seconds))
     };
+    let (summary, reports, select) = std::thread::scope(|s| {
+        // Dense tensors go to --output meanwhile, on a thread of their own.
+        let dense = s.spawn(|| work.copy_dense());
+        let done = select_and_mask();
+        let copied = dense
+            .join()
+            .unwrap_or_else(|_| Err("the copying thread panicked".into()));
+        let done = done?;
+        copied.map(|()| done)
+    })?;
     progress.done();
     let written = start.elapsed();
     outputs.finish()?;
@@ -327,12 +331,8 @@ pub fn run(cli: &Cli) -> Result<Report, String> {
         summary: &summary,
         seconds: Seconds {
             open: opened.as_secs_f64(),
-            select: if cli.lock {
-                0.0
-            } else {
-                (selected - opened).as_secs_f64()
-            },
-            write: (written - selected.max(opened)).as_secs_f64(),
+            select,
+            write: (written - opened).as_secs_f64() - select,
             total: start.elapsed().as_secs_f64(),
         },
         masks: display(&cli.masks),

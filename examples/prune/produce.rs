@@ -1,10 +1,13 @@
-//! After the selection: each tensor's mask, and what the outputs need of it,
-//! tensor by tensor on a few threads. A thread takes the next tensor in file
-//! order, writes its mask into a buffer it reuses (`prunemask::write_mask`,
-//! or `lock`), then writes the mask and the pruned weights at the tensor's
-//! places in the outputs, in pieces of a few MiB. Dense tensors are copied
-//! to `--output` as they are. Memory: one mask buffer per thread (the
-//! largest pruned tensor's element count) and one piece buffer.
+//! The masks and the outputs, tensor by tensor.
+//!
+//! - Pruned tensors, after the selection, on a few threads: a thread takes
+//!   the next tensor in file order, writes its mask into a buffer it reuses
+//!   (`prunemask::write_mask`, or `lock`), then writes the mask and the
+//!   pruned weights at the tensor's places in the outputs, in pieces of a
+//!   few MiB. Memory: one mask buffer per thread (the largest pruned
+//!   tensor's element count) and one piece buffer.
+//! - Dense tensors are copied to `--output` as they are, on a thread of
+//!   their own while the selection runs (they do not depend on it).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -29,44 +32,84 @@ pub enum Masking<'a> {
 }
 
 pub struct Work<'a> {
-    pub ckpt: &'a Checkpoint,
-    pub layers: &'a [Layer<'a>],
+    ckpt: &'a Checkpoint,
+    layers: &'a [Layer<'a>],
     /// For each tensor of the checkpoint, its index in `layers`.
-    pub layer_of: &'a [Option<usize>],
-    pub masking: Masking<'a>,
-    pub outputs: &'a Outputs,
-    pub progress: &'a Progress,
+    layer_of: &'a [Option<usize>],
+    outputs: &'a Outputs,
+    progress: &'a Progress,
+    /// Set by the first thread that fails: the others stop.
+    failed: AtomicBool,
 }
 
-impl Work<'_> {
-    /// The tensors with something to do, in file order, and their bytes.
-    fn items(&self) -> Vec<usize> {
-        (0..self.ckpt.tensors.len())
-            .filter(|&t| self.layer_of[t].is_some() || self.outputs.weights.is_some())
-            .collect()
+impl<'a> Work<'a> {
+    pub fn new(
+        ckpt: &'a Checkpoint,
+        layers: &'a [Layer<'a>],
+        layer_of: &'a [Option<usize>],
+        outputs: &'a Outputs,
+        progress: &'a Progress,
+    ) -> Self {
+        Work {
+            ckpt,
+            layers,
+            layer_of,
+            outputs,
+            progress,
+            failed: AtomicBool::new(false),
+        }
     }
 
-    /// Runs on `threads` threads; returns each layer's report as its mask
-    /// was written.
-    pub fn run(&self, threads: usize) -> Result<Vec<LayerReport>, String> {
-        let items = self.items();
-        let total = items
-            .iter()
-            .map(|&t| self.ckpt.tensors[t].range.len() as u64)
-            .sum();
+    /// Copies the dense tensors to `--output`, if it is asked for, on the
+    /// calling thread. They do not depend on the masks, so this can run
+    /// while the selection does.
+    pub fn copy_dense(&self) -> Result<(), String> {
+        let Some(weights) = &self.outputs.weights else {
+            return Ok(());
+        };
+        for t in (0..self.layer_of.len()).filter(|&t| self.layer_of[t].is_none()) {
+            if self.failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let raw = self.ckpt.bytes(t);
+            for range in pieces(raw.len()) {
+                weights
+                    .write(t, range.start, &raw[range], &self.ckpt.tensors[t].name)
+                    .inspect_err(|_| self.failed.store(true, Ordering::Relaxed))?;
+            }
+            self.progress.inc(raw.len() as u64);
+        }
+        Ok(())
+    }
+
+    /// Every layer's mask and outputs, on `threads` threads; returns each
+    /// layer's report as its mask was written.
+    pub fn masks(&self, threads: usize, masking: &Masking<'_>) -> Result<Vec<LayerReport>, String> {
+        let layer_bytes = |t: usize| self.ckpt.tensors[t].range.len() as u64;
+        let ids: Vec<usize> = (0..self.layer_of.len())
+            .filter(|&t| self.layer_of[t].is_some())
+            .collect();
+        // The bar also counts dense tensors copied meanwhile.
+        let dense: u64 = match self.outputs.weights {
+            Some(_) => (0..self.layer_of.len())
+                .filter(|&t| self.layer_of[t].is_none())
+                .map(layer_bytes)
+                .sum(),
+            None => 0,
+        };
+        let message = if self.outputs.is_empty() {
+            "masks"
+        } else {
+            "writing"
+        };
         self.progress.bytes(
-            if self.outputs.is_empty() {
-                "masks"
-            } else {
-                "writing"
-            },
-            total,
+            message,
+            dense + ids.iter().map(|&t| layer_bytes(t)).sum::<u64>(),
         );
         let next = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
         let results: Vec<_> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads.max(1))
-                .map(|_| s.spawn(|| self.worker(&items, &next, &failed)))
+                .map(|_| s.spawn(|| self.worker(&ids, &next, masking)))
                 .collect();
             workers
                 .into_iter()
@@ -85,29 +128,27 @@ impl Work<'_> {
         Ok(reports)
     }
 
-    /// Takes tensors until none is left or another thread failed.
+    /// Takes layers until none is left or another thread failed.
     fn worker(
         &self,
-        items: &[usize],
+        ids: &[usize],
         next: &AtomicUsize,
-        failed: &AtomicBool,
+        masking: &Masking<'_>,
     ) -> Result<Vec<(usize, LayerReport)>, String> {
         let mut mask = Vec::new();
         let mut piece = vec![0u8; PIECE];
         let mut done = Vec::new();
-        while !failed.load(Ordering::Relaxed) {
-            let Some(&t) = items.get(next.fetch_add(1, Ordering::Relaxed)) else {
+        while !self.failed.load(Ordering::Relaxed) {
+            let Some(&t) = ids.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 break;
             };
-            let result = match self.layer_of[t] {
-                Some(l) => self
-                    .layer(t, l, &mut mask, &mut piece)
-                    .map(|report| done.push((l, report))),
-                None => self.dense(t),
-            };
-            if let Err(e) = result {
-                failed.store(true, Ordering::Relaxed);
-                return Err(e);
+            let l = self.layer_of[t].expect("a layer");
+            match self.layer(t, l, masking, &mut mask, &mut piece) {
+                Ok(report) => done.push((l, report)),
+                Err(e) => {
+                    self.failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
             }
         }
         Ok(done)
@@ -118,12 +159,13 @@ impl Work<'_> {
         &self,
         t: usize,
         l: usize,
+        masking: &Masking<'_>,
         mask: &mut Vec<u8>,
         piece: &mut [u8],
     ) -> Result<LayerReport, String> {
         let layer = &self.layers[l];
         mask.resize(layer.scores.len(), 0);
-        let report = match self.masking {
+        let report = match *masking {
             Masking::Planned { opts, reports } => {
                 prunemask::write_mask(layer, opts, &reports[l], mask).map(|()| reports[l])
             }
@@ -152,18 +194,6 @@ impl Work<'_> {
         }
         self.progress.inc(tensor.range.len() as u64);
         Ok(report)
-    }
-
-    /// A tensor kept as it is: copied to `--output`.
-    fn dense(&self, t: usize) -> Result<(), String> {
-        if let Some(weights) = &self.outputs.weights {
-            let raw = self.ckpt.bytes(t);
-            for range in pieces(raw.len()) {
-                weights.write(t, range.start, &raw[range], &self.ckpt.tensors[t].name)?;
-            }
-            self.progress.inc(raw.len() as u64);
-        }
-        Ok(())
     }
 }
 

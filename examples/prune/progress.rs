@@ -37,7 +37,8 @@ impl Progress {
         self.bar.set_message(message);
     }
 
-    /// A stage over `total` bytes of input.
+    /// A stage over `total` bytes of input; what was counted before (bytes
+    /// copied during the previous stage) stays counted.
     pub fn bytes(&self, message: &'static str, total: u64) {
         self.bar.set_style(
             ProgressStyle::with_template(
@@ -47,7 +48,6 @@ impl Progress {
         );
         self.bar.set_message(message);
         self.bar.set_length(total);
-        self.bar.set_position(0);
     }
 
     pub fn inc(&self, bytes: u64) {
