@@ -23,80 +23,44 @@ use serde_json::Value;
 /// A tensor of the test checkpoint: name, dtype, shape, bytes.
 type Spec = (&'static str, Dtype, Vec<usize>, Vec<u8>);
 
-/// Deterministic weights with no zero (so a zero in an output is a pruned
-/// weight), `n` of them, as bf16 bytes.
-fn bf16_bytes(seed: u32, n: usize) -> Vec<u8> {
+/// A bf16 tensor of deterministic weights with no zero (so a zero in an
+/// output is a pruned weight).
+fn bf16_tensor(name: &'static str, dims: [usize; 2], seed: u32) -> Spec {
     let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
+    let data = (0..dims[0] * dims[1])
         .flat_map(|_| {
             x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             let magnitude = 0.01 + (x >> 8) as f32 / (1u32 << 24) as f32;
             let sign = if x & 1 == 0 { 1.0 } else { -1.0 };
             bf16::from_f32(sign * magnitude).to_le_bytes()
         })
-        .collect()
+        .collect();
+    (name, Dtype::BF16, dims.to_vec(), data)
 }
 
-fn f32_bytes(n: usize) -> Vec<u8> {
-    (0..n)
+/// An f32 vector (a norm or a bias).
+fn f32_tensor(name: &'static str, n: usize) -> Spec {
+    let data = (0..n)
         .flat_map(|i| (1.0 + i as f32).to_le_bytes())
-        .collect()
+        .collect();
+    (name, Dtype::F32, vec![n], data)
 }
 
 /// Two shards and their index, as Hugging Face lays them out.
 fn shards() -> [Vec<Spec>; 2] {
+    let ids = (0..8i64).flat_map(i64::to_le_bytes).collect();
     [
         vec![
-            (
-                "model.embed_tokens.weight",
-                Dtype::BF16,
-                vec![64, 16],
-                bf16_bytes(1, 64 * 16),
-            ),
-            (
-                "model.layers.0.mlp.up_proj.weight",
-                Dtype::BF16,
-                vec![32, 16],
-                bf16_bytes(2, 32 * 16),
-            ),
-            (
-                "model.layers.0.mlp.up_proj.bias",
-                Dtype::F32,
-                vec![32],
-                f32_bytes(32),
-            ),
-            (
-                "model.layers.0.input_layernorm.weight",
-                Dtype::F32,
-                vec![16],
-                f32_bytes(16),
-            ),
+            bf16_tensor("model.embed_tokens.weight", [64, 16], 1),
+            bf16_tensor("model.layers.0.mlp.up_proj.weight", [32, 16], 2),
+            f32_tensor("model.layers.0.mlp.up_proj.bias", 32),
+            f32_tensor("model.layers.0.input_layernorm.weight", 16),
         ],
         vec![
-            (
-                "model.layers.0.mlp.down_proj.weight",
-                Dtype::BF16,
-                vec![16, 32],
-                bf16_bytes(3, 16 * 32),
-            ),
-            (
-                "model.layers.1.self_attn.q_proj.weight",
-                Dtype::BF16,
-                vec![16, 16],
-                bf16_bytes(4, 256),
-            ),
-            (
-                "position_ids",
-                Dtype::I64,
-                vec![1, 8],
-                (0..8i64).flat_map(i64::to_le_bytes).collect(),
-            ),
-            (
-                "lm_head.weight",
-                Dtype::BF16,
-                vec![64, 16],
-                bf16_bytes(5, 64 * 16),
-            ),
+            bf16_tensor("model.layers.0.mlp.down_proj.weight", [16, 32], 3),
+            bf16_tensor("model.layers.1.self_attn.q_proj.weight", [16, 16], 4),
+            ("position_ids", Dtype::I64, vec![1, 8], ids),
+            bf16_tensor("lm_head.weight", [64, 16], 5),
         ],
     ]
 }
@@ -330,7 +294,7 @@ fn misaligned_tensor_is_copied() {
     let tmp = tempfile::tempdir().unwrap();
     let mut header = r#"{"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},"w":{"dtype":"F32","shape":[4,4],"data_offsets":[3,67]}}"#.to_string();
     // Padded so the data section starts 8-aligned: `w` is then at 8k + 3.
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(' ');
     }
     let mut file = (header.len() as u64).to_le_bytes().to_vec();
