@@ -1,7 +1,7 @@
 //! The masks and the outputs, tensor by tensor.
 //!
 //! - Pruned tensors, after the selection, on a few threads: a thread takes
-//!   the next tensor in file order, writes its mask into a buffer it reuses
+//!   the next tensor (last first), writes its mask into a buffer it reuses
 //!   (`prunemask::write_mask`, or `lock`), then writes the mask and the
 //!   pruned weights at the tensor's places in the outputs, in pieces of a
 //!   few MiB. Memory: one mask buffer per thread (the largest pruned
@@ -86,7 +86,12 @@ impl<'a> Work<'a> {
     /// layer's report as its mask was written.
     pub fn masks(&self, threads: usize, masking: &Masking<'_>) -> Result<Vec<LayerReport>, String> {
         let layer_bytes = |t: usize| self.ckpt.tensors[t].range.len() as u64;
+        // Last layer first: the selection's passes end on the last layers,
+        // so they are the ones still in the page cache when the checkpoint
+        // is larger than it (each tensor is written at its own place, so
+        // the order is free).
         let ids: Vec<usize> = (0..self.layer_of.len())
+            .rev()
             .filter(|&t| self.layer_of[t].is_some())
             .collect();
         // The bar also counts dense tensors copied meanwhile.
