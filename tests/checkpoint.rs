@@ -377,6 +377,14 @@ fn bad_inputs_leave_no_output() {
     std::fs::remove_file(missing.join(SHARD_NAMES[1])).unwrap();
     call(&work, both(&missing), &[SHARD_NAMES[1], "tensor `"]);
 
+    // An index naming a tensor its shard does not hold.
+    let listed = tmp.path().join("listed");
+    write_checkpoint(&listed);
+    let mut idx = index(&listed.join(INDEX));
+    idx["weight_map"]["ghost.weight"] = SHARD_NAMES[0].into();
+    std::fs::write(listed.join(INDEX), idx.to_string()).unwrap();
+    call(&work, both(&listed), &[SHARD_NAMES[0], "ghost.weight"]);
+
     // A truncated shard.
     let truncated = tmp.path().join("truncated");
     write_checkpoint(&truncated);

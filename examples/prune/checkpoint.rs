@@ -10,6 +10,7 @@
 //! puts a 2-byte tensor before a 4-byte one) is copied, and the report says
 //! so.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -110,6 +111,8 @@ pub struct Checkpoint {
     pub index: Option<(String, Index)>,
     pub shards: Vec<Shard>,
     pub tensors: Vec<Tensor>,
+    /// Every tensor name, to refuse a name found twice.
+    names: HashSet<String>,
 }
 
 impl Checkpoint {
@@ -168,16 +171,14 @@ impl Checkpoint {
             })?;
             ckpt.add_shard(name.clone(), &shard_path, Bytes::Mapped(bytes))?;
         }
+        let present: HashSet<(&str, &str)> = (ckpt.tensors.iter())
+            .map(|t| (t.name.as_str(), ckpt.shards[t.shard].name.as_str()))
+            .collect();
         for (tensor, shard) in &index.weight_map {
-            let i = shard_names.iter().position(|s| s == shard).unwrap_or(0);
-            if !ckpt
-                .tensors
-                .iter()
-                .any(|t| t.shard == i && &t.name == tensor)
-            {
+            if !present.contains(&(tensor.as_str(), shard.as_str())) {
                 return Err(format!(
                     "{}: tensor `{tensor}` is listed in {shown} but not in the file",
-                    ckpt.shards[i].path.display()
+                    dir.join(shard).display()
                 ));
             }
         }
@@ -198,6 +199,7 @@ impl Checkpoint {
             index: None,
             shards: Vec::new(),
             tensors: Vec::new(),
+            names: HashSet::new(),
         }
     }
 
@@ -211,7 +213,7 @@ impl Checkpoint {
         let header_len = 8 + n;
         let shard = self.shards.len();
         for tensor_name in metadata.offset_keys() {
-            if self.tensors.iter().any(|t| t.name == tensor_name) {
+            if !self.names.insert(tensor_name.clone()) {
                 return Err(format!("{shown}: tensor `{tensor_name}` is in two shards"));
             }
             let info = metadata
