@@ -310,6 +310,9 @@ pub fn run(cli: &Cli) -> Result<Report, String> {
         // Dense tensors go to --output meanwhile, on a thread of their own.
         let dense = s.spawn(|| work.copy_dense());
         let done = select_and_mask();
+        if done.is_err() {
+            work.stop();
+        }
         let copied = dense
             .join()
             .unwrap_or_else(|_| Err("the copying thread panicked".into()));

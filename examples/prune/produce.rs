@@ -60,6 +60,16 @@ impl<'a> Work<'a> {
         }
     }
 
+    /// Stops the threads at their next tensor (after another part failed).
+    pub fn stop(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// The tensors kept dense.
+    fn dense(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.layer_of.len()).filter(|&t| self.layer_of[t].is_none())
+    }
+
     /// Copies the dense tensors to `--output`, if it is asked for, on the
     /// calling thread. They do not depend on the masks, so this can run
     /// while the selection does.
@@ -67,7 +77,7 @@ impl<'a> Work<'a> {
         let Some(weights) = &self.outputs.weights else {
             return Ok(());
         };
-        for t in (0..self.layer_of.len()).filter(|&t| self.layer_of[t].is_none()) {
+        for t in self.dense() {
             if self.failed.load(Ordering::Relaxed) {
                 break;
             }
@@ -75,7 +85,7 @@ impl<'a> Work<'a> {
             for range in pieces(raw.len()) {
                 weights
                     .write(t, range.start, &raw[range], &self.ckpt.tensors[t].name)
-                    .inspect_err(|_| self.failed.store(true, Ordering::Relaxed))?;
+                    .inspect_err(|_| self.stop())?;
             }
             self.progress.inc(raw.len() as u64);
         }
@@ -85,7 +95,7 @@ impl<'a> Work<'a> {
     /// Every layer's mask and outputs, on `threads` threads; returns each
     /// layer's report as its mask was written.
     pub fn masks(&self, threads: usize, masking: &Masking<'_>) -> Result<Vec<LayerReport>, String> {
-        let layer_bytes = |t: usize| self.ckpt.tensors[t].range.len() as u64;
+        let bytes = |t: usize| self.ckpt.tensors[t].range.len() as u64;
         // Last layer first: the selection's passes end on the last layers,
         // so they are the ones still in the page cache when the checkpoint
         // is larger than it (each tensor is written at its own place, so
@@ -96,10 +106,7 @@ impl<'a> Work<'a> {
             .collect();
         // The bar also counts dense tensors copied meanwhile.
         let dense: u64 = match self.outputs.weights {
-            Some(_) => (0..self.layer_of.len())
-                .filter(|&t| self.layer_of[t].is_none())
-                .map(layer_bytes)
-                .sum(),
+            Some(_) => self.dense().map(bytes).sum(),
             None => 0,
         };
         let message = if self.outputs.is_empty() {
@@ -107,10 +114,8 @@ impl<'a> Work<'a> {
         } else {
             "writing"
         };
-        self.progress.bytes(
-            message,
-            dense + ids.iter().map(|&t| layer_bytes(t)).sum::<u64>(),
-        );
+        self.progress
+            .bytes(message, dense + ids.iter().map(|&t| bytes(t)).sum::<u64>());
         let next = AtomicUsize::new(0);
         let results: Vec<_> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads.max(1))
@@ -151,7 +156,7 @@ impl<'a> Work<'a> {
             match self.layer(t, l, masking, &mut mask, &mut piece) {
                 Ok(report) => done.push((l, report)),
                 Err(e) => {
-                    self.failed.store(true, Ordering::Relaxed);
+                    self.stop();
                     return Err(e);
                 }
             }
