@@ -15,8 +15,10 @@
 # and prints wall times, the ratios to the targets (masks-only <= 3x the
 # read, --output <= 2x the copy) and the peak anonymous memory of the prune
 # runs (RssAnon polled from /proc: VmHWM would count the mapped file pages).
-# `sync` runs between steps (not timed) so one step's writeback does not land
-# on the next. A checkpoint that fits in the page cache is read from memory
+# `sync` runs after each step that writes, timed apart ("+ N s sync"): the
+# page cache takes a write long before the disk has it, so the time to
+# durable data is shown too, and one step's write-back does not land on the
+# next. A checkpoint that fits in the page cache is read from memory
 # by every step; a bigger one from disk by every step.
 #
 # Files go to $BIG_CHECKPOINT_DIR (default target/big-checkpoint), at most
@@ -76,6 +78,7 @@ phases() {
   tr -d ' \n' <"$work/log" | sed -n 's/.*"select":\([0-9.e-]*\),"write":\([0-9.e-]*\),.*/select \1 s, masks\/output \2 s/p'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+plus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
 echo "::: plain read"
@@ -86,24 +89,24 @@ run=$(timed_peak "$bin/prune" "$work/in" --exclude "$exclude" --masks "$work/mas
 masks_s=${run% *}
 masks_peak=${run#* }
 masks_phases=$(phases)
+masks_sync=$(timed sync)
 masks_bytes=$(du -sb "$work/masks" | cut -f1)
 rm -rf "$work/masks"
-sync
 
 copy_s=
 output_s=
 if fits "$in_bytes"; then
   echo "::: plain copy"
   copy_s=$(timed cp -r "$work/in" "$work/copy")
+  copy_sync=$(timed sync)
   rm -rf "$work/copy"
-  sync
   echo "::: prune --output"
   run=$(timed_peak "$bin/prune" "$work/in" --exclude "$exclude" --output "$work/out" --json)
   output_s=${run% *}
   output_peak=${run#* }
   output_phases=$(phases)
+  output_sync=$(timed sync)
   rm -rf "$work/out"
-  sync
 else
   echo "::: skipping the copy and --output: $((in_bytes / 1000000000)) GB more would not fit on the disk"
 fi
@@ -111,9 +114,10 @@ fi
 echo
 echo "checkpoint: $(awk -v b="$in_bytes" 'BEGIN { printf "%.2f", b / 1e9 }') GB bf16, $(ls "$work"/in/*.safetensors | wc -l) shards; 2:4 global at 0.5, $exclude dense"
 echo "plain read (cat):      $read_s s"
-echo "prune --masks:         $masks_s s ($masks_phases), $(ratio "$masks_s" "$read_s")x the read (target <= 3), peak RssAnon $(mib "$masks_peak") MiB, masks $(awk -v b="$masks_bytes" 'BEGIN { printf "%.2f", b / 1e9 }') GB"
+echo "prune --masks:         $masks_s s + $masks_sync s sync ($masks_phases), $(ratio "$masks_s" "$read_s")x the read (target <= 3), peak RssAnon $(mib "$masks_peak") MiB, masks $(awk -v b="$masks_bytes" 'BEGIN { printf "%.2f", b / 1e9 }') GB"
 if [[ -n $copy_s ]]; then
-  echo "plain copy (cp -r):    $copy_s s"
-  echo "prune --output:        $output_s s ($output_phases), $(ratio "$output_s" "$copy_s")x the copy (target <= 2), peak RssAnon $(mib "$output_peak") MiB"
+  echo "plain copy (cp -r):    $copy_s s + $copy_sync s sync"
+  durable=$(ratio "$(plus "$output_s" "$output_sync")" "$(plus "$copy_s" "$copy_sync")")
+  echo "prune --output:        $output_s s + $output_sync s sync ($output_phases), $(ratio "$output_s" "$copy_s")x the copy (target <= 2; ${durable}x with the syncs), peak RssAnon $(mib "$output_peak") MiB"
 fi
 echo "peak anonymous memory target: < 1024 MiB"

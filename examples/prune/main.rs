@@ -20,6 +20,7 @@
 //! 2. Select: one `prunemask::plan` call over all layers, on one thread (the
 //!    library is single-threaded). It streams several passes over the mapped
 //!    data (radix passes, a tally); no score is copied.
+//!    Meanwhile another thread copies the dense tensors to `--output`.
 //! 3. Masks and outputs ([`produce`]): tensor by tensor on `--threads`
 //!    threads, each writing its tensor's mask with `write_mask` into a buffer
 //!    it reuses and writing it, and the pruned weights, at their places.
