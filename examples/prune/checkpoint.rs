@@ -307,6 +307,17 @@ impl Checkpoint {
         }
     }
 
+    /// Asks the kernel to start reading tensor `t` now, without waiting:
+    /// the masks phase asks a tensor ahead, so the disk reads while the
+    /// threads compute.
+    pub fn prefetch(&self, t: usize) {
+        let tensor = &self.tensors[t];
+        if let Bytes::Mapped(m) = &self.shards[tensor.shard].bytes {
+            // Advice only, as above.
+            let _ = m.advise_range(Advice::WillNeed, tensor.range.start, tensor.range.len());
+        }
+    }
+
     /// Bytes of tensor data over all shards.
     pub fn data_bytes(&self) -> u64 {
         self.tensors.iter().map(|t| t.range.len() as u64).sum()

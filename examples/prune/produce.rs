@@ -116,10 +116,14 @@ impl<'a> Work<'a> {
         };
         self.progress
             .bytes(message, dense + ids.iter().map(|&t| bytes(t)).sum::<u64>());
+        let threads = threads.max(1);
+        for &t in ids.iter().take(threads) {
+            self.ckpt.prefetch(t);
+        }
         let next = AtomicUsize::new(0);
         let results: Vec<_> = std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads.max(1))
-                .map(|_| s.spawn(|| self.worker(&ids, &next, masking)))
+            let workers: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| self.worker(&ids, threads, &next, masking)))
                 .collect();
             workers
                 .into_iter()
@@ -142,6 +146,7 @@ impl<'a> Work<'a> {
     fn worker(
         &self,
         ids: &[usize],
+        threads: usize,
         next: &AtomicUsize,
         masking: &Masking<'_>,
     ) -> Result<Vec<(usize, LayerReport)>, String> {
@@ -149,9 +154,14 @@ impl<'a> Work<'a> {
         let mut piece = vec![0u8; PIECE];
         let mut done = Vec::new();
         while !self.failed.load(Ordering::Relaxed) {
-            let Some(&t) = ids.get(next.fetch_add(1, Ordering::Relaxed)) else {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&t) = ids.get(k) else {
                 break;
             };
+            // The tensor taken after the ones now running: read it meanwhile.
+            if let Some(&ahead) = ids.get(k + threads) {
+                self.ckpt.prefetch(ahead);
+            }
             let l = self.layer_of[t].expect("a layer");
             match self.layer(t, l, masking, &mut mask, &mut piece) {
                 Ok(report) => done.push((l, report)),

@@ -49,7 +49,7 @@ pub struct Target {
 
 /// A file of an output: its name in a sharded output, its header, and its
 /// tensors with their offsets from the file's start.
-struct Plan {
+struct FileLayout {
     shard: usize,
     header: Vec<u8>,
     tensors: Vec<(usize, u64)>,
@@ -60,11 +60,11 @@ impl Target {
     /// The pruned weights: every shard with its header unchanged (same
     /// dtypes, shapes and offsets), each tensor where it is in the input.
     pub fn weights(path: &Path, ckpt: &Checkpoint) -> Result<Target, String> {
-        let plans = ckpt
+        let layouts = ckpt
             .shards
             .iter()
             .enumerate()
-            .map(|(s, shard)| Plan {
+            .map(|(s, shard)| FileLayout {
                 shard: s,
                 header: shard.bytes()[..shard.header_len].to_vec(),
                 tensors: ckpt
@@ -78,7 +78,7 @@ impl Target {
             })
             .collect();
         let index = |input: &Index| input.to_json(ckpt.data_bytes());
-        Target::create(path, ckpt, plans, index)
+        Target::create(path, ckpt, layouts, index)
     }
 
     /// The masks: a u8 tensor (1 = keep, 0 = prune) of the same name and
@@ -90,7 +90,7 @@ impl Target {
         layers: &[usize],
         metadata: HashMap<String, String>,
     ) -> Result<Target, String> {
-        let mut plans = Vec::new();
+        let mut layouts = Vec::new();
         for s in 0..ckpt.shards.len() {
             let mine: Vec<usize> = layers
                 .iter()
@@ -111,7 +111,7 @@ impl Target {
                 .collect();
             let header = format::header(layout, Some(metadata.clone()))?;
             let base = header.len() as u64;
-            plans.push(Plan {
+            layouts.push(FileLayout {
                 shard: s,
                 len: base + data_len,
                 tensors: mine
@@ -137,7 +137,7 @@ impl Target {
             };
             masks.to_json(bytes)
         };
-        Target::create(path, ckpt, plans, index)
+        Target::create(path, ckpt, layouts, index)
     }
 
     /// Creates the temporary files with their headers, sized to their final
@@ -145,7 +145,7 @@ impl Target {
     fn create(
         path: &Path,
         ckpt: &Checkpoint,
-        plans: Vec<Plan>,
+        layouts: Vec<FileLayout>,
         index_json: impl Fn(&Index) -> Result<String, String>,
     ) -> Result<Target, String> {
         let shown = path.display();
@@ -177,8 +177,8 @@ impl Target {
             }
             Some((index_name, index)) => {
                 let temp = builder.tempdir_in(parent).map_err(cannot)?;
-                for plan in &plans {
-                    let name = &ckpt.shards[plan.shard].name;
+                for file_layout in &layouts {
+                    let name = &ckpt.shards[file_layout.shard].name;
                     let file = File::create_new(temp.path().join(name)).map_err(cannot)?;
                     files.push((file, path.join(name)));
                 }
@@ -187,12 +187,12 @@ impl Target {
                 Temp::Dir(temp)
             }
         };
-        for (f, plan) in plans.iter().enumerate() {
+        for (f, file_layout) in layouts.iter().enumerate() {
             let (file, name) = &files[f];
             let failed = |e: std::io::Error| format!("{}: {e}", name.display());
-            file.set_len(plan.len).map_err(failed)?;
-            file.write_all_at(&plan.header, 0).map_err(failed)?;
-            for &(t, offset) in &plan.tensors {
+            file.set_len(file_layout.len).map_err(failed)?;
+            file.write_all_at(&file_layout.header, 0).map_err(failed)?;
+            for &(t, offset) in &file_layout.tensors {
                 places[t] = Some(Place { file: f, offset });
             }
         }
