@@ -80,32 +80,33 @@ phases() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 plus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+# A prune run writing $work/$1 with --$2: sets ${1}_s (wall seconds),
+# ${1}_peak (KiB), ${1}_phases and ${1}_sync (seconds of the sync after it).
+prune_run() {
+  local run
+  run=$(timed_peak "$bin/prune" "$work/in" --exclude "$exclude" "--$2" "$work/$1" --json)
+  printf -v "${1}_s" %s "${run% *}"
+  printf -v "${1}_peak" %s "${run#* }"
+  printf -v "${1}_phases" %s "$(phases)"
+  printf -v "${1}_sync" %s "$(timed sync)"
+}
 
 echo "::: plain read"
 read_s=$(timed cat "$work"/in/*)
 
 echo "::: prune --masks"
-run=$(timed_peak "$bin/prune" "$work/in" --exclude "$exclude" --masks "$work/masks" --json)
-masks_s=${run% *}
-masks_peak=${run#* }
-masks_phases=$(phases)
-masks_sync=$(timed sync)
+prune_run masks masks
 masks_bytes=$(du -sb "$work/masks" | cut -f1)
 rm -rf "$work/masks"
 
 copy_s=
-output_s=
 if fits "$in_bytes"; then
   echo "::: plain copy"
   copy_s=$(timed cp -r "$work/in" "$work/copy")
   copy_sync=$(timed sync)
   rm -rf "$work/copy"
   echo "::: prune --output"
-  run=$(timed_peak "$bin/prune" "$work/in" --exclude "$exclude" --output "$work/out" --json)
-  output_s=${run% *}
-  output_peak=${run#* }
-  output_phases=$(phases)
-  output_sync=$(timed sync)
+  prune_run out output
   rm -rf "$work/out"
 else
   echo "::: skipping the copy and --output: $((in_bytes / 1000000000)) GB more would not fit on the disk"
@@ -117,7 +118,7 @@ echo "plain read (cat):      $read_s s"
 echo "prune --masks:         $masks_s s + $masks_sync s sync ($masks_phases), $(ratio "$masks_s" "$read_s")x the read (target <= 3), peak RssAnon $(mib "$masks_peak") MiB, masks $(awk -v b="$masks_bytes" 'BEGIN { printf "%.2f", b / 1e9 }') GB"
 if [[ -n $copy_s ]]; then
   echo "plain copy (cp -r):    $copy_s s + $copy_sync s sync"
-  durable=$(ratio "$(plus "$output_s" "$output_sync")" "$(plus "$copy_s" "$copy_sync")")
-  echo "prune --output:        $output_s s + $output_sync s sync ($output_phases), $(ratio "$output_s" "$copy_s")x the copy (target <= 2; ${durable}x with the syncs), peak RssAnon $(mib "$output_peak") MiB"
+  durable=$(ratio "$(plus "$out_s" "$out_sync")" "$(plus "$copy_s" "$copy_sync")")
+  echo "prune --output:        $out_s s + $out_sync s sync ($out_phases), $(ratio "$out_s" "$copy_s")x the copy (target <= 2; ${durable}x with the syncs), peak RssAnon $(mib "$out_peak") MiB"
 fi
 echo "peak anonymous memory target: < 1024 MiB"
