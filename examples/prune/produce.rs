@@ -1,0 +1,246 @@
+//! The masks and the outputs, tensor by tensor.
+//!
+//! - Pruned tensors, after the selection, on a few threads: a thread takes
+//!   the next tensor (last first), writes its mask into a buffer it reuses
+//!   (`prunemask::write_mask`, or `lock`), then writes the mask and the
+//!   pruned weights at the tensor's places in the outputs, in pieces of a
+//!   few MiB. Memory: one mask buffer per thread (the largest pruned
+//!   tensor's element count) and one piece buffer.
+//! - Dense tensors are copied to `--output` as they are, on a thread of
+//!   their own while the selection runs (they do not depend on it).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use prunemask::{Layer, LayerReport, Options, Pattern};
+
+use super::checkpoint::Checkpoint;
+use super::progress::Progress;
+use super::write::Outputs;
+
+/// Bytes written per call, and between progress updates.
+const PIECE: usize = 4 << 20;
+
+/// How masks come about.
+pub enum Masking<'a> {
+    /// From a plan over all layers (`prunemask::plan`).
+    Planned {
+        opts: &'a Options,
+        reports: &'a [LayerReport],
+    },
+    /// Pattern lock, each layer on its own.
+    Lock(&'a Pattern),
+}
+
+pub struct Work<'a> {
+    ckpt: &'a Checkpoint,
+    layers: &'a [Layer<'a>],
+    /// For each tensor of the checkpoint, its index in `layers`.
+    layer_of: &'a [Option<usize>],
+    outputs: &'a Outputs,
+    progress: &'a Progress,
+    /// Set by the first thread that fails: the others stop.
+    failed: AtomicBool,
+}
+
+impl<'a> Work<'a> {
+    pub fn new(
+        ckpt: &'a Checkpoint,
+        layers: &'a [Layer<'a>],
+        layer_of: &'a [Option<usize>],
+        outputs: &'a Outputs,
+        progress: &'a Progress,
+    ) -> Self {
+        Work {
+            ckpt,
+            layers,
+            layer_of,
+            outputs,
+            progress,
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    /// Stops the threads at their next tensor (after another part failed).
+    pub fn stop(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// The tensors kept dense.
+    fn dense(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.layer_of.len()).filter(|&t| self.layer_of[t].is_none())
+    }
+
+    /// Copies the dense tensors to `--output`, if it is asked for, on the
+    /// calling thread. They do not depend on the masks, so this can run
+    /// while the selection does.
+    pub fn copy_dense(&self) -> Result<(), String> {
+        let Some(weights) = &self.outputs.weights else {
+            return Ok(());
+        };
+        for t in self.dense() {
+            if self.failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let raw = self.ckpt.bytes(t);
+            for range in pieces(raw.len()) {
+                weights
+                    .write(t, range.start, &raw[range], &self.ckpt.tensors[t].name)
+                    .inspect_err(|_| self.stop())?;
+            }
+            self.progress.inc(raw.len() as u64);
+        }
+        Ok(())
+    }
+
+    /// Every layer's mask and outputs, on `threads` threads; returns each
+    /// layer's report as its mask was written.
+    pub fn masks(&self, threads: usize, masking: &Masking<'_>) -> Result<Vec<LayerReport>, String> {
+        let bytes = |t: usize| self.ckpt.tensors[t].range.len() as u64;
+        // Last layer first: the selection's passes end on the last layers,
+        // so they are the ones still in the page cache when the checkpoint
+        // is larger than it (each tensor is written at its own place, so
+        // the order is free).
+        let ids: Vec<usize> = (0..self.layer_of.len())
+            .rev()
+            .filter(|&t| self.layer_of[t].is_some())
+            .collect();
+        // The bar also counts dense tensors copied meanwhile.
+        let dense: u64 = match self.outputs.weights {
+            Some(_) => self.dense().map(bytes).sum(),
+            None => 0,
+        };
+        let message = if self.outputs.is_empty() {
+            "masks"
+        } else {
+            "writing"
+        };
+        self.progress
+            .bytes(message, dense + ids.iter().map(|&t| bytes(t)).sum::<u64>());
+        let threads = threads.max(1);
+        for &t in ids.iter().take(threads) {
+            self.ckpt.prefetch(t);
+        }
+        let next = AtomicUsize::new(0);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| self.worker(&ids, threads, &next, masking)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err("a worker thread panicked".into()))
+                })
+                .collect()
+        });
+        let mut reports = vec![LayerReport::default(); self.layers.len()];
+        for result in results {
+            for (l, report) in result? {
+                reports[l] = report;
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Takes layers until none is left or another thread failed.
+    fn worker(
+        &self,
+        ids: &[usize],
+        threads: usize,
+        next: &AtomicUsize,
+        masking: &Masking<'_>,
+    ) -> Result<Vec<(usize, LayerReport)>, String> {
+        let mut mask = Vec::new();
+        let mut piece = vec![0u8; PIECE];
+        let mut done = Vec::new();
+        while !self.failed.load(Ordering::Relaxed) {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&t) = ids.get(k) else {
+                break;
+            };
+            // The tensor taken after the ones now running: read it meanwhile.
+            if let Some(&ahead) = ids.get(k + threads) {
+                self.ckpt.prefetch(ahead);
+            }
+            let l = self.layer_of[t].expect("a layer");
+            match self.layer(t, l, masking, &mut mask, &mut piece) {
+                Ok(report) => done.push((l, report)),
+                Err(e) => {
+                    self.stop();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Mask of layer `l` (tensor `t`), then its outputs.
+    fn layer(
+        &self,
+        t: usize,
+        l: usize,
+        masking: &Masking<'_>,
+        mask: &mut Vec<u8>,
+        piece: &mut [u8],
+    ) -> Result<LayerReport, String> {
+        let layer = &self.layers[l];
+        mask.resize(layer.scores.len(), 0);
+        let report = match *masking {
+            Masking::Planned { opts, reports } => {
+                prunemask::write_mask(layer, opts, &reports[l], mask).map(|()| reports[l])
+            }
+            Masking::Lock(pattern) => {
+                let mut report = [LayerReport::default()];
+                prunemask::lock(&[*layer], pattern, &mut report, &mut [&mut mask[..]])
+                    .map(|_| report[0])
+            }
+        }
+        .map_err(|e| format!("{}: {e}", self.ckpt.locate(t)))?;
+        let tensor = &self.ckpt.tensors[t];
+        if let Some(masks) = &self.outputs.masks {
+            for range in pieces(mask.len()) {
+                masks.write(t, range.start, &mask[range], &tensor.name)?;
+            }
+        }
+        if let Some(weights) = &self.outputs.weights {
+            let raw = self.ckpt.bytes(t);
+            let size = tensor.element_size();
+            for range in pieces(raw.len()) {
+                let out = &mut piece[..range.len()];
+                let kept = &mask[range.start / size..range.end / size];
+                keep_masked(&raw[range.clone()], kept, out, size);
+                weights.write(t, range.start, out, &tensor.name)?;
+            }
+        }
+        self.progress.inc(tensor.range.len() as u64);
+        Ok(report)
+    }
+}
+
+/// `0..len` in pieces of [`PIECE`] bytes (a multiple of every element size,
+/// so pieces of a tensor end on element boundaries).
+fn pieces(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..len)
+        .step_by(PIECE)
+        .map(move |start| start..(start + PIECE).min(len))
+}
+
+/// `out = raw` where the mask keeps, zero (`+0.0`) where it prunes;
+/// `size` bytes per element.
+fn keep_masked(raw: &[u8], mask: &[u8], out: &mut [u8], size: usize) {
+    fn each<const N: usize>(raw: &[u8], mask: &[u8], out: &mut [u8]) {
+        let (src, _) = raw.as_chunks::<N>();
+        let (dst, _) = out.as_chunks_mut::<N>();
+        for ((d, s), &m) in dst.iter_mut().zip(src).zip(mask) {
+            // m is 0 or 1: all-ones or all-zeros bytes, no branch.
+            let keep = 0u8.wrapping_sub(m);
+            for k in 0..N {
+                d[k] = s[k] & keep;
+            }
+        }
+    }
+    match size {
+        2 => each::<2>(raw, mask, out),
+        _ => each::<4>(raw, mask, out),
+    }
+}

@@ -1,0 +1,301 @@
+//! What a run tells: one row per tensor (pruned or kept dense, and why),
+//! the totals and the times, printed as a table or as JSON (`--json`).
+
+use prunemask::{Bound, LayerReport, Options, SkipReason, Status, Summary};
+use serde::Serialize;
+
+use super::checkpoint::Checkpoint;
+use super::select::Dense;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub input: String,
+    /// `select` (threshold selection) or `lock` (pattern lock).
+    pub mode: &'static str,
+    pub options: Settings,
+    pub tensors: Vec<Row>,
+    pub totals: Totals,
+    pub seconds: Seconds,
+    pub masks: Option<String>,
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    pub pattern: String,
+    pub sparsity: f64,
+    pub domain: String,
+    pub ties: String,
+    pub cap: String,
+    pub max_layer_sparsity: f64,
+    pub min_layer_sparsity: f64,
+    pub reduce: String,
+    pub criterion: String,
+    pub compat: String,
+    pub level: String,
+}
+
+/// One tensor of the checkpoint.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub name: String,
+    /// The shard file it is in.
+    pub file: String,
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    /// The pattern, for a tensor given to the selection; `None` if dense.
+    pub pattern: Option<String>,
+    pub units: u64,
+    pub pruned_units: u64,
+    pub elements: u64,
+    pub pruned_elements: u64,
+    pub sparsity: f64,
+    /// `selected`, `bounded`, `skipped` (the pattern does not fit) or `dense`.
+    pub status: &'static str,
+    /// Why it is bounded, skipped or dense.
+    pub reason: Option<String>,
+    pub threshold: Option<f32>,
+    /// Misaligned in the file, so copied to be read.
+    pub copied: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub tensors: usize,
+    /// Tensors given to the selection.
+    pub layers: usize,
+    pub skipped: usize,
+    pub bounded: usize,
+    pub dense: usize,
+    pub copied: usize,
+    pub units: u64,
+    pub target_units: u64,
+    pub pruned_units: u64,
+    /// Elements of the layers.
+    pub elements: u64,
+    pub pruned_elements: u64,
+    pub sparsity: f64,
+    pub threshold: Option<f32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Seconds {
+    /// Open, map and check the input, create the outputs.
+    pub open: f64,
+    /// The selection (`prunemask::plan`; none in lock mode).
+    pub select: f64,
+    /// Masks and outputs.
+    pub write: f64,
+    pub total: f64,
+}
+
+/// Everything a report is made from.
+pub struct Parts<'a> {
+    pub ckpt: &'a Checkpoint,
+    pub opts: &'a Options,
+    pub lock: bool,
+    /// Per tensor: `None` if it is a layer, else why it is dense.
+    pub roles: &'a [Option<Dense>],
+    pub layer_of: &'a [Option<usize>],
+    pub reports: &'a [LayerReport],
+    pub summary: &'a Summary,
+    pub seconds: Seconds,
+    pub masks: Option<String>,
+    pub output: Option<String>,
+}
+
+impl Report {
+    pub fn new(p: Parts<'_>) -> Report {
+        let pattern = p.opts.pattern.name().to_string();
+        let tensors: Vec<Row> = p
+            .ckpt
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(t, tensor)| {
+                let mut row = Row {
+                    name: tensor.name.clone(),
+                    file: p.ckpt.shards[tensor.shard].name.clone(),
+                    shape: tensor.dims.clone(),
+                    dtype: tensor.dtype.to_string(),
+                    pattern: None,
+                    units: 0,
+                    pruned_units: 0,
+                    elements: tensor.dims.iter().product::<usize>() as u64,
+                    pruned_elements: 0,
+                    sparsity: 0.0,
+                    status: "dense",
+                    reason: p.roles[t].map(|d| d.reason(tensor)),
+                    threshold: None,
+                    copied: tensor.copied(),
+                };
+                if let Some(l) = p.layer_of[t] {
+                    let r = &p.reports[l];
+                    let (status, reason) = status(r.status);
+                    row = Row {
+                        pattern: Some(pattern.clone()),
+                        units: r.units,
+                        pruned_units: r.pruned_units,
+                        pruned_elements: r.pruned_elements,
+                        sparsity: r.sparsity(),
+                        status,
+                        reason,
+                        threshold: r.threshold,
+                        ..row
+                    };
+                }
+                row
+            })
+            .collect();
+        let s = p.summary;
+        let totals = Totals {
+            tensors: tensors.len(),
+            layers: s.layers,
+            skipped: s.skipped,
+            bounded: s.bounded,
+            dense: tensors.len() - s.layers,
+            copied: tensors.iter().filter(|r| r.copied).count(),
+            units: s.units,
+            target_units: s.target_units,
+            pruned_units: s.pruned_units,
+            elements: s.elements,
+            pruned_elements: s.pruned_elements,
+            sparsity: s.sparsity(),
+            threshold: s.threshold,
+        };
+        let o = p.opts;
+        let lower = |d: &dyn std::fmt::Debug| format!("{d:?}").to_lowercase();
+        Report {
+            input: p.ckpt.source.display().to_string(),
+            mode: if p.lock { "lock" } else { "select" },
+            options: Settings {
+                pattern,
+                sparsity: o.sparsity,
+                domain: lower(&o.domain),
+                ties: lower(&o.ties),
+                cap: lower(&o.cap),
+                max_layer_sparsity: o.max_layer,
+                min_layer_sparsity: o.min_layer,
+                reduce: lower(&o.reduce),
+                criterion: lower(&o.criterion),
+                compat: lower(&o.compat),
+                level: lower(&o.level),
+            },
+            tensors,
+            totals,
+            seconds: p.seconds,
+            masks: p.masks,
+            output: p.output,
+        }
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report is plain data")
+    }
+
+    pub fn print_table(&self) {
+        let o = &self.options;
+        println!(
+            "pattern {}  sparsity {}  {}  ties {}  cap {} {}  min {}  reduce {}  criterion {}{}",
+            o.pattern,
+            o.sparsity,
+            o.domain,
+            o.ties,
+            o.cap,
+            o.max_layer_sparsity,
+            o.min_layer_sparsity,
+            o.reduce,
+            o.criterion,
+            if self.mode == "lock" {
+                "  (pattern lock)"
+            } else {
+                ""
+            }
+        );
+        let width = self
+            .tensors
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        println!(
+            "{:<width$}  {:>16}  {:>5}  {:>10}  {:>10}  {:>8}  note",
+            "name", "shape", "dtype", "units", "pruned", "sparsity"
+        );
+        for r in &self.tensors {
+            let dims: Vec<String> = r.shape.iter().map(|d| d.to_string()).collect();
+            let mut note = match (r.status, &r.reason) {
+                ("selected", _) => String::new(),
+                (status, Some(reason)) => format!("{status}: {reason}"),
+                (status, None) => status.to_string(),
+            };
+            if r.copied {
+                note.push_str(" (misaligned in the file: copied)");
+            }
+            println!(
+                "{:<width$}  {:>16}  {:>5}  {:>10}  {:>10}  {:>8.4}  {note}",
+                r.name,
+                dims.join("x"),
+                r.dtype,
+                r.units,
+                r.pruned_units,
+                r.sparsity,
+            );
+        }
+        let t = &self.totals;
+        let k = if self.mode == "lock" {
+            String::new()
+        } else {
+            format!(" (k = {})", t.target_units)
+        };
+        println!(
+            "total: {} layers ({} skipped, {} held at a bound), {} dense tensors, {} units, {} pruned{k}, {} of {} elements pruned, sparsity {:.4}{}",
+            t.layers,
+            t.skipped,
+            t.bounded,
+            t.dense,
+            t.units,
+            t.pruned_units,
+            t.pruned_elements,
+            t.elements,
+            t.sparsity,
+            t.threshold.map(|x| format!(", threshold {x}")).unwrap_or_default(),
+        );
+        let s = &self.seconds;
+        let (what, secs) = match self.mode {
+            "lock" => ("lock", s.write),
+            _ => ("select", s.select),
+        };
+        println!(
+            "time: {secs:.3} s to {what}, {:.2} ns/element; {:.3} s to open, {:.3} s for masks and outputs, {:.3} s in all",
+            secs * 1e9 / t.elements.max(1) as f64,
+            s.open,
+            s.write,
+            s.total,
+        );
+        for (what, path) in [("masks", &self.masks), ("pruned weights", &self.output)] {
+            if let Some(path) = path {
+                println!("{what} written to {path}");
+            }
+        }
+    }
+}
+
+/// A layer's status as the report names it, and the reason if any.
+fn status(status: Status) -> (&'static str, Option<String>) {
+    match status {
+        Status::Selected => ("selected", None),
+        Status::Bounded(Bound::Max) => ("bounded", Some("held at --max-layer-sparsity".into())),
+        Status::Bounded(Bound::Min) => ("bounded", Some("held at --min-layer-sparsity".into())),
+        Status::Skipped(SkipReason::Rows { rows, block }) => (
+            "skipped",
+            Some(format!("{rows} rows do not divide by {block}")),
+        ),
+        Status::Skipped(SkipReason::Cols { cols, block }) => (
+            "skipped",
+            Some(format!("{cols} columns do not divide by {block}")),
+        ),
+        Status::Unplanned => ("unplanned", None),
+    }
+}

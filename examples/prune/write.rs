@@ -1,0 +1,262 @@
+//! The outputs, `--masks` and `--output`: safetensors files laid out before
+//! any data is produced, so every tensor has a known place and can be
+//! written there (`pwrite`) by whichever thread produces it, streaming,
+//! never holding a whole output in memory.
+//!
+//! Everything is written under a temporary name beside the destination
+//! (`.NAME.XXXXXX.tmp`, a file or a directory) and renamed at the end; on
+//! an error the temporaries are dropped, which deletes them. An existing
+//! destination is refused. Files are not fsync'ed (as `cp`).
+//!
+//! - Sharded input: the destination is a directory with the same shard file
+//!   names and an index file of the input's name.
+//! - Single-file input: the destination is one file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use safetensors::Dtype;
+use tempfile::{NamedTempFile, TempDir};
+
+use super::checkpoint::Checkpoint;
+use super::format::{self, Index};
+
+/// Where a tensor goes: which file, at which byte.
+#[derive(Clone, Copy)]
+struct Place {
+    file: usize,
+    offset: u64,
+}
+
+/// The temporary that becomes the destination.
+enum Temp {
+    File(NamedTempFile),
+    Dir(TempDir),
+}
+
+/// One output being written: its files (one per input shard that has
+/// something to hold) and each tensor's place in them.
+pub struct Target {
+    path: PathBuf,
+    temp: Temp,
+    /// Open files, and their final paths for messages.
+    files: Vec<(File, PathBuf)>,
+    /// Per tensor of the checkpoint.
+    places: Vec<Option<Place>>,
+}
+
+/// A file of an output: its name in a sharded output, its header, and its
+/// tensors with their offsets from the file's start.
+struct FileLayout {
+    shard: usize,
+    header: Vec<u8>,
+    tensors: Vec<(usize, u64)>,
+    len: u64,
+}
+
+impl Target {
+    /// The pruned weights: every shard with its header unchanged (same
+    /// dtypes, shapes and offsets), each tensor where it is in the input.
+    pub fn weights(path: &Path, ckpt: &Checkpoint) -> Result<Target, String> {
+        let layouts = ckpt
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(s, shard)| FileLayout {
+                shard: s,
+                header: shard.bytes()[..shard.header_len].to_vec(),
+                tensors: ckpt
+                    .tensors
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.shard == s)
+                    .map(|(i, t)| (i, t.range.start as u64))
+                    .collect(),
+                len: shard.bytes().len() as u64,
+            })
+            .collect();
+        let index = |input: &Index| input.to_json(ckpt.data_bytes());
+        Target::create(path, ckpt, layouts, index)
+    }
+
+    /// The masks: a u8 tensor (1 = keep, 0 = prune) of the same name and
+    /// shape for each pruned tensor, in the shard of its tensor; shards with
+    /// none are not written.
+    pub fn masks(
+        path: &Path,
+        ckpt: &Checkpoint,
+        layers: &[usize],
+        metadata: HashMap<String, String>,
+    ) -> Result<Target, String> {
+        let mut layouts = Vec::new();
+        for s in 0..ckpt.shards.len() {
+            let mine: Vec<usize> = layers
+                .iter()
+                .copied()
+                .filter(|&t| ckpt.tensors[t].shard == s)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let layout = format::layout(mine.iter().map(|&t| {
+                let tensor = &ckpt.tensors[t];
+                (tensor.name.as_str(), Dtype::U8, tensor.dims.as_slice())
+            }));
+            let data_len = layout.last().map_or(0, |(_, i)| i.data_offsets.1) as u64;
+            let starts: Vec<u64> = layout
+                .iter()
+                .map(|(_, i)| i.data_offsets.0 as u64)
+                .collect();
+            let header = format::header(layout, Some(metadata.clone()))?;
+            let base = header.len() as u64;
+            layouts.push(FileLayout {
+                shard: s,
+                len: base + data_len,
+                tensors: mine
+                    .into_iter()
+                    .zip(starts)
+                    .map(|(t, o)| (t, base + o))
+                    .collect(),
+                header,
+            });
+        }
+        let bytes: u64 = layers
+            .iter()
+            .map(|&t| ckpt.tensors[t].dims.iter().product::<usize>() as u64)
+            .sum();
+        let index = |input: &Index| {
+            let masks = Index {
+                weight_map: layers
+                    .iter()
+                    .map(|&t| &ckpt.tensors[t].name)
+                    .filter_map(|name| Some((name.clone(), input.weight_map.get(name)?.clone())))
+                    .collect::<BTreeMap<_, _>>(),
+                ..Index::default()
+            };
+            masks.to_json(bytes)
+        };
+        Target::create(path, ckpt, layouts, index)
+    }
+
+    /// Creates the temporary files with their headers, sized to their final
+    /// length; the index of a sharded output is written now too.
+    fn create(
+        path: &Path,
+        ckpt: &Checkpoint,
+        layouts: Vec<FileLayout>,
+        index_json: impl Fn(&Index) -> Result<String, String>,
+    ) -> Result<Target, String> {
+        let shown = path.display();
+        if path.symlink_metadata().is_ok() {
+            return Err(format!("{shown}: already exists"));
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let prefix = format!(
+            ".{}.",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        let cannot = |e: std::io::Error| format!("{shown}: cannot write beside it: {e}");
+        let mut files = Vec::new();
+        let mut places = vec![None; ckpt.tensors.len()];
+        // As a new file or directory would be (umask applies), not tempfile's 0600.
+        let mode = if ckpt.index.is_some() { 0o777 } else { 0o666 };
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+        let temp = match &ckpt.index {
+            None => {
+                let temp = builder.tempfile_in(parent).map_err(cannot)?;
+                let file = temp.as_file().try_clone().map_err(cannot)?;
+                files.push((file, path.to_path_buf()));
+                Temp::File(temp)
+            }
+            Some((index_name, index)) => {
+                let temp = builder.tempdir_in(parent).map_err(cannot)?;
+                for file_layout in &layouts {
+                    let name = &ckpt.shards[file_layout.shard].name;
+                    let file = File::create_new(temp.path().join(name)).map_err(cannot)?;
+                    files.push((file, path.join(name)));
+                }
+                let json = index_json(index)?;
+                std::fs::write(temp.path().join(index_name), json).map_err(cannot)?;
+                Temp::Dir(temp)
+            }
+        };
+        for (f, file_layout) in layouts.iter().enumerate() {
+            let (file, name) = &files[f];
+            let failed = |e: std::io::Error| format!("{}: {e}", name.display());
+            file.set_len(file_layout.len).map_err(failed)?;
+            file.write_all_at(&file_layout.header, 0).map_err(failed)?;
+            for &(t, offset) in &file_layout.tensors {
+                places[t] = Some(Place { file: f, offset });
+            }
+        }
+        Ok(Target {
+            path: path.to_path_buf(),
+            temp,
+            files,
+            places,
+        })
+    }
+
+    /// Writes `bytes` at byte `at` of tensor `t`'s data.
+    pub fn write(&self, t: usize, at: usize, bytes: &[u8], tensor: &str) -> Result<(), String> {
+        let place = self.places[t].ok_or_else(|| format!("tensor `{tensor}` has no place"))?;
+        let (file, name) = &self.files[place.file];
+        file.write_all_at(bytes, place.offset + at as u64)
+            .map_err(|e| format!("{}: tensor `{tensor}`: {e}", name.display()))
+    }
+
+    /// Gives the temporary its final name. Returns the path.
+    fn finish(self) -> Result<PathBuf, String> {
+        let shown = self.path.display().to_string();
+        match self.temp {
+            Temp::File(temp) => {
+                temp.persist_noclobber(&self.path)
+                    .map_err(|e| format!("{shown}: {}", e.error))?;
+            }
+            Temp::Dir(temp) => {
+                if self.path.symlink_metadata().is_ok() {
+                    return Err(format!("{shown}: already exists"));
+                }
+                let kept = temp.keep();
+                if let Err(e) = std::fs::rename(&kept, &self.path) {
+                    let _ = std::fs::remove_dir_all(&kept);
+                    return Err(format!("{shown}: {e}"));
+                }
+            }
+        }
+        Ok(self.path)
+    }
+}
+
+/// Both outputs; dropping this without [`Outputs::finish`] deletes them.
+#[derive(Default)]
+pub struct Outputs {
+    pub masks: Option<Target>,
+    pub weights: Option<Target>,
+}
+
+impl Outputs {
+    pub fn is_empty(&self) -> bool {
+        self.masks.is_none() && self.weights.is_none()
+    }
+
+    /// Renames both outputs into place; if the second fails, the first is
+    /// removed again, so an error leaves neither.
+    pub fn finish(self) -> Result<(), String> {
+        let first = self.masks.map(Target::finish).transpose()?;
+        if let Err(e) = self.weights.map(Target::finish).transpose() {
+            if let Some(done) = first {
+                let _ = std::fs::remove_file(&done).or_else(|_| std::fs::remove_dir_all(&done));
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+}
