@@ -591,14 +591,15 @@ pub fn plan(
 pub const SCRATCH_MIN: usize = WIDE_BINS;
 
 /// Scratch words for [`plan_with`] over a pool of `units` units and up to
-/// 4096 layers: room for a bucket of up to 1/16 of the units, several
-/// times what real weights put in it.
+/// 4096 layers: room for a bucket of up to 1/64 of the units, two to four
+/// times what a bucket 1/128 of an octave wide holds for real weights
+/// (117 MiB for 3.75G units, a 30 GB bf16 checkpoint at 2:4).
 ///
 /// ```
 /// assert_eq!(prunemask::scratch_words(0), prunemask::SCRATCH_MIN + 8192);
 /// ```
 pub fn scratch_words(units: u64) -> usize {
-    let candidates = units.div_ceil(16);
+    let candidates = units.div_ceil(64);
     SCRATCH_MIN + 2 * 4096 + candidates.div_ceil(4).min(usize::MAX as u64 / 2) as usize
 }
 

@@ -17,9 +17,10 @@
 //! 1. Open: map the shards, parse their headers (`safetensors`), build one
 //!    `Layer` per prunable tensor over the mapped bytes ([`checkpoint`]),
 //!    create the outputs under temporary names ([`write`]).
-//! 2. Select: one `prunemask::plan` call over all layers, on one thread (the
-//!    library is single-threaded). It streams several passes over the mapped
-//!    data (radix passes, a tally); no score is copied.
+//! 2. Select: one `prunemask::plan_with` call over all layers, on one
+//!    thread (the library is single-threaded). It streams two passes over
+//!    the mapped data (a 16-bit histogram, then the scores in the
+//!    threshold's bucket collected into scratch); no score is copied.
 //!    Meanwhile another thread copies the dense tensors to `--output`.
 //! 3. Masks and outputs ([`produce`]): tensor by tensor on `--threads`
 //!    threads, each writing its tensor's mask with `write_mask` into a buffer
@@ -295,8 +296,13 @@ pub fn run(cli: &Cli) -> Result<Report, String> {
         ));
         let start = Instant::now();
         let mut reports = vec![LayerReport::default(); layers.len()];
-        let summary = prunemask::plan(&layers, &opts, &mut reports)
+        // Scratch for the two-pass selection (a 16-bit histogram and the
+        // threshold bucket's scores): about 1/64 of a unit per element.
+        let elements: usize = layers.iter().map(|l| l.scores.len()).sum();
+        let mut scratch = vec![0u64; prunemask::scratch_words(elements as u64)];
+        let summary = prunemask::plan_with(&layers, &opts, &mut reports, &mut scratch)
             .map_err(|e| library_error(&e, &ckpt, &layer_ids))?;
+        drop(scratch);
         let seconds = start.elapsed().as_secs_f64();
         if !outputs.is_empty() {
             let planned = Masking::Planned {

@@ -22,7 +22,7 @@ const PIECE: usize = 4 << 20;
 
 /// How masks come about.
 pub enum Masking<'a> {
-    /// From a plan over all layers (`prunemask::plan`).
+    /// From a plan over all layers (`prunemask::plan_with`).
     Planned {
         opts: &'a Options,
         reports: &'a [LayerReport],

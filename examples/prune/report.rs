@@ -82,7 +82,7 @@ pub struct Totals {
 pub struct Seconds {
     /// Open, map and check the input, create the outputs.
     pub open: f64,
-    /// The selection (`prunemask::plan`; none in lock mode).
+    /// The selection (`prunemask::plan_with`; none in lock mode).
     pub select: f64,
     /// Masks and outputs.
     pub write: f64,
