@@ -24,9 +24,9 @@
 //!   `is_available`) gives what `Level::Scalar` gives, bit for bit: `prune`
 //!   results (masks, every report field, the summary, thresholds by their
 //!   bits, or the same error), `plan` + `write_mask`, and `unit_scores` of
-//!   each layer. Half the inputs use a pattern with a SIMD kernel (N:M groups
-//!   of four, Nx1 blocks) on layers whose view is contiguous, as those
-//!   kernels need.
+//!   each layer; a level it lacks is an error that writes nothing. Half
+//!   the inputs use a pattern with a SIMD kernel (N:M groups of four, Nx1
+//!   blocks) on layers whose view is contiguous, as those kernels need.
 #![no_main]
 
 use arbitrary::{Arbitrary, Result, Unstructured};
@@ -572,6 +572,24 @@ fuzz_target!(|input: Input| {
         same_reports(&reports, &simd.reports, &what);
         assert!(bufs == simd.bufs, "{what}: masks differ");
         stats::hit(stats::LEVEL_CMP);
+    }
+    // A level this machine lacks is refused, and nothing is written.
+    for level in Level::ALL.into_iter().filter(|l| !l.is_available()) {
+        let o = run_prune(&input, &layers, &opts.clone().level(level));
+        let e = o.result.expect_err("prune at an unavailable level");
+        if input.corrupt == Corrupt::None {
+            assert_eq!(e.kind(), &ErrorKind::LevelUnavailable { level });
+        }
+        assert!(
+            o.bufs.iter().flatten().all(|&x| x == SENTINEL),
+            "{e}: wrote"
+        );
+        let mut out = [0.0f32; 1];
+        let e = unit_scores(&layers[0], &opts.clone().level(level), &mut out);
+        assert_eq!(
+            e.map_err(|e| e.kind().clone()),
+            Err(ErrorKind::LevelUnavailable { level })
+        );
     }
     // unit_scores of each layer, at every level.
     for (li, (l, layer)) in input.layers.iter().zip(&layers).enumerate() {
