@@ -2,7 +2,7 @@
 
 use arbitrary::{Result, Unstructured};
 use half::{bf16, f16};
-use prunemask::{Compat, Extent, Geometry, Scores, Shape, SkipReason};
+use prunemask::{Compat, Extent, Geometry, Pattern, Scores, Shape, SkipReason};
 
 /// One layer's scores in their own dtype.
 #[derive(Debug)]
@@ -76,11 +76,29 @@ pub const PATTERNS: &[&str] = &[
     "5:8",
     "7:8",
     "3:6",
+    "3:4",
     "15:16",
     "1:24",
     "12:24",
     "nxm_4x1",
     "snip_2:4",
+];
+
+/// Patterns whose built-in kernels have a SIMD path (src/arch/mod.rs):
+/// N:M groups of four (`nm4_scores`) and Nx1 blocks of at most 16 rows
+/// (`column_scores`; `1x1` is one). `24x1` is past the 16-row limit and
+/// `channelx1` reaches it only on layers of at most 16 rows.
+pub const SIMD_PATTERNS: &[&str] = &[
+    "1:4",
+    "2:4",
+    "3:4",
+    "1x1",
+    "2x1",
+    "4x1",
+    "8x1",
+    "16x1",
+    "channelx1",
+    "24x1",
 ];
 
 /// Flat OIHW (or row-major) index of view element `(r, c)`, written out.
@@ -137,6 +155,88 @@ pub fn shape(u: &mut Unstructured<'_>) -> Result<Shape> {
         d[j] = d[j].div_ceil(2);
     }
     Ok(Shape::from_dims(&d).unwrap())
+}
+
+/// Largest layer [`simd_shape`] makes, in elements: room for more than one
+/// 256-unit tile in a row.
+pub const MAX_SIMD_ELEMENTS: usize = 2048;
+
+/// Row widths (in units: N:M groups or block columns) around the SIMD
+/// vector widths (4, 8, 16 lanes) and the 256-unit tile.
+const SIMD_WIDTHS: &[usize] = &[
+    1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 23, 24, 31, 32, 33, 47, 63, 64, 65, 100, 255, 256, 257,
+    300,
+];
+
+/// A shape with a contiguous view (a matrix, or a conv with 1x1 kernels)
+/// that `g` fits, as the SIMD kernels need: block rows a multiple of the
+/// block height (up to 16 rows for `channel`), N:M rows a whole number of
+/// groups. Widths are often not multiples of the vector width.
+pub fn simd_shape(u: &mut Unstructured<'_>, g: Geometry) -> Result<Shape> {
+    // `channel` rows: one block of 1-17 rows (16 is the SIMD limit).
+    let (unit_rows, unit_cols, stack) = match g {
+        Geometry::Block { n, m } => {
+            let m = match m {
+                Extent::Fixed(m) => m,
+                Extent::Channel => 1,
+            };
+            match n {
+                Extent::Fixed(n) => (n, m, true),
+                Extent::Channel => (u.int_in_range(1..=17)?, m, false),
+            }
+        }
+        Geometry::NInM { m, .. } => (1, m, true),
+    };
+    let width = if chance(u, 1, 2)? {
+        *u.choose(SIMD_WIDTHS)?
+    } else {
+        u.int_in_range(1..=80)?
+    };
+    let max_cols = (MAX_SIMD_ELEMENTS / unit_rows).max(unit_cols);
+    let cols = (width * unit_cols).min(max_cols / unit_cols * unit_cols);
+    let max_stack = (MAX_SIMD_ELEMENTS / (unit_rows * cols)).clamp(1, 8);
+    let rows = if stack {
+        unit_rows * u.int_in_range(1..=max_stack)?
+    } else {
+        unit_rows
+    };
+    Ok(if chance(u, 1, 4)? {
+        Shape::conv(rows, cols, 1, 1)
+    } else {
+        Shape::matrix(rows, cols)
+    })
+}
+
+/// A pattern drawn for a run, and the layer shapes to go with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Draw {
+    pub pattern: &'static str,
+    pub geometry: Geometry,
+    /// Drawn from [`SIMD_PATTERNS`]: shapes are then mostly [`simd_shape`]s.
+    pub simd: bool,
+}
+
+impl Draw {
+    /// A pattern from [`SIMD_PATTERNS`] with probability `a / b`, else
+    /// from [`PATTERNS`].
+    pub fn new(u: &mut Unstructured<'_>, a: u8, b: u8) -> Result<Self> {
+        let simd = chance(u, a, b)?;
+        let pattern = *u.choose(if simd { SIMD_PATTERNS } else { PATTERNS })?;
+        Ok(Draw {
+            pattern,
+            geometry: Pattern::parse(pattern).unwrap().geometry(),
+            simd,
+        })
+    }
+
+    /// A layer shape: for a SIMD pattern mostly one its kernels take.
+    pub fn shape(&self, u: &mut Unstructured<'_>) -> Result<Shape> {
+        if self.simd && chance(u, 3, 4)? {
+            simd_shape(u, self.geometry)
+        } else {
+            shape(u)
+        }
+    }
 }
 
 /// Grid of units by SEMANTICS sections 2, 3, 6 and 7, from the shape alone.

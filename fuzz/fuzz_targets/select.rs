@@ -19,7 +19,14 @@
 //!   bounded layers sit at their bound;
 //! - for `1x1` without bounds, the mask is the one a sort gives (exact: the
 //!   first k by (score, pool order); inclusive: every score <= the k-th);
-//! - `plan` + `write_mask` gives the reports, summary and masks of `prune`.
+//! - `plan` + `write_mask` gives the reports, summary and masks of `prune`;
+//! - every SIMD level this machine runs (`Level::ALL`, filtered by
+//!   `is_available`) gives what `Level::Scalar` gives, bit for bit: `prune`
+//!   results (masks, every report field, the summary, thresholds by their
+//!   bits, or the same error), `plan` + `write_mask`, and `unit_scores` of
+//!   each layer; a level it lacks is an error that writes nothing. Half
+//!   the inputs use a pattern with a SIMD kernel (N:M groups of four, Nx1
+//!   blocks) on layers whose view is contiguous, as those kernels need.
 #![no_main]
 
 use arbitrary::{Arbitrary, Result, Unstructured};
@@ -27,10 +34,11 @@ use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::{chance, flat, grid, shape, view_dims, Data, PATTERNS};
+use common::{chance, flat, grid, view_dims, Data, Draw};
 use prunemask::{
-    plan, prune, write_mask, Bound, CapMode, Compat, Criterion, Domain, ErrorKind, Extent,
-    Geometry, Layer, LayerReport, Options, Pattern, Reduce, Shape, Status, Ties,
+    plan, prune, unit_scores, write_mask, Bound, CapMode, Compat, Criterion, Domain, Error,
+    ErrorKind, Extent, Geometry, Layer, LayerReport, Level, Options, Pattern, Reduce, Shape,
+    Status, Summary, Ties,
 };
 
 const SENTINEL: u8 = 7;
@@ -40,7 +48,7 @@ const SENTINEL: u8 = 7;
 mod stats {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     use std::sync::OnceLock;
-    pub const NAMES: [&str; 8] = [
+    pub const NAMES: [&str; 12] = [
         "runs",
         "ok",
         "err",
@@ -49,8 +57,20 @@ mod stats {
         "exact-k",
         "1x1-oracle",
         "nm-groups",
+        // A SIMD level compared with scalar (once per level and run).
+        "level-cmp",
+        // `unit_scores` of a layer compared between a SIMD level and scalar.
+        "level-unit-scores",
+        // Runs with a layer whose units reach the N:M groups-of-four kernel.
+        "simd-nm4",
+        // Runs with a layer whose units reach the Nx1 column kernel.
+        "simd-cols",
     ];
-    static COUNTS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+    pub const LEVEL_CMP: usize = 8;
+    pub const LEVEL_UNIT_SCORES: usize = 9;
+    pub const SIMD_NM4: usize = 10;
+    pub const SIMD_COLS: usize = 11;
+    static COUNTS: [AtomicU64; NAMES.len()] = [const { AtomicU64::new(0) }; NAMES.len()];
     static ON: OnceLock<bool> = OnceLock::new();
     pub fn hit(i: usize) {
         if !*ON.get_or_init(|| std::env::var_os("PRUNEMASK_FUZZ_STATS").is_some()) {
@@ -129,6 +149,15 @@ fn bits_of(ty: u8, x: f32) -> u32 {
     }
 }
 
+/// Subnormals (and the largest of them) of both signs, by element type.
+fn subnormal_bits(ty: u8) -> &'static [u32] {
+    match ty {
+        0 => &[1, 2, 0x0040_0000, 0x007f_ffff, 0x8000_0001, 0x807f_ffff],
+        1 => &[1, 2, 0x0200, 0x03ff, 0x8001, 0x83ff],
+        _ => &[1, 2, 0x0040, 0x007f, 0x8001, 0x807f],
+    }
+}
+
 fn is_nan_bits(ty: u8, b: u32) -> bool {
     match ty {
         0 => f32::from_bits(b).is_nan(),
@@ -152,10 +181,10 @@ fn data(u: &mut Unstructured<'_>, n: usize) -> Result<Data> {
     // A small palette gives ties; raw bit patterns give everything else.
     let mut palette = Vec::new();
     for _ in 0..u.int_in_range(1..=8)? {
-        palette.push(if chance(u, 1, 2)? {
-            bits_of(ty, *u.choose(SPECIALS)?)
-        } else {
-            u32::arbitrary(u)? & raw_mask
+        palette.push(match u.int_in_range(0u8..=7)? {
+            0..=3 => u32::arbitrary(u)? & raw_mask,
+            4 => *u.choose(subnormal_bits(ty))?,
+            _ => bits_of(ty, *u.choose(SPECIALS)?),
         });
     }
     let mut bits = Vec::with_capacity(n);
@@ -216,13 +245,15 @@ fn per_unit(g: Geometry) -> f64 {
 
 impl<'a> Arbitrary<'a> for Input {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let pattern = *u.choose(PATTERNS)?;
-        let geometry = Pattern::parse(pattern).unwrap().geometry();
+        // Half the runs: a pattern with a SIMD kernel, mostly on layers it
+        // fits with a contiguous view.
+        let draw = Draw::new(u, 1, 2)?;
+        let (pattern, geometry) = (draw.pattern, draw.geometry);
         let allow_nan = chance(u, 1, 16)?;
         let count = u.int_in_range(1..=4)?;
         let mut layers = Vec::with_capacity(count);
         for _ in 0..count {
-            let shape = shape(u)?;
+            let shape = draw.shape(u)?;
             let n = shape.elements().unwrap();
             layers.push(LayerIn {
                 shape,
@@ -388,24 +419,18 @@ fn oracle_1x1(input: &Input, target: f64) -> Vec<Vec<u8>> {
     masks
 }
 
-fuzz_target!(|input: Input| {
-    let pattern = Pattern::parse(input.pattern).unwrap();
-    let geometry = pattern.geometry();
-    let mut opts = Options::new(pattern, input.sparsity)
-        .domain(input.domain)
-        .ties(input.ties)
-        .max_layer(input.max_layer)
-        .min_layer(input.min_layer)
-        .cap(input.cap)
-        .reduce(input.reduce)
-        .criterion(input.criterion);
-    opts.compat = input.compat;
+/// A NaN that `unit_scores` never writes (it writes keys back as values).
+const UNWRITTEN: u32 = 0x7fc0_5a5a;
 
-    let layers: Vec<Layer<'_>> = input
-        .layers
-        .iter()
-        .map(|l| Layer::new(l.data.scores(), l.shape))
-        .collect();
+/// What one `prune` call gave: its result and every buffer it was handed
+/// (made as `input.corrupt` says, masks filled with `SENTINEL`).
+struct Outcome {
+    result: Result<Summary, Error>,
+    reports: Vec<LayerReport>,
+    bufs: Vec<Vec<u8>>,
+}
+
+fn run_prune(input: &Input, layers: &[Layer<'_>], opts: &Options) -> Outcome {
     let n = layers.len();
     let mut bufs: Vec<Vec<u8>> = input
         .layers
@@ -433,8 +458,180 @@ fuzz_target!(|input: Input| {
         if input.corrupt == Corrupt::MaskCount {
             outs.pop();
         }
-        prune(&layers, &opts, &mut reports, &mut outs)
+        prune(layers, opts, &mut reports, &mut outs)
     };
+    Outcome {
+        result,
+        reports,
+        bufs,
+    }
+}
+
+fn threshold_bits(t: Option<f32>) -> Option<u32> {
+    t.map(f32::to_bits)
+}
+
+/// Summaries equal in every field, thresholds bit for bit.
+fn same_summary(want: &Summary, got: &Summary, what: &str) {
+    assert_eq!(got, want, "{what}: summary");
+    assert_eq!(
+        threshold_bits(got.threshold),
+        threshold_bits(want.threshold),
+        "{what}: summary threshold bits"
+    );
+}
+
+/// Reports equal in every field (private ones included), thresholds bit
+/// for bit.
+fn same_reports(want: &[LayerReport], got: &[LayerReport], what: &str) {
+    assert_eq!(got, want, "{what}: reports");
+    for (li, (a, b)) in want.iter().zip(got).enumerate() {
+        assert_eq!(
+            threshold_bits(b.threshold),
+            threshold_bits(a.threshold),
+            "{what}: layer {li} threshold bits"
+        );
+    }
+}
+
+/// The stats counter of the SIMD kernel a layer's units reach, if any, by
+/// the conditions in src/kernels (`simd_groups`, `block_scores`) and
+/// src/arch (`column_scores`): a contiguous view (a matrix, or a conv with
+/// 1x1 kernels), and N:M groups of four, or Nx1 blocks of at most 16 rows
+/// over 2 or more columns with a reduction other than max.
+fn simd_kernel(shape: Shape, geometry: Geometry, input: &Input) -> Option<usize> {
+    let contiguous = match shape {
+        Shape::Matrix { .. } => true,
+        Shape::Conv { h, w, .. } => h == 1 && w == 1,
+    };
+    let g = grid(shape, geometry, input.compat).ok()?;
+    match geometry {
+        Geometry::NInM { m: 4, .. } if contiguous => Some(stats::SIMD_NM4),
+        Geometry::Block { .. }
+            if contiguous
+                && g.unit_cols == 1
+                && g.unit_rows <= 16
+                && g.cols >= 2
+                && input.reduce != Reduce::Max =>
+        {
+            Some(stats::SIMD_COLS)
+        }
+        _ => None,
+    }
+}
+
+fuzz_target!(|input: Input| {
+    let pattern = Pattern::parse(input.pattern).unwrap();
+    let geometry = pattern.geometry();
+    let mut opts = Options::new(pattern, input.sparsity)
+        .domain(input.domain)
+        .ties(input.ties)
+        .max_layer(input.max_layer)
+        .min_layer(input.min_layer)
+        .cap(input.cap)
+        .reduce(input.reduce)
+        .criterion(input.criterion);
+    opts.compat = input.compat;
+
+    let layers: Vec<Layer<'_>> = input
+        .layers
+        .iter()
+        .map(|l| Layer::new(l.data.scores(), l.shape))
+        .collect();
+    let n = layers.len();
+    for kernel in [stats::SIMD_NM4, stats::SIMD_COLS] {
+        if input
+            .layers
+            .iter()
+            .any(|l| simd_kernel(l.shape, geometry, &input) == Some(kernel))
+        {
+            stats::hit(kernel);
+        }
+    }
+
+    // Every level this machine runs, scalar first; each SIMD level must give
+    // what scalar gives. The checks below then hold for every level.
+    let levels: Vec<Level> = Level::ALL
+        .into_iter()
+        .filter(|l| l.is_available())
+        .collect();
+    assert_eq!(levels[0], Level::Scalar);
+    let Outcome {
+        result,
+        reports,
+        bufs,
+    } = run_prune(&input, &layers, &opts.clone().level(Level::Scalar));
+    for &level in &levels[1..] {
+        let simd = run_prune(&input, &layers, &opts.clone().level(level));
+        let what = format!("{level:?} vs Scalar");
+        match (&result, &simd.result) {
+            (Ok(a), Ok(b)) => same_summary(a, b, &what),
+            (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{what}: error"),
+            (a, b) => panic!("{what}: prune gave {b:?}, scalar {a:?}"),
+        }
+        same_reports(&reports, &simd.reports, &what);
+        assert!(bufs == simd.bufs, "{what}: masks differ");
+        stats::hit(stats::LEVEL_CMP);
+    }
+    // A level this machine lacks is refused, and nothing is written.
+    for level in Level::ALL.into_iter().filter(|l| !l.is_available()) {
+        let o = run_prune(&input, &layers, &opts.clone().level(level));
+        let e = o.result.expect_err("prune at an unavailable level");
+        if input.corrupt == Corrupt::None {
+            assert_eq!(e.kind(), &ErrorKind::LevelUnavailable { level });
+        }
+        assert!(
+            o.bufs.iter().flatten().all(|&x| x == SENTINEL),
+            "{e}: wrote"
+        );
+        let mut out = [0.0f32; 1];
+        let e = unit_scores(&layers[0], &opts.clone().level(level), &mut out);
+        assert_eq!(
+            e.map_err(|e| e.kind().clone()),
+            Err(ErrorKind::LevelUnavailable { level })
+        );
+    }
+    // unit_scores of each layer, at every level.
+    for (li, (l, layer)) in input.layers.iter().zip(&layers).enumerate() {
+        let fit = grid(l.shape, geometry, input.compat);
+        let units = fit.map_or(0, |g| g.rows * g.cols);
+        let scores_at = |level: Level| {
+            let mut out = vec![f32::from_bits(UNWRITTEN); units];
+            let r = unit_scores(layer, &opts.clone().level(level), &mut out);
+            (r, out.iter().map(|x| x.to_bits()).collect::<Vec<u32>>())
+        };
+        let (want, want_bits) = scores_at(Level::Scalar);
+        if want.is_ok() {
+            assert_eq!(want, Ok(units), "layer {li}: unit_scores count");
+            assert!(
+                want_bits
+                    .iter()
+                    .all(|&b| !f32::from_bits(b).is_nan() && b != (-0.0f32).to_bits()),
+                "layer {li}: unit_scores wrote NaN or -0.0"
+            );
+        } else {
+            assert!(
+                want_bits.iter().all(|&b| b == UNWRITTEN),
+                "layer {li}: Err wrote"
+            );
+        }
+        if let (Err(e), true) = (&want, ratios_valid(&input, geometry)) {
+            match (e.kind(), fit) {
+                (ErrorKind::NotFitting { reason }, Err(skip)) => assert_eq!(*reason, skip),
+                (ErrorKind::NanScore { .. } | ErrorKind::NanUnit { .. }, Ok(_)) => {}
+                (k, _) => panic!("layer {li}: unit_scores: {k:?} (grid {fit:?})"),
+            }
+        }
+        for &level in &levels[1..] {
+            let (got, got_bits) = scores_at(level);
+            let what = format!("layer {li}: unit_scores at {level:?} vs Scalar");
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{what}");
+            assert!(got_bits == want_bits, "{what}: scores differ");
+            if got.is_ok() {
+                stats::hit(stats::LEVEL_UNIT_SCORES);
+            }
+        }
+    }
 
     let any_nan = input
         .layers
@@ -670,19 +867,27 @@ fuzz_target!(|input: Input| {
         }
     }
 
-    // plan + write_mask gives the same.
-    let mut reports2 = vec![LayerReport::default(); n];
-    let summary2 = plan(&layers, &opts, &mut reports2).expect("plan fails where prune succeeded");
-    assert_eq!(summary2, summary, "plan summary");
-    assert_eq!(reports2, reports, "plan reports");
-    for (li, (layer, r)) in layers.iter().zip(&reports2).enumerate() {
-        let mut m = vec![SENTINEL; layer.scores.len()];
-        write_mask(layer, &opts, r, &mut m).expect("write_mask of a planned layer");
-        assert_eq!(m, bufs[li], "layer {li}: write_mask differs from prune");
-        // A wrong-length buffer is refused and left alone.
-        let mut short = vec![SENTINEL; layer.scores.len() + 1];
-        let e = write_mask(layer, &opts, r, &mut short).expect_err("wrong mask length");
-        assert!(!e.to_string().is_empty());
-        assert!(short.iter().all(|&x| x == SENTINEL));
+    // plan + write_mask gives the same, at every level.
+    for &level in &levels {
+        let opts = opts.clone().level(level);
+        let what = format!("plan at {level:?} vs prune at Scalar");
+        let mut reports2 = vec![LayerReport::default(); n];
+        let summary2 =
+            plan(&layers, &opts, &mut reports2).expect("plan fails where prune succeeded");
+        same_summary(&summary, &summary2, &what);
+        same_reports(&reports, &reports2, &what);
+        for (li, (layer, r)) in layers.iter().zip(&reports2).enumerate() {
+            let mut m = vec![SENTINEL; layer.scores.len()];
+            write_mask(layer, &opts, r, &mut m).expect("write_mask of a planned layer");
+            assert_eq!(
+                m, bufs[li],
+                "layer {li}: write_mask at {level:?} differs from prune"
+            );
+            // A wrong-length buffer is refused and left alone.
+            let mut short = vec![SENTINEL; layer.scores.len() + 1];
+            let e = write_mask(layer, &opts, r, &mut short).expect_err("wrong mask length");
+            assert!(!e.to_string().is_empty());
+            assert!(short.iter().all(|&x| x == SENTINEL));
+        }
     }
 });
