@@ -85,13 +85,19 @@ pub const PATTERNS: &[&str] = &[
 ];
 
 /// Patterns whose built-in kernels have a SIMD path (src/arch/mod.rs):
-/// N:M groups of four (`nm4_scores`) and Nx1 blocks of at most 16 rows
-/// (`column_scores`; `1x1` is one). `24x1` is past the 16-row limit and
-/// `channelx1` reaches it only on layers of at most 16 rows.
+/// N:M groups of 2 to 32 (`nm_scores`; groups of four on their own
+/// kernel), `1x4` blocks (`quad_block_scores`) and Nx1 blocks of any height
+/// (`column_scores`; `1x1` is one; halves up to 64 rows).
 pub const SIMD_PATTERNS: &[&str] = &[
     "1:4",
     "2:4",
     "3:4",
+    "1:2",
+    "4:8",
+    "3:8",
+    "5:16",
+    "16:32",
+    "1x4",
     "1x1",
     "2x1",
     "4x1",
@@ -173,7 +179,7 @@ const SIMD_WIDTHS: &[usize] = &[
 /// block height (up to 16 rows for `channel`), N:M rows a whole number of
 /// groups. Widths are often not multiples of the vector width.
 pub fn simd_shape(u: &mut Unstructured<'_>, g: Geometry) -> Result<Shape> {
-    // `channel` rows: one block of 1-17 rows (16 is the SIMD limit).
+    // `channel` rows: one block of 1-17 rows.
     let (unit_rows, unit_cols, stack) = match g {
         Geometry::Block { n, m } => {
             let m = match m {

@@ -61,15 +61,15 @@ mod stats {
         "level-cmp",
         // `unit_scores` of a layer compared between a SIMD level and scalar.
         "level-unit-scores",
-        // Runs with a layer whose units reach the N:M groups-of-four kernel.
-        "simd-nm4",
-        // Runs with a layer whose units reach the Nx1 column kernel.
-        "simd-cols",
+        // Runs with a layer whose units reach an N:M kernel (groups of 2-32).
+        "simd-nm",
+        // Runs with a layer whose units reach the 1x4 or Nx1 block kernels.
+        "simd-blocks",
     ];
     pub const LEVEL_CMP: usize = 8;
     pub const LEVEL_UNIT_SCORES: usize = 9;
-    pub const SIMD_NM4: usize = 10;
-    pub const SIMD_COLS: usize = 11;
+    pub const SIMD_NM: usize = 10;
+    pub const SIMD_BLOCKS: usize = 11;
     static COUNTS: [AtomicU64; NAMES.len()] = [const { AtomicU64::new(0) }; NAMES.len()];
     static ON: OnceLock<bool> = OnceLock::new();
     pub fn hit(i: usize) {
@@ -496,25 +496,24 @@ fn same_reports(want: &[LayerReport], got: &[LayerReport], what: &str) {
 
 /// The stats counter of the SIMD kernel a layer's units reach, if any, by
 /// the conditions in src/kernels (`simd_groups`, `block_scores`) and
-/// src/arch (`column_scores`): a contiguous view (a matrix, or a conv with
-/// 1x1 kernels), and N:M groups of four, or Nx1 blocks of at most 16 rows
-/// over 2 or more columns with a reduction other than max.
-fn simd_kernel(shape: Shape, geometry: Geometry, input: &Input) -> Option<usize> {
+/// src/arch: a contiguous view (a matrix, or a conv with 1x1 kernels), and
+/// N:M groups of 2 to 32, or `1x4` blocks, or Nx1 blocks over 2 or more
+/// columns (halves: at most 64 rows).
+fn simd_kernel(layer: &LayerIn, geometry: Geometry, input: &Input) -> Option<usize> {
+    let shape = layer.shape;
     let contiguous = match shape {
         Shape::Matrix { .. } => true,
         Shape::Conv { h, w, .. } => h == 1 && w == 1,
     };
     let g = grid(shape, geometry, input.compat).ok()?;
+    let rows_ok = matches!(layer.data, Data::F32(_)) || g.unit_rows <= 64;
     match geometry {
-        Geometry::NInM { m: 4, .. } if contiguous => Some(stats::SIMD_NM4),
-        Geometry::Block { .. }
-            if contiguous
-                && g.unit_cols == 1
-                && g.unit_rows <= 16
-                && g.cols >= 2
-                && input.reduce != Reduce::Max =>
-        {
-            Some(stats::SIMD_COLS)
+        Geometry::NInM { m, .. } if contiguous && (2..=32).contains(&m) => Some(stats::SIMD_NM),
+        Geometry::Block { .. } if contiguous && g.unit_rows == 1 && g.unit_cols == 4 => {
+            Some(stats::SIMD_BLOCKS)
+        }
+        Geometry::Block { .. } if contiguous && g.unit_cols == 1 && g.cols >= 2 && rows_ok => {
+            Some(stats::SIMD_BLOCKS)
         }
         _ => None,
     }
@@ -539,11 +538,11 @@ fuzz_target!(|input: Input| {
         .map(|l| Layer::new(l.data.scores(), l.shape))
         .collect();
     let n = layers.len();
-    for kernel in [stats::SIMD_NM4, stats::SIMD_COLS] {
+    for kernel in [stats::SIMD_NM, stats::SIMD_BLOCKS] {
         if input
             .layers
             .iter()
-            .any(|l| simd_kernel(l.shape, geometry, &input) == Some(kernel))
+            .any(|l| simd_kernel(l, geometry, &input) == Some(kernel))
         {
             stats::hit(kernel);
         }
