@@ -297,9 +297,10 @@ pub fn run(cli: &Cli) -> Result<Report, String> {
         let start = Instant::now();
         let mut reports = vec![LayerReport::default(); layers.len()];
         // Scratch for the two-pass selection (a 16-bit histogram and the
-        // threshold bucket's scores): about 1/64 of a unit per element.
+        // threshold bucket's scores): room for 1/64 of the units.
         let elements: usize = layers.iter().map(|l| l.scores.len()).sum();
-        let mut scratch = vec![0u64; prunemask::scratch_words(elements as u64)];
+        let units = elements / unit_elements(opts.pattern.geometry());
+        let mut scratch = vec![0u64; prunemask::scratch_words(units as u64)];
         let summary = prunemask::plan_with(&layers, &opts, &mut reports, &mut scratch)
             .map_err(|e| library_error(&e, &ckpt, &layer_ids))?;
         drop(scratch);
@@ -376,4 +377,18 @@ fn lock_totals(reports: &[LayerReport]) -> Summary {
         s.pruned_elements += r.pruned_elements;
     }
     s
+}
+
+/// Elements per unit of a pattern; a `channel` side counts 1, so layers of
+/// channel blocks are given more scratch than they need, never less.
+fn unit_elements(geometry: prunemask::Geometry) -> usize {
+    use prunemask::{Extent, Geometry};
+    let side = |e: Extent| match e {
+        Extent::Fixed(n) => n,
+        Extent::Channel => 1,
+    };
+    match geometry {
+        Geometry::NInM { m, .. } => m.max(1),
+        Geometry::Block { n, m } => (side(n) * side(m)).max(1),
+    }
 }
