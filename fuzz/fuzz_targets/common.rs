@@ -13,6 +13,20 @@ pub enum Data {
 }
 
 impl Data {
+    /// Scores from bit patterns in element type `ty` (0 = f32, 1 = f16,
+    /// 2 = bf16; halves take the low 16 bits).
+    pub fn from_bits(ty: u8, bits: Vec<u32>) -> Data {
+        match ty {
+            0 => Data::F32(bits.into_iter().map(f32::from_bits).collect()),
+            1 => Data::F16(bits.into_iter().map(|b| f16::from_bits(b as u16)).collect()),
+            _ => Data::Bf16(
+                bits.into_iter()
+                    .map(|b| bf16::from_bits(b as u16))
+                    .collect(),
+            ),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Data::F32(v) => v.len(),

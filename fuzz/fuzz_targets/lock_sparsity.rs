@@ -74,15 +74,7 @@ fn data(u: &mut Unstructured<'_>, n: usize, zero_weight: u8) -> Result<Data> {
         }
         bits.push(b);
     }
-    Ok(match ty {
-        0 => Data::F32(bits.into_iter().map(f32::from_bits).collect()),
-        1 => Data::F16(bits.into_iter().map(|b| f16::from_bits(b as u16)).collect()),
-        _ => Data::Bf16(
-            bits.into_iter()
-                .map(|b| bf16::from_bits(b as u16))
-                .collect(),
-        ),
-    })
+    Ok(Data::from_bits(ty, bits))
 }
 
 impl<'a> Arbitrary<'a> for Input {
