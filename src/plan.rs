@@ -794,7 +794,7 @@ impl<'a> Planner<'_, 'a, '_, '_> {
             .map(|r| r.tally.below)
             .sum();
         let mut quota = match self.opts.ties {
-            Ties::Exact => k_now - below,
+            Ties::Exact => k_now.saturating_sub(below),
             Ties::Inclusive => u64::MAX,
         };
         for i in 0..self.reports.len() {
@@ -843,7 +843,7 @@ impl<'a> Planner<'_, 'a, '_, '_> {
         }
         let key = self.threshold(Some(i), k, false)?;
         let quota = match self.opts.ties {
-            Ties::Exact => k - self.reports[i].tally.below,
+            Ties::Exact => k.saturating_sub(self.reports[i].tally.below),
             Ties::Inclusive => u64::MAX,
         };
         let units = self.units(i)?;

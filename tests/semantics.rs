@@ -2061,3 +2061,40 @@ fn wide_blocks_on_wide_layers() {
     assert_eq!(out.reports[0].pruned_units, 128);
     assert_eq!(out.masks[0].iter().filter(|&&m| m == 0).count(), 128 * 16);
 }
+
+/// A custom kernel that scores a unit differently on each call (here a
+/// counter) makes the collecting pass see more keys in the threshold's
+/// bucket than the histogram counted: `plan_with` must not overrun its
+/// scratch, and no call panics, whatever the scratch size.
+#[test]
+fn unstable_custom_kernel_never_overruns_scratch() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    // One call per unit row: 48 in the first pass over the three layers,
+    // which sees the scores spread; every later call gives every unit the
+    // value of the first pass's median.
+    fn wobble(t: &Tile<'_>, out: &mut [f32]) {
+        let first_pass = CALLS.fetch_add(1, Ordering::Relaxed) < 48;
+        for (u, o) in out.iter_mut().enumerate() {
+            let unit = t.unit_row * 16 + t.first_unit + u;
+            *o = if first_pass { unit as f32 } else { 127.0 };
+        }
+    }
+    let pattern = Pattern::new("wobble", KernelSet::custom_block(1, 1, wobble)).unwrap();
+    let w: Vec<f32> = (0..256).map(|i| i as f32).collect();
+    let layers: Vec<Layer<'_>> = (0..3)
+        .map(|_| Layer::new(&w[..], Shape::matrix(16, 16)))
+        .collect();
+    let opts = Options::new(pattern, 0.5);
+    // 7 to 12 spare words: the bucket of 127 (3 units) fits, 768 do not.
+    for spare in [0usize, 6, 7, 8, 9, 12, 40, 200, 400] {
+        let mut reports = vec![LayerReport::default(); 3];
+        let mut scratch = vec![u64::MAX; prunemask::SCRATCH_MIN + spare];
+        CALLS.store(0, Ordering::Relaxed);
+        if let Ok(s) = prunemask::plan_with(&layers, &opts, &mut reports, &mut scratch) {
+            assert!(s.pruned_units <= s.units, "spare {spare}");
+            let mut m = vec![SENTINEL; 256];
+            let _ = write_mask(&layers[0], &opts, &reports[0], &mut m);
+        }
+    }
+}

@@ -171,42 +171,54 @@ where
         fixed |= ((1u32 << w) - 1) << shift;
         rank -= seen;
         if let Some(counted) = counted.as_deref_mut() {
-            if fixed == 0xffff_0000 && scratch.fits(bucket, pool().count()) {
-                let key = collect(&pool, prefix, rank, scratch, counted)?;
-                return Ok((key, true));
+            let layers = pool().count();
+            if fixed == 0xffff_0000 && scratch.fits(bucket, layers) {
+                if let Some(key) = collect(&pool, prefix, rank, layers, scratch, counted)? {
+                    return Ok((key, true));
+                }
             }
         }
     }
     Ok((prefix, false))
 }
 
-/// Collects the keys in the top-16-bit bucket `prefix` and finds the
-/// `rank`-th of them; then counts every layer against it from the
-/// candidates alone.
+/// Collects the keys in the top-16-bit bucket `prefix` of a pool of
+/// `layers` layers and finds the `rank`-th of them; then counts every layer
+/// against it from the candidates alone. `None` if the bucket held more
+/// keys than the histogram said (a custom kernel that scores a unit
+/// differently on each call): the caller goes on with radix passes.
 fn collect<'a, I>(
     pool: &impl Fn() -> I,
     prefix: u32,
     rank: u64,
+    layers: usize,
     scratch: &mut Scratch<'_>,
     counted: &mut dyn FnMut(usize, Counts),
-) -> Result<u32, Error>
+) -> Result<Option<u32>, Error>
 where
     I: Iterator<Item = (usize, Units<'a>)>,
 {
     let top = prefix >> 16;
+    // Candidates stop short of the layer records at the back.
+    let capacity = 4 * scratch.spare.len().saturating_sub(2 * layers);
     let mut n = 0usize;
-    for (j, (index, units)) in pool().enumerate() {
+    for (j, (index, units)) in pool().enumerate().take(layers) {
         let (mut below, first) = (0u64, n);
         units
             .for_each_key(|_, key| {
                 let high = key >> 16;
                 below += (high < top) as u64;
                 if high == top {
-                    scratch.set_candidate(n, key as u16);
+                    if n < capacity {
+                        scratch.set_candidate(n, key as u16);
+                    }
                     n += 1;
                 }
             })
             .map_err(|kind| Error::in_layer(index, kind))?;
+        if n > capacity {
+            return Ok(None);
+        }
         let (b, c) = scratch.record(j);
         (*b, *c) = (below, (n - first) as u64);
     }
@@ -218,7 +230,7 @@ where
     }
     let (low, _) = pick(scratch.bins, rank);
     let mut i = 0usize;
-    for (j, (index, _)) in pool().enumerate() {
+    for (j, (index, _)) in pool().enumerate().take(layers) {
         let (below, count) = scratch.record(j);
         let (mut counts, count) = (
             Counts {
@@ -235,5 +247,5 @@ where
         i += count;
         counted(index, counts);
     }
-    Ok(top << 16 | low)
+    Ok(Some(top << 16 | low))
 }
