@@ -858,11 +858,12 @@ impl<'a> Planner<'_, 'a, '_, '_> {
         self.selections += 1;
         let (layers, opts) = (self.layers, self.opts);
         // The pool reads the reports while the selection writes tallies.
+        // Layer `i` is in this selection's pool.
+        let member = |i: usize, r: &LayerReport| only.map_or(r.in_pool, |o| o == i);
         let reports = Cell::from_mut(&mut *self.reports).as_slice_of_cells();
-        let member = |i: usize| only.map_or(reports[i].get().in_pool, |o| o == i);
         let pool = || {
             (0..reports.len())
-                .filter(move |&i| member(i))
+                .filter(move |&i| member(i, &reports[i].get()))
                 .filter_map(|i| match units_of(i, &layers[i], opts) {
                     Ok(Ok(units)) => Some((i, units)),
                     _ => None,
@@ -894,7 +895,7 @@ impl<'a> Planner<'_, 'a, '_, '_> {
         let (key, tallied) = kth_smallest(pool, k, top_ready, &mut self.scratch, counted)?;
         if !tallied {
             for i in 0..self.reports.len() {
-                if only.map_or(self.reports[i].in_pool, |o| o == i) {
+                if member(i, &self.reports[i]) {
                     self.tally_of(i, key)?;
                 }
             }

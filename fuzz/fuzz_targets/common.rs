@@ -310,3 +310,22 @@ pub fn grid(shape: Shape, g: Geometry, compat: Compat) -> core::result::Result<G
         unit_cols: uc,
     })
 }
+
+/// Mask buffers filled with `sentinel`, one a layer of `lens`, with layer
+/// `j`'s one element longer (`true`) or shorter (`false`) if `off` says so.
+pub fn mask_buffers(
+    lens: impl Iterator<Item = usize>,
+    off: Option<(usize, bool)>,
+    sentinel: u8,
+) -> Vec<Vec<u8>> {
+    lens.enumerate()
+        .map(|(i, len)| {
+            let len = match off {
+                Some((j, true)) if j == i => len + 1,
+                Some((j, false)) if j == i => len - 1,
+                _ => len,
+            };
+            vec![sentinel; len]
+        })
+        .collect()
+}

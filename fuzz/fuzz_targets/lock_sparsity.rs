@@ -18,7 +18,7 @@ use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::{chance, flat, grid, Data, Draw, Grid, PATTERNS};
+use common::{chance, flat, grid, mask_buffers, Data, Draw, Grid, PATTERNS};
 use prunemask::{
     lock, sparsity, Compat, ErrorKind, Geometry, Layer, LayerReport, Pattern, Shape, Status,
 };
@@ -185,19 +185,8 @@ fuzz_target!(|input: Input| {
         .collect();
     let shapes: Vec<Shape> = input.layers.iter().map(|l| l.shape).collect();
     let n = layers.len();
-    let mut bufs: Vec<Vec<u8>> = input
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let len = match input.corrupt {
-                Some((j, true)) if j == i => l.data.len() + 1,
-                Some((j, false)) if j == i => l.data.len() - 1,
-                _ => l.data.len(),
-            };
-            vec![SENTINEL; len]
-        })
-        .collect();
+    let lens = input.layers.iter().map(|l| l.data.len());
+    let mut bufs = mask_buffers(lens, input.corrupt, SENTINEL);
     let mut reports = vec![LayerReport::default(); if input.report_count_off { n + 1 } else { n }];
     let result = {
         let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();

@@ -34,7 +34,7 @@ use half::{bf16, f16};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
-use common::{chance, flat, grid, view_dims, Data, Draw};
+use common::{chance, flat, grid, mask_buffers, view_dims, Data, Draw};
 use prunemask::{
     plan, prune, unit_scores, write_mask, Bound, CapMode, Compat, Criterion, Domain, Error,
     ErrorKind, Extent, Geometry, Layer, LayerReport, Level, Options, Pattern, Reduce, Shape,
@@ -424,19 +424,12 @@ struct Outcome {
 
 fn run_prune(input: &Input, layers: &[Layer<'_>], opts: &Options) -> Outcome {
     let n = layers.len();
-    let mut bufs: Vec<Vec<u8>> = input
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let len = match input.corrupt {
-                Corrupt::MaskLen(j, true) if j == i => l.data.len() + 1,
-                Corrupt::MaskLen(j, false) if j == i => l.data.len() - 1,
-                _ => l.data.len(),
-            };
-            vec![SENTINEL; len]
-        })
-        .collect();
+    let off = match input.corrupt {
+        Corrupt::MaskLen(j, longer) => Some((j, longer)),
+        _ => None,
+    };
+    let lens = input.layers.iter().map(|l| l.data.len());
+    let mut bufs = mask_buffers(lens, off, SENTINEL);
     let mut reports = vec![
         LayerReport::default();
         if input.corrupt == Corrupt::ReportCount {

@@ -71,42 +71,17 @@ impl<const M: usize> VisitElements for Groups<'_, '_, M> {
 /// a time): scores into `out`, keep marks into `keep` if given. False when
 /// none applies.
 fn simd_groups(tile: &Tile<'_>, m: usize, out: &mut [f32], keep: Option<&mut [u8]>) -> bool {
-    use crate::kernels::TILE;
-    if !(2..=crate::arch::MAX_SIMD_GROUP).contains(&m)
-        || out.len() > TILE
-        || tile.level == crate::Level::Scalar
-        || !tile.view.is_contiguous()
-    {
+    if !(2..=crate::arch::MAX_SIMD_GROUP).contains(&m) {
         return false;
     }
-    let halves = !matches!(tile.scores, crate::Scores::F32(_));
-    // The buffer exists only for halves: zeroing it costs.
-    let mut widened;
-    let buf: &mut [f32] = if halves {
-        widened = [0.0f32; 4 * TILE];
-        &mut widened
-    } else {
-        &mut []
-    };
-    let step = if halves { buf.len() / m } else { out.len() }.max(1);
     let magnitude = tile.criterion == crate::Criterion::Magnitude;
-    let (n, ties, level) = (tile.prune_per_group, tile.ties, tile.level);
-    let row_start = tile.unit_row * tile.view.cols() + tile.first_unit * m;
+    let (n, ties) = (tile.prune_per_group, tile.ties);
     let mut keep = keep;
-    for (k, part) in out.chunks_mut(step).enumerate() {
-        let start = row_start + k * step * m;
-        let Some(xs) = crate::kernels::f32_run(tile.scores, start, m * part.len(), buf, level)
-        else {
-            return false;
-        };
-        let keep = keep
-            .as_deref_mut()
-            .and_then(|kp| kp.get_mut(k * step * m..(k * step + part.len()) * m));
-        if !crate::arch::nm_scores(level, xs, m, n, ties, magnitude, part, keep) {
-            return false;
-        }
-    }
-    true
+    crate::kernels::simd_rows(tile, 1, m, out, |rows, offset, out| {
+        let marks = offset * m..(offset + out.len()) * m;
+        let keep = keep.as_deref_mut().and_then(|k| k.get_mut(marks));
+        crate::arch::nm_scores(tile.level, rows.xs, m, n, ties, magnitude, out, keep)
+    })
 }
 
 /// The built-in group scores of a tile (`out`, as [`group_scores`]) and one

@@ -50,31 +50,91 @@ pub(crate) const fn group_scores_for<const M: usize>() -> UnitScoresFn {
     return groups::group_scores::<0>;
 }
 
-/// `len` contiguous scores from `start`, as `f32`: borrowed for `f32`,
-/// widened into `buf` for halves (a tile at a time, never a tensor), by the
-/// SIMD widening at `level` when there is one. `None` when out of range or
-/// `buf` is short.
-pub(crate) fn f32_run<'s>(
-    scores: Scores<'s>,
-    start: usize,
-    len: usize,
-    buf: &'s mut [f32],
-    level: Level,
-) -> Option<&'s [f32]> {
-    let end = start.checked_add(len)?;
-    let halves = match scores {
-        Scores::F32(s) => return s.get(start..end),
-        Scores::F16(s) => Halves::F16(s.get(start..end)?),
-        Scores::Bf16(s) => Halves::Bf16(s.get(start..end)?),
+/// Hands a tile's units to a SIMD kernel as `f32` rows: unit `u` of the
+/// tile spans `width` contiguous scores in each of `rows` view rows (a
+/// contiguous view). `f32` scores are borrowed in place, row stride the
+/// view's columns; halves are widened at `tile.level` into a 4 KiB buffer
+/// a part of the tile at a time, row stride the part's width, so larger
+/// units take fewer units a part. `kernel(rows, offset, out)` scores units
+/// `offset..offset + out.len()` of the tile. False when a run is out of
+/// range or the kernel declines (the caller then runs the scalar kernel).
+pub(crate) fn simd_rows(
+    tile: &crate::pattern::Tile<'_>,
+    rows: usize,
+    width: usize,
+    out: &mut [f32],
+    mut kernel: impl FnMut(crate::arch::Rows<'_>, usize, &mut [f32]) -> bool,
+) -> bool {
+    let cols = tile.view.cols();
+    let start = tile.unit_row * rows * cols + tile.first_unit * width;
+    if rows == 0 || width == 0 || tile.level == Level::Scalar || !tile.view.is_contiguous() {
+        return false;
+    }
+    let halves = match tile.scores {
+        Scores::F32(s) => {
+            let len = (rows - 1) * cols + out.len() * width;
+            let Some(xs) = s.get(start..start + len) else {
+                return false;
+            };
+            let rows = crate::arch::Rows {
+                xs,
+                stride: cols,
+                rows,
+            };
+            return kernel(rows, 0, out);
+        }
+        Scores::F16(s) => Halves::F16(s),
+        Scores::Bf16(s) => Halves::Bf16(s),
     };
-    let dst = buf.get_mut(..len)?;
-    if !crate::arch::widen(level, halves, dst) {
-        match halves {
+    let mut buf = [0.0f32; 4 * TILE];
+    let step = buf.len() / (rows * width);
+    if step == 0 {
+        return false;
+    }
+    for (k, part) in out.chunks_mut(step).enumerate() {
+        let (offset, run) = (k * step, part.len() * width);
+        for (r, dst) in buf.chunks_mut(run).take(rows).enumerate() {
+            let from = start + r * cols + offset * width;
+            if !widen_run(halves, from, dst, tile.level) {
+                return false;
+            }
+        }
+        let xs = &buf[..rows * run];
+        if !kernel(
+            crate::arch::Rows {
+                xs,
+                stride: run,
+                rows,
+            },
+            offset,
+            part,
+        ) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Widens `dst.len()` halves from `start` into `dst`, by the SIMD widening
+/// at `level` when there is one. False when out of range.
+fn widen_run(src: Halves<'_>, start: usize, dst: &mut [f32], level: Level) -> bool {
+    let Some(end) = start.checked_add(dst.len()) else {
+        return false;
+    };
+    let run = match src {
+        Halves::F16(s) => s.get(start..end).map(Halves::F16),
+        Halves::Bf16(s) => s.get(start..end).map(Halves::Bf16),
+    };
+    let Some(run) = run else {
+        return false;
+    };
+    if !crate::arch::widen(level, run, dst) {
+        match run {
             Halves::F16(s) => s.convert_to_f32_slice(dst),
             Halves::Bf16(s) => s.convert_to_f32_slice(dst),
         }
     }
-    Some(dst)
+    true
 }
 
 /// Returns the closure: in argument position it can carry

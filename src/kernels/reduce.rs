@@ -258,21 +258,17 @@ fn max_of(n: usize, load: impl Fn(usize) -> f32) -> f32 {
     }
 }
 
-/// Most units a SIMD column tile takes.
-const COLUMN_TILE: usize = super::TILE;
-
 /// Scores the blocks of a tile. `N`/`M` are the block sizes, or 0 to take
 /// them from the tile (runtime sizes and `channel` sides).
 pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     let bn = if N == 0 { tile.unit_rows } else { N };
     let bm = if M == 0 { tile.unit_cols } else { M };
-    if bn == 1 && bm == 4 && quad_blocks(tile, out) {
-        return;
-    }
-    let simd = tile.level != crate::Level::Scalar
-        && tile.view.is_contiguous()
-        && (1..=COLUMN_TILE).contains(&out.len());
-    if simd && bm == 1 && columns(tile, bn, out) {
+    let simd = match (bn, bm) {
+        (1, 4) => quad_blocks(tile, out),
+        (_, 1) => columns(tile, bn, out),
+        _ => false,
+    };
+    if simd {
         return;
     }
     tile.scores.visit(Blocks::<N, M> { tile, out })
@@ -284,66 +280,29 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
 /// stay scalar: LLVM vectorises their row runs, and a transposing SIMD
 /// kernel measured slower. False when the kernel does not apply.
 fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
-    let (cols, r0, level) = (tile.view.cols(), tile.unit_row * bn, tile.level);
     let magnitude = tile.criterion == crate::Criterion::Magnitude;
-    let kernel = |xs: &[f32], stride: usize, first: usize, out: &mut [f32]| {
-        let rows = arch::Rows {
-            xs,
-            stride,
-            rows: bn,
-        };
-        arch::column_scores(level, rows, first, cols, tile.reduce, magnitude, out)
-    };
-    let (first, n) = (tile.first_unit, out.len());
-    if let crate::Scores::F32(s) = tile.scores {
-        let start = r0 * cols + first;
-        let len = (bn - 1) * cols + n;
-        return match s.get(start..start + len) {
-            Some(xs) => kernel(xs, cols, first, out),
-            None => false,
-        };
-    }
-    let mut buf = [0.0f32; 4 * COLUMN_TILE];
-    let step = buf.len() / bn;
-    if step == 0 {
-        return false;
-    }
-    for (k, part) in out.chunks_mut(step).enumerate() {
-        let (first, n) = (first + k * step, part.len());
-        for (r, chunk) in buf.chunks_mut(n).take(bn).enumerate() {
-            if super::f32_run(tile.scores, (r0 + r) * cols + first, n, chunk, level).is_none() {
-                return false;
-            }
-        }
-        if !kernel(&buf[..bn * n], n, first, part) {
-            return false;
-        }
-    }
-    true
+    let (cols, first) = (tile.view.cols(), tile.first_unit);
+    super::simd_rows(tile, bn, 1, out, |rows, offset, out| {
+        arch::column_scores(
+            tile.level,
+            rows,
+            first + offset,
+            cols,
+            tile.reduce,
+            magnitude,
+            out,
+        )
+    })
 }
 
 /// `1x4` blocks of a matrix tile: one row of contiguous runs of four, on
 /// the SIMD kernel shared with N:M groups of four. False when it does not
 /// apply.
 fn quad_blocks(tile: &Tile<'_>, out: &mut [f32]) -> bool {
-    if tile.level == crate::Level::Scalar || !tile.view.is_contiguous() || out.len() > COLUMN_TILE {
-        return false;
-    }
-    // The buffer exists only for halves: zeroing it costs.
-    let mut widened;
-    let buf: &mut [f32] = match tile.scores {
-        crate::Scores::F32(_) => &mut [],
-        _ => {
-            widened = [0.0f32; 4 * COLUMN_TILE];
-            &mut widened
-        }
-    };
-    let start = tile.unit_row * tile.view.cols() + tile.first_unit * 4;
-    let Some(xs) = super::f32_run(tile.scores, start, 4 * out.len(), buf, tile.level) else {
-        return false;
-    };
     let magnitude = tile.criterion == crate::Criterion::Magnitude;
-    arch::quad_block_scores(tile.level, xs, tile.reduce, magnitude, out)
+    super::simd_rows(tile, 1, 4, out, |rows, _, out| {
+        arch::quad_block_scores(tile.level, rows.xs, tile.reduce, magnitude, out)
+    })
 }
 
 #[cfg(test)]

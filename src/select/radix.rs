@@ -47,10 +47,15 @@ impl<'s> Scratch<'s> {
         self.bins.len().trailing_zeros()
     }
 
+    /// Candidates the scratch holds beside the records of `layers` layers.
+    fn capacity(&self, layers: usize) -> u64 {
+        4 * self.spare.len().saturating_sub(2 * layers) as u64
+    }
+
     /// Whether the top-digit bucket holding `count` keys over `layers`
     /// layers can be collected.
     fn fits(&self, count: u64, layers: usize) -> bool {
-        self.width() == 16 && count.div_ceil(4) + 2 * layers as u64 <= self.spare.len() as u64
+        self.width() == 16 && 2 * layers <= self.spare.len() && count <= self.capacity(layers)
     }
 
     fn set_candidate(&mut self, i: usize, low: u16) {
@@ -199,8 +204,7 @@ where
     I: Iterator<Item = (usize, Units<'a>)>,
 {
     let top = prefix >> 16;
-    // Candidates stop short of the layer records at the back.
-    let capacity = 4 * scratch.spare.len().saturating_sub(2 * layers);
+    let capacity = scratch.capacity(layers) as usize;
     let mut n = 0usize;
     for (j, (index, units)) in pool().enumerate().take(layers) {
         let (mut below, first) = (0u64, n);
