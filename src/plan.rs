@@ -8,7 +8,7 @@ use crate::layer::{Criterion, Layer};
 use crate::pattern::{Geometry, Pattern, Reduce, SkipReason, Ties};
 use core::cell::Cell;
 
-use crate::select::{kth_smallest, top_histogram, Counts, Scratch, Units, STACK_BINS, WIDE_BINS};
+use crate::select::{kth_smallest, prepare, Counts, Ready, Scratch, Units, STACK_BINS, WIDE_BINS};
 
 /// One pool for all layers, or one pool per layer.
 ///
@@ -591,27 +591,32 @@ pub fn plan(
 pub const SCRATCH_MIN: usize = WIDE_BINS;
 
 /// Scratch words for [`plan_with`] over a pool of `units` units and up to
-/// 4096 layers: room for a bucket of up to 1/64 of the units, two to four
-/// times what a bucket 1/128 of an octave wide holds for real weights
-/// (117 MiB for 3.75G units, a 30 GB bf16 checkpoint at 2:4).
+/// 4096 layers: room for 1/64 of the units' keys, whole (two a word). The
+/// sample-select collects about 1/100 of them; a bucket of a 16-bit
+/// digit, its fallback, holds 1/300 to 1/100 for real weights (so 234 MiB
+/// for 3.75G units, a 30 GB bf16 checkpoint at 2:4).
 ///
 /// ```
 /// assert_eq!(prunemask::scratch_words(0), prunemask::SCRATCH_MIN + 8192);
+/// assert_eq!(prunemask::scratch_words(1 << 20), prunemask::SCRATCH_MIN + 8192 + 8192);
 /// ```
 pub fn scratch_words(units: u64) -> usize {
-    let candidates = units.div_ceil(64);
-    SCRATCH_MIN + 2 * 4096 + candidates.div_ceil(4).min(usize::MAX as u64 / 2) as usize
+    let keys = units.div_ceil(64);
+    SCRATCH_MIN + 2 * 4096 + keys.div_ceil(2).min(usize::MAX as u64 / 2) as usize
 }
 
 /// [`plan`] with caller scratch: faster on large models.
 ///
-/// With at least [`SCRATCH_MIN`] words (512 KiB), the first pass counts a
-/// 16-bit digit of the unit scores and the second collects the scores in
-/// the threshold's bucket into the rest of the scratch (four per word), so
-/// the threshold and every layer's counts take two passes over the scores
-/// instead of four. [`scratch_words`] gives a size that holds the bucket
-/// for real weights; if the bucket does not fit, the plan is the same, only
-/// slower. The scratch's contents on entry do not matter.
+/// With at least [`SCRATCH_MIN`] words (512 KiB), a global selection takes
+/// one pass over the scores and a sample instead of four passes: a sample
+/// of the unit scores gives a range that holds the threshold with a wide
+/// margin, and one pass counts each layer's units below the range and
+/// collects the scores inside it into the rest of the scratch; the
+/// threshold and every layer's counts then come from memory. If the range
+/// misses (rare) or does not fit, two or three 16-bit radix passes do the
+/// same. [`scratch_words`] gives a size that holds the range for real
+/// weights; with less, the plan is the same, only slower. The scratch's
+/// contents on entry do not matter.
 ///
 /// ```
 /// use prunemask::{plan, plan_with, scratch_words, Layer, LayerReport, Options, Pattern, Shape};
@@ -638,17 +643,18 @@ pub fn plan_with(
     let mut stack = [0u64; STACK_BINS];
     let mut scratch = Scratch::new(&mut stack, scratch);
     // Every unit is scored (and so checked) before any report is written:
-    // globally by the first radix pass, which the selection then reuses.
-    let top_ready = match opts.domain {
+    // globally by the selection's first pass, which it then goes on from.
+    let ready = match opts.domain {
         Domain::Global => {
-            top_histogram(|| valid_units(layers, opts), &mut scratch)?;
-            true
+            let units = valid_units(layers, opts).map(|(_, u)| u.count() as u64);
+            let k = units_at(ratios.target, units.sum());
+            prepare(|| valid_units(layers, opts), k, &mut scratch)?
         }
         Domain::Local => {
             for (i, layer) in layers.iter().enumerate() {
                 validate(i, layer, opts)?;
             }
-            false
+            Ready::Nothing
         }
     };
     let mut summary = Summary {
@@ -685,7 +691,7 @@ pub fn plan_with(
             let units: u64 = planner.reports.iter().map(|r| r.units).sum();
             let k = units_at(ratios.target, units);
             summary.target_units = k;
-            summary.threshold = planner.select(k, top_ready)?;
+            summary.threshold = planner.select(k, ready)?;
         }
         Domain::Local => {
             for i in 0..layers.len() {
@@ -693,7 +699,7 @@ pub fn plan_with(
                     planner.reports[i].in_pool = true;
                     let k = units_at(ratios.target, planner.reports[i].units);
                     summary.target_units += k;
-                    planner.select(k, false)?;
+                    planner.select(k, Ready::Nothing)?;
                 }
             }
         }
@@ -730,9 +736,9 @@ impl<'a> Planner<'_, 'a, '_, '_> {
     }
 
     /// Selects `k` units over the layers in the pool, holding layers at their
-    /// bounds; returns the last pool threshold. `top` is the first radix
-    /// pass over the whole pool, if made.
-    fn select(&mut self, k: u64, mut top_ready: bool) -> Result<Option<f32>, Error> {
+    /// bounds; returns the last pool threshold. `ready`: what the first pass
+    /// over the whole pool left in the scratch.
+    fn select(&mut self, k: u64, mut ready: Ready) -> Result<Option<f32>, Error> {
         let mut remaining = k;
         let mut threshold = None;
         loop {
@@ -755,7 +761,8 @@ impl<'a> Planner<'_, 'a, '_, '_> {
                     r.keep_all();
                 }
             } else {
-                self.select_round(k_now, core::mem::take(&mut top_ready), &mut threshold)?;
+                let ready = core::mem::replace(&mut ready, Ready::Nothing);
+                self.select_round(k_now, ready, &mut threshold)?;
             }
             let mut crossed = false;
             for i in 0..self.reports.len() {
@@ -781,10 +788,10 @@ impl<'a> Planner<'_, 'a, '_, '_> {
     fn select_round(
         &mut self,
         k_now: u64,
-        top_ready: bool,
+        ready: Ready,
         threshold: &mut Option<f32>,
     ) -> Result<(), Error> {
-        let key = self.threshold(None, k_now, top_ready)?;
+        let key = self.threshold(None, k_now, ready)?;
         *threshold = Some(key_value(key));
         // Exact ties: the equal units go to the pool's first layers.
         let below: u64 = self
@@ -841,7 +848,7 @@ impl<'a> Planner<'_, 'a, '_, '_> {
             self.reports[i].keep_all();
             return Ok(());
         }
-        let key = self.threshold(Some(i), k, false)?;
+        let key = self.threshold(Some(i), k, Ready::Nothing)?;
         let quota = match self.opts.ties {
             Ties::Exact => k.saturating_sub(self.reports[i].tally.below),
             Ties::Inclusive => u64::MAX,
@@ -854,7 +861,7 @@ impl<'a> Planner<'_, 'a, '_, '_> {
     /// The `k`-th smallest key of the pool (the layers in it, or layer
     /// `only`), with every member's tally against it: from the selection's
     /// candidates when it collected them, else by one more pass.
-    fn threshold(&mut self, only: Option<usize>, k: u64, top_ready: bool) -> Result<u32, Error> {
+    fn threshold(&mut self, only: Option<usize>, k: u64, ready: Ready) -> Result<u32, Error> {
         self.selections += 1;
         let (layers, opts) = (self.layers, self.opts);
         // The pool reads the reports while the selection writes tallies.
@@ -892,7 +899,7 @@ impl<'a> Planner<'_, 'a, '_, '_> {
             (Ties::Inclusive, true) => None,
             _ => Some(&mut record),
         };
-        let (key, tallied) = kth_smallest(pool, k, top_ready, &mut self.scratch, counted)?;
+        let (key, tallied) = kth_smallest(pool, k, ready, &mut self.scratch, counted)?;
         if !tallied {
             for i in 0..self.reports.len() {
                 if member(i, &self.reports[i]) {

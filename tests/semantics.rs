@@ -2098,3 +2098,86 @@ fn unstable_custom_kernel_never_overruns_scratch() {
         }
     }
 }
+
+/// Units a counting kernel scored, and its scores: a hash of the unit's
+/// position in a 256-wide layer (`spread`), or runs of 16 whose every
+/// fourth run (the ones a sample of a 4-strided pool takes) is all low.
+static SCORED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn counted_kernel(t: &Tile<'_>, out: &mut [f32], score: fn(usize) -> f32) {
+    SCORED.fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    for (u, o) in out.iter_mut().enumerate() {
+        *o = score(t.unit_row * 256 + t.first_unit + u);
+    }
+}
+
+fn spread(unit: usize) -> f32 {
+    let h = (unit as u64 ^ 0x9e37_79b9).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40;
+    h as f32
+}
+
+/// The sampled runs hold distinct low scores: the range holds few keys,
+/// all far below the k-th.
+fn skewed(unit: usize) -> f32 {
+    if unit / 16 % 4 == 2 {
+        spread(unit) / 16_777_216.0
+    } else {
+        1000.0 + spread(unit)
+    }
+}
+
+/// The sampled runs hold seven low values: the range overflows.
+fn clumped(unit: usize) -> f32 {
+    if unit / 16 % 4 == 2 {
+        (unit % 7) as f32
+    } else {
+        1000.0 + spread(unit)
+    }
+}
+
+/// Plans 16 layers of 256x256 with a counting kernel, with and without
+/// scratch; checks they agree and returns the units scored by each.
+fn scored_units(score: fn(&Tile<'_>, &mut [f32]), ties: Ties) -> (u64, u64, u64) {
+    use std::sync::atomic::Ordering;
+    let pattern = Pattern::new("counted", KernelSet::custom_block(1, 1, score)).unwrap();
+    let w = vec![0.0f32; 256 * 256];
+    let layers: Vec<Layer<'_>> = (0..16)
+        .map(|_| Layer::new(&w[..], Shape::matrix(256, 256)))
+        .collect();
+    let opts = Options::new(pattern, 0.37).ties(ties);
+    let units = 16 * 256 * 256;
+    let mut scratch = vec![u64::MAX; prunemask::scratch_words(units)];
+    let (mut a, mut b) = (vec![LayerReport::default(); 16], vec![LayerReport::default(); 16]);
+    SCORED.store(0, Ordering::Relaxed);
+    let fast = prunemask::plan_with(&layers, &opts, &mut a, &mut scratch).unwrap();
+    let with = SCORED.swap(0, Ordering::Relaxed);
+    let slow = plan(&layers, &opts, &mut b).unwrap();
+    let without = SCORED.swap(0, Ordering::Relaxed);
+    assert_eq!(fast, slow);
+    assert_eq!(a, b);
+    if ties == Ties::Exact {
+        assert_eq!(fast.pruned_units, units_at(0.37, units));
+    }
+    (units, with, without)
+}
+
+fn units_at(ratio: f64, units: u64) -> u64 {
+    (ratio * units as f64) as u64
+}
+
+#[test]
+fn plan_with_reads_the_scores_about_once() {
+    // One test: the counter is shared.
+    let (units, with, without) = scored_units(|t, out| counted_kernel(t, out, spread), Ties::Exact);
+    // One pass and a sample of about 49152 units, against four passes.
+    assert!(with < units + units / 16, "{with} of {units}");
+    assert_eq!(without, 4 * units);
+    // A sample that sees only the low runs: its range misses the k-th key,
+    // or overflows; the radix passes follow, with the same plan.
+    for ties in [Ties::Exact, Ties::Inclusive] {
+        let (units, with, _) = scored_units(|t, out| counted_kernel(t, out, skewed), ties);
+        assert!(with >= 3 * units, "{with} of {units}");
+        let (units, with, _) = scored_units(|t, out| counted_kernel(t, out, clumped), ties);
+        assert!(with >= 2 * units, "{with} of {units}");
+    }
+}

@@ -5,5 +5,5 @@ mod radix;
 mod units;
 
 pub(crate) use radix::WIDE_BINS;
-pub(crate) use radix::{kth_smallest, top_histogram, Counts, Scratch, STACK_BINS};
+pub(crate) use radix::{kth_smallest, prepare, Counts, Ready, Scratch, STACK_BINS};
 pub(crate) use units::Units;

@@ -1,16 +1,22 @@
-//! The k-th smallest key of a pool of layers by radix selection over the
-//! streamed keys: the scores are read again each pass, never copied.
+//! The k-th smallest key of a pool of layers, found by streaming the unit
+//! keys again each pass: the scores are never copied.
 //!
-//! Two ways to run, by the scratch the caller gives:
-//! - none: digits of 11, 11 and 10 bits, each pass keeping a 2048-bin
-//!   histogram (16 KiB on the stack), then a pass to count each layer's
-//!   units below and at the threshold: four passes;
-//! - [`WIDE_BINS`] words or more: a 16-bit top digit, then one pass that
-//!   counts each layer's units below the top digit's bucket and *collects*
-//!   the low 16 bits of the keys inside it into the rest of the scratch
-//!   (a few percent of the units for real weights). The threshold and every
-//!   layer's counts then come from the candidates in memory: two passes.
-//!   If the bucket does not fit, a second 16-bit pass and the count pass.
+//! Three ways to run, by the scratch the caller gives:
+//! - none: radix selection with digits of 11, 11 and 10 bits, each pass
+//!   keeping a 2048-bin histogram (16 KiB on the stack), then a pass to
+//!   count each layer's units below and at the threshold: four passes;
+//! - [`WIDE_BINS`] words or more, *sample-select*: a sample of about 1/400
+//!   of the units gives a key range that holds the k-th key with a margin
+//!   of several standard deviations; one pass then counts each layer's
+//!   units below the range and collects the keys inside it (about 1% of
+//!   the units) into the scratch. The threshold and every layer's counts
+//!   then come from memory: one pass and a sample;
+//! - if the range misses the k-th key or its keys do not fit: a 16-bit top
+//!   digit, then one pass that counts below the digit's bucket and collects
+//!   its low 16 bits, or, if even that does not fit, a second 16-bit pass
+//!   and the count pass.
+//!
+//! Every way gives the same key and counts; only the passes differ.
 
 use super::Units;
 use crate::error::Error;
@@ -47,15 +53,21 @@ impl<'s> Scratch<'s> {
         self.bins.len().trailing_zeros()
     }
 
-    /// Candidates the scratch holds beside the records of `layers` layers.
-    fn capacity(&self, layers: usize) -> u64 {
-        4 * self.spare.len().saturating_sub(2 * layers) as u64
+    /// Candidates of `per_word` to a word the scratch holds beside the
+    /// records of `layers` layers.
+    fn capacity(&self, layers: usize, per_word: u64) -> u64 {
+        per_word * self.spare.len().saturating_sub(2 * layers) as u64
+    }
+
+    /// Whether the scratch holds a wide histogram and `layers` records.
+    fn wide(&self, layers: usize) -> bool {
+        self.width() == 16 && 2 * layers <= self.spare.len()
     }
 
     /// Whether the top-digit bucket holding `count` keys over `layers`
     /// layers can be collected.
     fn fits(&self, count: u64, layers: usize) -> bool {
-        self.width() == 16 && 2 * layers <= self.spare.len() && count <= self.capacity(layers)
+        self.wide(layers) && count <= self.capacity(layers, 4)
     }
 
     fn set_candidate(&mut self, i: usize, low: u16) {
@@ -66,6 +78,17 @@ impl<'s> Scratch<'s> {
 
     fn candidate(&self, i: usize) -> u16 {
         (self.spare[i / 4] >> (16 * (i % 4))) as u16
+    }
+
+    /// Whole keys, two a word (the range of a sample-select).
+    fn set_key(&mut self, i: usize, key: u32) {
+        let w = &mut self.spare[i / 2];
+        let shift = 32 * (i % 2);
+        *w = (*w & !(0xffff_ffff << shift)) | (key as u64) << shift;
+    }
+
+    fn key(&self, i: usize) -> u32 {
+        (self.spare[i / 2] >> (32 * (i % 2))) as u32
     }
 
     /// The record of the `j`-th pool layer: (units below the bucket,
@@ -126,22 +149,250 @@ fn pick(bins: &[u64], rank: u64) -> (u32, u64) {
     (bins.len() as u32 - 1, seen)
 }
 
-/// The first pass over a whole pool: the histogram of the top digit. It
-/// scores (and so checks) every unit; [`kth_smallest`] can start from it.
-pub(crate) fn top_histogram<'a, I>(
+/// What a first pass over a pool left in the scratch for
+/// [`kth_smallest`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Ready {
+    /// Nothing: the selection makes its own passes.
+    Nothing,
+    /// The histogram of the top digit over the pool.
+    Top,
+    /// The keys of a range, collected with each layer's counts.
+    Range(Range),
+}
+
+/// The keys in `lo..=hi` of a pool, collected whole into the scratch (two
+/// a word), with each pool layer's record: (units below `lo`, keys in the
+/// range).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Range {
+    lo: u32,
+    hi: u32,
+    /// Units of the pool below `lo`.
+    below: u64,
+    /// Keys in the range.
+    inside: u64,
+    layers: usize,
+}
+
+impl Range {
+    /// Whether the `k`-th smallest key of the pool is in the range.
+    fn holds(&self, k: u64) -> bool {
+        self.below < k && k <= self.below + self.inside
+    }
+}
+
+/// Units in a sampled run; runs are spread over the pool.
+const SAMPLE_RUN: usize = 16;
+/// Sample size aimed at (the sample lives in the histogram's words).
+const SAMPLE_AIM: u64 = WIDE_BINS as u64 * 3 / 4;
+
+/// The first pass over a whole pool, before the selection of its `k`-th
+/// smallest key: it scores (and so checks) every unit, and leaves what
+/// [`kth_smallest`] can start from: with a wide scratch, the keys of a
+/// range holding the `k`-th (found from a sample), else the top digit's
+/// histogram.
+pub(crate) fn prepare<'a, I>(
     pool: impl Fn() -> I,
+    k: u64,
     scratch: &mut Scratch<'_>,
-) -> Result<(), Error>
+) -> Result<Ready, Error>
 where
     I: Iterator<Item = (usize, Units<'a>)>,
 {
+    let layers = pool().count();
+    let units: u64 = pool().map(|(_, u)| u.count() as u64).sum();
+    if k >= 1 && k <= units && scratch.wide(layers) {
+        if let Some((lo, hi)) = sample_range(&pool, k, units, layers, scratch) {
+            if let Some(range) = gather(&pool, lo, hi, layers, scratch)? {
+                if range.holds(k) {
+                    return Ok(Ready::Range(range));
+                }
+            }
+        }
+    }
     let shift = 32 - scratch.width();
-    pass(&pool, scratch.bins, 0, 0, shift)
+    pass(&pool, scratch.bins, 0, 0, shift)?;
+    Ok(Ready::Top)
+}
+
+/// A key range that holds the `k`-th smallest of `units` keys with a
+/// margin of about four standard deviations of a sample's rank, narrowed
+/// to what the scratch can collect; `None` if that is too narrow to be
+/// worth a pass, or the sample met a NaN (the pass after reports it).
+fn sample_range<'a, I>(
+    pool: &impl Fn() -> I,
+    k: u64,
+    units: u64,
+    layers: usize,
+    scratch: &mut Scratch<'_>,
+) -> Option<(u32, u32)>
+where
+    I: Iterator<Item = (usize, Units<'a>)>,
+{
+    let capacity = scratch.capacity(layers, 2) as f64;
+    let stride = units.div_ceil(SAMPLE_AIM).max(1) as usize;
+    let (mut phase, mut n) = (stride / 2, 0usize);
+    let sample = &mut *scratch.bins;
+    for (_, units) in pool() {
+        units
+            .sample(SAMPLE_RUN, stride, &mut phase, |keys| {
+                for &key in keys {
+                    if let Some(slot) = sample.get_mut(n) {
+                        *slot = key as u64;
+                        n += 1;
+                    }
+                }
+            })
+            .ok()?;
+    }
+    let sample = &mut sample[..n];
+    if sample.is_empty() {
+        return None;
+    }
+    // The k-th key's rank in the sample, and the margin around it: four
+    // standard deviations of a binomial rank, at most what fits.
+    let s = n as f64;
+    let p = (k as f64 - 0.5) / units as f64;
+    let sigma = libm::sqrt(s * p * (1.0 - p));
+    let fits = capacity / units as f64 * s * 0.45;
+    let margin = (4.0 * sigma + 8.0).min(fits);
+    if margin < 2.0 * sigma + 1.0 {
+        return None;
+    }
+    let at = p * s;
+    let (lo_rank, hi_rank) = (at - margin, at + margin);
+    let hi = if hi_rank >= s - 1.0 {
+        u32::MAX
+    } else {
+        let r = hi_rank as usize;
+        *sample.select_nth_unstable(r).1 as u32
+    };
+    let lo = if lo_rank < 1.0 {
+        0
+    } else {
+        let r = lo_rank as usize;
+        *sample.select_nth_unstable(r).1 as u32
+    };
+    Some((lo, hi))
+}
+
+/// One pass over the pool: every layer's units below `lo`, and the keys in
+/// `lo..=hi` collected whole. `None` if they do not fit.
+fn gather<'a, I>(
+    pool: &impl Fn() -> I,
+    lo: u32,
+    hi: u32,
+    layers: usize,
+    scratch: &mut Scratch<'_>,
+) -> Result<Option<Range>, Error>
+where
+    I: Iterator<Item = (usize, Units<'a>)>,
+{
+    let capacity = scratch.capacity(layers, 2) as usize;
+    let width = hi - lo;
+    let (mut n, mut total) = (0usize, 0u64);
+    for (j, (index, units)) in pool().enumerate().take(layers) {
+        let (mut below, first) = (0u64, n);
+        units
+            .for_each_tile(|_, keys| {
+                below += count_below(keys, lo);
+                for_each_inside(keys, lo, width, |key| {
+                    if n < capacity {
+                        scratch.set_key(n, key);
+                    }
+                    n += 1;
+                });
+            })
+            .map_err(|kind| Error::in_layer(index, kind))?;
+        if n > capacity {
+            return Ok(None);
+        }
+        total += below;
+        let (b, c) = scratch.record(j);
+        (*b, *c) = (below, (n - first) as u64);
+    }
+    Ok(Some(Range {
+        lo,
+        hi,
+        below: total,
+        inside: n as u64,
+        layers,
+    }))
+}
+
+/// Keys below `lo` (the loop vectorises).
+fn count_below(keys: &[u32], lo: u32) -> u64 {
+    keys.iter().map(|&k| (k < lo) as u64).sum()
+}
+
+/// Calls `f` with the keys in `lo..=lo + width`, in order. Each run of 64
+/// is tested without a branch (it vectorises) into a bit set, then the set
+/// bits are visited: few keys are inside.
+fn for_each_inside(keys: &[u32], lo: u32, width: u32, mut f: impl FnMut(u32)) {
+    for run in keys.chunks(64) {
+        let mut bits = run.iter().enumerate().fold(0u64, |bits, (j, &k)| {
+            bits | ((k.wrapping_sub(lo) <= width) as u64) << j
+        });
+        while bits != 0 {
+            f(run[bits.trailing_zeros() as usize]);
+            bits &= bits - 1;
+        }
+    }
+}
+
+/// The `k`-th smallest key of a pool from its collected range, and, with
+/// `counted`, every pool layer's counts against it.
+fn finish(
+    range: &Range,
+    k: u64,
+    scratch: &mut Scratch<'_>,
+    layer_indices: impl Iterator<Item = usize>,
+    counted: Option<&mut dyn FnMut(usize, Counts)>,
+) -> u32 {
+    let n = range.inside as usize;
+    // Two 16-bit digits, counted over the keys in memory.
+    let rank = k - range.below;
+    scratch.bins.fill(0);
+    for i in 0..n {
+        scratch.bins[(scratch.key(i) >> 16) as usize] += 1;
+    }
+    let (high, seen) = pick(scratch.bins, rank);
+    scratch.bins.fill(0);
+    for i in 0..n {
+        let key = scratch.key(i);
+        if key >> 16 == high {
+            scratch.bins[(key & 0xffff) as usize] += 1;
+        }
+    }
+    let (low, _) = pick(scratch.bins, rank - seen);
+    let key = high << 16 | low;
+    if let Some(counted) = counted {
+        let mut i = 0usize;
+        for (j, index) in layer_indices.enumerate().take(range.layers) {
+            let (below, inside) = scratch.record(j);
+            let (mut counts, inside) = (
+                Counts {
+                    below: *below,
+                    equal: 0,
+                },
+                *inside as usize,
+            );
+            for c in i..i + inside {
+                let c = scratch.key(c);
+                counts.below += (c < key) as u64;
+                counts.equal += (c == key) as u64;
+            }
+            i += inside;
+            counted(index, counts);
+        }
+    }
+    key
 }
 
 /// The `k`-th smallest (1-based, `1 <= k <= units`) key over the layers that
-/// `pool` yields as `(layer index, units)`. `top_ready`: the scratch holds
-/// the pool's [`top_histogram`].
+/// `pool` yields as `(layer index, units)`, starting from what `ready` says
+/// the scratch holds (from [`prepare`] over the same pool, or `Nothing`).
 ///
 /// With `counted`, the layers' counts against the key may come from
 /// collected candidates: then `counted(layer, counts)` is called for every
@@ -150,7 +401,7 @@ where
 pub(crate) fn kth_smallest<'a, I>(
     pool: impl Fn() -> I,
     k: u64,
-    top_ready: bool,
+    ready: Ready,
     scratch: &mut Scratch<'_>,
     mut counted: Option<&mut dyn FnMut(usize, Counts)>,
 ) -> Result<(u32, bool), Error>
@@ -158,12 +409,23 @@ where
     I: Iterator<Item = (usize, Units<'a>)>,
 {
     debug_assert!(k >= 1);
+    let ready = match ready {
+        Ready::Nothing if scratch.wide(pool().count()) => prepare(&pool, k, scratch)?,
+        ready => ready,
+    };
+    if let Ready::Range(range) = ready {
+        if range.holds(k) {
+            let tallied = counted.is_some();
+            let key = finish(&range, k, scratch, pool().map(|(i, _)| i), counted);
+            return Ok((key, tallied));
+        }
+    }
     let width = scratch.width();
     let mut prefix = 0u32;
     let mut fixed = 0u32; // bits of the key already decided
     let mut rank = k; // rank of the wanted key among those matching the prefix
     let mut shift = 32u32;
-    let mut top_ready = top_ready;
+    let mut top_ready = ready == Ready::Top;
     while shift > 0 {
         let w = width.min(shift);
         shift -= w;
@@ -204,7 +466,7 @@ where
     I: Iterator<Item = (usize, Units<'a>)>,
 {
     let top = prefix >> 16;
-    let capacity = scratch.capacity(layers) as usize;
+    let capacity = scratch.capacity(layers, 4) as usize;
     let mut n = 0usize;
     for (j, (index, units)) in pool().enumerate().take(layers) {
         let (mut below, first) = (0u64, n);

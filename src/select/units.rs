@@ -68,19 +68,59 @@ impl<'a> Units<'a> {
     /// stops the stream with an error: `NanScore` naming the first NaN
     /// element of the unit if it holds one, else `NanUnit`.
     pub(crate) fn for_each_key(&self, mut f: impl FnMut(usize, u32)) -> Result<(), ErrorKind> {
+        self.for_each_tile(|first, keys| {
+            for (j, &key) in keys.iter().enumerate() {
+                f(first + j, key);
+            }
+        })
+    }
+
+    /// Calls `f(first unit, keys)` for every tile of units in pool order,
+    /// with the errors of [`for_each_key`](Self::for_each_key).
+    pub(crate) fn for_each_tile(&self, f: impl FnMut(usize, &[u32])) -> Result<(), ErrorKind> {
+        self.keyed_tiles(TILE, || true, f)
+    }
+
+    /// Calls `f(keys)` for every `stride`-th run of at most `size` units,
+    /// counting runs from `phase` on (and leaving it where the next layer
+    /// goes on): a sample of the layer spread over all of it.
+    pub(crate) fn sample(
+        &self,
+        size: usize,
+        stride: usize,
+        phase: &mut usize,
+        mut f: impl FnMut(&[u32]),
+    ) -> Result<(), ErrorKind> {
+        let take = || {
+            let take = *phase == 0;
+            *phase = if take { stride.max(1) - 1 } else { *phase - 1 };
+            take
+        };
+        self.keyed_tiles(size, take, |_, keys| f(keys))
+    }
+
+    /// The tiles of at most `size` units that `take` picks, scored and
+    /// checked, as keys.
+    fn keyed_tiles(
+        &self,
+        size: usize,
+        mut take: impl FnMut() -> bool,
+        mut f: impl FnMut(usize, &[u32]),
+    ) -> Result<(), ErrorKind> {
         let mut buf = [0.0f32; TILE];
-        self.tiles(TILE, |tile, first, n| {
+        let mut keys = [0u32; TILE];
+        self.tiles(size.min(TILE), |tile, first, n| {
+            if !take() {
+                return Ok(());
+            }
             let scores = &mut buf[..n];
             self.kernels.score(tile, scores);
             self.check_scores(scores, first)?;
             // Convert the whole tile first: the loop vectorises.
-            let mut keys = [0u32; TILE];
             for (k, &x) in keys.iter_mut().zip(scores.iter()) {
                 *k = order_key(x);
             }
-            for (j, &key) in keys[..n].iter().enumerate() {
-                f(first + j, key);
-            }
+            f(first, &keys[..n]);
             Ok(())
         })
     }
