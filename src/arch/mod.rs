@@ -195,6 +195,21 @@ fn quads(
     }
 }
 
+/// Runs `f` compiled for the level's instruction set, or as is at the
+/// scalar level (or one this CPU lacks). For plain loops (keys, counts,
+/// compares) that LLVM vectorises: the same code at every level, so the
+/// same results. Pass the closure through `kernels::inlined` with
+/// `#[inline(always)]`, or it may stay outside the SIMD function.
+#[inline(always)]
+pub(crate) fn vectorized(level: Level, mut f: impl FnMut()) {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    if dispatch(level, generic::Plain(&mut f)) {
+        return;
+    }
+    let _ = level;
+    f()
+}
+
 /// Widens a run of halves into `dst` (as long) with the level's vectors:
 /// the exact conversions of `kernels::{f16_to_f32, bf16_to_f32}`, compiled
 /// for the level's instruction set.

@@ -264,6 +264,7 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
     let bn = if N == 0 { tile.unit_rows } else { N };
     let bm = if M == 0 { tile.unit_cols } else { M };
     let simd = match (bn, bm) {
+        (1, 1) => elements(tile, out),
         (1, 4) => quad_blocks(tile, out),
         (_, 1) => columns(tile, bn, out),
         _ => false,
@@ -295,6 +296,51 @@ fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
     })
 }
 
+/// `1x1` blocks (unstructured): each element's own score, by the one
+/// definition, in the level's vectors. False when it does not apply.
+fn elements(tile: &Tile<'_>, out: &mut [f32]) -> bool {
+    // Captured by value: read through a reference, the criterion would be
+    // reloaded after every store, and the loop would not vectorise.
+    let magnitude = tile.criterion == crate::Criterion::Magnitude;
+    let read = move |x: f32| if magnitude { x.abs() } else { x };
+    super::simd_rows(tile, 1, 1, out, |rows, _, out| {
+        // Each reduction its own loop, so none tests it per element.
+        let mut each = super::inlined(
+            #[inline(always)]
+            move |reduce: Reduce| {
+                for (o, &x) in out.iter_mut().zip(rows.xs) {
+                    *o = element_score(reduce, read(x));
+                }
+            },
+        );
+        arch::vectorized(
+            tile.level,
+            super::inlined(
+                #[inline(always)]
+                || match tile.reduce {
+                    Reduce::Mean => each(Reduce::Mean),
+                    Reduce::Sum => each(Reduce::Sum),
+                    Reduce::L2 => each(Reduce::L2),
+                    Reduce::Max => each(Reduce::Max),
+                },
+            ),
+        );
+        true
+    })
+}
+
+/// [`block_score`] of a `1x1` block in closed form (the sums start from
+/// `+0.0`, so `-0.0` comes out `+0.0`; the max keeps it), equal bit for bit
+/// (a unit test checks).
+#[inline(always)]
+fn element_score(reduce: Reduce, x: f32) -> f32 {
+    match reduce {
+        Reduce::Max => x,
+        Reduce::L2 => 0.0 + x * x,
+        Reduce::Sum | Reduce::Mean => 0.0 + x,
+    }
+}
+
 /// `1x4` blocks of a matrix tile: one row of contiguous runs of four, on
 /// the SIMD kernel shared with N:M groups of four. False when it does not
 /// apply.
@@ -311,6 +357,32 @@ mod tests {
 
     fn seq(xs: &[f32]) -> f32 {
         xs.iter().fold(0.0, |a, &x| a + x)
+    }
+
+    #[test]
+    fn element_score_is_block_score() {
+        let xs = [
+            0.0f32,
+            -0.0,
+            1.5,
+            -2.25,
+            f32::MIN_POSITIVE / 8.0,
+            -f32::MIN_POSITIVE / 8.0,
+            f32::MAX,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        for reduce in [Reduce::Mean, Reduce::Sum, Reduce::L2, Reduce::Max] {
+            for x in xs {
+                let block = block_score(1, 1, 0, 1, reduce, |_, _| x);
+                let element = element_score(reduce, x);
+                assert!(
+                    block.to_bits() == element.to_bits() || (block.is_nan() && element.is_nan()),
+                    "{reduce:?} {x}: {block} vs {element}"
+                );
+            }
+        }
     }
 
     #[test]

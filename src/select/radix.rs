@@ -19,6 +19,7 @@
 //! Every way gives the same key and counts; only the passes differ.
 
 use super::Units;
+use crate::kernels::inlined;
 use crate::error::Error;
 
 /// Bins of the stack histogram (11-bit digits).
@@ -296,13 +297,23 @@ where
         let (mut below, first) = (0u64, n);
         units
             .for_each_tile(|_, keys| {
-                below += count_below(keys, lo);
-                for_each_inside(keys, lo, width, |key| {
+                let level = units.level();
+                let mut count = |key| {
                     if n < capacity {
                         scratch.set_key(n, key);
                     }
                     n += 1;
-                });
+                };
+                crate::arch::vectorized(
+                    level,
+                    inlined(
+                        #[inline(always)]
+                        || {
+                            below += count_below(keys, lo);
+                            for_each_inside(keys, lo, width, &mut count);
+                        },
+                    ),
+                );
             })
             .map_err(|kind| Error::in_layer(index, kind))?;
         if n > capacity {
@@ -322,23 +333,26 @@ where
 }
 
 /// Keys below `lo` (the loop vectorises).
+#[inline(always)]
 fn count_below(keys: &[u32], lo: u32) -> u64 {
-    keys.iter().map(|&k| (k < lo) as u64).sum()
+    keys.iter().map(|&k| (k < lo) as u32).sum::<u32>() as u64
 }
 
-/// Calls `f` with the keys in `lo..=lo + width`, in order. Each run of 64
-/// is tested without a branch (it vectorises) into a bit set, then the set
-/// bits are visited: few keys are inside.
+/// Calls `f` with the keys in `lo..=lo + width`, in order. Each run of 16
+/// is tested without a branch (it vectorises): few keys are inside, so
+/// most runs are passed over whole.
+#[inline(always)]
 fn for_each_inside(keys: &[u32], lo: u32, width: u32, mut f: impl FnMut(u32)) {
-    for run in keys.chunks(64) {
-        let mut bits = run.iter().enumerate().fold(0u64, |bits, (j, &k)| {
-            bits | ((k.wrapping_sub(lo) <= width) as u64) << j
-        });
+    let inside = |k: u32| k.wrapping_sub(lo) <= width;
+    let (runs, tail) = keys.as_chunks::<16>();
+    for run in runs {
+        let mut bits = (0..16).fold(0u32, |bits, j| bits | (inside(run[j]) as u32) << j);
         while bits != 0 {
-            f(run[bits.trailing_zeros() as usize]);
+            f(run[bits.trailing_zeros() as usize & 15]);
             bits &= bits - 1;
         }
     }
+    tail.iter().filter(|&&k| inside(k)).for_each(|&k| f(k));
 }
 
 /// The `k`-th smallest key of a pool from its collected range, and, with

@@ -4,7 +4,7 @@
 use crate::error::ErrorKind;
 use crate::kernels::groups::{least_n, MAX_GROUP};
 use crate::kernels::keys::order_key;
-use crate::kernels::{groups, read_at};
+use crate::kernels::{groups, inlined, read_at};
 use crate::layer::Layer;
 use crate::pattern::{Grid, KernelSet, Tile};
 use crate::plan::Options;
@@ -14,6 +14,13 @@ use crate::kernels::TILE;
 /// Bytes of N:M keep marks per tile (`TILE` groups of four; fewer, longer
 /// groups per tile for larger `M`).
 const KEEP: usize = 4 * TILE;
+
+/// Whether a run of scores holds a NaN, tested without a branch (the loop
+/// vectorises).
+#[inline(always)]
+fn any_nan(scores: &[f32]) -> bool {
+    scores.iter().fold(false, |nan, x| nan | x.is_nan())
+}
 
 /// One valid layer seen as units.
 #[derive(Clone, Copy)]
@@ -59,6 +66,11 @@ impl<'a> Units<'a> {
         self.grid.unit_rows * self.grid.unit_cols
     }
 
+    /// The instruction-set level the layer is scored at.
+    pub(crate) fn level(&self) -> crate::Level {
+        self.tile.level
+    }
+
     /// `N` of an N:M pattern, 0 for blocks.
     pub(crate) fn prune_per_group(&self) -> usize {
         self.tile.prune_per_group
@@ -77,13 +89,20 @@ impl<'a> Units<'a> {
 
     /// Calls `f(first unit, keys)` for every tile of units in pool order,
     /// with the errors of [`for_each_key`](Self::for_each_key).
-    pub(crate) fn for_each_tile(&self, f: impl FnMut(usize, &[u32])) -> Result<(), ErrorKind> {
-        self.keyed_tiles(TILE, || true, f)
+    pub(crate) fn for_each_tile(&self, mut f: impl FnMut(usize, &[u32])) -> Result<(), ErrorKind> {
+        let mut scores = [0.0f32; TILE];
+        let mut keys = [0u32; TILE];
+        self.tiles(TILE, |tile, first, n| {
+            self.keys(tile, first, &mut scores[..n], &mut keys[..n])?;
+            f(first, &keys[..n]);
+            Ok(())
+        })
     }
 
-    /// Calls `f(keys)` for every `stride`-th run of at most `size` units,
-    /// counting runs from `phase` on (and leaving it where the next layer
-    /// goes on): a sample of the layer spread over all of it.
+    /// Calls `f(keys)` for every `stride`-th run of at most `size` units
+    /// along the unit rows, `phase` runs on from the start (and leaves
+    /// `phase` where the next layer goes on): a sample spread over the
+    /// layer, found without visiting the runs it skips.
     pub(crate) fn sample(
         &self,
         size: usize,
@@ -91,38 +110,55 @@ impl<'a> Units<'a> {
         phase: &mut usize,
         mut f: impl FnMut(&[u32]),
     ) -> Result<(), ErrorKind> {
-        let take = || {
-            let take = *phase == 0;
-            *phase = if take { stride.max(1) - 1 } else { *phase - 1 };
-            take
-        };
-        self.keyed_tiles(size, take, |_, keys| f(keys))
+        let (size, stride) = (size.clamp(1, TILE), stride.max(1));
+        let runs = self.grid.cols.div_ceil(size);
+        let mut scores = [0.0f32; TILE];
+        let mut keys = [0u32; TILE];
+        let mut tile = self.tile;
+        for ur in 0..self.grid.rows {
+            let mut run = *phase;
+            while run < runs {
+                let uc = run * size;
+                let n = size.min(self.grid.cols - uc);
+                (tile.unit_row, tile.first_unit) = (ur, uc);
+                let first = ur * self.grid.cols + uc;
+                self.keys(&tile, first, &mut scores[..n], &mut keys[..n])?;
+                f(&keys[..n]);
+                run += stride;
+            }
+            *phase = run - runs;
+        }
+        Ok(())
     }
 
-    /// The tiles of at most `size` units that `take` picks, scored and
-    /// checked, as keys.
-    fn keyed_tiles(
+    /// Scores a tile (its first unit is `first`), checks the scores and
+    /// turns them into keys.
+    fn keys(
         &self,
-        size: usize,
-        mut take: impl FnMut() -> bool,
-        mut f: impl FnMut(usize, &[u32]),
+        tile: &Tile<'a>,
+        first: usize,
+        scores: &mut [f32],
+        keys: &mut [u32],
     ) -> Result<(), ErrorKind> {
-        let mut buf = [0.0f32; TILE];
-        let mut keys = [0u32; TILE];
-        self.tiles(size.min(TILE), |tile, first, n| {
-            if !take() {
-                return Ok(());
-            }
-            let scores = &mut buf[..n];
-            self.kernels.score(tile, scores);
+        self.kernels.score(tile, scores);
+        // The NaN test and the keys, in the level's vectors.
+        let mut nan = false;
+        crate::arch::vectorized(
+            self.tile.level,
+            inlined(
+                #[inline(always)]
+                || {
+                    nan = any_nan(scores);
+                    for (k, &x) in keys.iter_mut().zip(scores.iter()) {
+                        *k = order_key(x);
+                    }
+                },
+            ),
+        );
+        if nan {
             self.check_scores(scores, first)?;
-            // Convert the whole tile first: the loop vectorises.
-            for (k, &x) in keys.iter_mut().zip(scores.iter()) {
-                *k = order_key(x);
-            }
-            f(first, &keys[..n]);
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     /// Runs `f(tile, first unit index, units)` on the layer's tiles of at
@@ -150,7 +186,7 @@ impl<'a> Units<'a> {
     fn check_scores(&self, scores: &[f32], first: usize) -> Result<(), ErrorKind> {
         // Test the whole tile without branching (it vectorises), then find
         // the unit in the rare tile that has one.
-        if !scores.iter().fold(false, |nan, x| nan | x.is_nan()) {
+        if !any_nan(scores) {
             return Ok(());
         }
         match scores.iter().position(|x| x.is_nan()) {

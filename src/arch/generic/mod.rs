@@ -331,6 +331,18 @@ fn scalar_group(
     }
 }
 
+/// Plain code run inside the level's `vectorize`: its loops are compiled
+/// (and vectorised by LLVM) for that instruction set. See
+/// `arch::vectorized`.
+pub(crate) struct Plain<'f, F: FnMut()>(pub &'f mut F);
+
+impl<F: FnMut()> Job for Plain<'_, F> {
+    #[inline(always)]
+    fn run<L: Lanes>(self, _: L) {
+        (self.0)()
+    }
+}
+
 /// Halves to `f32`: see `arch::widen`. Plain loops: compiled inside the
 /// level's `vectorize`, they vectorise with its instruction set.
 pub(crate) struct Widen<'a> {
