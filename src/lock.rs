@@ -39,7 +39,7 @@ pub fn lock(
     for (i, (layer, m)) in layers.iter().zip(masks.iter()).enumerate() {
         layer.checked_view(i)?;
         check_mask(i, layer, m)?;
-        scan_nan(i, layer)?;
+        scan_nan(i, layer, crate::Level::best())?;
     }
     let mut summary = Summary {
         layers: layers.len(),

@@ -3,6 +3,7 @@
 
 use crate::arch::Level;
 use crate::error::{Error, ErrorKind};
+use crate::kernels::inlined;
 use crate::kernels::keys::key_value;
 use crate::layer::{Criterion, Layer};
 use crate::pattern::{Geometry, Pattern, Reduce, SkipReason, Ties};
@@ -484,25 +485,35 @@ pub(crate) fn units_of<'a>(
         .map(|grid| Units::new(layer, view, grid, opts)))
 }
 
-/// Rejects NaN anywhere in a layer's scores.
-pub(crate) fn scan_nan(index: usize, layer: &Layer<'_>) -> Result<(), Error> {
+/// Rejects NaN anywhere in a layer's scores, testing in the level's
+/// vectors.
+pub(crate) fn scan_nan(index: usize, layer: &Layer<'_>, level: Level) -> Result<(), Error> {
     /// The first NaN: whole chunks are tested without branching (the loop
     /// vectorises), the position found in the chunk that has one.
-    fn first_nan<T: Copy>(xs: &[T], is_nan: impl Fn(T) -> bool) -> Option<usize> {
+    fn first_nan<T: Copy>(xs: &[T], level: Level, is_nan: impl Fn(T) -> bool) -> Option<usize> {
         let chunk = 256;
-        let hit = xs
-            .chunks(chunk)
-            .position(|c| c.iter().fold(false, |any, &x| any | is_nan(x)))?;
-        let start = hit * chunk;
+        let mut hit = None;
+        crate::arch::vectorized(
+            level,
+            inlined(
+                #[inline(always)]
+                || {
+                    hit = xs
+                        .chunks(chunk)
+                        .position(|c| c.iter().fold(false, |any, &x| any | is_nan(x)));
+                },
+            ),
+        );
+        let start = hit? * chunk;
         xs[start..]
             .iter()
             .position(|&x| is_nan(x))
             .map(|j| start + j)
     }
     let nan = match layer.scores {
-        crate::Scores::F32(s) => first_nan(s, f32::is_nan),
-        crate::Scores::F16(s) => first_nan(s, |x| x.to_bits() & 0x7fff > 0x7c00),
-        crate::Scores::Bf16(s) => first_nan(s, |x| x.to_bits() & 0x7fff > 0x7f80),
+        crate::Scores::F32(s) => first_nan(s, level, f32::is_nan),
+        crate::Scores::F16(s) => first_nan(s, level, |x| x.to_bits() & 0x7fff > 0x7c00),
+        crate::Scores::Bf16(s) => first_nan(s, level, |x| x.to_bits() & 0x7fff > 0x7f80),
     };
     match nan {
         Some(i) => Err(Error::in_layer(index, ErrorKind::NanScore { index: i })),
@@ -515,7 +526,7 @@ pub(crate) fn scan_nan(index: usize, layer: &Layer<'_>) -> Result<(), Error> {
 fn check_layer(index: usize, layer: &Layer<'_>, opts: &Options) -> Result<(), Error> {
     match units_of(index, layer, opts)? {
         Ok(units) if units.checks_nan() => Ok(()),
-        _ => scan_nan(index, layer),
+        _ => scan_nan(index, layer, opts.level),
     }
 }
 
@@ -985,7 +996,7 @@ fn check_planned(
         // |w| summed or compared never makes NaN out of numbers: a scan
         // for NaN elements checks what scoring would, at memory speed.
         Ok(units) if units.checks_nan() && opts.criterion == Criterion::Magnitude => {
-            scan_nan(0, layer)
+            scan_nan(0, layer, opts.level)
         }
         // Signed scores can (inf - inf in a sum): score every unit.
         _ => validate(0, layer, opts),

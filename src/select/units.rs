@@ -268,18 +268,31 @@ impl<'a> Units<'a> {
                 self.kernels.score(tile, &mut scores[..n]);
             }
             self.check_scores(&scores[..n], first)?;
+            let scores = &scores[..n];
+            let keep = &*keep;
             // Per unit: 1 = kept, 0 = pruned. Above the key is kept, without
-            // a branch (the loop vectorises); ties, if any, are settled
-            // after, in pool order.
+            // a branch; ties, if any, are settled after, in pool order.
             let mut kept = [1u8; TILE];
             let mut ties = 0;
-            for (&x, k) in scores[..n].iter().zip(kept.iter_mut()) {
-                let unit = order_key(x);
-                *k = (unit > key) as u8;
-                ties += (unit == key) as usize;
-            }
+            crate::arch::vectorized(
+                self.tile.level,
+                inlined(
+                    #[inline(always)]
+                    || {
+                        // Locals, not the captured references: LLVM would
+                        // reload and store them every unit.
+                        let (key, mut equal) = (key, 0);
+                        for (&x, k) in scores.iter().zip(kept.iter_mut()) {
+                            let unit = order_key(x);
+                            *k = (unit > key) as u8;
+                            equal += (unit == key) as usize;
+                        }
+                        ties = equal;
+                    },
+                ),
+            );
             if ties > 0 {
-                for (&x, k) in scores[..n].iter().zip(kept.iter_mut()) {
+                for (&x, k) in scores.iter().zip(kept.iter_mut()) {
                     if order_key(x) == key {
                         *k = (equal_left == 0) as u8;
                         equal_left = equal_left.saturating_sub(1);
@@ -287,40 +300,26 @@ impl<'a> Units<'a> {
                 }
             }
             let kept = &kept[..n];
-            let keep = &*keep;
-            // Element `j` of unit `u` in one block row: kept units keep all,
-            // pruned blocks none, pruned N:M groups their keep marks.
-            let value = |u: usize, j: usize| kept[u] | keep.get(u * bm + j).copied().unwrap_or(0);
             for r in ur * bn..(ur + 1) * bn {
                 let start = r * view.cols() + uc * bm;
                 match mask.get_mut(start..start + n * bm) {
                     // A matrix row: the tile's units side by side, written
-                    // without a branch per unit.
-                    Some(row) if view.is_contiguous() => {
-                        if groups {
-                            for ((chunk, &k), marks) in row
-                                .chunks_exact_mut(bm)
-                                .zip(kept)
-                                .zip(keep.chunks_exact(bm))
-                            {
-                                for (d, &m) in chunk.iter_mut().zip(marks) {
-                                    *d = k | m;
-                                }
-                            }
-                        } else if bm == 1 {
-                            row.copy_from_slice(kept);
-                        } else {
-                            for (chunk, &k) in row.chunks_exact_mut(bm).zip(kept) {
-                                chunk.fill(k);
-                            }
-                        }
-                    }
-                    // A conv view: follow the index mapping.
+                    // in the level's vectors without a branch per unit.
+                    Some(row) if view.is_contiguous() => crate::arch::vectorized(
+                        self.tile.level,
+                        inlined(
+                            #[inline(always)]
+                            || write_row(row, kept, keep, groups, bm),
+                        ),
+                    ),
+                    // A conv view: follow the index mapping. Element `j`
+                    // of unit `u`: kept units keep all, pruned blocks none,
+                    // pruned N:M groups their keep marks.
                     _ => {
                         for u in 0..n {
                             for (j, i) in view.run(r, (uc + u) * bm).take(bm).enumerate() {
                                 if let Some(d) = mask.get_mut(i) {
-                                    *d = value(u, j);
+                                    *d = kept[u] | keep.get(u * bm + j).copied().unwrap_or(0);
                                 }
                             }
                         }
@@ -329,5 +328,32 @@ impl<'a> Units<'a> {
             }
             Ok(())
         })
+    }
+}
+
+/// One block row of a tile's mask, `bm` elements a unit: kept units keep
+/// all, pruned blocks none, pruned N:M groups (`groups`) their keep marks.
+#[inline(always)]
+fn write_row(row: &mut [u8], kept: &[u8], keep: &[u8], groups: bool, bm: usize) {
+    if groups && bm == 4 {
+        // Groups of four a word at a time: the loop vectorises.
+        let (words, _) = row.as_chunks_mut::<4>();
+        let (marks, _) = keep.as_chunks::<4>();
+        for ((w, &k), m) in words.iter_mut().zip(kept).zip(marks) {
+            *w = (u32::from_le_bytes(*m) | k as u32 * 0x0101_0101).to_le_bytes();
+        }
+    } else if groups {
+        let units = row.chunks_exact_mut(bm).zip(kept).zip(keep.chunks_exact(bm));
+        for ((chunk, &k), marks) in units {
+            for (d, &m) in chunk.iter_mut().zip(marks) {
+                *d = k | m;
+            }
+        }
+    } else if bm == 1 {
+        row.copy_from_slice(kept);
+    } else {
+        for (chunk, &k) in row.chunks_exact_mut(bm).zip(kept) {
+            chunk.fill(k);
+        }
     }
 }
