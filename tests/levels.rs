@@ -4,8 +4,8 @@
 use half::{bf16, f16};
 use proptest::prelude::*;
 use prunemask::{
-    prune, unit_scores, CapMode, Criterion, Domain, ErrorKind, Layer, LayerReport, Level, Options,
-    Pattern, Reduce, Shape, Ties,
+    plan_with, prune, unit_scores, write_mask, CapMode, Criterion, Domain, ErrorKind, Layer,
+    LayerReport, Level, Options, Pattern, Reduce, Shape, Ties,
 };
 
 fn levels() -> Vec<Level> {
@@ -137,6 +137,24 @@ where
                 .map(|_| out.iter().map(|x| x.to_bits()).collect())
         })
         .collect();
+    // The scratch path (sample-select, or its radix fallback) gives the
+    // same plan and masks at this level.
+    let mut scratch =
+        vec![u64::MAX; prunemask::scratch_words(reports.iter().map(|r| r.units).sum())];
+    let mut with = vec![LayerReport::default(); layers.len()];
+    plan_with(&layers, &opts, &mut with, &mut scratch).map_err(|e| e.to_string())?;
+    for ((layer, report), mask) in layers.iter().zip(&with).zip(&masks) {
+        let mut m = vec![7u8; mask.len()];
+        write_mask(layer, &opts, report, &mut m).map_err(|e| e.to_string())?;
+        if &m != mask {
+            return Err(format!(
+                "plan_with + write_mask differ from prune at {level:?}"
+            ));
+        }
+    }
+    if with != reports {
+        return Err(format!("plan_with reports differ from prune at {level:?}"));
+    }
     Ok((masks, reports, scores))
 }
 
@@ -146,6 +164,7 @@ proptest! {
     #[test]
     fn every_level_equals_scalar(c in case()) {
         let want = run(&c, Level::Scalar, &c.data);
+        prop_assert!(want.as_ref().map_or_else(|e| !e.contains("differ"), |_| true), "{:?}", want);
         for level in levels() {
             prop_assert_eq!(&run(&c, level, &c.data), &want, "{:?}", level);
         }

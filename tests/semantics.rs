@@ -2147,7 +2147,10 @@ fn scored_units(score: fn(&Tile<'_>, &mut [f32]), ties: Ties) -> (u64, u64, u64)
     let opts = Options::new(pattern, 0.37).ties(ties);
     let units = 16 * 256 * 256;
     let mut scratch = vec![u64::MAX; prunemask::scratch_words(units)];
-    let (mut a, mut b) = (vec![LayerReport::default(); 16], vec![LayerReport::default(); 16]);
+    let (mut a, mut b) = (
+        vec![LayerReport::default(); 16],
+        vec![LayerReport::default(); 16],
+    );
     SCORED.store(0, Ordering::Relaxed);
     let fast = prunemask::plan_with(&layers, &opts, &mut a, &mut scratch).unwrap();
     let with = SCORED.swap(0, Ordering::Relaxed);

@@ -343,7 +343,10 @@ fn write_row(row: &mut [u8], kept: &[u8], keep: &[u8], groups: bool, bm: usize) 
             *w = (u32::from_le_bytes(*m) | k as u32 * 0x0101_0101).to_le_bytes();
         }
     } else if groups {
-        let units = row.chunks_exact_mut(bm).zip(kept).zip(keep.chunks_exact(bm));
+        let units = row
+            .chunks_exact_mut(bm)
+            .zip(kept)
+            .zip(keep.chunks_exact(bm));
         for ((chunk, &k), marks) in units {
             for (d, &m) in chunk.iter_mut().zip(marks) {
                 *d = k | m;
