@@ -213,9 +213,32 @@ impl Job for Groups<'_> {
     /// (`contiguous_sum`) run on vectors.
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
-        const MAX: usize = crate::arch::MAX_SIMD_GROUP;
-        let m = self.m;
-        if !(2..=MAX).contains(&m) {
+        // Common lengths get their own copy, with the group loops unrolled
+        // and the marks in registers.
+        match (self.m, self.exact) {
+            (2, true) => self.groups_of::<L, 2, true>(l),
+            (2, false) => self.groups_of::<L, 2, false>(l),
+            (8, true) => self.groups_of::<L, 8, true>(l),
+            (8, false) => self.groups_of::<L, 8, false>(l),
+            (16, true) => self.groups_of::<L, 16, true>(l),
+            (16, false) => self.groups_of::<L, 16, false>(l),
+            (_, true) => self.groups_of::<L, { crate::arch::MAX_SIMD_GROUP }, true>(l),
+            (_, false) => self.groups_of::<L, { crate::arch::MAX_SIMD_GROUP }, false>(l),
+        }
+    }
+}
+
+impl Groups<'_> {
+    /// The kernel for groups of `m <= MAX` (`MAX` exactly, when it is not
+    /// the largest length the kernel takes), ties as `EXACT`.
+    #[inline(always)]
+    fn groups_of<L: Lanes, const MAX: usize, const EXACT: bool>(self, l: L) {
+        let m = if MAX < crate::arch::MAX_SIMD_GROUP {
+            MAX
+        } else {
+            self.m
+        };
+        if !(2..=MAX).contains(&m) || m != self.m {
             return;
         }
         let (zero, one, n) = (l.splat(0.0), l.splat(1.0), l.splat(self.n));
@@ -257,7 +280,7 @@ impl Job for Groups<'_> {
                 let mut rank = zero;
                 for i in (0..m).filter(|&i| i != j) {
                     let y = load(i);
-                    let before = if self.exact && i < j {
+                    let before = if EXACT && i < j {
                         l.le(y, x)
                     } else {
                         l.lt(y, x)
