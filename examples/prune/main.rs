@@ -18,9 +18,9 @@
 //!    `Layer` per prunable tensor over the mapped bytes ([`checkpoint`]),
 //!    create the outputs under temporary names ([`write`]).
 //! 2. Select: one `prunemask::plan_with` call over all layers, on one
-//!    thread (the library is single-threaded). It streams two passes over
-//!    the mapped data (a 16-bit histogram, then the scores in the
-//!    threshold's bucket collected into scratch); no score is copied.
+//!    thread (the library is single-threaded). It samples the mapped data,
+//!    then streams one pass over it (the scores in a range around the
+//!    threshold collected into scratch); no score is copied.
 //!    Meanwhile another thread copies the dense tensors to `--output`.
 //! 3. Masks and outputs ([`produce`]): tensor by tensor on `--threads`
 //!    threads, each writing its tensor's mask with `write_mask` into a buffer
@@ -296,8 +296,8 @@ pub fn run(cli: &Cli) -> Result<Report, String> {
         ));
         let start = Instant::now();
         let mut reports = vec![LayerReport::default(); layers.len()];
-        // Scratch for the two-pass selection (a 16-bit histogram and the
-        // threshold bucket's scores): room for 1/64 of the units.
+        // Scratch for the one-pass selection (the sample, and the scores
+        // around the threshold): room for 1/64 of the units.
         let elements: usize = layers.iter().map(|l| l.scores.len()).sum();
         let units = elements / unit_elements(opts.pattern.geometry());
         let mut scratch = vec![0u64; prunemask::scratch_words(units as u64)];
