@@ -434,7 +434,22 @@ impl Job for Columns<'_> {
     /// and the rest goes to the scalar kernel.
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
+        // The common heights get their own copy, the row loop unrolled.
+        match self.rows.rows {
+            4 => self.columns_of::<L, 4>(l),
+            8 => self.columns_of::<L, 8>(l),
+            16 => self.columns_of::<L, 16>(l),
+            _ => self.columns_of::<L, 0>(l),
+        }
+    }
+}
+
+impl Columns<'_> {
+    /// The kernel for blocks `ROWS` high (0: as many as `rows` says).
+    #[inline(always)]
+    fn columns_of<L: Lanes, const ROWS: usize>(self, l: L) {
         let crate::arch::Rows { xs, stride, rows } = self.rows;
+        let rows = if ROWS == 0 { rows } else { ROWS };
         let sequential_end = sequential_end(self.cols);
         let zero = l.splat(0.0);
         let (outs, _) = L::chunks_mut(self.out);
