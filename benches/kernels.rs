@@ -20,7 +20,8 @@ mod stream;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::bf16;
 use prunemask::{
-    plan_with, scratch_words, unit_scores, write_mask, Layer, LayerReport, Options, Pattern, Shape,
+    lock, plan_with, scratch_words, sparsity, unit_scores, write_mask, Layer, LayerReport, Options,
+    Pattern, Shape,
 };
 
 const ROWS: usize = 512;
@@ -93,6 +94,24 @@ fn kernels(c: &mut Criterion) {
                         write_mask(l, opts, r, m).unwrap();
                     }
                 })
+            });
+        }
+        // Pattern lock of a half-zero copy, and the sparsity of its masks.
+        let mut sparse = data.clone();
+        model::zero_half(&mut sparse);
+        let sparse_layers = self::layers(&sparse, &shapes);
+        let shape_list: Vec<Shape> = sparse_layers.iter().map(|l| l.shape).collect();
+        for name in ["4x1", "2:4", "1x1"] {
+            let pattern = Pattern::parse(name).unwrap();
+            group.bench_with_input(BenchmarkId::new("lock", name), &pattern, |b, p| {
+                b.iter(|| {
+                    let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+                    lock(black_box(&sparse_layers), p, &mut reports, &mut outs).unwrap()
+                })
+            });
+            let views: Vec<&[u8]> = masks.iter().map(|m| &m[..]).collect();
+            group.bench_with_input(BenchmarkId::new("sparsity", name), &pattern, |b, p| {
+                b.iter(|| sparsity(p, &shape_list, black_box(&views)).unwrap())
             });
         }
         group.finish();

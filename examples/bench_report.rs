@@ -7,6 +7,7 @@
 //! cargo run --release --example bench_report            # full: BERT-base 85M, and 64M over 128 layers
 //! cargo run --release --example bench_report -- --small # quick: 4M and 4M
 //! cargo run --release --example bench_report -- --only 2:4 --only V4
+//! cargo run --release --example bench_report -- --only lock  # lock and sparsity rows only
 //! ```
 //!
 //! Each figure is the best of several runs (the least disturbed one).
@@ -21,8 +22,8 @@ mod model;
 #[path = "../benches/support/stream.rs"]
 mod stream;
 use prunemask::{
-    plan, plan_with, scratch_words, unit_scores, write_mask, Criterion, Layer, LayerReport, Level,
-    Options, Pattern, Shape,
+    lock_at, plan, plan_with, scratch_words, sparsity_at, unit_scores, write_mask, Criterion,
+    Layer, LayerReport, Level, Options, Pattern, Shape,
 };
 use stream::{read_stream, read_write_stream};
 
@@ -154,87 +155,91 @@ fn main() {
             .level(level)
     };
 
-    // End to end on a BERT-base-shaped model, as a large model is pruned:
-    // plan_with, then each layer's mask.
-    let mut bert = Model::new(
-        if small {
-            model::uniform_shapes(4, 1024, 1024)
-        } else {
-            model::bert_base_shapes()
-        },
-        runs,
-    );
-    bert.describe(if small { "small model" } else { "BERT-base" });
-    header();
-    let mut scratch = vec![0u64; scratch_words(bert.elements as u64)];
-    let mut reports = vec![LayerReport::default(); bert.shapes.len()];
-    for name in ["2:4", "4x1"].into_iter().filter(|n| pattern_wanted(n)) {
-        for &level in &levels {
-            let o = opts(name, level);
-            let mut masks = std::mem::take(&mut bert.masks);
-            let mut end_to_end = |layers: &[Layer<'_>]| {
-                best_of(runs, || {
-                    plan_with(layers, &o, &mut reports, &mut scratch).unwrap();
-                    for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
-                        write_mask(l, &o, r, m).unwrap();
-                    }
-                })
-            };
-            let f32_time = end_to_end(&bert.layers(&bert.f32s));
-            let bf16_time = end_to_end(&bert.layers(&bert.bf16s));
-            let f16_time = end_to_end(&bert.layers(&bert.f16s));
-            let layers = bert.layers(&bert.f32s);
-            let planned = best_of(runs, || {
-                plan(&layers, &o, &mut reports).unwrap();
-            });
-            let planned_with = best_of(runs, || {
-                plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
-            });
-            bert.masks = masks;
-            let target = Some(4.0);
-            bert.row(
-                &format!("{name} global, end to end (f32)"),
-                level,
-                f32_time,
-                false,
-                target,
-            );
-            bert.row(
-                &format!("{name} global, end to end (bf16)"),
-                level,
-                bf16_time,
-                false,
-                None,
-            );
-            bert.row(
-                &format!("{name} global, end to end (f16)"),
-                level,
-                f16_time,
-                false,
-                None,
-            );
-            bert.row(
-                &format!("{name} global plan, no scratch (f32)"),
-                level,
-                planned,
-                false,
-                None,
-            );
-            bert.row(
-                &format!("{name} global plan_with (f32)"),
-                level,
-                planned_with,
-                false,
-                None,
-            );
-            let rate = |d: Duration| f32_time.as_secs_f64() / d.as_secs_f64();
-            println!(
-                "{:<44} {:>6} bf16 {:.2}x, f16 {:.2}x the f32 element rate (target >= 1)",
-                format!("{name} half rates"),
-                format!("{level:?}"),
-                rate(bf16_time),
-                rate(f16_time)
-            );
+    // `--only lock`: the lock and sparsity rows only.
+    let lock_only = only.contains(&"lock");
+    if !lock_only {
+        // End to end on a BERT-base-shaped model, as a large model is pruned:
+        // plan_with, then each layer's mask.
+        let mut bert = Model::new(
+            if small {
+                model::uniform_shapes(4, 1024, 1024)
+            } else {
+                model::bert_base_shapes()
+            },
+            runs,
+        );
+        bert.describe(if small { "small model" } else { "BERT-base" });
+        header();
+        let mut scratch = vec![0u64; scratch_words(bert.elements as u64)];
+        let mut reports = vec![LayerReport::default(); bert.shapes.len()];
+        for name in ["2:4", "4x1"].into_iter().filter(|n| pattern_wanted(n)) {
+            for &level in &levels {
+                let o = opts(name, level);
+                let mut masks = std::mem::take(&mut bert.masks);
+                let mut end_to_end = |layers: &[Layer<'_>]| {
+                    best_of(runs, || {
+                        plan_with(layers, &o, &mut reports, &mut scratch).unwrap();
+                        for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
+                            write_mask(l, &o, r, m).unwrap();
+                        }
+                    })
+                };
+                let f32_time = end_to_end(&bert.layers(&bert.f32s));
+                let bf16_time = end_to_end(&bert.layers(&bert.bf16s));
+                let f16_time = end_to_end(&bert.layers(&bert.f16s));
+                let layers = bert.layers(&bert.f32s);
+                let planned = best_of(runs, || {
+                    plan(&layers, &o, &mut reports).unwrap();
+                });
+                let planned_with = best_of(runs, || {
+                    plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
+                });
+                bert.masks = masks;
+                let target = Some(4.0);
+                bert.row(
+                    &format!("{name} global, end to end (f32)"),
+                    level,
+                    f32_time,
+                    false,
+                    target,
+                );
+                bert.row(
+                    &format!("{name} global, end to end (bf16)"),
+                    level,
+                    bf16_time,
+                    false,
+                    None,
+                );
+                bert.row(
+                    &format!("{name} global, end to end (f16)"),
+                    level,
+                    f16_time,
+                    false,
+                    None,
+                );
+                bert.row(
+                    &format!("{name} global plan, no scratch (f32)"),
+                    level,
+                    planned,
+                    false,
+                    None,
+                );
+                bert.row(
+                    &format!("{name} global plan_with (f32)"),
+                    level,
+                    planned_with,
+                    false,
+                    None,
+                );
+                let rate = |d: Duration| f32_time.as_secs_f64() / d.as_secs_f64();
+                println!(
+                    "{:<44} {:>6} bf16 {:.2}x, f16 {:.2}x the f32 element rate (target >= 1)",
+                    format!("{name} half rates"),
+                    format!("{level:?}"),
+                    rate(bf16_time),
+                    rate(f16_time)
+                );
+            }
         }
     }
 
@@ -243,8 +248,10 @@ fn main() {
     println!();
     let (count, cols) = if small { (16, 512) } else { (128, 1024) };
     let big = Model::new(model::uniform_shapes(count, 512, cols), runs);
-    big.describe("kernels");
-    header();
+    if !lock_only {
+        big.describe("kernels");
+        header();
+    }
     let layers = big.layers(&big.f32s);
     let mut masks = big
         .masks
@@ -253,7 +260,7 @@ fn main() {
         .collect::<Vec<_>>();
     let mut scratch = vec![0u64; scratch_words(big.elements as u64)];
     let mut reports = vec![LayerReport::default(); layers.len()];
-    for &level in &levels {
+    for &level in levels.iter().filter(|_| !lock_only) {
         // Block reductions: every unit score once.
         for name in [
             "4x1",
@@ -316,6 +323,45 @@ fn main() {
                 d,
                 false,
                 Some(3.5),
+            );
+        }
+    }
+
+    // Pattern lock on a pruned copy (about half the weights zero; the read
+    // streams were measured on the same buffers), and the sparsity of the
+    // locked masks (u8: a quarter of the read stream's bytes).
+    println!();
+    let shapes: Vec<Shape> = layers.iter().map(|l| l.shape).collect();
+    let mut big = big;
+    model::zero_half(&mut big.f32s);
+    model::zero_half(&mut big.bf16s);
+    big.describe("lock and sparsity");
+    header();
+    let sparse = big.layers(&big.f32s);
+    let sparse_bf16 = big.layers(&big.bf16s);
+    for &level in &levels {
+        for name in ["4x1", "2:4", "1x1"]
+            .into_iter()
+            .filter(|n| pattern_wanted(n))
+        {
+            let p = Pattern::parse(name).unwrap();
+            for (dtype, layers) in [("f32", &sparse), ("bf16", &sparse_bf16)] {
+                let d = best_of(runs, || {
+                    let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+                    lock_at(level, layers, &p, &mut reports, &mut outs).unwrap();
+                });
+                big.row(&format!("{name} lock ({dtype})"), level, d, true, None);
+            }
+            let views: Vec<&[u8]> = masks.iter().map(|m| &m[..]).collect();
+            let d = best_of(runs, || {
+                black_box(sparsity_at(level, &p, &shapes, black_box(&views)).unwrap());
+            });
+            big.row(
+                &format!("{name} sparsity (u8 masks)"),
+                level,
+                d,
+                false,
+                None,
             );
         }
     }

@@ -53,7 +53,7 @@ mod shape;
 pub use arch::Level;
 pub use error::{Error, ErrorKind, Name, NAME_CAPACITY};
 pub use layer::{Criterion, Element, Layer, Scores};
-pub use lock::{lock, sparsity, Sparsity};
+pub use lock::{lock, lock_at, sparsity, sparsity_at, Sparsity};
 pub use pattern::{
     Extent, Geometry, KernelSet, Pattern, Reduce, Registry, SkipReason, Ties, Tile, UnitScoresFn,
     BUILTIN_NAMES,

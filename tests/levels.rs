@@ -4,8 +4,8 @@
 use half::{bf16, f16};
 use proptest::prelude::*;
 use prunemask::{
-    plan_with, prune, unit_scores, write_mask, CapMode, Criterion, Domain, ErrorKind, Layer,
-    LayerReport, Level, Options, Pattern, Reduce, Shape, Ties,
+    lock_at, plan_with, prune, sparsity_at, unit_scores, write_mask, CapMode, Criterion, Domain,
+    ErrorKind, Layer, LayerReport, Level, Options, Pattern, Reduce, Shape, Summary, Ties,
 };
 
 fn levels() -> Vec<Level> {
@@ -234,4 +234,274 @@ fn tall_blocks_over_wide_halves() {
             }
         }
     }
+}
+
+// Pattern lock and sparsity: every level against the scalar level.
+
+/// Weights for the lock: mostly zeros of either sign, so that blocks and
+/// groups lock, among subnormals, infinities and plain values.
+fn weight() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        5 => Just(0.0f32),
+        3 => Just(-0.0f32),
+        2 => (-4i8..5i8).prop_map(|i| i as f32 * 0.25),
+        1 => any::<f32>().prop_filter("not NaN", |x| !x.is_nan()),
+        1 => Just(f32::MIN_POSITIVE / 4.0),
+        1 => Just(-f32::from_bits(1)),
+        1 => Just(f32::INFINITY),
+        1 => Just(f32::NEG_INFINITY),
+    ]
+}
+
+/// Half bit patterns of the same kinds: zeros, the least subnormals,
+/// infinities and plain values (NaN patterns left out).
+fn half_bits() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        5 => Just(0x0000u16),
+        3 => Just(0x8000u16),
+        1 => Just(0x0001u16),
+        1 => Just(0x8001u16),
+        1 => Just(0x7c00u16),
+        2 => 0u16..0x7c00,
+    ]
+}
+
+const LOCK_PATTERNS: [&str; 22] = [
+    "1x1",
+    "4x1",
+    "1x4",
+    "2x2",
+    "3x1",
+    "1x3",
+    "2x3",
+    "16x1",
+    "1x16",
+    "1x8",
+    "channelx1",
+    "1xchannel",
+    "2xchannel",
+    "2:4",
+    "1:4",
+    "3:4",
+    "1:2",
+    "4:8",
+    "3:8",
+    "5:16",
+    "11:20",
+    "3:12",
+];
+
+fn lock_shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        4 => (1usize..=9, 1usize..=24).prop_map(|(r, c)| Shape::matrix(r * 2, c * 4)),
+        2 => (1usize..=17, 1usize..=97).prop_map(|(r, c)| Shape::matrix(r, c)),
+        1 => (1usize..=4, 1usize..=4, 1usize..=3).prop_map(|(o, i, k)| Shape::conv(o * 2, i * 4, k, k)),
+        1 => (1usize..=4, 1usize..=8).prop_map(|(o, i)| Shape::conv(o * 2, i * 4, 1, 1)),
+    ]
+}
+
+type Locked = Result<(Vec<Vec<u8>>, Vec<LayerReport>, Summary), String>;
+
+fn lock_run(level: Level, layers: &[Layer<'_>], pattern: &str) -> Locked {
+    let mut masks: Vec<Vec<u8>> = layers.iter().map(|l| vec![7u8; l.scores.len()]).collect();
+    let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+    let mut reports = vec![LayerReport::default(); layers.len()];
+    let p = Pattern::parse(pattern).unwrap();
+    let s = lock_at(level, layers, &p, &mut reports, &mut outs).map_err(|e| e.to_string())?;
+    Ok((masks, reports, s))
+}
+
+fn sparsity_run(level: Level, shapes: &[Shape], masks: &[Vec<u8>], pattern: &str) -> String {
+    let masks: Vec<&[u8]> = masks.iter().map(|m| &m[..]).collect();
+    let p = Pattern::parse(pattern).unwrap();
+    format!("{:?}", sparsity_at(level, &p, shapes, &masks))
+}
+
+fn lock_layers<'a, T>(data: &'a [Vec<T>], shapes: &[Shape]) -> Vec<Layer<'a>>
+where
+    &'a [T]: Into<prunemask::Scores<'a>>,
+{
+    data.iter()
+        .zip(shapes)
+        .map(|(d, &s)| Layer::new(&d[..], s))
+        .collect()
+}
+
+/// Lock and sparsity of the same layers at every level; the sparsity of
+/// the locked masks under every pattern.
+fn check_lock<T: Copy>(
+    data: &[Vec<T>],
+    shapes: &[Shape],
+    pattern: &str,
+) -> Result<(), TestCaseError>
+where
+    for<'a> &'a [T]: Into<prunemask::Scores<'a>>,
+{
+    let layers = lock_layers(data, shapes);
+    let want = lock_run(Level::Scalar, &layers, pattern);
+    for level in levels() {
+        prop_assert_eq!(
+            &lock_run(level, &layers, pattern),
+            &want,
+            "{:?} {}",
+            level,
+            pattern
+        );
+    }
+    if let Ok((masks, _, _)) = &want {
+        for p in [
+            pattern,
+            "1x1",
+            "4x1",
+            "2:4",
+            "1x4",
+            "2x3",
+            "channelx1",
+            "1xchannel",
+        ] {
+            let want = sparsity_run(Level::Scalar, shapes, masks, p);
+            for level in levels() {
+                prop_assert_eq!(
+                    &sparsity_run(level, shapes, masks, p),
+                    &want,
+                    "{:?} {}",
+                    level,
+                    p
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn lock_every_level_equals_scalar(
+        shapes in proptest::collection::vec(lock_shape(), 1..4),
+        pattern in proptest::sample::select(&LOCK_PATTERNS[..]),
+        seed in proptest::collection::vec(weight(), 17 * 97),
+        halves in proptest::collection::vec(half_bits(), 17 * 97),
+        rotate in 0usize..97,
+    ) {
+        // Each layer takes the seed from its own offset.
+        let len = seed.len();
+        let take = move |i: usize, n: usize| (0..n).map(move |j| (i * rotate + j) % len);
+        let data: Vec<Vec<f32>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| take(i, s.elements().unwrap()).map(|j| seed[j]).collect())
+            .collect();
+        check_lock(&data, &shapes, pattern)?;
+        let hf: Vec<Vec<f16>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| take(i, s.elements().unwrap()).map(|j| f16::from_bits(halves[j])).collect())
+            .collect();
+        check_lock(&hf, &shapes, pattern)?;
+        let bf: Vec<Vec<bf16>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| take(i, s.elements().unwrap()).map(|j| bf16::from_bits(if halves[j] == 0x7c00 { 0xff80 } else { halves[j] })).collect())
+            .collect();
+        check_lock(&bf, &shapes, pattern)?;
+    }
+
+    /// Any bytes: masks of 0s and 1s, sometimes with a byte above 1 (an
+    /// error, the same on every level).
+    #[test]
+    fn sparsity_every_level_equals_scalar(
+        shapes in proptest::collection::vec(lock_shape(), 1..4),
+        pattern in proptest::sample::select(&LOCK_PATTERNS[..]),
+        bytes in proptest::collection::vec(prop_oneof![40 => Just(0u8), 40 => Just(1u8), 1 => 2u8..], 17 * 97),
+    ) {
+        let masks: Vec<Vec<u8>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (0..s.elements().unwrap()).map(|j| bytes[(j + 31 * i) % bytes.len()]).collect())
+            .collect();
+        let want = sparsity_run(Level::Scalar, &shapes, &masks, pattern);
+        for level in levels() {
+            prop_assert_eq!(&sparsity_run(level, &shapes, &masks, pattern), &want, "{:?}", level);
+        }
+    }
+}
+
+/// Layers wider than the SIMD kernels' 4096-column window: windows that
+/// end mid-row (and not on a multiple of 4096 for widths like 3 and 12),
+/// blocks wider than a window, and tall bands.
+#[test]
+fn lock_across_windows() {
+    for (rows, cols) in [(4, 4104), (6, 8196), (2, 12288)] {
+        let data: Vec<f32> = (0..rows * cols)
+            .map(|i| {
+                let h = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58;
+                match h {
+                    0..=40 => 0.0,
+                    41..=50 => -0.0,
+                    _ => h as f32,
+                }
+            })
+            .collect();
+        let hf: Vec<f16> = data.iter().map(|&x| f16::from_f32(x)).collect();
+        let shape = Shape::matrix(rows, cols);
+        let mut all_zero_row = data.clone();
+        all_zero_row[cols..2 * cols].fill(0.0);
+        for name in [
+            "1x1",
+            "2x1",
+            "1x3",
+            "1x4",
+            "2x2",
+            "channelx1",
+            "1xchannel",
+            "2xchannel",
+            "2:4",
+            "3:12",
+            "5:8",
+            "64:128",
+        ] {
+            for data in [&data, &all_zero_row] {
+                let layers = [Layer::new(&data[..], shape)];
+                let want = lock_run(Level::Scalar, &layers, name);
+                for level in levels() {
+                    assert_eq!(lock_run(level, &layers, name), want, "{name} {level:?}");
+                }
+                let (masks, _, _) = want.unwrap();
+                let want = sparsity_run(Level::Scalar, &[shape], &masks, name);
+                for level in levels() {
+                    assert_eq!(sparsity_run(level, &[shape], &masks, name), want);
+                }
+            }
+            let layers = [Layer::new(&hf[..], shape)];
+            let want = lock_run(Level::Scalar, &layers, name);
+            for level in levels() {
+                assert_eq!(lock_run(level, &layers, name), want, "f16 {name} {level:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn lock_and_sparsity_at_an_unavailable_level_are_errors() {
+    let w = [0.0f32; 8];
+    let layers = [Layer::new(&w[..], Shape::matrix(2, 4))];
+    let p = Pattern::parse("2:4").unwrap();
+    for level in Level::ALL.into_iter().filter(|l| !l.is_available()) {
+        let mut mask = [7u8; 8];
+        let mut reports = [LayerReport::default()];
+        let err = lock_at(level, &layers, &p, &mut reports, &mut [&mut mask[..]]).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::LevelUnavailable { level });
+        assert_eq!(mask, [7; 8], "nothing written");
+        assert_eq!(reports[0], LayerReport::default());
+        let err = sparsity_at(level, &p, &[Shape::matrix(2, 4)], &[&mask[..]]).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::LevelUnavailable { level });
+    }
+    // The best level is the default one.
+    let (mut a, mut b) = ([7u8; 8], [7u8; 8]);
+    let mut reports = [LayerReport::default()];
+    let s = prunemask::lock(&layers, &p, &mut reports, &mut [&mut a[..]]).unwrap();
+    let t = lock_at(Level::best(), &layers, &p, &mut reports, &mut [&mut b[..]]).unwrap();
+    assert_eq!((a, s), (b, t));
 }

@@ -51,3 +51,16 @@ pub fn units(layer: &Layer<'_>, opts: &Options) -> usize {
         },
     }
 }
+
+/// Zeroes about half the weights (by position, so every dtype of one model
+/// gets the same zeros): a pruned checkpoint for the pattern lock.
+pub fn zero_half<T: Copy + Default>(data: &mut [Vec<T>]) {
+    for (l, d) in data.iter_mut().enumerate() {
+        for (i, x) in d.iter_mut().enumerate() {
+            let h = ((l << 40 | i) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            if h >> 63 == 1 {
+                *x = T::default();
+            }
+        }
+    }
+}

@@ -270,3 +270,69 @@ pub(crate) fn column_scores(
         false
     }
 }
+
+/// What a pattern-lock unit is, in view elements.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Units {
+    /// `rows x cols` blocks, locked (all 0) when every weight is zero.
+    Blocks { rows: usize, cols: usize },
+    /// N:M groups along a row: a group with at least `n` zeros locks them.
+    Groups { n: usize, m: usize },
+}
+
+/// Pattern lock of a contiguous layer `cols` wide (`units` tile it): writes
+/// every byte of `mask` and returns the (units, elements) locked. `None`
+/// for the scalar level or one this CPU lacks.
+pub(crate) fn lock_rows(
+    level: Level,
+    scores: crate::layer::Scores<'_>,
+    cols: usize,
+    units: Units,
+    mask: &mut [u8],
+) -> Option<(u64, u64)> {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let mut pruned = (0, 0);
+        let job = generic::zeros::Lock {
+            scores,
+            cols,
+            units,
+            mask,
+            pruned: &mut pruned,
+        };
+        dispatch(level, job).then_some(pruned)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, scores, cols, units, mask);
+        None
+    }
+}
+
+/// Zeros of a 0/1 mask: zero elements (`blocks: None`), or all-zero
+/// `(rows, cols)` blocks of a contiguous layer `cols` wide that they tile.
+/// `Some(None)` when a byte is above 1; `None` for the scalar level or one
+/// this CPU lacks.
+pub(crate) fn mask_zeros(
+    level: Level,
+    mask: &[u8],
+    cols: usize,
+    blocks: Option<(usize, usize)>,
+) -> Option<Option<u64>> {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let mut out = None;
+        let job = generic::zeros::Zeros {
+            mask,
+            cols,
+            blocks,
+            out: &mut out,
+        };
+        dispatch(level, job).then_some(out)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, mask, cols, blocks);
+        None
+    }
+}

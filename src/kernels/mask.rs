@@ -12,6 +12,14 @@ pub(crate) fn fill_block(
     value: u8,
 ) {
     for r in r0..r0 + rows {
+        if view.is_contiguous() {
+            // A matrix row: one slice fill, no index per element.
+            let start = r * view.cols() + c0;
+            if let Some(run) = mask.get_mut(start..start + cols) {
+                run.fill(value);
+                continue;
+            }
+        }
         for index in view.run(r, c0).take(cols) {
             mask[index] = value;
         }
@@ -27,7 +35,17 @@ pub(crate) fn write_group(
     m: usize,
     marks: u128,
 ) {
+    let keep = |j: usize| (marks >> j & 1 == 0) as u8;
+    if view.is_contiguous() {
+        let start = r * view.cols() + c0;
+        if let Some(run) = mask.get_mut(start..start + m) {
+            for (j, x) in run.iter_mut().enumerate() {
+                *x = keep(j);
+            }
+            return;
+        }
+    }
     for (j, index) in view.run(r, c0).take(m).enumerate() {
-        mask[index] = (marks >> j & 1 == 0) as u8;
+        mask[index] = keep(j);
     }
 }

@@ -19,8 +19,8 @@
 //! Every way gives the same key and counts; only the passes differ.
 
 use super::Units;
-use crate::kernels::inlined;
 use crate::error::Error;
+use crate::kernels::inlined;
 
 /// Bins of the stack histogram (11-bit digits).
 pub(crate) const STACK_BINS: usize = 1 << 11;

@@ -1,6 +1,8 @@
 //! Algorithms written once over [`Lanes`], instantiated per instruction set.
 
 use super::Quad;
+
+pub(crate) mod zeros;
 use crate::kernels::groups::{group_score, least_n};
 use crate::kernels::reduce::{block_score, contiguous_sum, sequential_end, vertical_sum, Sum};
 use crate::kernels::{bf16_to_f32, f16_to_f32, inlined, Halves};
