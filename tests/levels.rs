@@ -50,6 +50,15 @@ fn case() -> impl Strategy<Value = Case> {
         Just("4x4"),
         Just("1x8"),
         Just("2x8"),
+        Just("1x16"),
+        Just("4x16"),
+        Just("8x2"),
+        Just("3x2"),
+        Just("1x2"),
+        Just("1xchannel"),
+        Just("1x32"),
+        Just("2x3"),
+        Just("1x12"),
         Just("4:8"),
         Just("1:2"),
         Just("3:8"),
@@ -59,6 +68,8 @@ fn case() -> impl Strategy<Value = Case> {
         4 => (1usize..=5, 1usize..=20).prop_map(|(r, c)| Shape::matrix(r * 4, c * 4)),
         1 => (1usize..=4, 1usize..=3, 1usize..=3).prop_map(|(o, i, k)| Shape::conv(o * 4, i * 4, k, k)),
         1 => (1usize..=17, 1usize..=70).prop_map(|(r, c)| Shape::matrix(r, c)),
+        // Wide enough for 16-wide blocks over several vectors.
+        1 => (1usize..=3, 1usize..=40).prop_map(|(r, c)| Shape::matrix(r * 4, c * 16)),
     ];
     (
         proptest::collection::vec(shape, 1..4),
@@ -202,7 +213,8 @@ fn tall_blocks_over_wide_halves() {
         .map(|i| ((i * 7919) % 1009) as f32 * 1e-3 - 0.5)
         .collect();
     for name in [
-        "16x1", "8x1", "4x1", "2:4", "1x4", "4:8", "1:2", "11:20", "2x2", "4x8",
+        "16x1", "8x1", "4x1", "2:4", "1x4", "4:8", "1:2", "11:20", "2x2", "4x8", "1x8", "2x8",
+        "16x2", "1x2",
     ] {
         for reduce in [Reduce::Mean, Reduce::Sum, Reduce::L2] {
             let bf: Vec<bf16> = data.iter().map(|&x| bf16::from_f32(x)).collect();
@@ -212,10 +224,10 @@ fn tall_blocks_over_wide_halves() {
                     .reduce(reduce)
                     .level(level);
                 let units = match name {
-                    "16x1" => rows * cols / 16,
-                    "8x1" | "4:8" => rows * cols / 8,
-                    "4x8" => rows * cols / 32,
-                    "1:2" => rows * cols / 2,
+                    "16x1" | "2x8" => rows * cols / 16,
+                    "8x1" | "4:8" | "1x8" => rows * cols / 8,
+                    "4x8" | "16x2" => rows * cols / 32,
+                    "1:2" | "1x2" => rows * cols / 2,
                     "11:20" => rows * cols / 20,
                     _ => rows * cols / 4,
                 };

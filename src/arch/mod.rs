@@ -336,3 +336,90 @@ pub(crate) fn mask_zeros(
         None
     }
 }
+
+/// Widest block [`wide_block_scores`] takes: `B` vectors per block row
+/// stay in registers.
+pub(crate) const MAX_WIDE: usize = 16;
+
+/// Block scores of `rows x width` blocks, `width` a power of two from 2 to
+/// [`MAX_WIDE`]: elements `width * u ..` of row `r` are row `r` of the
+/// block in block column `first + u` of a layer with `cols` block columns;
+/// its score goes to `out[u]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn wide_block_scores(
+    level: Level,
+    rows: Rows<'_>,
+    width: usize,
+    first: usize,
+    cols: usize,
+    reduce: Reduce,
+    magnitude: bool,
+    out: &mut [f32],
+) -> bool {
+    let needed = rows.rows.checked_sub(1).and_then(|r| {
+        let last = out.len().checked_mul(width)?;
+        r.checked_mul(rows.stride)?.checked_add(last)
+    });
+    let fits = needed.is_some_and(|n| n <= rows.xs.len());
+    if !fits || !width.is_power_of_two() || !(2..=MAX_WIDE).contains(&width) {
+        return false;
+    }
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let job = generic::Wide {
+            rows,
+            width,
+            first,
+            cols,
+            reduce,
+            magnitude,
+            out,
+        };
+        dispatch(level, job)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, first, cols, reduce, magnitude, out);
+        false
+    }
+}
+
+/// Block scores of `rows x width` blocks of any width, laid out as for
+/// [`wide_block_scores`]: the scalar kernel compiled for the level.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn long_block_scores(
+    level: Level,
+    rows: Rows<'_>,
+    width: usize,
+    first: usize,
+    cols: usize,
+    reduce: Reduce,
+    magnitude: bool,
+    out: &mut [f32],
+) -> bool {
+    let needed = rows.rows.checked_sub(1).and_then(|r| {
+        let last = out.len().checked_mul(width)?;
+        r.checked_mul(rows.stride)?.checked_add(last)
+    });
+    if width == 0 || needed.is_none_or(|n| n > rows.xs.len()) {
+        return false;
+    }
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let job = generic::Long {
+            rows,
+            width,
+            first,
+            cols,
+            reduce,
+            magnitude,
+            out,
+        };
+        dispatch(level, job)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, first, cols, reduce, magnitude, out);
+        false
+    }
+}

@@ -4,7 +4,9 @@
 use proptest::prelude::*;
 use std::vec::Vec;
 
-use super::{column_scores, nm_scores, quad_block_scores, Level, Rows};
+use super::{
+    column_scores, long_block_scores, nm_scores, quad_block_scores, wide_block_scores, Level, Rows,
+};
 use crate::kernels::groups::{group_score, least_n};
 use crate::kernels::reduce::block_score;
 use crate::pattern::{Reduce, Ties};
@@ -28,11 +30,15 @@ fn same(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| canon(*x) == canon(*y))
 }
 
-/// Scores with ties, signed zeros, infinities, subnormals and NaN.
+/// Scores with ties, signed zeros, infinities, subnormals and NaN, and
+/// inexact ones whose sums depend on the order.
 fn score() -> impl Strategy<Value = f32> {
     prop_oneof![
         6 => (-4i8..5i8).prop_map(|i| i as f32 * 0.5),
         6 => any::<f32>().prop_filter("finite", |x| x.is_finite()),
+        // Inexact sums and cancellation: the order of the sum shows.
+        6 => (-1000i32..1000).prop_map(|i| i as f32 * 0.37),
+        1 => prop_oneof![Just(1e8f32), Just(-1e8f32)],
         1 => Just(-0.0f32),
         1 => Just(f32::INFINITY),
         1 => Just(f32::NEG_INFINITY),
@@ -80,8 +86,114 @@ fn scalar_columns(
         .collect()
 }
 
+/// Scalar scores of the `rows x width` blocks in block row `br` of a layer
+/// `cols` blocks wide.
+fn scalar_wide(
+    xs: &[f32],
+    cols: usize,
+    width: usize,
+    rows: usize,
+    reduce: Reduce,
+    magnitude: bool,
+) -> Vec<f32> {
+    (0..cols)
+        .map(|u| {
+            let read = |r: usize, j: usize| {
+                let x = xs[r * cols * width + u * width + j];
+                if magnitude {
+                    x.abs()
+                } else {
+                    x
+                }
+            };
+            block_score(rows, width, u, cols, reduce, read)
+        })
+        .collect()
+}
+
+fn reduce() -> impl Strategy<Value = Reduce> {
+    prop_oneof![
+        Just(Reduce::Mean),
+        Just(Reduce::Sum),
+        Just(Reduce::L2),
+        Just(Reduce::Max)
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Blocks of any width on the per-block kernel (long rows summed with
+    /// the eight partial sums in a vector): widths around multiples of
+    /// eight, `1xchannel`-like single blocks, tiles from any block column.
+    #[test]
+    fn long_blocks_every_level_equal_scalar(
+        rows in prop_oneof![4 => 1usize..=5, 1 => 6usize..=20],
+        width in prop_oneof![1 => 1usize..8, 3 => 8usize..=70, 1 => 100usize..=300],
+        cols in 1usize..=40,
+        first_frac in 0.0f64..1.0,
+        seed in proptest::collection::vec(score(), 2000),
+        clean in any::<bool>(),
+        reduce in reduce(),
+        magnitude in any::<bool>(),
+    ) {
+        let cols = cols.min(4000 / width).max(1);
+        let len = rows * cols * width;
+        let xs: Vec<f32> = seed
+            .iter()
+            .cycle()
+            .take(len)
+            .enumerate()
+            .map(|(i, &x)| if clean && (x.is_nan() || x.abs() >= 1e9) { (i % 997) as f32 * 0.37 - 99.0 } else { x })
+            .collect();
+        let want = scalar_wide(&xs, cols, width, rows, reduce, magnitude);
+        let first = ((cols as f64 * first_frac) as usize).min(cols - 1);
+        for level in simd_levels() {
+            let mut got = std::vec![7.0f32; cols - first];
+            let tile = Rows { xs: &xs[first * width..], stride: cols * width, rows };
+            prop_assert!(long_block_scores(level, tile, width, first, cols, reduce, magnitude, &mut got), "{:?} has a kernel", level);
+            prop_assert!(same(&got, &want[first..]), "{:?} {}x{} cols {} first {}: {:?} != {:?}", level, rows, width, cols, first, got, &want[first..]);
+        }
+    }
+
+    /// `rows x width` blocks, width 2 to 16, from any block column of a
+    /// layer (tiles that start mid-row, vectors across torch's 32- and
+    /// 4-column sequential chunks, block counts that are no multiple of
+    /// any vector width), short blocks and ones tall enough for the
+    /// 16-row cascade.
+    #[test]
+    fn wide_blocks_every_level_equal_scalar(
+        rows in prop_oneof![4 => 1usize..=5, 1 => 6usize..=40],
+        width in prop_oneof![Just(2usize), Just(4), Just(8), Just(16)],
+        cols in 1usize..=80,
+        first_frac in 0.0f64..1.0,
+        seed in proptest::collection::vec(score(), 40 * 80 * 16 / 8),
+        clean in any::<bool>(),
+        reduce in reduce(),
+        magnitude in any::<bool>(),
+    ) {
+        // Repeat the seed: fewer random values, the same mix in any layer.
+        // Half the cases without infinities, NaN and huge values, which
+        // would hide the order of most block sums.
+        let len = rows * cols * width;
+        let xs: Vec<f32> = seed
+            .iter()
+            .cycle()
+            .take(len)
+            .enumerate()
+            .map(|(i, &x)| if clean && (x.is_nan() || x.abs() >= 1e9) { (i % 997) as f32 * 0.37 - 99.0 } else { x })
+            .collect();
+        let want = scalar_wide(&xs, cols, width, rows, reduce, magnitude);
+        let first = ((cols as f64 * first_frac) as usize).min(cols - 1);
+        for level in simd_levels() {
+            let mut got = std::vec![7.0f32; cols - first];
+            let tile = Rows { xs: &xs[first * width..], stride: cols * width, rows };
+            prop_assert!(wide_block_scores(level, tile, width, first, cols, reduce, magnitude, &mut got), "{:?} has a kernel", level);
+            prop_assert!(same(&got, &want[first..]), "{:?} {}x{} cols {} first {}: {:?} != {:?}", level, rows, width, cols, first, got, &want[first..]);
+        }
+        let tile = Rows { xs: &xs, stride: cols * width, rows };
+        prop_assert!(!wide_block_scores(Level::Scalar, tile, width, 0, cols, reduce, magnitude, &mut std::vec![0.0; cols]));
+    }
 
     /// N:M groups of every length the SIMD kernels take: up to 50 groups
     /// of four (several whole blocks of four vectors at every width, 16
@@ -219,5 +331,126 @@ fn columns_on_narrow_layers() {
                 }
             }
         }
+    }
+}
+
+/// Tiles that start mid-row, vectors across torch's 32-column sequential
+/// chunk, blocks tall enough for the cascades, on data whose sums depend
+/// on their order.
+#[test]
+fn wide_blocks_across_torch_chunks() {
+    for width in [2usize, 4, 8, 16] {
+        for (rows, cols) in [(5usize, 48usize), (8, 40), (20, 70), (1, 100), (6, 7)] {
+            let xs: Vec<f32> = (0..rows * cols * width)
+                .map(|i| ((i * 7919) % 1013) as f32 * 0.37 - 150.0)
+                .collect();
+            for reduce in [Reduce::Mean, Reduce::Sum, Reduce::L2, Reduce::Max] {
+                let want = scalar_wide(&xs, cols, width, rows, reduce, true);
+                for level in simd_levels() {
+                    for first in [0usize, 3, 5, 17, 20, 33] {
+                        let first = first.min(cols - 1);
+                        let mut got = std::vec![7.0f32; cols - first];
+                        let tile = Rows {
+                            xs: &xs[first * width..],
+                            stride: cols * width,
+                            rows,
+                        };
+                        assert!(wide_block_scores(
+                            level, tile, width, first, cols, reduce, true, &mut got
+                        ));
+                        assert!(
+                            same(&got, &want[first..]),
+                            "{level:?} {rows}x{width} cols {cols} first {first} {reduce:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Widths the kernel has no path for, and runs too short for the blocks:
+/// declined (the caller goes scalar), never a panic.
+#[test]
+fn wide_blocks_decline_what_they_cannot_take() {
+    let xs = [1.0f32; 64];
+    for level in simd_levels() {
+        for width in [0usize, 1, 3, 6, 32] {
+            let tile = Rows {
+                xs: &xs,
+                stride: 32,
+                rows: 2,
+            };
+            assert!(!wide_block_scores(
+                level,
+                tile,
+                width,
+                0,
+                1,
+                Reduce::Sum,
+                false,
+                &mut [0.0; 1]
+            ));
+        }
+        let tile = Rows {
+            xs: &xs,
+            stride: 32,
+            rows: 2,
+        };
+        assert!(!wide_block_scores(
+            level,
+            tile,
+            8,
+            0,
+            5,
+            Reduce::Sum,
+            false,
+            &mut [0.0; 5]
+        ));
+        let tile = Rows {
+            xs: &xs,
+            stride: usize::MAX,
+            rows: 2,
+        };
+        assert!(!wide_block_scores(
+            level,
+            tile,
+            8,
+            0,
+            5,
+            Reduce::Sum,
+            false,
+            &mut [0.0; 5]
+        ));
+        let tile = Rows {
+            xs: &xs,
+            stride: 32,
+            rows: 0,
+        };
+        assert!(!wide_block_scores(
+            level,
+            tile,
+            8,
+            0,
+            5,
+            Reduce::Sum,
+            false,
+            &mut [0.0; 5]
+        ));
+        let tile = Rows {
+            xs: &xs,
+            stride: 32,
+            rows: 2,
+        };
+        assert!(wide_block_scores(
+            level,
+            tile,
+            8,
+            0,
+            5,
+            Reduce::Sum,
+            false,
+            &mut [0.0; 4]
+        ));
     }
 }

@@ -122,6 +122,11 @@ pub(crate) fn row_sum<T: Sum>(size: usize, zero: T, load: impl Fn(usize) -> T) -
     for i in quads * 4..size {
         p[0] = p[0].plus(load(i));
     }
+    if quads == 0 {
+        // p1..p3 are +0.0 and p0, a sum from +0.0, is never -0.0: adding
+        // them changes nothing.
+        return p[0];
+    }
     let [total, p1, p2, p3] = p;
     total.plus(p1).plus(p2).plus(p3)
 }
@@ -267,6 +272,8 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
         (1, 1) => elements(tile, out),
         (1, 4) => quad_blocks(tile, out),
         (_, 1) => columns(tile, bn, out),
+        (_, 2..=arch::MAX_WIDE) if bm.is_power_of_two() => wide(tile, bn, bm, out, false),
+        (_, 2..) => wide(tile, bn, bm, out, true),
         _ => false,
     };
     if simd {
@@ -277,9 +284,8 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
 
 /// `bn x 1` blocks of a matrix tile on the SIMD column kernel (any
 /// height). `f32` rows are borrowed in place; halves are widened into a
-/// 4 KiB buffer, so taller blocks take fewer units at a time. Wider blocks
-/// stay scalar: LLVM vectorises their row runs, and a transposing SIMD
-/// kernel measured slower. False when the kernel does not apply.
+/// 4 KiB buffer, so taller blocks take fewer units at a time. False when
+/// the kernel does not apply.
 fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
     let magnitude = tile.criterion == crate::Criterion::Magnitude;
     let (cols, first) = (tile.view.cols(), tile.first_unit);
@@ -339,6 +345,33 @@ fn element_score(reduce: Reduce, x: f32) -> f32 {
         Reduce::L2 => 0.0 + x * x,
         Reduce::Sum | Reduce::Mean => 0.0 + x,
     }
+}
+
+/// `bn x bm` blocks of a matrix tile, rows borrowed or widened as in
+/// [`columns`]: `bm` a power of two up to `MAX_WIDE` on the kernel with one
+/// lane per block, any other width (`long`) on the per-block kernel that
+/// sums long block rows eight lanes at a time. False when it does not
+/// apply.
+fn wide(tile: &Tile<'_>, bn: usize, bm: usize, out: &mut [f32], long: bool) -> bool {
+    let magnitude = tile.criterion == crate::Criterion::Magnitude;
+    let (cols, first) = (tile.view.cols() / bm, tile.first_unit);
+    let kernel = if long {
+        arch::long_block_scores
+    } else {
+        arch::wide_block_scores
+    };
+    super::simd_rows(tile, bn, bm, out, |rows, offset, out| {
+        kernel(
+            tile.level,
+            rows,
+            bm,
+            first + offset,
+            cols,
+            tile.reduce,
+            magnitude,
+            out,
+        )
+    })
 }
 
 /// `1x4` blocks of a matrix tile: one row of contiguous runs of four, on

@@ -96,6 +96,37 @@ impl Lanes for NeonLanes {
         // One group of four per vector: already in order.
         v
     }
+    #[inline(always)]
+    fn unzip(self, a: float32x4_t, b: float32x4_t) -> (float32x4_t, float32x4_t) {
+        (self.0.neon.vuzp1q_f32(a, b), self.0.neon.vuzp2q_f32(a, b))
+    }
+    type E = [float32x4_t; 2];
+    #[inline(always)]
+    fn load8(self, chunk: &[f32; 8]) -> [float32x4_t; 2] {
+        let [a, b]: [[f32; 4]; 2] = pulp::cast(*chunk);
+        [pulp::cast(a), pulp::cast(b)]
+    }
+    #[inline(always)]
+    fn store8(self, [a, b]: [float32x4_t; 2]) -> [f32; 8] {
+        let halves: [[f32; 4]; 2] = [pulp::cast(a), pulp::cast(b)];
+        pulp::cast(halves)
+    }
+    #[inline(always)]
+    fn splat8(self, x: f32) -> [float32x4_t; 2] {
+        [self.splat(x); 2]
+    }
+    #[inline(always)]
+    fn add8(self, [a, b]: [float32x4_t; 2], [c, d]: [float32x4_t; 2]) -> [float32x4_t; 2] {
+        [self.add(a, c), self.add(b, d)]
+    }
+    #[inline(always)]
+    fn mul8(self, [a, b]: [float32x4_t; 2], [c, d]: [float32x4_t; 2]) -> [float32x4_t; 2] {
+        [self.mul(a, c), self.mul(b, d)]
+    }
+    #[inline(always)]
+    fn abs8(self, [a, b]: [float32x4_t; 2]) -> [float32x4_t; 2] {
+        [self.abs(a), self.abs(b)]
+    }
 }
 
 /// Runs a [`Job`] with NEON enabled; false when the CPU lacks it.

@@ -92,6 +92,43 @@ impl Lanes for Avx2 {
         let idx: __m256i = pulp::cast([0i32, 4, 1, 5, 2, 6, 3, 7]);
         self.0.avx2._mm256_permutevar8x32_ps(v, idx)
     }
+    #[inline(always)]
+    fn unzip(self, a: __m256, b: __m256) -> (__m256, __m256) {
+        let (f, g) = (self.0.avx, self.0.avx2);
+        // Per 128-bit half [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit
+        // pairs in order.
+        let even = f._mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+        let odd = f._mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+        let order = |v: __m256| {
+            f._mm256_castpd_ps(g._mm256_permute4x64_pd::<0b11_01_10_00>(f._mm256_castps_pd(v)))
+        };
+        (order(even), order(odd))
+    }
+    type E = __m256;
+    #[inline(always)]
+    fn load8(self, chunk: &[f32; 8]) -> __m256 {
+        pulp::cast(*chunk)
+    }
+    #[inline(always)]
+    fn store8(self, e: __m256) -> [f32; 8] {
+        pulp::cast(e)
+    }
+    #[inline(always)]
+    fn splat8(self, x: f32) -> __m256 {
+        self.0.avx._mm256_set1_ps(x)
+    }
+    #[inline(always)]
+    fn add8(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_add_ps(a, b)
+    }
+    #[inline(always)]
+    fn mul8(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_mul_ps(a, b)
+    }
+    #[inline(always)]
+    fn abs8(self, a: __m256) -> __m256 {
+        self.0.avx._mm256_andnot_ps(self.splat8(-0.0), a)
+    }
 }
 
 /// Runs a [`Job`] with AVX2 enabled; false when the CPU lacks it.

@@ -1,6 +1,8 @@
 //! [`Lanes`] on AVX-512: 16 lanes, four groups of four.
 
-use core::arch::x86_64::{__m512, __m512i, __mmask16, _CMP_LE_OQ, _CMP_LT_OQ, _CMP_UNORD_Q};
+use core::arch::x86_64::{
+    __m256, __m512, __m512i, __mmask16, _CMP_LE_OQ, _CMP_LT_OQ, _CMP_UNORD_Q,
+};
 
 use pulp::x86::V4;
 
@@ -91,6 +93,44 @@ impl Lanes for Avx512 {
     fn group_order(self, v: __m512) -> __m512 {
         let idx: __m512i = pulp::cast([0i32, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15]);
         self.0.avx512f._mm512_permutexvar_ps(idx, v)
+    }
+    #[inline(always)]
+    fn unzip(self, a: __m512, b: __m512) -> (__m512, __m512) {
+        // Indices 16.. pick from `b`.
+        let even: __m512i =
+            pulp::cast([0i32, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30]);
+        let odd: __m512i =
+            pulp::cast([1i32, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31]);
+        let f = self.0.avx512f;
+        (
+            f._mm512_permutex2var_ps(a, even, b),
+            f._mm512_permutex2var_ps(a, odd, b),
+        )
+    }
+    type E = __m256;
+    #[inline(always)]
+    fn load8(self, chunk: &[f32; 8]) -> __m256 {
+        pulp::cast(*chunk)
+    }
+    #[inline(always)]
+    fn store8(self, e: __m256) -> [f32; 8] {
+        pulp::cast(e)
+    }
+    #[inline(always)]
+    fn splat8(self, x: f32) -> __m256 {
+        self.0.avx._mm256_set1_ps(x)
+    }
+    #[inline(always)]
+    fn add8(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_add_ps(a, b)
+    }
+    #[inline(always)]
+    fn mul8(self, a: __m256, b: __m256) -> __m256 {
+        self.0.avx._mm256_mul_ps(a, b)
+    }
+    #[inline(always)]
+    fn abs8(self, a: __m256) -> __m256 {
+        self.0.avx._mm256_andnot_ps(self.splat8(-0.0), a)
     }
 }
 
