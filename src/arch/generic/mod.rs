@@ -143,7 +143,7 @@ impl Job for Quads<'_> {
                         |i: usize| l.add(zero, l.select(marked[i], e[i], zero)),
                     );
                     let sum = l.add(l.add(l.add(p(0), p(1)), p(2)), p(3));
-                    l.div(sum, l.splat(4.0))
+                    divide(l, sum, 4)
                 }
                 Quad::Block(Reduce::Max) => {
                     // The first of equal maxima stays (`-0.0` vs `+0.0`).
@@ -168,7 +168,7 @@ impl Job for Quads<'_> {
                     );
                     let sum = l.add(l.add(l.add(p(0), p(1)), p(2)), p(3));
                     if reduce == Reduce::Mean {
-                        l.div(sum, l.splat(4.0))
+                        divide(l, sum, 4)
                     } else {
                         sum
                     }
@@ -317,10 +317,12 @@ impl Groups<'_> {
                     }
                 }
             }
-            let sum = contiguous_sum(m, Lane(l, zero), |j| {
-                Lane(l, l.select(marked[j], load(j), zero))
-            });
-            let score = l.div(sum.1, l.splat(m as f32));
+            let term = inlined(
+                #[inline(always)]
+                |j: usize| Lane(l, l.select(marked[j], load(j), zero)),
+            );
+            let sum = contiguous_sum(m, Lane(l, zero), term);
+            let score = divide(l, sum.1, m);
             *out = l.store(l.select(nan, l.splat(f32::NAN), score));
             done = (b + 1) * L::LANES;
         }
@@ -526,7 +528,7 @@ impl Columns<'_> {
                     );
                     let total = vertical_sum(rows, c, self.cols, Lane(l, zero), term).1;
                     if reduce == Reduce::Mean {
-                        l.div(total, l.splat(rows as f32))
+                        divide(l, total, rows)
                     } else {
                         total
                     }
