@@ -139,7 +139,13 @@ pub(crate) fn contiguous_sum<T: Sum>(n: usize, zero: T, load: impl Fn(usize) -> 
     }
     let vectors = n / 8;
     let lanes = row_sum(vectors, [zero; 8], |v| {
-        core::array::from_fn(|l| load(8 * v + l))
+        // A plain loop, not `array::from_fn`: its closure runs through
+        // iterator machinery that LLVM may leave outside a SIMD function.
+        let mut lanes = [zero; 8];
+        for (l, x) in lanes.iter_mut().enumerate() {
+            *x = load(8 * v + l);
+        }
+        lanes
     });
     let mut acc = zero;
     for j in vectors * 8..n {

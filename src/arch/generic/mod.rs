@@ -295,7 +295,12 @@ impl Groups<'_> {
                 // Rank: the others below, and under exact ties the equal
                 // ones in lower columns.
                 let mut rank = zero;
-                for i in (0..m).filter(|&i| i != j) {
+                // No iterator adapter here: its closure could stay out of
+                // the SIMD function (every intrinsic then a call).
+                for i in 0..m {
+                    if i == j {
+                        continue;
+                    }
                     let y = load(i);
                     let before = if EXACT && i < j {
                         l.le(y, x)
