@@ -138,15 +138,19 @@ pub(crate) fn contiguous_sum<T: Sum>(n: usize, zero: T, load: impl Fn(usize) -> 
         return row_sum(n, zero, load);
     }
     let vectors = n / 8;
-    let lanes = row_sum(vectors, [zero; 8], |v| {
-        // A plain loop, not `array::from_fn`: its closure runs through
-        // iterator machinery that LLVM may leave outside a SIMD function.
-        let mut lanes = [zero; 8];
-        for (l, x) in lanes.iter_mut().enumerate() {
-            *x = load(8 * v + l);
-        }
-        lanes
-    });
+    // A plain loop, not `array::from_fn`: its closure runs through
+    // iterator machinery that LLVM may leave outside a SIMD function.
+    let vector = inlined(
+        #[inline(always)]
+        |v: usize| {
+            let mut lanes = [zero; 8];
+            for (l, x) in lanes.iter_mut().enumerate() {
+                *x = load(8 * v + l);
+            }
+            lanes
+        },
+    );
+    let lanes = row_sum(vectors, [zero; 8], vector);
     let mut acc = zero;
     for j in vectors * 8..n {
         acc = acc.plus(load(j));

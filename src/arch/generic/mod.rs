@@ -660,10 +660,11 @@ impl Wide<'_> {
                         |r: usize| {
                             let mut e = row(r);
                             if reduce == Reduce::L2 {
-                                e = e.map(inlined(
-                                    #[inline(always)]
-                                    |x| l.mul(x, x),
-                                ));
+                                // A loop, not `array::map`: its closure may
+                                // stay out of the SIMD function.
+                                for x in e.iter_mut() {
+                                    *x = l.mul(*x, *x);
+                                }
                             }
                             let term = inlined(
                                 #[inline(always)]
