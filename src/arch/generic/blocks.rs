@@ -1,0 +1,261 @@
+//! Blocks two or more wide: one lane per block (power-of-two widths up to
+//! 16), or one block at a time with eight-lane row sums.
+
+use super::{divide, magnitude_of, Job, Lane, Lanes};
+use crate::kernels::inlined;
+use crate::kernels::reduce::{
+    block_score, contiguous_sum, row_sum, sequential_end, vertical_sum, Sum,
+};
+use crate::pattern::Reduce;
+
+/// `rows x width` block scores, `width` 2, 4, 8 or 16: see
+/// `arch::wide_block_scores`.
+pub(crate) struct Wide<'a> {
+    pub rows: crate::arch::Rows<'a>,
+    /// Block width: a power of two from 2 to [`MAX_WIDE`](crate::arch::MAX_WIDE).
+    pub width: usize,
+    /// Absolute block column of `out[0]`.
+    pub first: usize,
+    /// Block columns of the layer.
+    pub cols: usize,
+    pub reduce: Reduce,
+    pub magnitude: bool,
+    pub out: &'a mut [f32],
+}
+
+impl Job for Wide<'_> {
+    #[inline(always)]
+    fn run<L: Lanes>(self, l: L) {
+        match self.width {
+            2 => self.blocks::<L, 2>(l),
+            4 => self.blocks::<L, 4>(l),
+            8 => self.blocks::<L, 8>(l),
+            16 => self.blocks::<L, 16>(l),
+            _ => {}
+        }
+    }
+}
+
+/// `B` vectors holding `LANES` runs of `B` values to `B` vectors where
+/// vector `j` holds value `j` of every run, in run order: `log2 B` rounds
+/// of [`Lanes::unzip`]. Each round splits the whole sequence by parity,
+/// which keeps the residues mod 2, 4, 8.. in order, so after the last
+/// round vector `j` holds the values at `j mod B`.
+#[inline(always)]
+fn deinterleave<L: Lanes, const B: usize>(l: L, mut v: [L::V; B]) -> [L::V; B] {
+    let mut width = 2;
+    while width <= B {
+        let mut next = v;
+        for i in 0..B / 2 {
+            let (even, odd) = l.unzip(v[2 * i], v[2 * i + 1]);
+            next[i] = even;
+            next[B / 2 + i] = odd;
+        }
+        v = next;
+        width *= 2;
+    }
+    v
+}
+
+impl Wide<'_> {
+    /// One lane per block, `LANES` neighbouring blocks at a time: each block
+    /// row is loaded as `B` vectors and deinterleaved, so vector `j` holds
+    /// element `j` of the row of every block; the scalar kernel's own
+    /// canonical sums (`contiguous_sum` along the row, `vertical_sum` down
+    /// the rows) then run on vectors. A vector straddling torch's
+    /// sequential chunks, and the blocks past the last whole vector, go to
+    /// the scalar kernel.
+    #[inline(always)]
+    fn blocks<L: Lanes, const B: usize>(self, l: L) {
+        let crate::arch::Rows { xs, stride, rows } = self.rows;
+        let sequential_end = sequential_end(self.cols);
+        let (zero, nan) = (l.splat(0.0), l.splat(f32::NAN));
+        let (outs, _) = L::chunks_mut(self.out);
+        let mut done = 0;
+        for (i, out) in outs.iter_mut().enumerate() {
+            let c = self.first + i * L::LANES;
+            if c < sequential_end && c + L::LANES > sequential_end {
+                break;
+            }
+            let row = inlined(
+                #[inline(always)]
+                |r: usize| -> [L::V; B] {
+                    let start = r * stride + i * L::LANES * B;
+                    // In range (the caller checks): NaN only to stay total.
+                    let mut v = [nan; B];
+                    if let Some(run) = xs.get(start..start + B * L::LANES) {
+                        for (v, c) in v.iter_mut().zip(L::chunks(run).0) {
+                            *v = if self.magnitude {
+                                l.abs(l.load(c))
+                            } else {
+                                l.load(c)
+                            };
+                        }
+                    }
+                    deinterleave(l, v)
+                },
+            );
+            *out = l.store(match self.reduce {
+                Reduce::Max => {
+                    // Row-major scan: the first of equal maxima stays, as
+                    // the scalar max of row maxima; NaN if any is.
+                    let first = row(0);
+                    let (mut best, mut is_nan) = (first[0], l.is_nan(first[0]));
+                    for r in 0..rows {
+                        let e = if r == 0 { first } else { row(r) };
+                        for &x in &e[(r == 0) as usize..] {
+                            is_nan = l.or(is_nan, l.is_nan(x));
+                            best = l.select(l.lt(best, x), x, best);
+                        }
+                    }
+                    l.select(is_nan, nan, best)
+                }
+                reduce => {
+                    let row_score = inlined(
+                        #[inline(always)]
+                        |r: usize| {
+                            let mut e = row(r);
+                            if reduce == Reduce::L2 {
+                                // A loop, not `array::map`: its closure may
+                                // stay out of the SIMD function.
+                                for x in e.iter_mut() {
+                                    *x = l.mul(*x, *x);
+                                }
+                            }
+                            let term = inlined(
+                                #[inline(always)]
+                                |j: usize| Lane(l, e[j]),
+                            );
+                            let s = contiguous_sum(B, Lane(l, zero), term).1;
+                            Lane(
+                                l,
+                                if reduce == Reduce::Mean {
+                                    divide(l, s, B)
+                                } else {
+                                    s
+                                },
+                            )
+                        },
+                    );
+                    let total = vertical_sum(rows, c, self.cols, Lane(l, zero), row_score).1;
+                    if reduce == Reduce::Mean {
+                        divide(l, total, rows)
+                    } else {
+                        total
+                    }
+                }
+            });
+            done += L::LANES;
+        }
+        let (first, cols, reduce) = (self.first, self.cols, self.reduce);
+        for (u, o) in self.out.iter_mut().enumerate().skip(done) {
+            let read = |r: usize, j: usize| {
+                let x = xs.get(r * stride + u * B + j).copied().unwrap_or(f32::NAN);
+                magnitude_of(x, self.magnitude)
+            };
+            *o = block_score(rows, B, first + u, cols, reduce, read);
+        }
+    }
+}
+
+/// `rows x width` block scores for any width: see `arch::long_block_scores`.
+pub(crate) struct Long<'a> {
+    pub rows: crate::arch::Rows<'a>,
+    pub width: usize,
+    /// Absolute block column of `out[0]`.
+    pub first: usize,
+    /// Block columns of the layer.
+    pub cols: usize,
+    pub reduce: Reduce,
+    pub magnitude: bool,
+    pub out: &'a mut [f32],
+}
+
+impl Job for Long<'_> {
+    /// One block at a time. A block row of 8 or more is summed as
+    /// `contiguous_sum` sums it, its eight partial sums in a vector
+    /// ([`long_sum`]); the rows are then summed by `vertical_sum`. Max and
+    /// shorter rows: the scalar kernel itself, compiled for the level.
+    #[inline(always)]
+    fn run<L: Lanes>(self, l: L) {
+        let crate::arch::Rows { xs, stride, rows } = self.rows;
+        let (width, magnitude, reduce) = (self.width, self.magnitude, self.reduce);
+        for (u, o) in self.out.iter_mut().enumerate() {
+            let uc = self.first + u;
+            if width >= 8 && reduce != Reduce::Max {
+                let row = inlined(
+                    #[inline(always)]
+                    |r: usize| {
+                        let start = r * stride + u * width;
+                        let run = xs.get(start..start + width).unwrap_or(&[f32::NAN]);
+                        let s = long_sum(l, run, magnitude, reduce == Reduce::L2);
+                        if reduce == Reduce::Mean {
+                            s / width as f32
+                        } else {
+                            s
+                        }
+                    },
+                );
+                let total = vertical_sum(rows, uc, self.cols, 0.0, row);
+                *o = if reduce == Reduce::Mean {
+                    total / rows as f32
+                } else {
+                    total
+                };
+                continue;
+            }
+            let read = inlined(
+                #[inline(always)]
+                |r: usize, j: usize| {
+                    let x = xs.get(r * stride + u * width + j).copied();
+                    magnitude_of(x.unwrap_or(f32::NAN), magnitude)
+                },
+            );
+            *o = block_score(rows, width, uc, self.cols, reduce, read);
+        }
+    }
+}
+
+/// Eight lanes in the canonical sum.
+#[derive(Clone, Copy)]
+struct Eight<L: Lanes>(L, L::E);
+
+impl<L: Lanes> Sum for Eight<L> {
+    #[inline(always)]
+    fn plus(self, other: Self) -> Self {
+        Eight(self.0, self.0.add8(self.1, other.1))
+    }
+}
+
+/// `contiguous_sum` of a run of 8 or more (its `|x|` or `x * x` if
+/// asked), in its order: lane `l` of the eight sums elements `8v + l` by
+/// `row_sum` over the whole chunks of eight, here one vector per chunk;
+/// then the tail from 0.0, then lanes 0..8 onto it.
+#[inline(always)]
+fn long_sum<L: Lanes>(l: L, xs: &[f32], magnitude: bool, square: bool) -> f32 {
+    let (chunks, tail) = xs.as_chunks::<8>();
+    let zero = l.splat8(0.0);
+    let chunk = inlined(
+        #[inline(always)]
+        |v: usize| {
+            let mut x = chunks.get(v).map_or(zero, |c| l.load8(c));
+            if magnitude {
+                x = l.abs8(x);
+            }
+            if square {
+                x = l.mul8(x, x);
+            }
+            Eight(l, x)
+        },
+    );
+    let lanes = row_sum(chunks.len(), Eight(l, zero), chunk).1;
+    let mut acc = 0.0f32;
+    for &x in tail {
+        let x = magnitude_of(x, magnitude);
+        acc += if square { x * x } else { x };
+    }
+    for lane in l.store8(lanes) {
+        acc += lane;
+    }
+    acc
+}
