@@ -162,6 +162,11 @@ pub(crate) fn quad_block_scores(
 
 /// What a run of four contiguous scores gives.
 #[derive(Clone, Copy)]
+// Read by the SIMD kernels only, which other targets do not build.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 pub(crate) enum Quad {
     /// An N:M group of four: its least-`n` marks and their mean ([`nm_scores`]).
     Group { n: f32, exact: bool },
@@ -208,21 +213,6 @@ pub(crate) fn vectorized(level: Level, mut f: impl FnMut()) {
     }
     let _ = level;
     f()
-}
-
-/// Widens a run of halves into `dst` (as long) with the level's vectors:
-/// the exact conversions of `kernels::{f16_to_f32, bf16_to_f32}`, compiled
-/// for the level's instruction set.
-pub(crate) fn widen(level: Level, src: crate::kernels::Halves<'_>, dst: &mut [f32]) -> bool {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        dispatch(level, generic::Widen { src, dst })
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, src, dst);
-        false
-    }
 }
 
 /// The rows of a tile of blocks: row `r` starts at `xs[r * stride]`.

@@ -15,7 +15,6 @@ pub(crate) mod reduce;
 /// SIMD dispatch, small enough for fixed stack buffers.
 pub(crate) const TILE: usize = 256;
 
-use half::slice::HalfFloatSliceExt;
 
 use crate::arch::Level;
 use crate::layer::{Criterion, Scores};
@@ -115,8 +114,8 @@ pub(crate) fn simd_rows(
     true
 }
 
-/// Widens `dst.len()` halves from `start` into `dst`, by the SIMD widening
-/// at `level` when there is one. False when out of range.
+/// Widens `dst.len()` halves from `start` into `dst`, in the level's
+/// vectors. False when out of range.
 fn widen_run(src: Halves<'_>, start: usize, dst: &mut [f32], level: Level) -> bool {
     let Some(end) = start.checked_add(dst.len()) else {
         return false;
@@ -128,12 +127,25 @@ fn widen_run(src: Halves<'_>, start: usize, dst: &mut [f32], level: Level) -> bo
     let Some(run) = run else {
         return false;
     };
-    if !crate::arch::widen(level, run, dst) {
-        match run {
-            Halves::F16(s) => s.convert_to_f32_slice(dst),
-            Halves::Bf16(s) => s.convert_to_f32_slice(dst),
-        }
-    }
+    // The exact conversions below, in the level's vectors.
+    crate::arch::vectorized(
+        level,
+        inlined(
+            #[inline(always)]
+            || match run {
+                Halves::F16(s) => {
+                    for (d, h) in dst.iter_mut().zip(s) {
+                        *d = f16_to_f32(h.to_bits());
+                    }
+                }
+                Halves::Bf16(s) => {
+                    for (d, h) in dst.iter_mut().zip(s) {
+                        *d = bf16_to_f32(h.to_bits());
+                    }
+                }
+            },
+        ),
+    );
     true
 }
 

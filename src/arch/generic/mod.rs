@@ -6,8 +6,8 @@
 //! - `columns`: `rows x 1` blocks;
 //! - `blocks`: blocks two or more wide;
 //! - `zeros`: pattern lock and mask sparsity;
-//! - here: the [`Lanes`] and [`Job`] traits, and the plain-loop jobs
-//!   ([`Plain`], [`Widen`]) that run ordinary code under a level.
+//! - here: the [`Lanes`] and [`Job`] traits, and [`Plain`], the job that
+//!   runs ordinary loops under a level (`arch::vectorized`).
 
 mod blocks;
 mod columns;
@@ -16,7 +16,6 @@ mod quads;
 pub(crate) mod zeros;
 
 use crate::kernels::reduce::Sum;
-use crate::kernels::{bf16_to_f32, f16_to_f32, Halves};
 pub(crate) use blocks::{Long, Wide};
 pub(crate) use columns::Columns;
 pub(crate) use groups::Groups;
@@ -118,31 +117,6 @@ impl<F: FnMut()> Job for Plain<'_, F> {
     #[inline(always)]
     fn run<L: Lanes>(self, _: L) {
         (self.0)()
-    }
-}
-
-/// Halves to `f32`: see `arch::widen`. Plain loops: compiled inside the
-/// level's `vectorize`, they vectorise with its instruction set.
-pub(crate) struct Widen<'a> {
-    pub src: Halves<'a>,
-    pub dst: &'a mut [f32],
-}
-
-impl Job for Widen<'_> {
-    #[inline(always)]
-    fn run<L: Lanes>(self, _: L) {
-        match self.src {
-            Halves::F16(s) => {
-                for (d, h) in self.dst.iter_mut().zip(s) {
-                    *d = f16_to_f32(h.to_bits());
-                }
-            }
-            Halves::Bf16(s) => {
-                for (d, h) in self.dst.iter_mut().zip(s) {
-                    *d = bf16_to_f32(h.to_bits());
-                }
-            }
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Pattern lock and mask sparsity over contiguous rows: one flag byte per
 //! element of a window of columns, reduced per unit, and (lock) written back
-//! a mask row at a time. Plain loops, as [`Widen`](super::Widen): compiled
+//! a mask row at a time. Plain loops, as [`Plain`](super::Plain): compiled
 //! inside a level's `vectorize` they vectorise with its instruction set.
 
 use half::{bf16, f16};
