@@ -15,7 +15,6 @@ pub(crate) mod reduce;
 /// SIMD dispatch, small enough for fixed stack buffers.
 pub(crate) const TILE: usize = 256;
 
-
 use crate::arch::Level;
 use crate::layer::{Criterion, Scores};
 

@@ -316,10 +316,10 @@ impl<'a> Units<'a> {
                     // of unit `u`: kept units keep all, pruned blocks none,
                     // pruned N:M groups their keep marks.
                     _ => {
-                        for u in 0..n {
+                        for (u, &k) in kept.iter().enumerate() {
                             for (j, i) in view.run(r, (uc + u) * bm).take(bm).enumerate() {
                                 if let Some(d) = mask.get_mut(i) {
-                                    *d = kept[u] | keep.get(u * bm + j).copied().unwrap_or(0);
+                                    *d = k | keep.get(u * bm + j).copied().unwrap_or(0);
                                 }
                             }
                         }
@@ -340,7 +340,7 @@ fn write_row(row: &mut [u8], kept: &[u8], keep: &[u8], groups: bool, bm: usize) 
         let (words, _) = row.as_chunks_mut::<4>();
         let (marks, _) = keep.as_chunks::<4>();
         for ((w, &k), m) in words.iter_mut().zip(kept).zip(marks) {
-            *w = (u32::from_le_bytes(*m) | k as u32 * 0x0101_0101).to_le_bytes();
+            *w = (u32::from_le_bytes(*m) | (k as u32 * 0x0101_0101)).to_le_bytes();
         }
     } else if groups {
         let units = row
