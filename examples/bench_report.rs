@@ -22,8 +22,8 @@ mod model;
 #[path = "../benches/support/stream.rs"]
 mod stream;
 use prunemask::{
-    lock_at, plan, plan_with, scratch_words, sparsity_at, unit_scores, write_mask, Criterion,
-    Layer, LayerReport, Level, Options, Pattern, Shape,
+    lock_at, plan, plan_with, prune_with, scratch_words, sparsity_at, unit_scores, write_mask,
+    Criterion, Layer, LayerReport, Level, Options, Pattern, Shape,
 };
 use stream::{read_stream, read_write_stream};
 
@@ -159,7 +159,7 @@ fn main() {
     let lock_only = only.contains(&"lock");
     if !lock_only {
         // End to end on a BERT-base-shaped model, as a large model is pruned:
-        // plan_with, then each layer's mask.
+        // prune_with over every layer, and plan_with + write_mask.
         let mut bert = Model::new(
             if small {
                 model::uniform_shapes(4, 1024, 1024)
@@ -169,25 +169,38 @@ fn main() {
             runs,
         );
         bert.describe(if small { "small model" } else { "BERT-base" });
-        header();
         let mut scratch = vec![0u64; scratch_words(bert.elements as u64)];
+        println!(
+            "scratch for plan_with: {:.1} MiB (scores + masks + scratch is the peak)",
+            scratch.len() as f64 * 8.0 / (1 << 20) as f64
+        );
+        header();
         let mut reports = vec![LayerReport::default(); bert.shapes.len()];
         for name in ["2:4", "4x1"].into_iter().filter(|n| pattern_wanted(n)) {
             for &level in &levels {
                 let o = opts(name, level);
                 let mut masks = std::mem::take(&mut bert.masks);
+                // The whole job in memory: prune_with (plan_with, then
+                // every mask).
                 let mut end_to_end = |layers: &[Layer<'_>]| {
                     best_of(runs, || {
-                        plan_with(layers, &o, &mut reports, &mut scratch).unwrap();
-                        for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
-                            write_mask(l, &o, r, m).unwrap();
-                        }
+                        let mut outs: Vec<&mut [u8]> =
+                            masks.iter_mut().map(|m| &mut m[..]).collect();
+                        prune_with(layers, &o, &mut reports, &mut outs, &mut scratch).unwrap();
                     })
                 };
                 let f32_time = end_to_end(&bert.layers(&bert.f32s));
                 let bf16_time = end_to_end(&bert.layers(&bert.bf16s));
                 let f16_time = end_to_end(&bert.layers(&bert.f16s));
                 let layers = bert.layers(&bert.f32s);
+                // Streaming: plan_with, then each mask on its own
+                // (write_mask checks its layer again first).
+                let streamed = best_of(runs, || {
+                    plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
+                    for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
+                        write_mask(l, &o, r, m).unwrap();
+                    }
+                });
                 let planned = best_of(runs, || {
                     plan(&layers, &o, &mut reports).unwrap();
                 });
@@ -214,6 +227,13 @@ fn main() {
                     &format!("{name} global, end to end (f16)"),
                     level,
                     f16_time,
+                    false,
+                    None,
+                );
+                bert.row(
+                    &format!("{name} global plan_with + write_mask (f32)"),
+                    level,
+                    streamed,
                     false,
                     None,
                 );

@@ -59,8 +59,8 @@ pub use pattern::{
     BUILTIN_NAMES,
 };
 pub use plan::{
-    plan, plan_with, prune, scratch_words, unit_scores, write_mask, Bound, CapMode, Compat, Domain,
-    LayerReport, Options, Status, Summary, SCRATCH_MIN,
+    plan, plan_with, prune, prune_with, scratch_words, unit_scores, write_mask, Bound, CapMode,
+    Compat, Domain, LayerReport, Options, Status, Summary, SCRATCH_MIN,
 };
 pub use shape::{Run, Shape, View};
 
