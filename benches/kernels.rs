@@ -20,7 +20,7 @@ mod stream;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::bf16;
 use prunemask::{
-    lock, plan_with, scratch_words, sparsity, unit_scores, write_mask, Layer, LayerReport, Options,
+    lock, plan_with, prune_with, scratch_words, sparsity, unit_scores, write_mask, Layer, LayerReport, Options,
     Pattern, Shape,
 };
 
@@ -145,6 +145,14 @@ fn end_to_end(c: &mut Criterion) {
             ("f32", layers(&f32s, &shapes)),
             ("bf16", layers(&bf16s, &shapes)),
         ] {
+            let id = BenchmarkId::new(format!("{name}_{dtype}"), "prune_with");
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+                    prune_with(black_box(&layers), &opts, &mut reports, &mut outs, &mut scratch)
+                        .unwrap();
+                })
+            });
             let id = BenchmarkId::new(format!("{name}_{dtype}"), "plan_with+write_mask");
             group.bench_function(id, |b| {
                 b.iter(|| {
