@@ -20,8 +20,8 @@ mod stream;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::bf16;
 use prunemask::{
-    lock, plan_with, prune_with, scratch_words, sparsity, unit_scores, write_mask, Layer, LayerReport, Options,
-    Pattern, Shape,
+    lock, plan_with, prune_with, scratch_words, sparsity, unit_scores, write_mask, Layer,
+    LayerReport, Options, Pattern, Shape,
 };
 
 const ROWS: usize = 512;
@@ -149,8 +149,14 @@ fn end_to_end(c: &mut Criterion) {
             group.bench_function(id, |b| {
                 b.iter(|| {
                     let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-                    prune_with(black_box(&layers), &opts, &mut reports, &mut outs, &mut scratch)
-                        .unwrap();
+                    prune_with(
+                        black_box(&layers),
+                        &opts,
+                        &mut reports,
+                        &mut outs,
+                        &mut scratch,
+                    )
+                    .unwrap();
                 })
             });
             let id = BenchmarkId::new(format!("{name}_{dtype}"), "plan_with+write_mask");

@@ -7,14 +7,14 @@
 //!   count each layer's units below and at the threshold: four passes;
 //! - [`WIDE_BINS`] words or more, *sample-select*: a sample of about 1/400
 //!   of the units gives a key range that holds the k-th key with a margin
-//!   of several standard deviations; one pass then counts each layer's
+//!   of about four standard deviations; one pass then counts each layer's
 //!   units below the range and collects the keys inside it (about 1% of
 //!   the units) into the scratch. The threshold and every layer's counts
 //!   then come from memory: one pass and a sample;
 //! - if the range misses the k-th key or its keys do not fit: a 16-bit top
-//!   digit, then one pass that counts below the digit's bucket and collects
-//!   its low 16 bits, or, if even that does not fit, a second 16-bit pass
-//!   and the count pass.
+//!   digit, then the same collecting pass over the digit's bucket (a range
+//!   too), or, if even that does not fit, a second 16-bit pass and the
+//!   count pass.
 //!
 //! Every way gives the same key and counts; only the passes differ.
 
@@ -31,7 +31,7 @@ pub(crate) const WIDE_BINS: usize = 1 << 16;
 pub(crate) struct Scratch<'s> {
     /// `2^width` bins.
     bins: &'s mut [u64],
-    /// Candidate low digits, four `u16` a word, from the front; two words
+    /// Collected keys, two a word, from the front; two words
     /// per layer (units below the bucket, candidates) from the back.
     spare: &'s mut [u64],
 }
@@ -54,10 +54,9 @@ impl<'s> Scratch<'s> {
         self.bins.len().trailing_zeros()
     }
 
-    /// Candidates of `per_word` to a word the scratch holds beside the
-    /// records of `layers` layers.
-    fn capacity(&self, layers: usize, per_word: u64) -> u64 {
-        per_word * self.spare.len().saturating_sub(2 * layers) as u64
+    /// Keys the scratch holds beside the records of `layers` layers.
+    fn capacity(&self, layers: usize) -> u64 {
+        2 * self.spare.len().saturating_sub(2 * layers) as u64
     }
 
     /// Whether the scratch holds a wide histogram and `layers` records.
@@ -68,17 +67,7 @@ impl<'s> Scratch<'s> {
     /// Whether the top-digit bucket holding `count` keys over `layers`
     /// layers can be collected.
     fn fits(&self, count: u64, layers: usize) -> bool {
-        self.wide(layers) && count <= self.capacity(layers, 4)
-    }
-
-    fn set_candidate(&mut self, i: usize, low: u16) {
-        let w = &mut self.spare[i / 4];
-        let shift = 16 * (i % 4);
-        *w = (*w & !(0xffff << shift)) | (low as u64) << shift;
-    }
-
-    fn candidate(&self, i: usize) -> u16 {
-        (self.spare[i / 4] >> (16 * (i % 4))) as u16
+        self.wide(layers) && count <= self.capacity(layers)
     }
 
     /// Whole keys, two a word (the range of a sample-select).
@@ -231,7 +220,7 @@ fn sample_range<'a, I>(
 where
     I: Iterator<Item = (usize, Units<'a>)>,
 {
-    let capacity = scratch.capacity(layers, 2) as f64;
+    let capacity = scratch.capacity(layers) as f64;
     let stride = units.div_ceil(SAMPLE_AIM).max(1) as usize;
     let (mut phase, mut n) = (stride / 2, 0usize);
     let sample = &mut *scratch.bins;
@@ -290,7 +279,7 @@ fn gather<'a, I>(
 where
     I: Iterator<Item = (usize, Units<'a>)>,
 {
-    let capacity = scratch.capacity(layers, 2) as usize;
+    let capacity = scratch.capacity(layers) as usize;
     let width = hi - lo;
     let (mut n, mut total) = (0usize, 0u64);
     for (j, (index, units)) in pool().enumerate().take(layers) {
@@ -417,7 +406,7 @@ pub(crate) fn kth_smallest<'a, I>(
     k: u64,
     ready: Ready,
     scratch: &mut Scratch<'_>,
-    mut counted: Option<&mut dyn FnMut(usize, Counts)>,
+    counted: Option<&mut dyn FnMut(usize, Counts)>,
 ) -> Result<(u32, bool), Error>
 where
     I: Iterator<Item = (usize, Units<'a>)>,
@@ -451,81 +440,18 @@ where
         prefix |= digit << shift;
         fixed |= ((1u32 << w) - 1) << shift;
         rank -= seen;
-        if let Some(counted) = counted.as_deref_mut() {
-            let layers = pool().count();
-            if fixed == 0xffff_0000 && scratch.fits(bucket, layers) {
-                if let Some(key) = collect(&pool, prefix, rank, layers, scratch, counted)? {
-                    return Ok((key, true));
+        // The top digit's bucket is a key range: collected, the rest comes
+        // from memory. It may not hold the k-th key after all if a custom
+        // kernel scores a unit differently on each call: radix passes go on.
+        let layers = pool().count();
+        if counted.is_some() && fixed == 0xffff_0000 && scratch.fits(bucket, layers) {
+            if let Some(range) = gather(&pool, prefix, prefix | 0xffff, layers, scratch)? {
+                if range.holds(k) {
+                    let indices = pool().map(|(i, _)| i);
+                    return Ok((finish(&range, k, scratch, indices, counted), true));
                 }
             }
         }
     }
     Ok((prefix, false))
-}
-
-/// Collects the keys in the top-16-bit bucket `prefix` of a pool of
-/// `layers` layers and finds the `rank`-th of them; then counts every layer
-/// against it from the candidates alone. `None` if the bucket held more
-/// keys than the histogram said (a custom kernel that scores a unit
-/// differently on each call): the caller goes on with radix passes.
-fn collect<'a, I>(
-    pool: &impl Fn() -> I,
-    prefix: u32,
-    rank: u64,
-    layers: usize,
-    scratch: &mut Scratch<'_>,
-    counted: &mut dyn FnMut(usize, Counts),
-) -> Result<Option<u32>, Error>
-where
-    I: Iterator<Item = (usize, Units<'a>)>,
-{
-    let top = prefix >> 16;
-    let capacity = scratch.capacity(layers, 4) as usize;
-    let mut n = 0usize;
-    for (j, (index, units)) in pool().enumerate().take(layers) {
-        let (mut below, first) = (0u64, n);
-        units
-            .for_each_key(|_, key| {
-                let high = key >> 16;
-                below += (high < top) as u64;
-                if high == top {
-                    if n < capacity {
-                        scratch.set_candidate(n, key as u16);
-                    }
-                    n += 1;
-                }
-            })
-            .map_err(|kind| Error::in_layer(index, kind))?;
-        if n > capacity {
-            return Ok(None);
-        }
-        let (b, c) = scratch.record(j);
-        (*b, *c) = (below, (n - first) as u64);
-    }
-    // The low digit, from the candidates in memory.
-    scratch.bins.fill(0);
-    for i in 0..n {
-        let low = scratch.candidate(i) as usize;
-        scratch.bins[low] += 1;
-    }
-    let (low, _) = pick(scratch.bins, rank);
-    let mut i = 0usize;
-    for (j, (index, _)) in pool().enumerate().take(layers) {
-        let (below, count) = scratch.record(j);
-        let (mut counts, count) = (
-            Counts {
-                below: *below,
-                equal: 0,
-            },
-            *count as usize,
-        );
-        for c in i..i + count {
-            let key = scratch.candidate(c) as u32;
-            counts.below += (key < low) as u64;
-            counts.equal += (key == low) as u64;
-        }
-        i += count;
-        counted(index, counts);
-    }
-    Ok(Some(top << 16 | low))
 }
