@@ -20,7 +20,8 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 use common::{chance, flat, grid, mask_buffers, Data, Draw, Grid, PATTERNS};
 use prunemask::{
-    lock, sparsity, Compat, ErrorKind, Geometry, Layer, LayerReport, Pattern, Shape, Status,
+    lock, lock_at, sparsity, sparsity_at, Compat, ErrorKind, Geometry, Layer, LayerReport, Level,
+    Pattern, Shape, Status,
 };
 
 const SENTINEL: u8 = 7;
@@ -192,6 +193,27 @@ fuzz_target!(|input: Input| {
         let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
         lock(&layers, &pattern, &mut reports, &mut outs)
     };
+    // Every level gives what `lock` (the best level) gave; a level this CPU
+    // lacks is an error and writes nothing.
+    let result_debug = format!("{result:?}");
+    for level in Level::ALL {
+        let mut bufs2 = mask_buffers(input.layers.iter().map(|l| l.data.len()), input.corrupt, SENTINEL);
+        let mut reports2 = vec![LayerReport::default(); reports.len()];
+        let r = {
+            let mut outs: Vec<&mut [u8]> = bufs2.iter_mut().map(|b| &mut b[..]).collect();
+            lock_at(level, &layers, &pattern, &mut reports2, &mut outs)
+        };
+        if level.is_available() {
+            assert_eq!(format!("{r:?}"), result_debug, "lock_at {level:?}");
+            assert_eq!(bufs2, bufs, "lock_at {level:?} masks");
+            if r.is_ok() {
+                assert_eq!(reports2, reports, "lock_at {level:?} reports");
+            }
+        } else {
+            assert_eq!(r.unwrap_err().kind(), &ErrorKind::LevelUnavailable { level });
+            assert!(bufs2.iter().all(|b| b.iter().all(|&x| x == SENTINEL)));
+        }
+    }
     let any_nan = input
         .layers
         .iter()
@@ -311,7 +333,16 @@ fuzz_target!(|input: Input| {
         .iter()
         .enumerate()
         .find_map(|(i, m)| m.iter().position(|&v| v > 1).map(|j| (i, j, m[j])));
-    match (sparsity(&other, &shapes, &masks), bad) {
+    let want = sparsity(&other, &shapes, &masks);
+    for level in Level::ALL {
+        let got = sparsity_at(level, &other, &shapes, &masks);
+        if level.is_available() {
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "sparsity_at {level:?}");
+        } else {
+            assert_eq!(got.unwrap_err().kind(), &ErrorKind::LevelUnavailable { level });
+        }
+    }
+    match (want, bad) {
         (Ok(s), None) => {
             assert!(s.zero <= s.total);
             assert!((0.0..=1.0).contains(&s.ratio()));

@@ -36,7 +36,7 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 use common::{chance, flat, grid, mask_buffers, view_dims, Data, Draw};
 use prunemask::{
-    plan, prune, unit_scores, write_mask, Bound, CapMode, Compat, Criterion, Domain, Error,
+    plan, plan_with, prune, prune_with, scratch_words, unit_scores, write_mask, Bound, CapMode, Compat, Criterion, Domain, Error,
     ErrorKind, Extent, Geometry, Layer, LayerReport, Level, Options, Pattern, Reduce, Shape,
     Status, Summary, Ties,
 };
@@ -872,6 +872,32 @@ fuzz_target!(|input: Input| {
             let e = write_mask(layer, &opts, r, &mut short).expect_err("wrong mask length");
             assert!(!e.to_string().is_empty());
             assert!(short.iter().all(|&x| x == SENTINEL));
+        }
+    }
+
+    // plan_with and prune_with give the same, at every level, whatever the
+    // scratch: too small for the fast path, a few spare words (the range
+    // or bucket cannot fit: radix fallbacks), or what scratch_words says
+    // (sample-select). The scratch starts as garbage.
+    let units: u64 = reports.iter().map(|r| r.units).sum();
+    // One size a run (each run compares every level), chosen by the input.
+    let sizes = [0, prunemask::SCRATCH_MIN + 2 * n + 3, scratch_words(units)];
+    let words = sizes[(units as usize + n) % 3];
+    let mut scratch = vec![u64::MAX; words];
+    for &level in &levels {
+        let opts = opts.clone().level(level);
+        {
+            let what = format!("plan_with ({words} words) at {level:?} vs prune at Scalar");
+            let mut reports3 = vec![LayerReport::default(); n];
+            let summary3 = plan_with(&layers, &opts, &mut reports3, &mut scratch)
+                .expect("plan_with fails where prune succeeded");
+            same_summary(&summary, &summary3, &what);
+            same_reports(&reports, &reports3, &what);
+            let mut masks3: Vec<Vec<u8>> = layers.iter().map(|l| vec![SENTINEL; l.scores.len()]).collect();
+            let mut outs: Vec<&mut [u8]> = masks3.iter_mut().map(|m| &mut m[..]).collect();
+            prune_with(&layers, &opts, &mut reports3, &mut outs, &mut scratch)
+                .expect("prune_with fails where prune succeeded");
+            assert_eq!(masks3, bufs, "{what}: prune_with masks");
         }
     }
 });

@@ -252,17 +252,22 @@ where
     }
     let at = p * s;
     let (lo_rank, hi_rank) = (at - margin, at + margin);
-    let hi = if hi_rank >= s - 1.0 {
+    // Past the sample's ends the range is open, unless the sample is the
+    // whole pool (small pools): then its ends are the pool's.
+    let whole = stride == 1;
+    let hi = if hi_rank < s - 1.0 {
+        *sample.select_nth_unstable(hi_rank as usize).1 as u32
+    } else if whole {
+        sample.iter().max().map_or(u32::MAX, |&x| x as u32)
+    } else {
         u32::MAX
-    } else {
-        let r = hi_rank as usize;
-        *sample.select_nth_unstable(r).1 as u32
     };
-    let lo = if lo_rank < 1.0 {
-        0
+    let lo = if lo_rank >= 1.0 {
+        *sample.select_nth_unstable(lo_rank as usize).1 as u32
+    } else if whole {
+        sample.iter().min().map_or(0, |&x| x as u32)
     } else {
-        let r = lo_rank as usize;
-        *sample.select_nth_unstable(r).1 as u32
+        0
     };
     Some((lo, hi))
 }
@@ -354,22 +359,31 @@ fn finish(
     counted: Option<&mut dyn FnMut(usize, Counts)>,
 ) -> u32 {
     let n = range.inside as usize;
-    // Two 16-bit digits, counted over the keys in memory.
-    let rank = k - range.below;
-    scratch.bins.fill(0);
-    for i in 0..n {
-        scratch.bins[(scratch.key(i) >> 16) as usize] += 1;
-    }
-    let (high, seen) = pick(scratch.bins, rank);
-    scratch.bins.fill(0);
-    for i in 0..n {
-        let key = scratch.key(i);
-        if key >> 16 == high {
-            scratch.bins[(key & 0xffff) as usize] += 1;
+    // The key's digits from the top, counted over the keys in memory: the
+    // top 16 bits over the range's span only (small for real weights), then
+    // two 8-bit digits, so no pass fills or scans a 65,536-bin histogram.
+    let mut rank = k - range.below;
+    let (mut key, mut fixed) = (0u32, 0u32);
+    let base = range.lo >> 16;
+    let span = ((range.hi >> 16) - base) as usize + 1;
+    for (shift, width, offset) in [(16u32, span, base), (8, 256, 0), (0, 256, 0)] {
+        let (bins, keys) = (&mut scratch.bins[..width], &*scratch.spare);
+        bins.fill(0);
+        let digit_mask = if shift == 16 { u32::MAX } else { 0xff };
+        for i in 0..n {
+            let c = (keys[i / 2] >> (32 * (i % 2))) as u32;
+            if c & fixed == key {
+                let digit = (c >> shift & digit_mask).wrapping_sub(offset) as usize;
+                if let Some(b) = bins.get_mut(digit) {
+                    *b += 1;
+                }
+            }
         }
+        let (digit, seen) = pick(bins, rank);
+        rank -= seen;
+        key |= (digit + offset) << shift;
+        fixed |= digit_mask << shift;
     }
-    let (low, _) = pick(scratch.bins, rank - seen);
-    let key = high << 16 | low;
     if let Some(counted) = counted {
         let mut i = 0usize;
         for (j, index) in layer_indices.enumerate().take(range.layers) {
