@@ -200,6 +200,35 @@ fn quads(
     }
 }
 
+/// The selection's range pass over checked (non-NaN) scores: adds to
+/// `below` the scores below `low`, and calls `inside` with those in
+/// `low..=high`, in order. False for the scalar level or one this CPU
+/// lacks (the caller runs the same loop as plain code).
+pub(crate) fn range_scan(
+    level: Level,
+    scores: &[f32],
+    (low, high): (f32, f32),
+    below: &mut u64,
+    inside: impl FnMut(f32),
+) -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let job = generic::RangeScan {
+            scores,
+            low,
+            high,
+            below,
+            inside,
+        };
+        dispatch(level, job)
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, scores, low, high, below, inside);
+        false
+    }
+}
+
 /// Runs `f` compiled for the level's instruction set, or as is at the
 /// scalar level (or one this CPU lacks). For plain loops (keys, counts,
 /// compares) that LLVM vectorises: the same code at every level, so the

@@ -200,6 +200,26 @@ proptest! {
     /// groups for AVX-512, then a scalar tail) and up to 40 of other
     /// lengths.
     #[test]
+    fn range_scan_every_level_equals_scalar(
+        seed in proptest::collection::vec(score(), 0..300usize),
+        bounds in (any::<prop::sample::Index>(), any::<prop::sample::Index>()),
+    ) {
+        // Checked scores (no NaN); bounds taken from them, so ties with
+        // the bounds (and -0.0 against +0.0) come up.
+        let xs: Vec<f32> = seed.into_iter().filter(|x| !x.is_nan()).collect();
+        let pick = |i: &prop::sample::Index| if xs.is_empty() { 0.0 } else { xs[i.index(xs.len())] };
+        let (a, b) = (pick(&bounds.0), pick(&bounds.1));
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        let (mut want_below, mut want) = (0u64, Vec::new());
+        crate::kernels::range::scan(&xs, low, high, &mut want_below, |x| want.push(x.to_bits()));
+        for level in simd_levels() {
+            let (mut below, mut got) = (0u64, Vec::new());
+            prop_assert!(super::range_scan(level, &xs, (low, high), &mut below, |x| got.push(x.to_bits())));
+            prop_assert_eq!((below, &got), (want_below, &want), "{:?}", level);
+        }
+    }
+
+    #[test]
     fn nm_every_level_equals_scalar(
         m in prop_oneof![4 => Just(4usize), 1 => Just(2usize), 1 => Just(8usize), 1 => 3usize..=32],
         seed in proptest::collection::vec(score(), 0..1300usize),

@@ -9,6 +9,7 @@
 pub(crate) mod groups;
 pub(crate) mod keys;
 pub(crate) mod mask;
+pub(crate) mod range;
 pub(crate) mod reduce;
 
 /// Units a kernel scores per call: big enough to amortise the call and the

@@ -21,6 +21,7 @@
 use super::Units;
 use crate::error::Error;
 use crate::kernels::inlined;
+use crate::kernels::keys::{key_value, order_key};
 
 /// Bins of the stack histogram (11-bit digits).
 pub(crate) const STACK_BINS: usize = 1 << 11;
@@ -285,29 +286,31 @@ where
     I: Iterator<Item = (usize, Units<'a>)>,
 {
     let capacity = scratch.capacity(layers) as usize;
-    let width = hi - lo;
+    // Keys and scores order alike, so the range is tested on the scores:
+    // only the few inside become keys. (A range holding no score's key is
+    // never asked for; it would take the radix passes.)
+    if lo > order_key(f32::INFINITY) || hi < order_key(f32::NEG_INFINITY) {
+        return Ok(None);
+    }
+    let (low, high) = (bound_score(lo, false), bound_score(hi, true));
     let (mut n, mut total) = (0usize, 0u64);
     for (j, (index, units)) in pool().enumerate().take(layers) {
         let (mut below, first) = (0u64, n);
         units
-            .for_each_tile(|_, keys| {
-                let level = units.level();
-                let mut count = |key| {
-                    if n < capacity {
-                        scratch.set_key(n, key);
-                    }
-                    n += 1;
-                };
-                crate::arch::vectorized(
-                    level,
-                    inlined(
-                        #[inline(always)]
-                        || {
-                            below += count_below(keys, lo);
-                            for_each_inside(keys, lo, width, &mut count);
-                        },
-                    ),
+            .for_each_scored(|_, scores| {
+                let mut count = inlined(
+                    #[inline(always)]
+                    |x| {
+                        if n < capacity {
+                            scratch.set_key(n, order_key(x));
+                        }
+                        n += 1;
+                    },
                 );
+                let range = (low, high);
+                if !crate::arch::range_scan(units.level(), scores, range, &mut below, &mut count) {
+                    crate::kernels::range::scan(scores, low, high, &mut below, &mut count);
+                }
             })
             .map_err(|kind| Error::in_layer(index, kind))?;
         if n > capacity {
@@ -326,27 +329,19 @@ where
     }))
 }
 
-/// Keys below `lo` (the loop vectorises).
-#[inline(always)]
-fn count_below(keys: &[u32], lo: u32) -> u64 {
-    keys.iter().map(|&k| (k < lo) as u32).sum::<u32>() as u64
-}
-
-/// Calls `f` with the keys in `lo..=lo + width`, in order. Each run of 16
-/// is tested without a branch (it vectorises): few keys are inside, so
-/// most runs are passed over whole.
-#[inline(always)]
-fn for_each_inside(keys: &[u32], lo: u32, width: u32, mut f: impl FnMut(u32)) {
-    let inside = |k: u32| k.wrapping_sub(lo) <= width;
-    let (runs, tail) = keys.as_chunks::<16>();
-    for run in runs {
-        let mut bits = (0..16).fold(0u32, |bits, j| bits | (inside(run[j]) as u32) << j);
-        while bits != 0 {
-            f(run[bits.trailing_zeros() as usize & 15]);
-            bits &= bits - 1;
-        }
-    }
-    tail.iter().filter(|&&k| inside(k)).for_each(|&k| f(k));
+/// The score a range bound stands for, the bound first moved onto a key
+/// some score has (NaN has none, nor does the key just below `+0.0`, as
+/// `-0.0` takes `+0.0`'s), keeping the same keys inside the range. For
+/// ranges that reach a score's key (`lo <= key(inf)`, `hi >= key(-inf)`).
+fn bound_score(key: u32, upper: bool) -> f32 {
+    let key = key.clamp(order_key(f32::NEG_INFINITY), order_key(f32::INFINITY));
+    let zero = order_key(0.0);
+    let key = match (key == zero - 1, upper) {
+        (true, true) => zero - 2,
+        (true, false) => zero,
+        (false, _) => key,
+    };
+    key_value(key)
 }
 
 /// The `k`-th smallest key of a pool from its collected range, and, with
@@ -468,4 +463,57 @@ where
         }
     }
     Ok((prefix, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A range of keys and the range of scores its bounds stand for hold
+    /// the same scores, at the edges too (open bounds, NaN keys, the key
+    /// below `+0.0` that no score has).
+    #[test]
+    fn bounds_hold_the_same_scores_as_keys() {
+        let xs = [
+            f32::NEG_INFINITY,
+            -f32::MAX,
+            -1.0,
+            -f32::MIN_POSITIVE / 4.0,
+            -1e-45,
+            -0.0,
+            0.0,
+            1e-45,
+            1.0,
+            f32::MAX,
+            f32::INFINITY,
+        ];
+        let zero = order_key(0.0);
+        let mut bounds = [
+            0u32,
+            u32::MAX,
+            zero - 2,
+            zero - 1,
+            zero,
+            zero + 1,
+            0x7f00_0000,
+            0xff80_0001,
+        ]
+        .to_vec();
+        bounds.extend(xs.iter().map(|&x| order_key(x)));
+        for &lo in &bounds {
+            let reach =
+                |hi: u32| lo <= order_key(f32::INFINITY) && hi >= order_key(f32::NEG_INFINITY);
+            for &hi in bounds.iter().filter(|&&hi| hi >= lo && reach(hi)) {
+                let (low, high) = (bound_score(lo, false), bound_score(hi, true));
+                for &x in &xs {
+                    let key = order_key(x);
+                    assert_eq!(
+                        (key < lo, lo <= key && key <= hi),
+                        (x < low, low <= x && x <= high),
+                        "{lo:#x}..={hi:#x} and {x}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -99,6 +99,21 @@ impl<'a> Units<'a> {
         })
     }
 
+    /// Calls `f(first unit, scores)` for every tile of units in pool order,
+    /// the scores checked (no NaN) but not turned into keys, with the
+    /// errors of [`for_each_key`](Self::for_each_key).
+    pub(crate) fn for_each_scored(
+        &self,
+        mut f: impl FnMut(usize, &[f32]),
+    ) -> Result<(), ErrorKind> {
+        let mut scores = [0.0f32; TILE];
+        self.tiles(TILE, |tile, first, n| {
+            self.scored(tile, first, &mut scores[..n])?;
+            f(first, &scores[..n]);
+            Ok(())
+        })
+    }
+
     /// Calls `f(keys)` for every `stride`-th run of at most `size` units
     /// along the unit rows, `phase` runs on from the start (and leaves
     /// `phase` where the next layer goes on): a sample spread over the
@@ -140,19 +155,31 @@ impl<'a> Units<'a> {
         scores: &mut [f32],
         keys: &mut [u32],
     ) -> Result<(), ErrorKind> {
-        self.kernels.score(tile, scores);
-        // The NaN test and the keys, in the level's vectors.
-        let mut nan = false;
+        self.scored(tile, first, scores)?;
         crate::arch::vectorized(
             self.tile.level,
             inlined(
                 #[inline(always)]
                 || {
-                    nan = any_nan(scores);
                     for (k, &x) in keys.iter_mut().zip(scores.iter()) {
                         *k = order_key(x);
                     }
                 },
+            ),
+        );
+        Ok(())
+    }
+
+    /// Scores a tile (its first unit is `first`) and checks the scores.
+    fn scored(&self, tile: &Tile<'a>, first: usize, scores: &mut [f32]) -> Result<(), ErrorKind> {
+        self.kernels.score(tile, scores);
+        // The NaN test in the level's vectors.
+        let mut nan = false;
+        crate::arch::vectorized(
+            self.tile.level,
+            inlined(
+                #[inline(always)]
+                || nan = any_nan(scores),
             ),
         );
         if nan {

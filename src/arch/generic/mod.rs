@@ -6,6 +6,7 @@
 //! - `columns`: `rows x 1` blocks;
 //! - `blocks`: blocks two or more wide;
 //! - `zeros`: pattern lock and mask sparsity;
+//! - `range`: the selection's range pass;
 //! - here: the [`Lanes`] and [`Job`] traits, and [`Plain`], the job that
 //!   runs ordinary loops under a level (`arch::vectorized`).
 
@@ -13,6 +14,7 @@ mod blocks;
 mod columns;
 mod groups;
 mod quads;
+mod range;
 pub(crate) mod zeros;
 
 use crate::kernels::reduce::Sum;
@@ -20,6 +22,7 @@ pub(crate) use blocks::{Long, Wide};
 pub(crate) use columns::Columns;
 pub(crate) use groups::Groups;
 pub(crate) use quads::Quads;
+pub(crate) use range::RangeScan;
 
 /// A vector of `f32` lanes, seen as groups of four (one 128-bit lane).
 pub(crate) trait Lanes: Copy {
