@@ -252,6 +252,17 @@ pub(crate) struct Rows<'a> {
     pub rows: usize,
 }
 
+impl Rows<'_> {
+    /// Whether the rows (at least one) hold `blocks` blocks `width` wide.
+    fn hold(&self, width: usize, blocks: usize) -> bool {
+        let needed = self.rows.checked_sub(1).and_then(|r| {
+            let last = blocks.checked_mul(width)?;
+            r.checked_mul(self.stride)?.checked_add(last)
+        });
+        needed.is_some_and(|n| n <= self.xs.len())
+    }
+}
+
 /// Block scores of `rows x 1` blocks (any height): element `u` of row `r`
 /// is the score of row `r` in block column `first + u` of a layer with
 /// `cols` block columns; the block's score goes to `out[u]`.
@@ -264,11 +275,7 @@ pub(crate) fn column_scores(
     magnitude: bool,
     out: &mut [f32],
 ) -> bool {
-    let needed = rows
-        .rows
-        .checked_sub(1)
-        .map(|r| r * rows.stride + out.len());
-    if rows.rows == 0 || needed.is_none_or(|n| n > rows.xs.len()) || cols < 2 {
+    if !rows.hold(1, out.len()) || cols < 2 {
         return false;
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -375,12 +382,8 @@ pub(crate) fn wide_block_scores(
     magnitude: bool,
     out: &mut [f32],
 ) -> bool {
-    let needed = rows.rows.checked_sub(1).and_then(|r| {
-        let last = out.len().checked_mul(width)?;
-        r.checked_mul(rows.stride)?.checked_add(last)
-    });
-    let fits = needed.is_some_and(|n| n <= rows.xs.len());
-    if !fits || !width.is_power_of_two() || !(2..=MAX_WIDE).contains(&width) {
+    if !rows.hold(width, out.len()) || !width.is_power_of_two() || !(2..=MAX_WIDE).contains(&width)
+    {
         return false;
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -416,11 +419,7 @@ pub(crate) fn long_block_scores(
     magnitude: bool,
     out: &mut [f32],
 ) -> bool {
-    let needed = rows.rows.checked_sub(1).and_then(|r| {
-        let last = out.len().checked_mul(width)?;
-        r.checked_mul(rows.stride)?.checked_add(last)
-    });
-    if width == 0 || needed.is_none_or(|n| n > rows.xs.len()) {
+    if width == 0 || !rows.hold(width, out.len()) {
         return false;
     }
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
