@@ -275,26 +275,16 @@ pub(crate) fn column_scores(
     magnitude: bool,
     out: &mut [f32],
 ) -> bool {
-    if !rows.hold(1, out.len()) || cols < 2 {
-        return false;
-    }
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        let job = generic::Columns {
-            rows,
-            first,
-            cols,
-            reduce,
-            magnitude,
-            out,
-        };
-        dispatch(level, job)
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, rows, first, cols, reduce, magnitude, out);
-        false
-    }
+    let run = BlockRows {
+        rows,
+        width: 1,
+        first,
+        cols,
+        reduce,
+        magnitude,
+        out,
+    };
+    cols >= 2 && block_rows(level, BlockKernel::Columns, run)
 }
 
 /// What a pattern-lock unit is, in view elements.
@@ -367,10 +357,59 @@ pub(crate) fn mask_zeros(
 /// stay in registers.
 pub(crate) const MAX_WIDE: usize = 16;
 
-/// Block scores of `rows x width` blocks, `width` a power of two from 2 to
-/// [`MAX_WIDE`]: elements `width * u ..` of row `r` are row `r` of the
-/// block in block column `first + u` of a layer with `cols` block columns;
-/// its score goes to `out[u]`.
+/// A tile of `rows x width` blocks side by side: elements `width * u ..`
+/// of row `r` (at `rows.xs[r * rows.stride]`) are row `r` of the block in
+/// block column `first + u` of a layer with `cols` block columns; its
+/// score goes to `out[u]`.
+// Read by the SIMD kernels only, which other targets do not build.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+pub(crate) struct BlockRows<'a> {
+    pub rows: Rows<'a>,
+    pub width: usize,
+    pub first: usize,
+    pub cols: usize,
+    pub reduce: Reduce,
+    pub magnitude: bool,
+    pub out: &'a mut [f32],
+}
+
+/// The SIMD kernels for a tile of blocks.
+#[derive(Clone, Copy)]
+enum BlockKernel {
+    /// One lane per block column (`width` 1).
+    Columns,
+    /// One lane per block, rows deinterleaved (`width` a power of two).
+    Wide,
+    /// One block at a time (any width).
+    Long,
+}
+
+/// Runs a block kernel on a tile whose rows hold its blocks; false when
+/// they do not, or for a level without SIMD.
+fn block_rows(level: Level, kernel: BlockKernel, run: BlockRows<'_>) -> bool {
+    if run.width == 0 || !run.rows.hold(run.width, run.out.len()) {
+        return false;
+    }
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        match kernel {
+            BlockKernel::Columns => dispatch(level, generic::Columns(run)),
+            BlockKernel::Wide => dispatch(level, generic::Wide(run)),
+            BlockKernel::Long => dispatch(level, generic::Long(run)),
+        }
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = (level, kernel, run);
+        false
+    }
+}
+
+/// Block scores of `rows x width` blocks laid out as in [`BlockRows`],
+/// `width` a power of two from 2 to [`MAX_WIDE`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn wide_block_scores(
     level: Level,
@@ -382,32 +421,23 @@ pub(crate) fn wide_block_scores(
     magnitude: bool,
     out: &mut [f32],
 ) -> bool {
-    if !rows.hold(width, out.len()) || !width.is_power_of_two() || !(2..=MAX_WIDE).contains(&width)
-    {
-        return false;
-    }
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        let job = generic::Wide {
-            rows,
-            width,
-            first,
-            cols,
-            reduce,
-            magnitude,
-            out,
-        };
-        dispatch(level, job)
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, first, cols, reduce, magnitude, out);
-        false
-    }
+    let run = BlockRows {
+        rows,
+        width,
+        first,
+        cols,
+        reduce,
+        magnitude,
+        out,
+    };
+    width.is_power_of_two()
+        && (2..=MAX_WIDE).contains(&width)
+        && block_rows(level, BlockKernel::Wide, run)
 }
 
-/// Block scores of `rows x width` blocks of any width, laid out as for
-/// [`wide_block_scores`]: the scalar kernel compiled for the level.
+/// Block scores of `rows x width` blocks of any width, laid out as in
+/// [`BlockRows`]: long rows in eight lanes, the rest by the scalar kernel
+/// compiled for the level.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn long_block_scores(
     level: Level,
@@ -419,25 +449,14 @@ pub(crate) fn long_block_scores(
     magnitude: bool,
     out: &mut [f32],
 ) -> bool {
-    if width == 0 || !rows.hold(width, out.len()) {
-        return false;
-    }
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        let job = generic::Long {
-            rows,
-            width,
-            first,
-            cols,
-            reduce,
-            magnitude,
-            out,
-        };
-        dispatch(level, job)
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, first, cols, reduce, magnitude, out);
-        false
-    }
+    let run = BlockRows {
+        rows,
+        width,
+        first,
+        cols,
+        reduce,
+        magnitude,
+        out,
+    };
+    block_rows(level, BlockKernel::Long, run)
 }

@@ -3,30 +3,17 @@
 
 use super::{divide, magnitude_of, Job, Lane, Lanes};
 use crate::kernels::inlined;
-use crate::kernels::reduce::{
-    block_score, contiguous_sum, row_sum, sequential_end, vertical_sum, Sum,
-};
+use crate::kernels::reduce::{contiguous_sum, row_sum, sequential_end, vertical_sum, Sum};
 use crate::pattern::Reduce;
 
 /// `rows x width` block scores, `width` 2, 4, 8 or 16: see
 /// `arch::wide_block_scores`.
-pub(crate) struct Wide<'a> {
-    pub rows: crate::arch::Rows<'a>,
-    /// Block width: a power of two from 2 to [`MAX_WIDE`](crate::arch::MAX_WIDE).
-    pub width: usize,
-    /// Absolute block column of `out[0]`.
-    pub first: usize,
-    /// Block columns of the layer.
-    pub cols: usize,
-    pub reduce: Reduce,
-    pub magnitude: bool,
-    pub out: &'a mut [f32],
-}
+pub(crate) struct Wide<'a>(pub crate::arch::BlockRows<'a>);
 
 impl Job for Wide<'_> {
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
-        match self.width {
+        match self.0.width {
             2 => self.blocks::<L, 2>(l),
             4 => self.blocks::<L, 4>(l),
             8 => self.blocks::<L, 8>(l),
@@ -66,14 +53,14 @@ impl Wide<'_> {
     /// sequential chunks, and the blocks past the last whole vector, go to
     /// the scalar kernel.
     #[inline(always)]
-    fn blocks<L: Lanes, const B: usize>(self, l: L) {
-        let crate::arch::Rows { xs, stride, rows } = self.rows;
-        let sequential_end = sequential_end(self.cols);
+    fn blocks<L: Lanes, const B: usize>(mut self, l: L) {
+        let crate::arch::Rows { xs, stride, rows } = self.0.rows;
+        let sequential_end = sequential_end(self.0.cols);
         let (zero, nan) = (l.splat(0.0), l.splat(f32::NAN));
-        let (outs, _) = L::chunks_mut(self.out);
+        let (outs, _) = L::chunks_mut(self.0.out);
         let mut done = 0;
         for (i, out) in outs.iter_mut().enumerate() {
-            let c = self.first + i * L::LANES;
+            let c = self.0.first + i * L::LANES;
             if c < sequential_end && c + L::LANES > sequential_end {
                 break;
             }
@@ -85,7 +72,7 @@ impl Wide<'_> {
                     let mut v = [nan; B];
                     if let Some(run) = xs.get(start..start + B * L::LANES) {
                         for (v, c) in v.iter_mut().zip(L::chunks(run).0) {
-                            *v = if self.magnitude {
+                            *v = if self.0.magnitude {
                                 l.abs(l.load(c))
                             } else {
                                 l.load(c)
@@ -95,7 +82,7 @@ impl Wide<'_> {
                     deinterleave(l, v)
                 },
             );
-            *out = l.store(match self.reduce {
+            *out = l.store(match self.0.reduce {
                 Reduce::Max => {
                     // Row-major scan: the first of equal maxima stays, as
                     // the scalar max of row maxima; NaN if any is.
@@ -137,7 +124,7 @@ impl Wide<'_> {
                             )
                         },
                     );
-                    let total = vertical_sum(rows, c, self.cols, Lane(l, zero), row_score).1;
+                    let total = vertical_sum(rows, c, self.0.cols, Lane(l, zero), row_score).1;
                     if reduce == Reduce::Mean {
                         divide(l, total, rows)
                     } else {
@@ -147,29 +134,13 @@ impl Wide<'_> {
             });
             done += L::LANES;
         }
-        let (first, cols, reduce) = (self.first, self.cols, self.reduce);
-        for (u, o) in self.out.iter_mut().enumerate().skip(done) {
-            let read = |r: usize, j: usize| {
-                let x = xs.get(r * stride + u * B + j).copied().unwrap_or(f32::NAN);
-                magnitude_of(x, self.magnitude)
-            };
-            *o = block_score(rows, B, first + u, cols, reduce, read);
-        }
+        // Blocks past the last whole vector: the scalar kernel.
+        self.0.scalar_from(done);
     }
 }
 
 /// `rows x width` block scores for any width: see `arch::long_block_scores`.
-pub(crate) struct Long<'a> {
-    pub rows: crate::arch::Rows<'a>,
-    pub width: usize,
-    /// Absolute block column of `out[0]`.
-    pub first: usize,
-    /// Block columns of the layer.
-    pub cols: usize,
-    pub reduce: Reduce,
-    pub magnitude: bool,
-    pub out: &'a mut [f32],
-}
+pub(crate) struct Long<'a>(pub crate::arch::BlockRows<'a>);
 
 impl Job for Long<'_> {
     /// One block at a time. A block row of 8 or more is summed as
@@ -177,41 +148,33 @@ impl Job for Long<'_> {
     /// ([`long_sum`]); the rows are then summed by `vertical_sum`. Max and
     /// shorter rows: the scalar kernel itself, compiled for the level.
     #[inline(always)]
-    fn run<L: Lanes>(self, l: L) {
-        let crate::arch::Rows { xs, stride, rows } = self.rows;
-        let (width, magnitude, reduce) = (self.width, self.magnitude, self.reduce);
-        for (u, o) in self.out.iter_mut().enumerate() {
-            let uc = self.first + u;
-            if width >= 8 && reduce != Reduce::Max {
-                let row = inlined(
-                    #[inline(always)]
-                    |r: usize| {
-                        let start = r * stride + u * width;
-                        let run = xs.get(start..start + width).unwrap_or(&[f32::NAN]);
-                        let s = long_sum(l, run, magnitude, reduce == Reduce::L2);
-                        if reduce == Reduce::Mean {
-                            s / width as f32
-                        } else {
-                            s
-                        }
-                    },
-                );
-                let total = vertical_sum(rows, uc, self.cols, 0.0, row);
-                *o = if reduce == Reduce::Mean {
-                    total / rows as f32
-                } else {
-                    total
-                };
-                continue;
-            }
-            let read = inlined(
+    fn run<L: Lanes>(mut self, l: L) {
+        let crate::arch::Rows { xs, stride, rows } = self.0.rows;
+        let (width, magnitude, reduce) = (self.0.width, self.0.magnitude, self.0.reduce);
+        if width < 8 || reduce == Reduce::Max {
+            self.0.scalar_from(0);
+            return;
+        }
+        for (u, o) in self.0.out.iter_mut().enumerate() {
+            let row = inlined(
                 #[inline(always)]
-                |r: usize, j: usize| {
-                    let x = xs.get(r * stride + u * width + j).copied();
-                    magnitude_of(x.unwrap_or(f32::NAN), magnitude)
+                |r: usize| {
+                    let start = r * stride + u * width;
+                    let run = xs.get(start..start + width).unwrap_or(&[f32::NAN]);
+                    let s = long_sum(l, run, magnitude, reduce == Reduce::L2);
+                    if reduce == Reduce::Mean {
+                        s / width as f32
+                    } else {
+                        s
+                    }
                 },
             );
-            *o = block_score(rows, width, uc, self.cols, reduce, read);
+            let total = vertical_sum(rows, self.0.first + u, self.0.cols, 0.0, row);
+            *o = if reduce == Reduce::Mean {
+                total / rows as f32
+            } else {
+                total
+            };
         }
     }
 }

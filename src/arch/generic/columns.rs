@@ -1,21 +1,12 @@
 //! `rows x 1` blocks: one lane per block column.
 
-use super::{divide, magnitude_of, Job, Lane, Lanes};
+use super::{divide, Job, Lane, Lanes};
 use crate::kernels::inlined;
-use crate::kernels::reduce::{block_score, sequential_end, vertical_sum};
+use crate::kernels::reduce::{sequential_end, vertical_sum};
 use crate::pattern::Reduce;
 
 /// `rows x 1` block scores: see `arch::column_scores`.
-pub(crate) struct Columns<'a> {
-    pub rows: crate::arch::Rows<'a>,
-    /// Absolute column (block column) of `out[0]`.
-    pub first: usize,
-    /// Block columns of the layer.
-    pub cols: usize,
-    pub reduce: Reduce,
-    pub magnitude: bool,
-    pub out: &'a mut [f32],
-}
+pub(crate) struct Columns<'a>(pub crate::arch::BlockRows<'a>);
 
 impl Job for Columns<'_> {
     /// One lane per column; the rows are summed in the scalar kernel's own
@@ -25,7 +16,7 @@ impl Job for Columns<'_> {
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
         // The common heights get their own copy, the row loop unrolled.
-        match self.rows.rows {
+        match self.0.rows.rows {
             4 => self.columns_of::<L, 4>(l),
             8 => self.columns_of::<L, 8>(l),
             16 => self.columns_of::<L, 16>(l),
@@ -37,15 +28,15 @@ impl Job for Columns<'_> {
 impl Columns<'_> {
     /// The kernel for blocks `ROWS` high (0: as many as `rows` says).
     #[inline(always)]
-    fn columns_of<L: Lanes, const ROWS: usize>(self, l: L) {
-        let crate::arch::Rows { xs, stride, rows } = self.rows;
+    fn columns_of<L: Lanes, const ROWS: usize>(mut self, l: L) {
+        let crate::arch::Rows { xs, stride, rows } = self.0.rows;
         let rows = if ROWS == 0 { rows } else { ROWS };
-        let sequential_end = sequential_end(self.cols);
+        let sequential_end = sequential_end(self.0.cols);
         let zero = l.splat(0.0);
-        let (outs, _) = L::chunks_mut(self.out);
+        let (outs, _) = L::chunks_mut(self.0.out);
         let mut done = 0;
         for (i, out) in outs.iter_mut().enumerate() {
-            let c = self.first + i * L::LANES;
+            let c = self.0.first + i * L::LANES;
             if c < sequential_end && c + L::LANES > sequential_end {
                 break;
             }
@@ -57,14 +48,14 @@ impl Columns<'_> {
                         .get(start..start + L::LANES)
                         .and_then(|s| L::chunks(s).0.first());
                     let x = chunk.map_or(l.splat(f32::NAN), |c| l.load(c));
-                    if self.magnitude {
+                    if self.0.magnitude {
                         l.abs(x)
                     } else {
                         x
                     }
                 },
             );
-            *out = l.store(match self.reduce {
+            *out = l.store(match self.0.reduce {
                 Reduce::Max => {
                     // The first of equal maxima stays; NaN if any is.
                     let (mut best, mut nan) = (row(0), l.is_nan(row(0)));
@@ -83,7 +74,7 @@ impl Columns<'_> {
                             Lane(l, if reduce == Reduce::L2 { l.mul(x, x) } else { x })
                         },
                     );
-                    let total = vertical_sum(rows, c, self.cols, Lane(l, zero), term).1;
+                    let total = vertical_sum(rows, c, self.0.cols, Lane(l, zero), term).1;
                     if reduce == Reduce::Mean {
                         divide(l, total, rows)
                     } else {
@@ -93,13 +84,7 @@ impl Columns<'_> {
             });
             done += L::LANES;
         }
-        let (first, cols, reduce) = (self.first, self.cols, self.reduce);
-        for (j, o) in self.out.iter_mut().enumerate().skip(done) {
-            let read = |r: usize, _: usize| {
-                let x = xs.get(r * stride + j).copied().unwrap_or(f32::NAN);
-                magnitude_of(x, self.magnitude)
-            };
-            *o = block_score(rows, 1, first + j, cols, reduce, read);
-        }
+        // Columns past the last whole vector: the scalar kernel.
+        self.0.scalar_from(done);
     }
 }

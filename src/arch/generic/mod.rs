@@ -17,7 +17,8 @@ mod quads;
 mod range;
 pub(crate) mod zeros;
 
-use crate::kernels::reduce::Sum;
+use crate::kernels::inlined;
+use crate::kernels::reduce::{block_score, Sum};
 pub(crate) use blocks::{Long, Wide};
 pub(crate) use columns::Columns;
 pub(crate) use groups::Groups;
@@ -146,3 +147,24 @@ static SPREAD: [u64; 256] = {
     }
     table
 };
+
+impl crate::arch::BlockRows<'_> {
+    /// Scores `out[from..]` by the scalar kernel (compiled for the level):
+    /// what a SIMD block kernel leaves.
+    #[inline(always)]
+    fn scalar_from(&mut self, from: usize) {
+        let crate::arch::Rows { xs, stride, rows } = self.rows;
+        let (width, first, cols) = (self.width, self.first, self.cols);
+        let (reduce, magnitude) = (self.reduce, self.magnitude);
+        for (u, o) in self.out.iter_mut().enumerate().skip(from) {
+            let read = inlined(
+                #[inline(always)]
+                |r: usize, j: usize| {
+                    let x = xs.get(r * stride + u * width + j).copied();
+                    magnitude_of(x.unwrap_or(f32::NAN), magnitude)
+                },
+            );
+            *o = block_score(rows, width, first + u, cols, reduce, read);
+        }
+    }
+}
