@@ -80,21 +80,13 @@ impl<'a> Units<'a> {
     /// stops the stream with an error: `NanScore` naming the first NaN
     /// element of the unit if it holds one, else `NanUnit`.
     pub(crate) fn for_each_key(&self, mut f: impl FnMut(usize, u32)) -> Result<(), ErrorKind> {
-        self.for_each_tile(|first, keys| {
-            for (j, &key) in keys.iter().enumerate() {
-                f(first + j, key);
-            }
-        })
-    }
-
-    /// Calls `f(first unit, keys)` for every tile of units in pool order,
-    /// with the errors of [`for_each_key`](Self::for_each_key).
-    pub(crate) fn for_each_tile(&self, mut f: impl FnMut(usize, &[u32])) -> Result<(), ErrorKind> {
         let mut scores = [0.0f32; TILE];
         let mut keys = [0u32; TILE];
         self.tiles(TILE, |tile, first, n| {
             self.keys(tile, first, &mut scores[..n], &mut keys[..n])?;
-            f(first, &keys[..n]);
+            for (j, &key) in keys[..n].iter().enumerate() {
+                f(first + j, key);
+            }
             Ok(())
         })
     }
@@ -173,19 +165,7 @@ impl<'a> Units<'a> {
     /// Scores a tile (its first unit is `first`) and checks the scores.
     fn scored(&self, tile: &Tile<'a>, first: usize, scores: &mut [f32]) -> Result<(), ErrorKind> {
         self.kernels.score(tile, scores);
-        // The NaN test in the level's vectors.
-        let mut nan = false;
-        crate::arch::vectorized(
-            self.tile.level,
-            inlined(
-                #[inline(always)]
-                || nan = any_nan(scores),
-            ),
-        );
-        if nan {
-            self.check_scores(scores, first)?;
-        }
-        Ok(())
+        self.check_scores(scores, first)
     }
 
     /// Runs `f(tile, first unit index, units)` on the layer's tiles of at
@@ -211,9 +191,17 @@ impl<'a> Units<'a> {
 
     /// Rejects a tile holding a NaN unit score; `first` is its first unit.
     fn check_scores(&self, scores: &[f32], first: usize) -> Result<(), ErrorKind> {
-        // Test the whole tile without branching (it vectorises), then find
-        // the unit in the rare tile that has one.
-        if !any_nan(scores) {
+        // Test the whole tile without branching, in the level's vectors,
+        // then find the unit in the rare tile that has one.
+        let mut nan = false;
+        crate::arch::vectorized(
+            self.tile.level,
+            inlined(
+                #[inline(always)]
+                || nan = any_nan(scores),
+            ),
+        );
+        if !nan {
             return Ok(());
         }
         match scores.iter().position(|x| x.is_nan()) {
