@@ -5,33 +5,35 @@
 //! chosen per layer or globally across layers by a k-th value threshold,
 //! with per-layer bounds, pattern-lock masks and sparsity reports. The
 //! behaviour is Intel Neural Compressor's PyTorch pruning patterns
-//! ([`Options::inc_compat`]), plus exact, deterministic tie handling and
-//! explicit errors.
+//! ([`Options::inc_compat`] reproduces INC 2.0 bit for bit), plus exact,
+//! deterministic tie handling and explicit errors. The rules are in
+//! `docs/semantics.md`.
 //!
 //! `#![no_std]`, no allocator: layers are borrowed slices with explicit
-//! shapes, masks are the caller's `u8` buffers (1 = keep, 0 = prune), and the
-//! selection works in fixed stack buffers (16 KiB radix histograms, up to
-//! 16 KiB to widen a tile of halves, 256-unit tiles; an estimated 50-60 KiB at
-//! the deepest point), however many layers there are.
+//! shapes, masks are the caller's `u8` buffers (1 = keep, 0 = prune), and
+//! the selection works in fixed stack buffers (16 KiB radix histograms, up
+//! to 16 KiB to widen a tile of halves, 256-unit tiles) or in scratch you
+//! lend, however many layers there are.
+//!
+//! - The everyday API is here: [`Layer`] and [`Shape`] in, [`Options`]
+//!   ([`Pattern`], [`Scope`], [`Ties`]...), and a [`Pruner`] (the SIMD
+//!   [`Level`] and scratch) whose methods plan, prune, write masks, lock
+//!   and measure sparsity.
+//! - [`ext`] holds what extending it takes: kernel sets, tiles, the
+//!   registry of pattern names, the 2-D view.
 //!
 //! ```
-//! use prunemask::{prune, Layer, LayerReport, Options, Pattern, Shape};
+//! use prunemask::{Criterion, Layer, LayerPlan, Options, Pattern, Pruner, Shape};
 //!
-//! let q: Vec<f32> = (0..64).map(|i| ((i * 37) % 64) as f32).collect();
-//! let k: Vec<f32> = (0..64).map(|i| ((i * 11) % 64) as f32 - 32.0).collect();
-//! let layers = [
-//!     Layer::new(&q[..], Shape::matrix(8, 8)),
-//!     Layer::new(&k[..], Shape::matrix(8, 8)),
-//! ];
-//! let mut masks = [vec![0u8; 64], vec![0u8; 64]];
-//! let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-//! let mut reports = [LayerReport::default(); 2];
-//! let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5)
-//!     .criterion(prunemask::Criterion::Magnitude);
-//! let summary = prune(&layers, &opts, &mut reports, &mut outs).unwrap();
-//! assert_eq!(summary.sparsity(), 0.5);
-//! // Every group of 4 keeps exactly 2.
-//! assert!(masks[0].chunks(4).all(|g| g.iter().sum::<u8>() == 2));
+//! let w: Vec<f32> = (0..64).map(|i| ((i * 37) % 64) as f32 - 32.0).collect();
+//! let layers = [Layer::new(&w[..], Shape::matrix(8, 8))];
+//! let mut mask = vec![0u8; 64];
+//! let mut plans = [LayerPlan::default()];
+//! let opts = Options::new(Pattern::parse("2:4")?, 0.5).criterion(Criterion::Magnitude);
+//! let summary = Pruner::new().prune(&layers, &opts, &mut plans, &mut [&mut mask[..]])?;
+//! assert_eq!(summary.sparsity_ratio(), 0.5);
+//! assert!(mask.chunks(4).all(|g| g.iter().sum::<u8>() == 2));
+//! # Ok::<(), prunemask::Error>(())
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
@@ -40,29 +42,41 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-mod arch;
-mod error;
-mod kernels;
-mod layer;
-mod lock;
-mod pattern;
-mod plan;
-mod select;
-mod shape;
+// Layers, each importing only from those above it in this list:
+mod vocab; // errors, shapes, scores, option words, extension types
+mod arch; // the reference (arch/all), SIMD kernels, dispatch
+mod score; // per tile: SIMD or reference
+mod pattern; // one kind per folder; the registry
+mod select; // order keys, sample-select, radix fallback
+mod plan; // options, planner, reports, masks
+mod lock; // pattern lock, sparsity of masks
+mod pruner; // the entry points
 
-pub use arch::Level;
-pub use error::{Error, ErrorKind, Name, NAME_CAPACITY};
-pub use layer::{Criterion, Element, Layer, Scores};
-pub use lock::{lock, lock_at, sparsity, sparsity_at, Sparsity};
-pub use pattern::{
-    Extent, Geometry, KernelSet, Pattern, Reduce, Registry, SkipReason, Ties, Tile, UnitScoresFn,
-    BUILTIN_NAMES,
-};
-pub use plan::{
-    plan, plan_with, prune, prune_with, scratch_words, unit_scores, write_mask, Bound, CapMode,
-    Compat, Domain, LayerReport, Options, Status, Summary, SCRATCH_MIN,
-};
-pub use shape::{Run, Shape, View};
+pub use lock::MaskSparsity;
+pub use pattern::Pattern;
+pub use plan::{Bound, CapMode, Compat, LayerPlan, LayerReport, Options, Scope, Status, Summary};
+pub use pruner::Pruner;
+pub use vocab::error::{Error, ErrorKind, PatternName};
+pub use vocab::ext::SkipReason;
+pub use vocab::scores::{Layer, Scores};
+pub use vocab::shape::Shape;
+pub use vocab::terms::{Criterion, Level, Reduce, Ties};
+
+/// Extending prunemask: your own kernel sets under your own names, and
+/// the types a kernel sees.
+///
+/// A [`KernelSet`](ext::KernelSet) pairs a unit [`Geometry`](ext::Geometry)
+/// with the function that scores a [`Tile`](ext::Tile) of units; a
+/// [`Registry`](ext::Registry) maps names to kernel sets, `const`, so an
+/// embedded build links the kernels it names. [`View`](ext::View) is the
+/// 2-D `[rows, cols]` view of a [`Shape`] that every pattern works in.
+pub mod ext {
+    pub use crate::vocab::ext::{
+        Extent, Geometry, KernelSet, Registry, Tile, UnitScoresFn, BUILTIN_NAMES, MAX_GROUP,
+    };
+    pub use crate::vocab::scores::Element;
+    pub use crate::vocab::shape::{Run, View};
+}
 
 /// The README's example runs as a doc test.
 #[cfg(doctest)]

@@ -1,20 +1,21 @@
-//! Instruction-set levels and the SIMD kernels, laid out like memchr's
-//! `arch/`:
+//! The kernels, laid out like memchr's `arch/`:
 //!
-//! - `generic/`: each algorithm written once over the [`Lanes`](generic::Lanes)
-//!   trait (a vector of `f32` lanes, grouped by four);
+//! - `all/`: the reference, plain scalar code that never dispatches;
+//! - `generic/`: each SIMD algorithm written once over the
+//!   [`Lanes`](generic::Lanes) trait (a vector of `f32` lanes, grouped by
+//!   four), compiled on every target;
 //! - `x86_64/avx2.rs`, `x86_64/avx512.rs`, `aarch64/neon.rs`: `Lanes` for
 //!   one instruction set, over pulp's safe intrinsic wrappers, and the entry
 //!   points that run the generic code with that set's features enabled;
-//! - the scalar reference is `crate::kernels`: every level must give its
-//!   unit scores bit for bit (zero scores are compared as `+0.0`, which is
-//!   all a key sees).
+//! - here: the dispatch, and one entry point per kernel family.
 //!
-//! A kernel here answers `false` when it has no path for its input (another
-//! element type, a strided conv view, a level this CPU lacks); the caller
-//! then runs the scalar kernel.
+//! Every level must give the reference's unit scores bit for bit (zero
+//! scores are compared as `+0.0`, which is all a key sees). An entry point
+//! answers `false` when it has no path for its input (another element type,
+//! a strided conv view, the scalar level, a level this CPU lacks); the
+//! caller then runs the reference.
 
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) mod all;
 mod generic;
 #[cfg(all(test, feature = "std"))]
 mod tests;
@@ -24,76 +25,11 @@ mod aarch64;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
-use crate::pattern::{Reduce, Ties};
+pub(crate) use crate::vocab::terms::Level;
+use crate::vocab::terms::{Reduce, Ties};
 
-/// An instruction-set level the kernels can run at.
-///
-/// [`Level::best`] is what the CPU offers (detected at run time, also in
-/// `no_std` on x86 through CPUID); [`Options::level`](crate::Options::level)
-/// forces one, e.g. to compare levels. Every level gives the same masks, bit
-/// for bit.
-///
-/// ```
-/// use prunemask::Level;
-/// assert!(Level::Scalar.is_available());
-/// assert!(Level::best().is_available());
-/// let here: Vec<Level> = Level::ALL.into_iter().filter(|l| l.is_available()).collect();
-/// assert!(here.contains(&Level::Scalar));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Level {
-    /// Portable code, the reference.
-    Scalar,
-    /// x86-64-v3: AVX2 and FMA (8 lanes).
-    V3,
-    /// x86-64-v4: AVX-512 F/BW/CD/DQ/VL (16 lanes).
-    V4,
-    /// aarch64 NEON (4 lanes).
-    Neon,
-}
-
-impl Level {
-    /// Every level, available here or not.
-    pub const ALL: [Level; 4] = [Level::Scalar, Level::V3, Level::V4, Level::Neon];
-
-    /// The widest level this CPU runs.
-    ///
-    /// ```
-    /// println!("{:?}", prunemask::Level::best());
-    /// ```
-    pub fn best() -> Level {
-        [Level::V4, Level::V3, Level::Neon]
-            .into_iter()
-            .find(|l| l.is_available())
-            .unwrap_or(Level::Scalar)
-    }
-
-    /// Whether this CPU (and this build) runs the level.
-    ///
-    /// ```
-    /// assert!(prunemask::Level::Scalar.is_available());
-    /// ```
-    pub fn is_available(self) -> bool {
-        // Miri runs no CPUID and few intrinsics: the scalar level only.
-        if cfg!(miri) {
-            return self == Level::Scalar;
-        }
-        match self {
-            Level::Scalar => true,
-            #[cfg(target_arch = "x86_64")]
-            Level::V3 => pulp::x86::V3::is_available(),
-            #[cfg(target_arch = "x86_64")]
-            Level::V4 => pulp::x86::V4::is_available(),
-            #[cfg(target_arch = "aarch64")]
-            Level::Neon => pulp::aarch64::Neon::is_available(),
-            #[allow(unreachable_patterns)]
-            _ => false,
-        }
-    }
-}
-
-/// Runs a job at a level; false for the scalar level or one this CPU lacks.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+/// Runs a job at a level; false for the scalar level, one this CPU lacks,
+/// or one this target has no instructions for.
 fn dispatch(level: Level, job: impl generic::Job) -> bool {
     match level {
         #[cfg(target_arch = "x86_64")]
@@ -102,7 +38,10 @@ fn dispatch(level: Level, job: impl generic::Job) -> bool {
         Level::V4 => x86_64::avx512::run(job),
         #[cfg(target_arch = "aarch64")]
         Level::Neon => aarch64::neon::run(job),
-        _ => false,
+        _ => {
+            let _ = job;
+            false
+        }
     }
 }
 
@@ -128,24 +67,16 @@ pub(crate) fn nm_scores(
         let quad = Quad::Group { n: n as f32, exact };
         return quads(level, xs, quad, magnitude, out, keep);
     }
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        let job = generic::Groups {
-            xs,
-            m,
-            n: n as f32,
-            exact,
-            magnitude,
-            out,
-            keep,
-        };
-        m <= MAX_SIMD_GROUP && dispatch(level, job)
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, xs, m, n, ties, magnitude, out, keep);
-        false
-    }
+    let job = generic::Groups {
+        xs,
+        m,
+        n: n as f32,
+        exact,
+        magnitude,
+        out,
+        keep,
+    };
+    m <= MAX_SIMD_GROUP && dispatch(level, job)
 }
 
 /// `1x4` block scores over contiguous `f32`: `xs` holds `4 * out.len()`
@@ -162,11 +93,6 @@ pub(crate) fn quad_block_scores(
 
 /// What a run of four contiguous scores gives.
 #[derive(Clone, Copy)]
-// Read by the SIMD kernels only, which other targets do not build.
-#[cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "aarch64")),
-    allow(dead_code)
-)]
 pub(crate) enum Quad {
     /// An N:M group of four: its least-`n` marks and their mean ([`nm_scores`]).
     Group { n: f32, exact: bool },
@@ -182,22 +108,14 @@ fn quads(
     out: &mut [f32],
     keep: Option<&mut [u8]>,
 ) -> bool {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        let job = generic::Quads {
-            xs,
-            quad,
-            magnitude,
-            out,
-            keep,
-        };
-        dispatch(level, job)
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, xs, quad, magnitude, out, keep);
-        false
-    }
+    let job = generic::Quads {
+        xs,
+        quad,
+        magnitude,
+        out,
+        keep,
+    };
+    dispatch(level, job)
 }
 
 /// The selection's range pass over checked (non-NaN) scores: adds to
@@ -211,36 +129,26 @@ pub(crate) fn range_scan(
     below: &mut u64,
     inside: impl FnMut(f32),
 ) -> bool {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        let job = generic::RangeScan {
-            scores,
-            low,
-            high,
-            below,
-            inside,
-        };
-        dispatch(level, job)
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, scores, low, high, below, inside);
-        false
-    }
+    let job = generic::RangeScan {
+        scores,
+        low,
+        high,
+        below,
+        inside,
+    };
+    dispatch(level, job)
 }
 
 /// Runs `f` compiled for the level's instruction set, or as is at the
 /// scalar level (or one this CPU lacks). For plain loops (keys, counts,
 /// compares) that LLVM vectorises: the same code at every level, so the
-/// same results. Pass the closure through `kernels::inlined` with
+/// same results. Pass the closure through `all::inlined` with
 /// `#[inline(always)]`, or it may stay outside the SIMD function.
 #[inline(always)]
 pub(crate) fn vectorized(level: Level, mut f: impl FnMut()) {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     if dispatch(level, generic::Plain(&mut f)) {
         return;
     }
-    let _ = level;
     f()
 }
 
@@ -287,72 +195,6 @@ pub(crate) fn column_scores(
     cols >= 2 && block_rows(level, BlockKernel::Columns, run)
 }
 
-/// What a pattern-lock unit is, in view elements.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Units {
-    /// `rows x cols` blocks, locked (all 0) when every weight is zero.
-    Blocks { rows: usize, cols: usize },
-    /// N:M groups along a row: a group with at least `n` zeros locks them.
-    Groups { n: usize, m: usize },
-}
-
-/// Pattern lock of a contiguous layer `cols` wide (`units` tile it): writes
-/// every byte of `mask` and returns the (units, elements) locked. `None`
-/// for the scalar level or one this CPU lacks.
-pub(crate) fn lock_rows(
-    level: Level,
-    scores: crate::layer::Scores<'_>,
-    cols: usize,
-    units: Units,
-    mask: &mut [u8],
-) -> Option<(u64, u64)> {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        let mut pruned = (0, 0);
-        let job = generic::zeros::Lock {
-            scores,
-            cols,
-            units,
-            mask,
-            pruned: &mut pruned,
-        };
-        dispatch(level, job).then_some(pruned)
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, scores, cols, units, mask);
-        None
-    }
-}
-
-/// Zeros of a 0/1 mask: zero elements (`blocks: None`), or all-zero
-/// `(rows, cols)` blocks of a contiguous layer `cols` wide that they tile.
-/// `Some(None)` when a byte is above 1; `None` for the scalar level or one
-/// this CPU lacks.
-pub(crate) fn mask_zeros(
-    level: Level,
-    mask: &[u8],
-    cols: usize,
-    blocks: Option<(usize, usize)>,
-) -> Option<Option<u64>> {
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        let mut out = None;
-        let job = generic::zeros::Zeros {
-            mask,
-            cols,
-            blocks,
-            out: &mut out,
-        };
-        dispatch(level, job).then_some(out)
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, mask, cols, blocks);
-        None
-    }
-}
-
 /// Widest block [`wide_block_scores`] takes: `B` vectors per block row
 /// stay in registers.
 pub(crate) const MAX_WIDE: usize = 16;
@@ -361,11 +203,6 @@ pub(crate) const MAX_WIDE: usize = 16;
 /// of row `r` (at `rows.xs[r * rows.stride]`) are row `r` of the block in
 /// block column `first + u` of a layer with `cols` block columns; its
 /// score goes to `out[u]`.
-// Read by the SIMD kernels only, which other targets do not build.
-#[cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "aarch64")),
-    allow(dead_code)
-)]
 pub(crate) struct BlockRows<'a> {
     pub rows: Rows<'a>,
     pub width: usize,
@@ -393,18 +230,10 @@ fn block_rows(level: Level, kernel: BlockKernel, run: BlockRows<'_>) -> bool {
     if run.width == 0 || !run.rows.hold(run.width, run.out.len()) {
         return false;
     }
-    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    {
-        match kernel {
-            BlockKernel::Columns => dispatch(level, generic::Columns(run)),
-            BlockKernel::Wide => dispatch(level, generic::Wide(run)),
-            BlockKernel::Long => dispatch(level, generic::Long(run)),
-        }
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let _ = (level, kernel, run);
-        false
+    match kernel {
+        BlockKernel::Columns => dispatch(level, generic::Columns(run)),
+        BlockKernel::Wide => dispatch(level, generic::Wide(run)),
+        BlockKernel::Long => dispatch(level, generic::Long(run)),
     }
 }
 
@@ -459,4 +288,12 @@ pub(crate) fn long_block_scores(
         out,
     };
     block_rows(level, BlockKernel::Long, run)
+}
+
+/// Runs `f` compiled for a SIMD level, as [`vectorized`] does, but only
+/// there: false (and `f` not run) for the scalar level or one this CPU
+/// lacks, where the caller runs the reference instead.
+#[inline(always)]
+pub(crate) fn at_simd_level(level: Level, mut f: impl FnMut()) -> bool {
+    dispatch(level, generic::Plain(&mut f))
 }

@@ -7,9 +7,9 @@ use std::vec::Vec;
 use super::{
     column_scores, long_block_scores, nm_scores, quad_block_scores, wide_block_scores, Level, Rows,
 };
-use crate::kernels::groups::{group_score, least_n};
-use crate::kernels::reduce::block_score;
-use crate::pattern::{Reduce, Ties};
+use crate::arch::all::group::{group_score, least_n};
+use crate::arch::all::block::block_score;
+use crate::vocab::terms::{Reduce, Ties};
 
 fn simd_levels() -> impl Iterator<Item = Level> {
     [Level::V3, Level::V4, Level::Neon]
@@ -211,7 +211,7 @@ proptest! {
         let (a, b) = (pick(&bounds.0), pick(&bounds.1));
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
         let (mut want_below, mut want) = (0u64, Vec::new());
-        crate::kernels::range::scan(&xs, low, high, &mut want_below, |x| want.push(x.to_bits()));
+        crate::arch::all::range::scan(&xs, low, high, &mut want_below, |x| want.push(x.to_bits()));
         for level in simd_levels() {
             let (mut below, mut got) = (0u64, Vec::new());
             prop_assert!(super::range_scan(level, &xs, (low, high), &mut below, |x| got.push(x.to_bits())));

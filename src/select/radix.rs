@@ -19,9 +19,9 @@
 //! Every way gives the same key and counts; only the passes differ.
 
 use super::Units;
-use crate::error::Error;
-use crate::kernels::inlined;
-use crate::kernels::keys::{key_value, order_key};
+use crate::arch::all::inlined;
+use crate::arch::all::keys::{key_value, order_key};
+use crate::vocab::error::Error;
 
 /// Bins of the stack histogram (11-bit digits).
 pub(crate) const STACK_BINS: usize = 1 << 11;
@@ -309,7 +309,7 @@ where
                 );
                 let range = (low, high);
                 if !crate::arch::range_scan(units.level(), scores, range, &mut below, &mut count) {
-                    crate::kernels::range::scan(scores, low, high, &mut below, &mut count);
+                    crate::arch::all::range::scan(scores, low, high, &mut below, &mut count);
                 }
             })
             .map_err(|kind| Error::in_layer(index, kind))?;

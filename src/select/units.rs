@@ -1,19 +1,15 @@
 //! The units of one layer under a pattern, streamed as order keys in pool
 //! order (row-major unit index).
 
-use crate::error::ErrorKind;
-use crate::kernels::groups::{least_n, MAX_GROUP};
-use crate::kernels::keys::order_key;
-use crate::kernels::{groups, inlined, read_at};
-use crate::layer::Layer;
-use crate::pattern::{Grid, KernelSet, Tile};
-use crate::plan::Options;
-
-use crate::kernels::TILE;
-
-/// Bytes of N:M keep marks per tile (`TILE` groups of four; fewer, longer
-/// groups per tile for larger `M`).
-const KEEP: usize = 4 * TILE;
+use super::Scoring;
+use crate::arch::all::inlined;
+use crate::arch::all::keys::order_key;
+use crate::arch::Level;
+use crate::score::TILE;
+use crate::vocab::error::ErrorKind;
+use crate::vocab::ext::{Grid, KernelSet, Tile};
+use crate::vocab::scores::Layer;
+use crate::vocab::shape::View;
 
 /// Whether a run of scores holds a NaN, tested without a branch (the loop
 /// vectorises).
@@ -31,13 +27,8 @@ pub(crate) struct Units<'a> {
 }
 
 impl<'a> Units<'a> {
-    pub(crate) fn new(
-        layer: &Layer<'a>,
-        view: crate::shape::View,
-        grid: Grid,
-        opts: &Options,
-    ) -> Self {
-        let kernels = *opts.pattern.kernels();
+    pub(crate) fn new(layer: &Layer<'a>, view: View, grid: Grid, scoring: &Scoring) -> Self {
+        let kernels = scoring.kernels;
         Units {
             tile: Tile {
                 scores: layer.scores,
@@ -45,10 +36,10 @@ impl<'a> Units<'a> {
                 unit_rows: grid.unit_rows,
                 unit_cols: grid.unit_cols,
                 prune_per_group: kernels.geometry().prune_per_group(),
-                reduce: opts.reduce,
-                criterion: opts.criterion,
-                ties: opts.ties,
-                level: opts.level,
+                reduce: scoring.reduce,
+                criterion: scoring.criterion,
+                ties: scoring.ties,
+                level: scoring.level,
                 unit_row: 0,
                 first_unit: 0,
             },
@@ -61,19 +52,24 @@ impl<'a> Units<'a> {
         self.grid.units()
     }
 
-    /// Elements per unit.
-    pub(crate) fn unit_elements(&self) -> usize {
-        self.grid.unit_rows * self.grid.unit_cols
-    }
-
     /// The instruction-set level the layer is scored at.
-    pub(crate) fn level(&self) -> crate::Level {
+    pub(crate) fn level(&self) -> Level {
         self.tile.level
     }
 
-    /// `N` of an N:M pattern, 0 for blocks.
-    pub(crate) fn prune_per_group(&self) -> usize {
-        self.tile.prune_per_group
+    /// The layer's unit grid.
+    pub(crate) fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// The kernel set scoring the units.
+    pub(crate) fn kernels(&self) -> &KernelSet {
+        &self.kernels
+    }
+
+    /// The layer's view and scores, as a tile at its first unit.
+    pub(crate) fn tile(&self) -> &Tile<'a> {
+        &self.tile
     }
 
     /// Calls `f(unit, key)` for every unit in pool order. A NaN unit score
@@ -170,7 +166,7 @@ impl<'a> Units<'a> {
 
     /// Runs `f(tile, first unit index, units)` on the layer's tiles of at
     /// most `size` units, in pool order.
-    fn tiles(
+    pub(crate) fn tiles(
         &self,
         size: usize,
         mut f: impl FnMut(&Tile<'a>, usize, usize) -> Result<(), ErrorKind>,
@@ -190,7 +186,7 @@ impl<'a> Units<'a> {
     }
 
     /// Rejects a tile holding a NaN unit score; `first` is its first unit.
-    fn check_scores(&self, scores: &[f32], first: usize) -> Result<(), ErrorKind> {
+    pub(crate) fn check_scores(&self, scores: &[f32], first: usize) -> Result<(), ErrorKind> {
         // Test the whole tile without branching, in the level's vectors,
         // then find the unit in the rare tile that has one.
         let mut nan = false;
@@ -221,7 +217,7 @@ impl<'a> Units<'a> {
         let (r0, c0) = self.origin(unit);
         for r in r0..r0 + self.grid.unit_rows {
             for index in self.tile.view.run(r, c0).take(self.grid.unit_cols) {
-                if read_at(self.tile.scores, self.tile.criterion, index).is_nan() {
+                if self.tile.scores.read(self.tile.criterion, index).is_nan() {
                     return ErrorKind::NanScore { index };
                 }
             }
@@ -231,147 +227,12 @@ impl<'a> Units<'a> {
 
     /// Whether the kernel itself reports NaN elements (as a NaN unit score).
     pub(crate) fn checks_nan(&self) -> bool {
-        self.kernels.is_builtin()
+        self.kernels.builtin
     }
 
-    /// Least-N marks of N:M group `unit` (scores already validated).
-    pub(crate) fn marks(&self, unit: usize) -> u128 {
-        let (r, c0) = self.origin(unit);
-        let m = self.grid.unit_cols;
-        let mut buf = [0.0f32; MAX_GROUP];
-        for (v, index) in buf[..m].iter_mut().zip(self.tile.view.run(r, c0)) {
-            *v = read_at(self.tile.scores, self.tile.criterion, index);
-        }
-        least_n(&buf[..m], self.tile.prune_per_group, self.tile.ties)
-    }
-
-    /// Elements that pruning `unit` zeroes.
-    pub(crate) fn pruned_elements(&self, unit: usize) -> usize {
-        match self.tile.prune_per_group {
-            0 => self.unit_elements(),
-            _ => self.marks(unit).count_ones() as usize,
-        }
-    }
-
-    /// Writes the layer's whole mask, tile by tile in pool order: the units
-    /// with keys below `key` are pruned, and the first `quota` (in pool
-    /// order) equal to it. Every element is written once (1 = keep,
-    /// 0 = prune).
-    pub(crate) fn write(&self, mask: &mut [u8], key: u32, quota: u64) -> Result<(), ErrorKind> {
-        let mut equal_left = quota;
-        let mut scores = [0.0f32; TILE];
-        let mut keep = [0u8; KEEP];
-        let groups = self.tile.prune_per_group > 0;
-        // N:M tiles hold at most KEEP marks.
-        let tile_units = if groups {
-            TILE.min(KEEP / self.grid.unit_cols)
-        } else {
-            TILE
-        };
-        let (bn, bm) = (self.grid.unit_rows, self.grid.unit_cols);
-        let view = self.tile.view;
-        self.tiles(tile_units, |tile, first, n| {
-            let (ur, uc) = (tile.unit_row, tile.first_unit);
-            // Keep marks exist for N:M tiles only (n * m <= KEEP there).
-            let marks = if groups { n * bm } else { 0 };
-            let keep = keep.get_mut(..marks).unwrap_or(&mut []);
-            if groups {
-                // N:M kernel sets are all built in (no custom N:M
-                // constructor): scores and marks in one pass.
-                groups::group_scores_and_keep(tile, &mut scores[..n], keep);
-            } else {
-                self.kernels.score(tile, &mut scores[..n]);
-            }
-            self.check_scores(&scores[..n], first)?;
-            let scores = &scores[..n];
-            let keep = &*keep;
-            // Per unit: 1 = kept, 0 = pruned. Above the key is kept, without
-            // a branch; ties, if any, are settled after, in pool order.
-            let mut kept = [1u8; TILE];
-            let mut ties = 0;
-            crate::arch::vectorized(
-                self.tile.level,
-                inlined(
-                    #[inline(always)]
-                    || {
-                        // Locals, not the captured references: LLVM would
-                        // reload and store them every unit.
-                        let (key, mut equal) = (key, 0);
-                        for (&x, k) in scores.iter().zip(kept.iter_mut()) {
-                            let unit = order_key(x);
-                            *k = (unit > key) as u8;
-                            equal += (unit == key) as usize;
-                        }
-                        ties = equal;
-                    },
-                ),
-            );
-            if ties > 0 {
-                for (&x, k) in scores.iter().zip(kept.iter_mut()) {
-                    if order_key(x) == key {
-                        *k = (equal_left == 0) as u8;
-                        equal_left = equal_left.saturating_sub(1);
-                    }
-                }
-            }
-            let kept = &kept[..n];
-            for r in ur * bn..(ur + 1) * bn {
-                let start = r * view.cols() + uc * bm;
-                match mask.get_mut(start..start + n * bm) {
-                    // A matrix row: the tile's units side by side, written
-                    // in the level's vectors without a branch per unit.
-                    Some(row) if view.is_contiguous() => crate::arch::vectorized(
-                        self.tile.level,
-                        inlined(
-                            #[inline(always)]
-                            || write_row(row, kept, keep, groups, bm),
-                        ),
-                    ),
-                    // A conv view: follow the index mapping. Element `j`
-                    // of unit `u`: kept units keep all, pruned blocks none,
-                    // pruned N:M groups their keep marks.
-                    _ => {
-                        for (u, &k) in kept.iter().enumerate() {
-                            for (j, i) in view.run(r, (uc + u) * bm).take(bm).enumerate() {
-                                if let Some(d) = mask.get_mut(i) {
-                                    *d = k | keep.get(u * bm + j).copied().unwrap_or(0);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Ok(())
-        })
-    }
-}
-
-/// One block row of a tile's mask, `bm` elements a unit: kept units keep
-/// all, pruned blocks none, pruned N:M groups (`groups`) their keep marks.
-#[inline(always)]
-fn write_row(row: &mut [u8], kept: &[u8], keep: &[u8], groups: bool, bm: usize) {
-    if groups && bm == 4 {
-        // Groups of four a word at a time: the loop vectorises.
-        let (words, _) = row.as_chunks_mut::<4>();
-        let (marks, _) = keep.as_chunks::<4>();
-        for ((w, &k), m) in words.iter_mut().zip(kept).zip(marks) {
-            *w = (u32::from_le_bytes(*m) | (k as u32 * 0x0101_0101)).to_le_bytes();
-        }
-    } else if groups {
-        let units = row
-            .chunks_exact_mut(bm)
-            .zip(kept)
-            .zip(keep.chunks_exact(bm));
-        for ((chunk, &k), marks) in units {
-            for (d, &m) in chunk.iter_mut().zip(marks) {
-                *d = k | m;
-            }
-        }
-    } else if bm == 1 {
-        row.copy_from_slice(kept);
-    } else {
-        for (chunk, &k) in row.chunks_exact_mut(bm).zip(kept) {
-            chunk.fill(k);
-        }
+    /// Elements that pruning `unit` zeroes with inclusive ties (scores
+    /// already checked).
+    pub(crate) fn pruned_elements(&self, unit: usize) -> u64 {
+        self.kernels.kind.pruned_elements(&self.tile, self.origin(unit))
     }
 }

@@ -1,10 +1,11 @@
 //! Blocks two or more wide: one lane per block (power-of-two widths up to
 //! 16), or one block at a time with eight-lane row sums.
 
-use super::{divide, magnitude_of, Job, Lane, Lanes};
-use crate::kernels::inlined;
-use crate::kernels::reduce::{contiguous_sum, row_sum, sequential_end, vertical_sum, Sum};
-use crate::pattern::Reduce;
+use super::{magnitude_of, Job, Lane, Lanes};
+use crate::arch::all::block::Value;
+use crate::arch::all::inlined;
+use crate::arch::all::sum::{contiguous_sum, row_sum, sequential_end, vertical_sum, Sum};
+use crate::vocab::terms::Reduce;
 
 /// `rows x width` block scores, `width` 2, 4, 8 or 16: see
 /// `arch::wide_block_scores`.
@@ -101,35 +102,16 @@ impl Wide<'_> {
                     let row_score = inlined(
                         #[inline(always)]
                         |r: usize| {
-                            let mut e = row(r);
-                            if reduce == Reduce::L2 {
-                                // A loop, not `array::map`: its closure may
-                                // stay out of the SIMD function.
-                                for x in e.iter_mut() {
-                                    *x = l.mul(*x, *x);
-                                }
-                            }
+                            let e = row(r);
                             let term = inlined(
                                 #[inline(always)]
-                                |j: usize| Lane(l, e[j]),
+                                |j: usize| reduce.term(Lane(l, e[j])),
                             );
-                            let s = contiguous_sum(B, Lane(l, zero), term).1;
-                            Lane(
-                                l,
-                                if reduce == Reduce::Mean {
-                                    divide(l, s, B)
-                                } else {
-                                    s
-                                },
-                            )
+                            reduce.finish(contiguous_sum(B, Lane(l, zero), term), B)
                         },
                     );
-                    let total = vertical_sum(rows, c, self.0.cols, Lane(l, zero), row_score).1;
-                    if reduce == Reduce::Mean {
-                        divide(l, total, rows)
-                    } else {
-                        total
-                    }
+                    let total = vertical_sum(rows, c, self.0.cols, Lane(l, zero), row_score);
+                    reduce.finish(total, rows).1
                 }
             });
             done += L::LANES;
@@ -161,20 +143,11 @@ impl Job for Long<'_> {
                 |r: usize| {
                     let start = r * stride + u * width;
                     let run = xs.get(start..start + width).unwrap_or(&[f32::NAN]);
-                    let s = long_sum(l, run, magnitude, reduce == Reduce::L2);
-                    if reduce == Reduce::Mean {
-                        s / width as f32
-                    } else {
-                        s
-                    }
+                    reduce.finish(long_sum(l, run, magnitude, reduce), width)
                 },
             );
             let total = vertical_sum(rows, self.0.first + u, self.0.cols, 0.0, row);
-            *o = if reduce == Reduce::Mean {
-                total / rows as f32
-            } else {
-                total
-            };
+            *o = reduce.finish(total, rows);
         }
     }
 }
@@ -190,12 +163,24 @@ impl<L: Lanes> Sum for Eight<L> {
     }
 }
 
+impl<L: Lanes> Value for Eight<L> {
+    #[inline(always)]
+    fn times(self, other: Self) -> Self {
+        Eight(self.0, self.0.mul8(self.1, other.1))
+    }
+    /// Not used: a long sum's lanes are added up before any division.
+    #[inline(always)]
+    fn over(self, _: usize) -> Self {
+        self
+    }
+}
+
 /// `contiguous_sum` of a run of 8 or more (its `|x|` or `x * x` if
 /// asked), in its order: lane `l` of the eight sums elements `8v + l` by
 /// `row_sum` over the whole chunks of eight, here one vector per chunk;
 /// then the tail from 0.0, then lanes 0..8 onto it.
 #[inline(always)]
-fn long_sum<L: Lanes>(l: L, xs: &[f32], magnitude: bool, square: bool) -> f32 {
+fn long_sum<L: Lanes>(l: L, xs: &[f32], magnitude: bool, reduce: Reduce) -> f32 {
     let (chunks, tail) = xs.as_chunks::<8>();
     let zero = l.splat8(0.0);
     let chunk = inlined(
@@ -205,17 +190,14 @@ fn long_sum<L: Lanes>(l: L, xs: &[f32], magnitude: bool, square: bool) -> f32 {
             if magnitude {
                 x = l.abs8(x);
             }
-            if square {
-                x = l.mul8(x, x);
-            }
-            Eight(l, x)
+            reduce.term(Eight(l, x))
         },
     );
     let lanes = row_sum(chunks.len(), Eight(l, zero), chunk).1;
     let mut acc = 0.0f32;
     for &x in tail {
         let x = magnitude_of(x, magnitude);
-        acc += if square { x * x } else { x };
+        acc += reduce.term(x);
     }
     for lane in l.store8(lanes) {
         acc += lane;

@@ -1,9 +1,9 @@
 //! `rows x 1` blocks: one lane per block column.
 
-use super::{divide, Job, Lane, Lanes};
-use crate::kernels::inlined;
-use crate::kernels::reduce::{sequential_end, vertical_sum};
-use crate::pattern::Reduce;
+use super::{Job, Lane, Lanes};
+use crate::arch::all::inlined;
+use crate::arch::all::sum::{sequential_end, vertical_sum};
+use crate::vocab::terms::Reduce;
 
 /// `rows x 1` block scores: see `arch::column_scores`.
 pub(crate) struct Columns<'a>(pub crate::arch::BlockRows<'a>);
@@ -69,17 +69,10 @@ impl Columns<'_> {
                 reduce => {
                     let term = inlined(
                         #[inline(always)]
-                        |r: usize| {
-                            let x = row(r);
-                            Lane(l, if reduce == Reduce::L2 { l.mul(x, x) } else { x })
-                        },
+                        |r: usize| reduce.term(Lane(l, row(r))),
                     );
-                    let total = vertical_sum(rows, c, self.0.cols, Lane(l, zero), term).1;
-                    if reduce == Reduce::Mean {
-                        divide(l, total, rows)
-                    } else {
-                        total
-                    }
+                    let total = vertical_sum(rows, c, self.0.cols, Lane(l, zero), term);
+                    reduce.finish(total, rows).1
                 }
             });
             done += L::LANES;

@@ -1,10 +1,10 @@
 //! N:M groups of 2 to 32 (not 4), transposed through a small buffer.
 
 use super::{divide, magnitude_of, Job, Lane, Lanes};
-use crate::kernels::groups::{group_score, least_n};
-use crate::kernels::inlined;
-use crate::kernels::reduce::contiguous_sum;
-use crate::pattern::Ties;
+use crate::arch::all::group::{group_score, least_n};
+use crate::arch::all::inlined;
+use crate::arch::all::sum::contiguous_sum;
+use crate::vocab::terms::Ties;
 
 /// N:M scores for groups of `m` (2 to 32, not 4): see `arch::nm_scores`.
 pub(crate) struct Groups<'a> {

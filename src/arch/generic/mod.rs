@@ -5,7 +5,6 @@
 //! - `groups`: N:M groups of 2 to 32;
 //! - `columns`: `rows x 1` blocks;
 //! - `blocks`: blocks two or more wide;
-//! - `zeros`: pattern lock and mask sparsity;
 //! - `range`: the selection's range pass;
 //! - here: the [`Lanes`] and [`Job`] traits, and [`Plain`], the job that
 //!   runs ordinary loops under a level (`arch::vectorized`).
@@ -15,10 +14,10 @@ mod columns;
 mod groups;
 mod quads;
 mod range;
-pub(crate) mod zeros;
 
-use crate::kernels::inlined;
-use crate::kernels::reduce::{block_score, Sum};
+use crate::arch::all::inlined;
+use crate::arch::all::block::{block_score, Value};
+use crate::arch::all::sum::Sum;
 pub(crate) use blocks::{Long, Wide};
 pub(crate) use columns::Columns;
 pub(crate) use groups::Groups;
@@ -85,6 +84,19 @@ impl<L: Lanes> Sum for Lane<L> {
     #[inline(always)]
     fn plus(self, other: Self) -> Self {
         Lane(self.0, self.0.add(self.1, other.1))
+    }
+}
+
+/// The reductions ([`Reduce`](crate::vocab::terms::Reduce)'s methods) on
+/// vectors, rounding as on `f32`.
+impl<L: Lanes> Value for Lane<L> {
+    #[inline(always)]
+    fn times(self, other: Self) -> Self {
+        Lane(self.0, self.0.mul(self.1, other.1))
+    }
+    #[inline(always)]
+    fn over(self, n: usize) -> Self {
+        Lane(self.0, divide(self.0, self.1, n))
     }
 }
 

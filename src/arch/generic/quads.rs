@@ -2,11 +2,12 @@
 //! registers.
 
 use super::groups::scalar_group;
-use super::{divide, magnitude_of, spread_bits, Job, Lanes};
+use super::{divide, magnitude_of, spread_bits, Job, Lane, Lanes};
+use crate::arch::all::sum::Sum;
 use crate::arch::Quad;
-use crate::kernels::inlined;
-use crate::kernels::reduce::block_score;
-use crate::pattern::Reduce;
+use crate::arch::all::inlined;
+use crate::arch::all::block::block_score;
+use crate::vocab::terms::Reduce;
 
 /// Scores of runs of four: N:M groups of four or `1x4` blocks.
 pub(crate) struct Quads<'a> {
@@ -42,7 +43,7 @@ impl Job for Quads<'_> {
             if self.magnitude {
                 x = [l.abs(x[0]), l.abs(x[1]), l.abs(x[2]), l.abs(x[3])];
             }
-            let mut e = l.transpose4(x);
+            let e = l.transpose4(x);
             // A run holding a NaN gives NaN, as the scalar kernels.
             let nan = l.or(
                 l.or(l.is_nan(e[0]), l.is_nan(e[1])),
@@ -100,24 +101,12 @@ impl Job for Quads<'_> {
                     best
                 }
                 Quad::Block(reduce) => {
-                    if reduce == Reduce::L2 {
-                        e = [
-                            l.mul(e[0], e[0]),
-                            l.mul(e[1], e[1]),
-                            l.mul(e[2], e[2]),
-                            l.mul(e[3], e[3]),
-                        ];
-                    }
                     let p = inlined(
                         #[inline(always)]
-                        |i: usize| l.add(zero, e[i]),
+                        |i: usize| Lane(l, zero).plus(reduce.term(Lane(l, e[i]))),
                     );
-                    let sum = l.add(l.add(l.add(p(0), p(1)), p(2)), p(3));
-                    if reduce == Reduce::Mean {
-                        divide(l, sum, 4)
-                    } else {
-                        sum
-                    }
+                    let sum = p(0).plus(p(1)).plus(p(2)).plus(p(3));
+                    reduce.finish(sum, 4).1
                 }
             };
             let result = l.select(nan, l.splat(f32::NAN), result);

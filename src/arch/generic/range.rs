@@ -31,6 +31,6 @@ impl<F: FnMut(f32)> Job for RangeScan<'_, F> {
             }
         }
         *self.below += below;
-        crate::kernels::range::scan(tail, self.low, self.high, self.below, self.inside);
+        crate::arch::all::range::scan(tail, self.low, self.high, self.below, self.inside);
     }
 }

@@ -1,44 +1,41 @@
-//! Scalar kernels: the crate's definition of right. Every SIMD kernel added
-//! later must agree with these bit for bit.
+//! Scoring per tile: for each run of units, the SIMD kernel of the level
+//! (`arch`) where one applies, the reference (`arch::all`) where none does.
+//! Nothing else decides this.
 //!
-//! - `keys`: f32 scores to order-preserving `u32` keys.
-//! - `reduce`: block scores (mean, sum, max, squared L2) in the canonical order.
-//! - `groups`: N:M least-N marks and group scores.
-//! - `mask`: unit decisions written back to element masks.
+//! - `blocks`: NxM block scores;
+//! - `groups`: N:M group scores, and the keep marks masks need;
+//! - `nan`: the NaN scan of scores no kernel reads;
+//! - here: the tile size, and [`simd_rows`], which hands a tile's rows to a
+//!   SIMD kernel (borrowed `f32`, or halves widened a part at a time).
 
-pub(crate) mod groups;
-pub(crate) mod keys;
-pub(crate) mod mask;
-pub(crate) mod range;
-pub(crate) mod reduce;
+mod blocks;
+mod groups;
+mod nan;
+
+pub(crate) use blocks::block_scores;
+pub(crate) use groups::{group_scores, group_scores_and_keep};
+pub(crate) use nan::first_nan;
+
+use crate::arch::all::{bf16_to_f32, f16_to_f32, inlined, Halves};
+use crate::arch::Level;
+use crate::vocab::ext::{Tile, UnitScoresFn};
+use crate::vocab::scores::Scores;
 
 /// Units a kernel scores per call: big enough to amortise the call and the
 /// SIMD dispatch, small enough for fixed stack buffers.
 pub(crate) const TILE: usize = 256;
 
-use crate::arch::Level;
-use crate::layer::{Criterion, Scores};
-
-/// One element of a score slice, read by the criterion. `index` is in bounds
-/// (shapes are checked against slice lengths before any kernel runs).
-#[inline]
-pub(crate) fn read_at(scores: Scores<'_>, criterion: Criterion, index: usize) -> f32 {
-    match scores {
-        Scores::F32(s) => criterion.read(s[index]),
-        Scores::F16(s) => criterion.read(s[index]),
-        Scores::Bf16(s) => criterion.read(s[index]),
-    }
-}
-
-use crate::pattern::UnitScoresFn;
+/// Keep marks (bytes) a tile of units holds when masks are written:
+/// `TILE` groups of four.
+pub(crate) const MARKS: usize = 4 * TILE;
 
 /// The block kernel for constant sizes: specialised, or the runtime-sized
 /// one when code size matters more (feature `specialized` off).
 pub(crate) const fn block_scores_for<const N: usize, const M: usize>() -> UnitScoresFn {
     #[cfg(feature = "specialized")]
-    return reduce::block_scores::<N, M>;
+    return blocks::block_scores::<N, M>;
     #[cfg(not(feature = "specialized"))]
-    return reduce::block_scores::<0, 0>;
+    return blocks::block_scores::<0, 0>;
 }
 
 /// The N:M kernel for a constant group length; see [`block_scores_for`].
@@ -58,7 +55,7 @@ pub(crate) const fn group_scores_for<const M: usize>() -> UnitScoresFn {
 /// `offset..offset + out.len()` of the tile. False when a run is out of
 /// range or the kernel declines (the caller then runs the scalar kernel).
 pub(crate) fn simd_rows(
-    tile: &crate::pattern::Tile<'_>,
+    tile: &Tile<'_>,
     rows: usize,
     width: usize,
     out: &mut [f32],
@@ -149,61 +146,3 @@ fn widen_run(src: Halves<'_>, start: usize, dst: &mut [f32], level: Level) -> bo
     true
 }
 
-/// Returns the closure: in argument position it can carry
-/// `#[inline(always)]`, which closures in kernels need: left out of a SIMD
-/// function, every intrinsic inside them becomes a call.
-#[inline(always)]
-pub(crate) fn inlined<F>(f: F) -> F {
-    f
-}
-
-/// A run of half-precision scores.
-#[derive(Clone, Copy)]
-pub(crate) enum Halves<'a> {
-    F16(&'a [half::f16]),
-    Bf16(&'a [half::bf16]),
-}
-
-/// `f16` to `f32`, exactly, in integer and one multiply (no F16C, so it
-/// vectorises on any level): the magnitude bits moved to `f32` places are
-/// the value times 2^-112, subnormals included; infinity and NaN get the
-/// full exponent back.
-#[inline(always)]
-pub(crate) fn f16_to_f32(h: u16) -> f32 {
-    let magnitude = ((h & 0x7fff) as u32) << 13;
-    let scaled = f32::from_bits(magnitude) * f32::from_bits(0x7780_0000); // 2^112
-    let inf_nan = ((h & 0x7c00 == 0x7c00) as u32) * 0x7f80_0000;
-    let sign = ((h & 0x8000) as u32) << 16;
-    f32::from_bits(scaled.to_bits() | inf_nan | sign)
-}
-
-/// `bf16` to `f32`: the top half of the bits.
-#[inline(always)]
-pub(crate) fn bf16_to_f32(h: u16) -> f32 {
-    f32::from_bits((h as u32) << 16)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn f16_widening_is_exact_for_every_pattern() {
-        for bits in 0..=u16::MAX {
-            let want = half::f16::from_bits(bits).to_f32();
-            let got = f16_to_f32(bits);
-            if want.is_nan() {
-                assert!(got.is_nan(), "{bits:#06x}");
-            } else {
-                assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
-            }
-            let want = half::bf16::from_bits(bits).to_f32();
-            let got = bf16_to_f32(bits);
-            if want.is_nan() {
-                assert!(got.is_nan(), "{bits:#06x}");
-            } else {
-                assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
-            }
-        }
-    }
-}

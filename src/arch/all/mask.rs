@@ -1,6 +1,6 @@
 //! Unit decisions written back to element masks (1 = keep, 0 = prune).
 
-use crate::shape::View;
+use crate::vocab::shape::View;
 
 /// Sets every element of the `rows x cols` view block at `(r0, c0)` to `value`.
 #[inline]

@@ -5,11 +5,87 @@
 
 use core::fmt;
 
-/// Longest pattern name an error (or the registry) keeps, in bytes.
-pub const NAME_CAPACITY: usize = 32;
+use crate::vocab::ext::{Registry, SkipReason};
+use crate::vocab::terms::Level;
 
-/// A short string kept inside an [`Error`] without allocating.
-pub type Name = heapless::String<NAME_CAPACITY>;
+/// A pattern (or option) name kept inside an [`Error`] or a
+/// [`Pattern`](crate::Pattern) without allocating: at most
+/// [`PatternName::CAPACITY`] bytes, cut on a char boundary.
+///
+/// ```
+/// use prunemask::{ErrorKind, Pattern};
+/// let err = Pattern::parse("nxm_topk").unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::UnknownPattern { name, .. } if name == "topk"));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PatternName {
+    bytes: [u8; PatternName::CAPACITY],
+    len: u8,
+}
+
+impl PatternName {
+    /// Longest name kept, in bytes.
+    pub const CAPACITY: usize = 32;
+
+    /// Keeps at most [`CAPACITY`](Self::CAPACITY) bytes of `s`, cut on a
+    /// char boundary.
+    pub(crate) fn truncated(s: &str) -> Self {
+        let mut end = s.len().min(Self::CAPACITY);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0u8; Self::CAPACITY];
+        bytes[..end].copy_from_slice(&s.as_bytes()[..end]);
+        PatternName {
+            bytes,
+            len: end as u8,
+        }
+    }
+
+    /// The name.
+    ///
+    /// ```
+    /// let err = prunemask::Pattern::parse("topk").unwrap_err();
+    /// if let prunemask::ErrorKind::UnknownPattern { name, .. } = err.kind() {
+    ///     assert_eq!(name.as_str(), "topk");
+    /// }
+    /// ```
+    pub fn as_str(&self) -> &str {
+        // Cut on a char boundary of a `str`: always valid UTF-8.
+        core::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl core::ops::Deref for PatternName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for PatternName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for PatternName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Display for PatternName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for PatternName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
 
 /// What went wrong, and in which layer (index into the caller's layer list).
 ///
@@ -100,10 +176,20 @@ pub enum ErrorKind {
     },
     /// A pattern name is not registered.
     UnknownPattern {
-        /// The name asked for (truncated to [`NAME_CAPACITY`] bytes).
-        name: Name,
-        /// The registry asked; its [`names`](crate::Registry::names) are listed.
-        registry: crate::Registry,
+        /// The name asked for (truncated to [`PatternName::CAPACITY`] bytes).
+        name: PatternName,
+        /// The registry asked; its [`names`](crate::ext::Registry::names) are listed.
+        registry: Registry,
+    },
+    /// An option value (a reduction, a tie rule, a level...) is not one of
+    /// its names.
+    UnknownName {
+        /// Which option.
+        what: &'static str,
+        /// The name given (truncated to [`PatternName::CAPACITY`] bytes).
+        name: PatternName,
+        /// The names it takes.
+        expected: &'static [&'static str],
     },
     /// A pattern is malformed: `N >= M` for `N:M`, a zero size, bad numbers.
     BadPattern {
@@ -115,12 +201,13 @@ pub enum ErrorKind {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A layer given to [`write_mask`](crate::write_mask) is not the one planned.
+    /// A layer given to [`Pruner::write_mask`](crate::Pruner::write_mask) is
+    /// not the one planned.
     PlanMismatch,
     /// The pattern does not fit the layer (for calls that need units).
     NotFitting {
         /// Why.
-        reason: crate::SkipReason,
+        reason: SkipReason,
     },
     /// An output buffer has the wrong length.
     OutputLength {
@@ -132,7 +219,7 @@ pub enum ErrorKind {
     /// The SIMD level asked for does not run on this CPU.
     LevelUnavailable {
         /// The level.
-        level: crate::Level,
+        level: Level,
     },
 }
 
@@ -146,6 +233,19 @@ impl Error {
             layer: Some(layer),
             kind,
         }
+    }
+
+    /// An [`ErrorKind::UnknownName`] error.
+    pub(crate) fn unknown_name(
+        what: &'static str,
+        name: &str,
+        expected: &'static [&'static str],
+    ) -> Self {
+        Error::new(ErrorKind::UnknownName {
+            what,
+            name: PatternName::truncated(name),
+            expected,
+        })
     }
 
     /// Sets the layer index of an error raised by per-layer code.
@@ -213,6 +313,20 @@ impl fmt::Display for Error {
             ErrorKind::UnknownPattern { name, registry } => {
                 write!(f, "unknown pattern `{name}`; registered: ")?;
                 for (i, n) in registry.names().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(n)?;
+                }
+                Ok(())
+            }
+            ErrorKind::UnknownName {
+                what,
+                name,
+                expected,
+            } => {
+                write!(f, "unknown {what} `{name}`; expected one of: ")?;
+                for (i, n) in expected.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }

@@ -4,7 +4,7 @@
 //! `[O, I, H, W]` is seen as `[O, H*W*I]`: view column `c = (h*W + w)*I + i`
 //! is element `x[o][i][h][w]`. The view is an index mapping; nothing is copied.
 
-use crate::error::ErrorKind;
+use crate::vocab::error::ErrorKind;
 
 /// The shape of one weight tensor, in its own memory layout (row-major).
 ///

@@ -2,8 +2,9 @@
 
 use half::{bf16, f16};
 
-use crate::error::{Error, ErrorKind};
-use crate::shape::{Shape, View};
+use crate::vocab::error::{Error, ErrorKind};
+use crate::vocab::shape::{Shape, View};
+use crate::vocab::terms::Criterion;
 
 /// A score element type: `f32`, [`half::f16`] or [`half::bf16`].
 ///
@@ -87,6 +88,17 @@ impl Scores<'_> {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Element `index` read by the criterion. `index` is in bounds (shapes
+    /// are checked against slice lengths before any kernel runs).
+    #[inline]
+    pub(crate) fn read(&self, criterion: Criterion, index: usize) -> f32 {
+        match *self {
+            Scores::F32(s) => criterion.read(s[index]),
+            Scores::F16(s) => criterion.read(s[index]),
+            Scores::Bf16(s) => criterion.read(s[index]),
+        }
     }
 
     /// Runs `f` on the typed slice: kernels are monomorphised per element type.
@@ -173,31 +185,5 @@ impl<'a> Layer<'a> {
             ));
         }
         Ok(view)
-    }
-}
-
-/// How element scores are read.
-///
-/// ```
-/// use prunemask::{Criterion, Options, Pattern};
-/// let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5).criterion(Criterion::Scores);
-/// assert_eq!(opts.criterion, Criterion::Scores);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Criterion {
-    /// The slices hold scores, used as they are.
-    #[default]
-    Scores,
-    /// `|w|`: the slices hold weights, ranked by magnitude (taken on the fly).
-    Magnitude,
-}
-
-impl Criterion {
-    #[inline(always)]
-    pub(crate) fn read<E: Element>(self, x: E) -> f32 {
-        match self {
-            Criterion::Magnitude => x.widen().abs(),
-            Criterion::Scores => x.widen(),
-        }
     }
 }

@@ -1,0 +1,116 @@
+//! NxM blocks (`4x1`, `1x4`, `2x2`, `channelx1`, `1xchannel`, `1x1`...):
+//! a unit is `unit_rows x unit_cols` view elements, pruned whole (INC
+//! `PatternNxM`). Scores: `score::block_scores`. Lock: a block is 0 when
+//! every weight in it is zero. Zeros: all-zero blocks over the blocks of
+//! the layers the pattern fits.
+
+mod lock;
+
+use super::zeros::{check_bytes, typed, zero_bytes};
+use crate::arch::all::inlined;
+use crate::arch::{at_simd_level, vectorized, Level};
+use crate::score::TILE;
+use crate::vocab::error::ErrorKind;
+use crate::vocab::ext::{Grid, KernelSet, Kind, Tile};
+use crate::vocab::scores::Scores;
+use crate::vocab::shape::View;
+
+/// The block kind.
+pub(crate) struct Blocks;
+
+impl Kind for Blocks {
+    fn mask_tile(&self, _: &Grid) -> usize {
+        TILE
+    }
+
+    fn mask_scores(&self, set: &KernelSet, tile: &Tile<'_>, scores: &mut [f32], _: &mut [u8]) -> usize {
+        set.score(tile, scores);
+        0
+    }
+
+    fn write_row(&self, level: Level, row: &mut [u8], kept: &[u8], _: &[u8], width: usize) {
+        vectorized(
+            level,
+            inlined(
+                #[inline(always)]
+                || {
+                    if width == 1 {
+                        row.copy_from_slice(kept);
+                    } else {
+                        for (chunk, &k) in row.chunks_exact_mut(width).zip(kept) {
+                            chunk.fill(k);
+                        }
+                    }
+                },
+            ),
+        );
+    }
+
+    fn pruned_elements(&self, tile: &Tile<'_>, _: (usize, usize)) -> u64 {
+        (tile.unit_rows * tile.unit_cols) as u64
+    }
+
+    fn lock(
+        &self,
+        level: Level,
+        scores: Scores<'_>,
+        view: &View,
+        grid: &Grid,
+        _: usize,
+        out: &mut [u8],
+    ) -> (u64, u64) {
+        let (unit, cols) = ((grid.unit_rows, grid.unit_cols), view.cols());
+        let mut pruned = None;
+        // Matrices row by row at the level; convs (and the scalar level)
+        // block by block through the view.
+        if view.is_contiguous() {
+            at_simd_level(
+                level,
+                inlined(
+                    #[inline(always)]
+                    || pruned = Some(typed!(scores, s => lock::rows(s, cols, unit, out))),
+                ),
+            );
+        }
+        pruned.unwrap_or_else(|| lock::reference(scores, view, grid, out))
+    }
+
+    fn zeros(
+        &self,
+        level: Level,
+        view: &View,
+        grid: Option<Grid>,
+        mask: &[u8],
+    ) -> Result<(u64, u64), ErrorKind> {
+        // The level counts the zero blocks of a matrix, or (a conv) checks
+        // the bytes while counting elements; the reference does the rest.
+        let blocks = grid
+            .filter(|_| view.is_contiguous())
+            .map(|g| (g.unit_rows, g.unit_cols));
+        let mut counted = None;
+        let ran = at_simd_level(
+            level,
+            inlined(
+                #[inline(always)]
+                || {
+                    counted = match blocks {
+                        // `1x1` blocks are elements.
+                        None | Some((1, 1)) => zero_bytes(mask),
+                        Some(unit) => lock::zero_blocks(mask, view.cols(), unit),
+                    }
+                },
+            ),
+        );
+        if !ran || counted.is_none() {
+            check_bytes(mask)?;
+        }
+        let Some(grid) = grid else {
+            return Ok((0, 0));
+        };
+        let zero = match (counted, blocks) {
+            (Some(zero), Some(_)) => zero,
+            _ => lock::zero_blocks_reference(view, &grid, mask),
+        };
+        Ok((zero, grid.units() as u64))
+    }
+}

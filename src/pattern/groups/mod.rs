@@ -1,0 +1,125 @@
+//! N:M groups (`2:4`, `1:4`, `4:8`...): a unit is `M` consecutive view
+//! columns of a row, of which the least `N` are pruned when the group is
+//! (INC `PatternNInM`). Scores: `score::group_scores`, with each element's
+//! keep mark for masks. Lock (INC 2.0): an element is 0 when it is zero and
+//! its group has at least `N` zeros. Zeros: element-wise.
+
+mod lock;
+
+use super::zeros::{check_bytes, typed, zero_bytes};
+use crate::arch::all::group::least_n;
+use crate::arch::all::inlined;
+use crate::arch::{at_simd_level, vectorized, Level};
+use crate::score::{group_scores_and_keep, MARKS, TILE};
+use crate::vocab::error::ErrorKind;
+use crate::vocab::ext::{Grid, KernelSet, Kind, Tile, MAX_GROUP};
+use crate::vocab::scores::Scores;
+use crate::vocab::shape::View;
+
+/// The N:M kind.
+pub(crate) struct Groups;
+
+impl Kind for Groups {
+    fn mask_tile(&self, grid: &Grid) -> usize {
+        // Fewer, longer groups per tile for larger `M`.
+        TILE.min(MARKS / grid.unit_cols.max(1))
+    }
+
+    fn mask_scores(&self, _: &KernelSet, tile: &Tile<'_>, scores: &mut [f32], keep: &mut [u8]) -> usize {
+        // N:M kernel sets are all built in (there is no custom N:M
+        // constructor): scores and marks in one pass.
+        let marks = scores.len() * tile.unit_cols;
+        match keep.get_mut(..marks) {
+            Some(keep) => {
+                group_scores_and_keep(tile, scores, keep);
+                marks
+            }
+            None => 0,
+        }
+    }
+
+    fn write_row(&self, level: Level, row: &mut [u8], kept: &[u8], keep: &[u8], width: usize) {
+        vectorized(
+            level,
+            inlined(
+                #[inline(always)]
+                || {
+                    if width == 4 {
+                        // Groups of four a word at a time: the loop vectorises.
+                        let (words, _) = row.as_chunks_mut::<4>();
+                        let (marks, _) = keep.as_chunks::<4>();
+                        for ((w, &k), m) in words.iter_mut().zip(kept).zip(marks) {
+                            *w = (u32::from_le_bytes(*m) | (k as u32 * 0x0101_0101)).to_le_bytes();
+                        }
+                    } else {
+                        let units = row
+                            .chunks_exact_mut(width)
+                            .zip(kept)
+                            .zip(keep.chunks_exact(width));
+                        for ((chunk, &k), marks) in units {
+                            for (d, &m) in chunk.iter_mut().zip(marks) {
+                                *d = k | m;
+                            }
+                        }
+                    }
+                },
+            ),
+        );
+    }
+
+    fn pruned_elements(&self, tile: &Tile<'_>, (r, c0): (usize, usize)) -> u64 {
+        let m = tile.unit_cols.min(MAX_GROUP);
+        let mut buf = [0.0f32; MAX_GROUP];
+        for (v, index) in buf[..m].iter_mut().zip(tile.view.run(r, c0)) {
+            *v = tile.scores.read(tile.criterion, index);
+        }
+        least_n(&buf[..m], tile.prune_per_group, tile.ties).count_ones() as u64
+    }
+
+    fn lock(
+        &self,
+        level: Level,
+        scores: Scores<'_>,
+        view: &View,
+        grid: &Grid,
+        n: usize,
+        out: &mut [u8],
+    ) -> (u64, u64) {
+        let (m, cols) = (grid.unit_cols, view.cols());
+        let mut pruned = None;
+        // Matrices row by row at the level; convs (and the scalar level)
+        // group by group through the view.
+        if view.is_contiguous() {
+            at_simd_level(
+                level,
+                inlined(
+                    #[inline(always)]
+                    || pruned = Some(typed!(scores, s => lock::rows(s, cols, n, m, out))),
+                ),
+            );
+        }
+        pruned.unwrap_or_else(|| lock::reference(scores, view, grid, n, out))
+    }
+
+    fn zeros(
+        &self,
+        level: Level,
+        _: &View,
+        _: Option<Grid>,
+        mask: &[u8],
+    ) -> Result<(u64, u64), ErrorKind> {
+        let mut counted = None;
+        let ran = at_simd_level(
+            level,
+            inlined(
+                #[inline(always)]
+                || counted = zero_bytes(mask),
+            ),
+        );
+        if !ran || counted.is_none() {
+            check_bytes(mask)?;
+        }
+        let zero = counted.unwrap_or_else(|| mask.iter().filter(|&&v| v == 0).count() as u64);
+        Ok((zero, mask.len() as u64))
+    }
+}

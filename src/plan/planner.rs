@@ -1,0 +1,379 @@
+//! The planner: which units of which layers to prune, in one pool or one
+//! per layer, with the tie rule and the per-layer bounds.
+
+use core::cell::Cell;
+
+use super::options::{units_at, Options, Scope, UnitRatios};
+use super::report::{LayerPlan, LayerReport, Summary, Status, Bound, Tally, ratio};
+use super::{check_count, check_nan};
+use crate::arch::all::keys::key_value;
+use crate::arch::Level;
+use crate::select::{kth_smallest, prepare, Counts, Ready, Scratch, Scoring, Units, STACK_BINS};
+use crate::vocab::error::{Error, ErrorKind};
+use crate::vocab::scores::Layer;
+use crate::vocab::terms::Ties;
+use crate::CapMode;
+
+/// Checks what scoring a layer's units does not: shape and length, and NaN
+/// in scores no built-in kernel reads (skipped layers, custom kernels).
+pub(crate) fn check_layer(index: usize, layer: &Layer<'_>, scoring: &Scoring) -> Result<(), Error> {
+    match scoring.units(index, layer)? {
+        Ok(units) if units.checks_nan() => Ok(()),
+        _ => check_nan(index, layer, scoring.level),
+    }
+}
+
+/// Checks a layer completely: [`check_layer`], then every unit score.
+pub(crate) fn validate(index: usize, layer: &Layer<'_>, scoring: &Scoring) -> Result<(), Error> {
+    check_layer(index, layer, scoring)?;
+    match scoring.units(index, layer)? {
+        Ok(units) => units
+            .for_each_key(|_, _| {})
+            .map_err(|kind| Error::in_layer(index, kind)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// The valid layers of a list, as `(index, units)`.
+fn valid_units<'l, 'a>(
+    layers: &'l [Layer<'a>],
+    scoring: &'l Scoring,
+) -> impl Iterator<Item = (usize, Units<'a>)> + 'l {
+    layers
+        .iter()
+        .enumerate()
+        .filter_map(move |(i, layer)| match scoring.units(i, layer) {
+            Ok(Ok(units)) => Some((i, units)),
+            _ => None,
+        })
+}
+
+/// Plans the pruning of `layers` at `level`, with `scratch` (see
+/// `Pruner::plan`): fills one plan per layer and returns the totals.
+/// Nothing is written unless every layer is valid.
+pub(crate) fn plan(
+    level: Level,
+    scratch: &mut [u64],
+    layers: &[Layer<'_>],
+    opts: &Options,
+    plans: &mut [LayerPlan],
+) -> Result<Summary, Error> {
+    level.check()?;
+    let ratios = opts.unit_ratios()?;
+    check_count("plans", layers.len(), plans.len())?;
+    let scoring = opts.scoring(level);
+    for (i, layer) in layers.iter().enumerate() {
+        check_layer(i, layer, &scoring)?;
+    }
+    let mut stack = [0u64; STACK_BINS];
+    let mut scratch = Scratch::new(&mut stack, scratch);
+    // Every unit is scored (and so checked) before any report is written:
+    // globally by the selection's first pass, which it then goes on from.
+    let ready = match opts.scope {
+        Scope::Global => {
+            let units = valid_units(layers, &scoring).map(|(_, u)| u.count() as u64);
+            let k = units_at(ratios.target, units.sum());
+            prepare(|| valid_units(layers, &scoring), k, &mut scratch)?
+        }
+        Scope::Local => {
+            for (i, layer) in layers.iter().enumerate() {
+                validate(i, layer, &scoring)?;
+            }
+            Ready::Nothing
+        }
+    };
+    let mut summary = Summary {
+        layers: layers.len(),
+        ..Summary::default()
+    };
+    for (i, (layer, plan)) in layers.iter().zip(plans.iter_mut()).enumerate() {
+        let elements = layer.scores.len() as u64;
+        *plan = match scoring.units(i, layer)? {
+            Ok(units) => LayerPlan {
+                report: LayerReport {
+                    status: Status::Selected,
+                    units: units.count() as u64,
+                    elements,
+                    ..LayerReport::default()
+                },
+                in_pool: opts.scope == Scope::Global,
+                ..LayerPlan::default()
+            },
+            Err(reason) => LayerPlan {
+                report: LayerReport {
+                    status: Status::Skipped(reason),
+                    elements,
+                    ..LayerReport::default()
+                },
+                ..LayerPlan::default()
+            },
+        };
+    }
+    let mut planner = Planner {
+        layers,
+        opts,
+        scoring,
+        ratios,
+        plans,
+        scratch,
+        selections: 0,
+    };
+    match opts.scope {
+        Scope::Global => {
+            let units: u64 = planner.plans.iter().map(|p| p.report.units).sum();
+            let k = units_at(ratios.target, units);
+            summary.target_units = k;
+            summary.threshold = planner.select(k, ready)?;
+        }
+        Scope::Local => {
+            for i in 0..layers.len() {
+                if planner.plans[i].report.status == Status::Selected {
+                    planner.plans[i].in_pool = true;
+                    let k = units_at(ratios.target, planner.plans[i].report.units);
+                    summary.target_units += k;
+                    planner.select(k, Ready::Nothing)?;
+                }
+            }
+        }
+    }
+    summary.selections = planner.selections;
+    for r in planner.plans.iter().map(|p| &p.report) {
+        summary.units += r.units;
+        summary.pruned_units += r.pruned_units;
+        summary.elements += r.elements;
+        summary.pruned_elements += r.pruned_elements;
+        match r.status {
+            Status::Skipped(_) => summary.skipped += 1,
+            Status::Bounded(_) => summary.bounded += 1,
+            _ => {}
+        }
+    }
+    Ok(summary)
+}
+
+struct Planner<'l, 'a, 'r, 's> {
+    layers: &'l [Layer<'a>],
+    opts: &'l Options,
+    scoring: Scoring,
+    ratios: UnitRatios,
+    plans: &'r mut [LayerPlan],
+    scratch: Scratch<'s>,
+    selections: u32,
+}
+
+impl<'a> Planner<'_, 'a, '_, '_> {
+    /// Units of a layer already validated (never skipped here).
+    fn units(&self, i: usize) -> Result<Units<'a>, Error> {
+        self.scoring
+            .units(i, &self.layers[i])?
+            .map_err(|_| Error::in_layer(i, ErrorKind::PlanMismatch))
+    }
+
+    /// Selects `k` units over the layers in the pool, holding layers at their
+    /// bounds; returns the last pool threshold. `ready`: what the first pass
+    /// over the whole pool left in the scratch.
+    fn select(&mut self, k: u64, mut ready: Ready) -> Result<Option<f32>, Error> {
+        let mut remaining = k;
+        let mut threshold = None;
+        loop {
+            let pool: u64 = self
+                .plans
+                .iter()
+                .filter(|p| p.in_pool)
+                .map(|p| p.report.units)
+                .sum();
+            if pool == 0 {
+                return Ok(threshold);
+            }
+            let k_now = remaining.min(pool);
+            if k_now == 0 {
+                // k < 1, or held layers used up k: the rest keep everything,
+                // but still go through the bound check below, as one may be
+                // under `min_sparsity_ratio_per_op` (with the default minimum of 0, k < 1
+                // prunes nothing).
+                for p in self.plans.iter_mut().filter(|p| p.in_pool) {
+                    p.keep_all();
+                }
+            } else {
+                let ready = core::mem::replace(&mut ready, Ready::Nothing);
+                self.select_round(k_now, ready, &mut threshold)?;
+            }
+            let mut crossed = false;
+            for i in 0..self.plans.len() {
+                if !self.plans[i].in_pool {
+                    continue;
+                }
+                if let Some((bound, k_layer)) = self.crossing(&self.plans[i].report) {
+                    crossed = true;
+                    self.hold(i, bound, k_layer)?;
+                    remaining = remaining.saturating_sub(self.plans[i].report.pruned_units);
+                }
+            }
+            if !crossed || self.opts.cap == CapMode::Seed {
+                for p in self.plans.iter_mut().filter(|p| p.in_pool) {
+                    p.in_pool = false;
+                }
+                return Ok(threshold);
+            }
+        }
+    }
+
+    /// One selection round over the pool at `k_now >= 1` units.
+    fn select_round(
+        &mut self,
+        k_now: u64,
+        ready: Ready,
+        threshold: &mut Option<f32>,
+    ) -> Result<(), Error> {
+        let key = self.threshold(None, k_now, ready)?;
+        *threshold = Some(key_value(key));
+        // Exact ties: the equal units go to the pool's first layers.
+        let below: u64 = self
+            .plans
+            .iter()
+            .filter(|p| p.in_pool)
+            .map(|p| p.tally.below)
+            .sum();
+        let mut quota = match self.opts.ties {
+            Ties::Exact => k_now.saturating_sub(below),
+            Ties::Inclusive => u64::MAX,
+        };
+        for i in 0..self.plans.len() {
+            if self.plans[i].in_pool {
+                self.finish(i, key, quota)?;
+                if self.opts.ties == Ties::Exact {
+                    quota -= self.plans[i].rule.quota;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The bound a pool layer crosses, and the units it is held at.
+    fn crossing(&self, r: &LayerReport) -> Option<(Bound, u64)> {
+        let UnitRatios { max, min, .. } = self.ratios;
+        match self.opts.cap {
+            CapMode::Seed => {
+                // INC 2.0 tests the kept fraction of the element mask in
+                // float32, and recomputes at `int(max * units)`.
+                let max = self.opts.max_sparsity_ratio_per_op;
+                let kept = (r.elements - r.pruned_elements) as f32 / r.elements as f32;
+                if kept < (1.0 - max) as f32 {
+                    return Some((Bound::Max, units_at(max, r.units)));
+                }
+            }
+            CapMode::Redistribute => {
+                if ratio(r.pruned_units, r.units) > max {
+                    return Some((Bound::Max, units_at(max, r.units)));
+                }
+            }
+        }
+        if ratio(r.pruned_units, r.units) < min {
+            return Some((Bound::Min, units_at(min, r.units)));
+        }
+        None
+    }
+
+    /// Selects layer `i` alone at `k` units and takes it out of the pool.
+    fn hold(&mut self, i: usize, bound: Bound, k: u64) -> Result<(), Error> {
+        self.plans[i].in_pool = false;
+        self.plans[i].report.status = Status::Bounded(bound);
+        if k == 0 {
+            self.plans[i].keep_all();
+            return Ok(());
+        }
+        let key = self.threshold(Some(i), k, Ready::Nothing)?;
+        let quota = match self.opts.ties {
+            Ties::Exact => k.saturating_sub(self.plans[i].tally.below),
+            Ties::Inclusive => u64::MAX,
+        };
+        self.finish(i, key, quota)
+    }
+
+    /// Sets layer `i`'s rule from its tally against `key`.
+    fn finish(&mut self, i: usize, key: u32, quota: u64) -> Result<(), Error> {
+        let units = self.units(i)?;
+        let geometry = units.kernels().geometry();
+        self.plans[i].finish(&geometry, units.grid(), self.opts.ties, key, quota);
+        Ok(())
+    }
+
+    /// The `k`-th smallest key of the pool (the layers in it, or layer
+    /// `only`), with every member's tally against it: from the selection's
+    /// candidates when it collected them, else by one more pass.
+    fn threshold(&mut self, only: Option<usize>, k: u64, ready: Ready) -> Result<u32, Error> {
+        self.selections += 1;
+        let (layers, opts, scoring) = (self.layers, self.opts, &self.scoring);
+        // The pool reads the plans while the selection writes tallies.
+        // Layer `i` is in this selection's pool.
+        let member = |i: usize, p: &LayerPlan| only.map_or(p.in_pool, |o| o == i);
+        let plans = Cell::from_mut(&mut *self.plans).as_slice_of_cells();
+        let pool = || {
+            (0..plans.len())
+                .filter(move |&i| member(i, &plans[i].get()))
+                .filter_map(|i| match scoring.units(i, &layers[i]) {
+                    Ok(Ok(units)) => Some((i, units)),
+                    _ => None,
+                })
+        };
+        // Candidates count units; inclusive N:M tallies also need the
+        // pruned elements of each group, so they take the counting pass.
+        let nm = opts.pattern.geometry().prune_per_group() > 0;
+        let mut record = |i: usize, c: Counts| {
+            let mut r = plans[i].get();
+            // As `tally_of`: elements only count for inclusive ties, where
+            // (blocks tiling their layer) every unit has elements / units.
+            let per_unit = match opts.ties {
+                Ties::Inclusive => r.report.elements / r.report.units.max(1),
+                Ties::Exact => 0,
+            };
+            r.tally = Tally {
+                below: c.below,
+                equal: c.equal,
+                below_elements: c.below * per_unit,
+                equal_elements: c.equal * per_unit,
+            };
+            plans[i].set(r);
+        };
+        let counted: Option<&mut dyn FnMut(usize, Counts)> = match (opts.ties, nm) {
+            (Ties::Inclusive, true) => None,
+            _ => Some(&mut record),
+        };
+        let (key, tallied) = kth_smallest(pool, k, ready, &mut self.scratch, counted)?;
+        if !tallied {
+            for i in 0..self.plans.len() {
+                if member(i, &self.plans[i]) {
+                    self.tally_of(i, key)?;
+                }
+            }
+        }
+        Ok(key)
+    }
+
+    fn tally_of(&mut self, i: usize, key: u32) -> Result<(), Error> {
+        let units = self.units(i)?;
+        let counts_elements = self.opts.ties == Ties::Inclusive;
+        let mut t = Tally::default();
+        units
+            .for_each_key(|unit, k| {
+                if k <= key {
+                    let elements = if counts_elements {
+                        units.pruned_elements(unit)
+                    } else {
+                        0
+                    };
+                    if k < key {
+                        t.below += 1;
+                        t.below_elements += elements;
+                    } else {
+                        t.equal += 1;
+                        t.equal_elements += elements;
+                    }
+                }
+            })
+            .map_err(|kind| Error::in_layer(i, kind))?;
+        self.plans[i].tally = t;
+        Ok(())
+    }
+}
+

@@ -1,0 +1,356 @@
+//! The entry points: a [`Pruner`] holds the instruction-set level and the
+//! scratch every operation runs with.
+
+use crate::arch::Level;
+use crate::lock::MaskSparsity;
+use crate::plan::{LayerPlan, LayerReport, Options, Summary};
+use crate::select::WIDE_BINS;
+use crate::vocab::error::Error;
+use crate::vocab::scores::Layer;
+use crate::vocab::shape::Shape;
+use crate::{lock, plan, Pattern};
+
+/// Runs the operations at one SIMD [`Level`], with the scratch it holds.
+///
+/// [`Pruner::new`] runs at [`Level::best`] with fixed stack buffers only;
+/// [`level`](Pruner::level) forces a level (every level gives the same
+/// masks, reports and errors, bit for bit), and
+/// [`with_scratch`](Pruner::with_scratch) lends memory that makes a global
+/// selection one pass over the scores instead of four. Nothing allocates.
+///
+/// Every operation validates all of its input before it writes: on `Err`,
+/// the caller's buffers are as they were, and the error names the layer
+/// (its index in `layers`) and what is wrong.
+///
+/// ```
+/// use prunemask::{Criterion, Layer, LayerPlan, Options, Pattern, Pruner, Shape};
+///
+/// let q: Vec<f32> = (0..64).map(|i| ((i * 37) % 64) as f32).collect();
+/// let k: Vec<f32> = (0..64).map(|i| ((i * 11) % 64) as f32 - 32.0).collect();
+/// let layers = [
+///     Layer::new(&q[..], Shape::matrix(8, 8)),
+///     Layer::new(&k[..], Shape::matrix(8, 8)),
+/// ];
+/// let mut masks = [vec![0u8; 64], vec![0u8; 64]];
+/// let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+/// let mut plans = [LayerPlan::default(); 2];
+/// let opts = Options::new(Pattern::parse("2:4")?, 0.5).criterion(Criterion::Magnitude);
+/// let summary = Pruner::new().prune(&layers, &opts, &mut plans, &mut outs)?;
+/// assert_eq!(summary.sparsity_ratio(), 0.5);
+/// // Every group of 4 keeps exactly 2.
+/// assert!(masks[0].chunks(4).all(|g| g.iter().sum::<u8>() == 2));
+/// # Ok::<(), prunemask::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Pruner<'s> {
+    level: Level,
+    scratch: &'s mut [u64],
+}
+
+impl Default for Pruner<'static> {
+    fn default() -> Self {
+        Pruner::new()
+    }
+}
+
+impl Pruner<'static> {
+    /// A pruner at [`Level::best`], without scratch.
+    ///
+    /// ```
+    /// assert_eq!(prunemask::Pruner::new().current_level(), prunemask::Level::best());
+    /// ```
+    pub fn new() -> Self {
+        Pruner {
+            level: Level::best(),
+            scratch: &mut [],
+        }
+    }
+}
+
+impl<'s> Pruner<'s> {
+    /// Scratch words that make [`plan`](Pruner::plan) a sample and one
+    /// pass: a 16-bit histogram (512 KiB).
+    ///
+    /// ```
+    /// assert_eq!(prunemask::Pruner::SCRATCH_MIN * 8, 512 * 1024);
+    /// ```
+    pub const SCRATCH_MIN: usize = WIDE_BINS;
+
+    /// Scratch words for a pool of `units` units (blocks or groups) and up
+    /// to 4096 layers: [`SCRATCH_MIN`](Pruner::SCRATCH_MIN), two words per
+    /// layer, and room for 1/64 of the units' keys, two a word. The
+    /// sample-select collects about 1/100 of them; a bucket of a 16-bit
+    /// digit, its fallback, holds 1/300 to 1/100 for real weights (so 234
+    /// MiB for 3.75G units, a 30 GB bf16 checkpoint at 2:4).
+    ///
+    /// ```
+    /// use prunemask::Pruner;
+    /// assert_eq!(Pruner::scratch_words(0), Pruner::SCRATCH_MIN + 8192);
+    /// assert_eq!(Pruner::scratch_words(1 << 20), Pruner::SCRATCH_MIN + 8192 + 8192);
+    /// ```
+    pub fn scratch_words(units: u64) -> usize {
+        let keys = units.div_ceil(64);
+        Self::SCRATCH_MIN + 2 * 4096 + keys.div_ceil(2).min(usize::MAX as u64 / 2) as usize
+    }
+
+    /// A pruner at [`Level::best`] that uses `scratch` (its contents on
+    /// entry do not matter). With at least
+    /// [`SCRATCH_MIN`](Pruner::SCRATCH_MIN) words, a global selection is
+    /// *sample-select*: a sample of about 49,000 unit scores gives a key
+    /// range that holds the threshold with a margin of about four standard
+    /// deviations, and one pass counts each layer's units below the range
+    /// and collects the scores inside it into the scratch; the threshold
+    /// and every layer's counts then come from memory. If the range misses
+    /// (rare) or does not fit, 16-bit radix passes do the same.
+    /// [`scratch_words`](Pruner::scratch_words) is a size that holds the
+    /// range for real weights; with less, the plan is the same, only
+    /// slower.
+    ///
+    /// ```
+    /// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape};
+    /// let w: Vec<f32> = (0..4096).map(|i| ((i * 37) % 101) as f32).collect();
+    /// let layers = [Layer::new(&w[..], Shape::matrix(64, 64))];
+    /// let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5);
+    /// let mut scratch = vec![0u64; Pruner::scratch_words(1024)];
+    /// let (mut a, mut b) = ([LayerPlan::default()], [LayerPlan::default()]);
+    /// let fast = Pruner::with_scratch(&mut scratch).plan(&layers, &opts, &mut a).unwrap();
+    /// assert_eq!(fast, Pruner::new().plan(&layers, &opts, &mut b).unwrap());
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn with_scratch(scratch: &'s mut [u64]) -> Self {
+        Pruner {
+            level: Level::best(),
+            scratch,
+        }
+    }
+
+    /// The same pruner at `level`. A level this CPU lacks is an
+    /// [`ErrorKind::LevelUnavailable`](crate::ErrorKind::LevelUnavailable)
+    /// error from every operation, before anything is written.
+    ///
+    /// ```
+    /// use prunemask::{Level, Pruner};
+    /// let p = Pruner::new().level(Level::Scalar);
+    /// assert_eq!(p.current_level(), Level::Scalar);
+    /// ```
+    pub fn level(self, level: Level) -> Self {
+        Pruner { level, ..self }
+    }
+
+    /// The level the operations run at.
+    ///
+    /// ```
+    /// assert!(prunemask::Pruner::new().current_level().is_available());
+    /// ```
+    pub fn current_level(&self) -> Level {
+        self.level
+    }
+
+    /// Plans the pruning of `layers`: fills one [`LayerPlan`] per layer
+    /// (its [`report`](LayerPlan::report) says what the layer prunes) and
+    /// returns the totals.
+    ///
+    /// [`Scope::Global`](crate::Scope::Global) finds one threshold over
+    /// every layer the pattern fits, from the streamed unit scores (no copy
+    /// of them): sample-select with scratch, else 11-bit radix passes with
+    /// a 16 KiB histogram on the stack. Layers crossing
+    /// `max_sparsity_ratio_per_op` / `min_sparsity_ratio_per_op` are then
+    /// held at their bound as [`CapMode`](crate::CapMode) says. Rules:
+    /// `docs/semantics.md`, sections 4 to 7.
+    ///
+    /// # Errors
+    ///
+    /// Before anything is written: the level unavailable; a ratio outside
+    /// `[0, 1]` or `min > max` ([`BadRatio`](crate::ErrorKind::BadRatio)),
+    /// an N:M target above `N/M`
+    /// ([`RatioAbovePattern`](crate::ErrorKind::RatioAbovePattern));
+    /// `plans.len() != layers.len()`; per layer, a shape that does not
+    /// match its slice, a NaN score or a NaN unit score.
+    ///
+    /// ```
+    /// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape};
+    /// let a: Vec<f32> = (0..64).map(|i| i as f32).collect();
+    /// let b: Vec<f32> = (0..64).map(|i| 100.0 + i as f32).collect();
+    /// let layers = [Layer::new(&a[..], Shape::matrix(8, 8)), Layer::new(&b[..], Shape::matrix(8, 8))];
+    /// let mut plans = [LayerPlan::default(); 2];
+    /// let opts = Options::new(Pattern::parse("1x1").unwrap(), 0.5).max_sparsity_ratio_per_op(0.75);
+    /// let s = Pruner::new().plan(&layers, &opts, &mut plans).unwrap();
+    /// // `a` is held at 75%, the rest of k = 64 goes to `b`.
+    /// assert_eq!((plans[0].report().pruned_units, plans[1].report().pruned_units), (48, 16));
+    /// assert_eq!(s.pruned_units, 64);
+    /// ```
+    pub fn plan(
+        &mut self,
+        layers: &[Layer<'_>],
+        opts: &Options,
+        plans: &mut [LayerPlan],
+    ) -> Result<Summary, Error> {
+        plan::planner::plan(self.level, self.scratch, layers, opts, plans)
+    }
+
+    /// Writes one layer's mask from its plan (1 = keep, 0 = prune): with
+    /// [`plan`](Pruner::plan), masks one layer at a time, e.g. while
+    /// streaming a checkpoint. The layer must be the one planned, with the
+    /// same options; it is checked again in full.
+    ///
+    /// # Errors
+    ///
+    /// The level unavailable; a mask of the wrong length; a layer that does
+    /// not match its plan ([`PlanMismatch`](crate::ErrorKind::PlanMismatch));
+    /// a NaN score. The error names no layer index (there is one layer);
+    /// the mask is untouched.
+    ///
+    /// ```
+    /// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape};
+    /// let w = [4.0f32, 1.0, 3.0, 2.0, 5.0, 8.0, 7.0, 6.0];
+    /// let layers = [Layer::new(&w[..], Shape::matrix(2, 4))];
+    /// let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5);
+    /// let mut plans = [LayerPlan::default()];
+    /// let mut pruner = Pruner::new();
+    /// pruner.plan(&layers, &opts, &mut plans).unwrap();
+    /// let mut mask = [9u8; 8];
+    /// pruner.write_mask(&layers[0], &opts, &plans[0], &mut mask).unwrap();
+    /// assert_eq!(mask, [1, 0, 1, 0, 0, 1, 1, 0]);
+    /// ```
+    pub fn write_mask(
+        &self,
+        layer: &Layer<'_>,
+        opts: &Options,
+        plan: &LayerPlan,
+        mask: &mut [u8],
+    ) -> Result<(), Error> {
+        plan::mask::write_mask(self.level, layer, opts, plan, mask)
+    }
+
+    /// Plans and writes every mask: [`plan`](Pruner::plan), then one pass
+    /// that writes the masks (the layers are not checked twice). The
+    /// fastest way to the masks of a model held in memory.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`plan`](Pruner::plan), and `masks.len() != layers.len()`
+    /// or a mask of the wrong length. Nothing is written unless every
+    /// layer and buffer is valid.
+    ///
+    /// ```
+    /// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape, Ties};
+    /// // INC's rule prunes every tie with the k-th score; exact prunes k.
+    /// let w = [1.0f32, 1.0, 1.0, 2.0];
+    /// let layers = [Layer::new(&w[..], Shape::matrix(1, 4))];
+    /// let mut plans = [LayerPlan::default()];
+    /// let mut mask = vec![0u8; 4];
+    /// let opts = Options::new(Pattern::parse("1x1").unwrap(), 0.5);
+    /// Pruner::new().prune(&layers, &opts, &mut plans, &mut [&mut mask[..]]).unwrap();
+    /// assert_eq!(mask, [0, 0, 1, 1]);
+    /// let inclusive = opts.ties(Ties::Inclusive);
+    /// Pruner::new().prune(&layers, &inclusive, &mut plans, &mut [&mut mask[..]]).unwrap();
+    /// assert_eq!(mask, [0, 0, 0, 1]);
+    /// ```
+    pub fn prune(
+        &mut self,
+        layers: &[Layer<'_>],
+        opts: &Options,
+        plans: &mut [LayerPlan],
+        masks: &mut [&mut [u8]],
+    ) -> Result<Summary, Error> {
+        plan::mask::prune(self.level, self.scratch, layers, opts, plans, masks)
+    }
+
+    /// The unit scores of one layer in pool order (row-major unit index):
+    /// block scores for NxM, group scores for N:M, as the selection ranks
+    /// them; a zero score is written as `+0.0`. Returns the number of
+    /// units.
+    ///
+    /// # Errors
+    ///
+    /// The level unavailable, bad ratios in `opts`, a shape that does not
+    /// match the slice, a pattern that does not fit
+    /// ([`NotFitting`](crate::ErrorKind::NotFitting)), `out` not exactly
+    /// one `f32` per unit ([`OutputLength`](crate::ErrorKind::OutputLength)),
+    /// a NaN score.
+    ///
+    /// ```
+    /// use prunemask::{Layer, Options, Pattern, Pruner, Shape};
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+    /// let opts = Options::new(Pattern::parse("2x2").unwrap(), 0.5);
+    /// let mut out = [0.0f32; 2];
+    /// let layer = Layer::new(&w[..], Shape::matrix(2, 4));
+    /// assert_eq!(Pruner::new().unit_scores(&layer, &opts, &mut out), Ok(2));
+    /// assert_eq!(out, [3.5, 5.5]);
+    /// ```
+    pub fn unit_scores(
+        &self,
+        layer: &Layer<'_>,
+        opts: &Options,
+        out: &mut [f32],
+    ) -> Result<usize, Error> {
+        plan::mask::unit_scores(self.level, layer, opts, out)
+    }
+
+    /// Writes pattern-lock masks from the weights themselves
+    /// (`docs/semantics.md`, section 8; INC 2.0 `get_pattern_lock_masks`):
+    ///
+    /// - NxM (and `1x1`, unstructured): a block is 0 when every weight in
+    ///   it is zero (INC: the sum of `|w|` is 0), else 1.
+    /// - N:M (INC 2.0 rule): an element is 0 when it is zero **and** its
+    ///   group has at least N zeros, else 1.
+    ///
+    /// Layers the pattern does not fit get all ones and a `Skipped` report
+    /// (INC crashes on them).
+    ///
+    /// # Errors
+    ///
+    /// The level unavailable, list lengths, a shape that does not match
+    /// its slice, a mask of the wrong length, a NaN weight; nothing is
+    /// written then.
+    ///
+    /// ```
+    /// use prunemask::{Layer, LayerReport, Pattern, Pruner, Shape};
+    /// let w = [0.0f32, 0.0, 1.0, 2.0,   0.0, 3.0, 4.0, 5.0];
+    /// let layers = [Layer::new(&w[..], Shape::matrix(2, 4))];
+    /// let mut mask = vec![9u8; 8];
+    /// let mut reports = [LayerReport::default()];
+    /// let p = Pattern::parse("2:4").unwrap();
+    /// let s = Pruner::new().lock(&layers, &p, &mut reports, &mut [&mut mask[..]]).unwrap();
+    /// assert_eq!(mask, [0, 0, 1, 1,   1, 1, 1, 1]); // the second group has one zero only
+    /// assert_eq!(s.pruned_elements, 2);
+    /// ```
+    pub fn lock(
+        &self,
+        layers: &[Layer<'_>],
+        pattern: &Pattern,
+        reports: &mut [LayerReport],
+        masks: &mut [&mut [u8]],
+    ) -> Result<Summary, Error> {
+        lock::lock(self.level, layers, pattern, reports, masks)
+    }
+
+    /// The sparsity of a set of masks under a pattern (`docs/semantics.md`,
+    /// section 9; INC `get_sparsity_ratio`): block-wise for NxM (blocks
+    /// whose mask is all 0, over the blocks of the layers the pattern
+    /// fits), element-wise for N:M (zeros over all elements).
+    ///
+    /// # Errors
+    ///
+    /// The level unavailable, `masks.len() != shapes.len()`, a bad shape, a
+    /// mask of the wrong length or holding a byte other than 0 and 1.
+    ///
+    /// ```
+    /// use prunemask::{Pattern, Pruner, Shape};
+    /// let mask = [0u8, 0, 1, 1,  0, 1, 1, 1];
+    /// let p = Pattern::parse("1x2").unwrap();
+    /// let s = Pruner::new().mask_sparsity(&p, &[Shape::matrix(2, 4)], &[&mask[..]]).unwrap();
+    /// assert_eq!((s.zero, s.total), (1, 4));
+    /// let nm = Pattern::parse("2:4").unwrap();
+    /// let s = Pruner::new().mask_sparsity(&nm, &[Shape::matrix(2, 4)], &[&mask[..]]).unwrap();
+    /// assert_eq!((s.zero, s.total), (3, 8));
+    /// ```
+    pub fn mask_sparsity(
+        &self,
+        pattern: &Pattern,
+        shapes: &[Shape],
+        masks: &[&[u8]],
+    ) -> Result<MaskSparsity, Error> {
+        lock::mask_sparsity(self.level, pattern, shapes, masks)
+    }
+}
