@@ -43,14 +43,14 @@
 extern crate std;
 
 // Layers, each importing only from those above it in this list:
-mod vocab; // errors, shapes, scores, option words, extension types
 mod arch; // the reference (arch/all), SIMD kernels, dispatch
-mod score; // per tile: SIMD or reference
-mod pattern; // one kind per folder; the registry
-mod select; // order keys, sample-select, radix fallback
-mod plan; // options, planner, reports, masks
 mod lock; // pattern lock, sparsity of masks
-mod pruner; // the entry points
+mod pattern; // one kind per folder; the registry
+mod plan; // options, planner, reports, masks
+mod pruner;
+mod score; // per tile: SIMD or reference
+mod select; // order keys, sample-select, radix fallback
+mod vocab; // errors, shapes, scores, option words, extension types // the entry points
 
 pub use lock::MaskSparsity;
 pub use pattern::Pattern;

@@ -7,8 +7,8 @@ use std::vec::Vec;
 use super::{
     column_scores, long_block_scores, nm_scores, quad_block_scores, wide_block_scores, Level, Rows,
 };
-use crate::arch::all::group::{group_score, least_n};
 use crate::arch::all::block::block_score;
+use crate::arch::all::group::{group_score, least_n};
 use crate::vocab::terms::{Reduce, Ties};
 
 fn simd_levels() -> impl Iterator<Item = Level> {

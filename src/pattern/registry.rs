@@ -50,6 +50,11 @@ impl Registry {
     /// Checks your entries: names of 1 to 32 bytes without `_`, none twice
     /// or equal to a built-in, and kernel sets of valid sizes.
     ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Registry`] for a bad or repeated name,
+    /// [`ErrorKind::BadPattern`] for a kernel set of sizes no kernel serves.
+    ///
     /// ```
     /// use prunemask::ext::{KernelSet, Registry};
     /// const TAKEN: Registry = Registry::with(&[("2:4", KernelSet::block::<1, 2>())]);
@@ -81,7 +86,15 @@ impl Registry {
             .map(|(_, k)| *k)
     }
 
-    /// Resolves a pattern name; see the type's docs for the rules.
+    /// Resolves a pattern name; see the type's docs and
+    /// [`Pattern::parse`] for the rules.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`check`](Registry::check);
+    /// [`ErrorKind::UnknownPattern`] for a name that is neither registered
+    /// nor `NxM` / `N:M`, listing the registered names;
+    /// [`ErrorKind::BadPattern`] for malformed sizes.
     ///
     /// ```
     /// use prunemask::ext::{Extent, Geometry, Registry};

@@ -116,7 +116,10 @@ pub(crate) fn unit_scores(
     opts.unit_ratios()
         .map_err(|e| Error::new(e.kind().clone()))?;
     let scoring = opts.scoring(level);
-    let units = match scoring.units(0, layer).map_err(|e| Error::new(e.kind().clone()))? {
+    let units = match scoring
+        .units(0, layer)
+        .map_err(|e| Error::new(e.kind().clone()))?
+    {
         Ok(units) => units,
         Err(reason) => return Err(Error::new(ErrorKind::NotFitting { reason })),
     };
@@ -143,18 +146,18 @@ pub(crate) fn unit_scores(
 /// order) equal to it. Every element is written once (1 = keep,
 /// 0 = prune).
 fn write_units(units: &Units<'_>, mask: &mut [u8], key: u32, quota: u64) -> Result<(), ErrorKind> {
-let mut equal_left = quota;
-let mut scores = [0.0f32; TILE];
-let mut marks = [0u8; MARKS];
-let (set, grid) = (units.kernels(), units.grid());
-let kind = set.kind;
-let (bn, bm) = (grid.unit_rows, grid.unit_cols);
-let (view, level) = (units.tile().view, units.level());
-units.tiles(kind.mask_tile(grid), |tile, first, n| {
-    let (ur, uc) = (tile.unit_row, tile.first_unit);
-    let written = kind.mask_scores(set, tile, &mut scores[..n], &mut marks);
-    let keep = &marks[..written];
-    units.check_scores(&scores[..n], first)?;
+    let mut equal_left = quota;
+    let mut scores = [0.0f32; TILE];
+    let mut marks = [0u8; MARKS];
+    let (set, grid) = (units.kernels(), units.grid());
+    let kind = set.kind;
+    let (bn, bm) = (grid.unit_rows, grid.unit_cols);
+    let (view, level) = (units.tile().view, units.level());
+    units.tiles(kind.mask_tile(grid), |tile, first, n| {
+        let (ur, uc) = (tile.unit_row, tile.first_unit);
+        let written = kind.mask_scores(set, tile, &mut scores[..n], &mut marks);
+        let keep = &marks[..written];
+        units.check_scores(&scores[..n], first)?;
         let scores = &scores[..n];
         // Per unit: 1 = kept, 0 = pruned. Above the key is kept, without
         // a branch; ties, if any, are settled after, in pool order.

@@ -4,11 +4,11 @@
 use core::cell::Cell;
 
 use super::options::{units_at, Options, Scope, UnitRatios};
-use super::report::{LayerPlan, LayerReport, Summary, Status, Bound, Tally, ratio};
+use super::report::{ratio, Bound, LayerPlan, LayerReport, Status, Summary, Tally};
 use super::{check_count, check_nan};
 use crate::arch::all::keys::key_value;
 use crate::arch::Level;
-use crate::select::{kth_smallest, prepare, Counts, Ready, Scratch, Scoring, Units, STACK_BINS};
+use crate::select::{kth_smallest, prepare, Counts, Ready, Scoring, Scratch, Units, STACK_BINS};
 use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::scores::Layer;
 use crate::vocab::terms::Ties;
@@ -376,4 +376,3 @@ impl<'a> Planner<'_, 'a, '_, '_> {
         Ok(())
     }
 }
-

@@ -129,7 +129,14 @@ impl LayerPlan {
 
     /// Sets the rule from the tally against `key`: units below it pruned,
     /// then at most `quota` equal to it.
-    pub(crate) fn finish(&mut self, geometry: &Geometry, grid: &Grid, ties: Ties, key: u32, quota: u64) {
+    pub(crate) fn finish(
+        &mut self,
+        geometry: &Geometry,
+        grid: &Grid,
+        ties: Ties,
+        key: u32,
+        quota: u64,
+    ) {
         let t = self.tally;
         let taken = t.equal.min(quota);
         self.rule = Rule {
@@ -209,4 +216,3 @@ impl Summary {
         ratio(self.pruned_elements, self.elements)
     }
 }
-

@@ -33,7 +33,6 @@ impl<const N: usize, const M: usize> VisitElements for Blocks<'_, '_, N, M> {
     }
 }
 
-
 /// Scores the blocks of a tile. `N`/`M` are the block sizes, or 0 to take
 /// them from the tile (runtime sizes and `channel` sides).
 pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {

@@ -90,4 +90,3 @@ pub(crate) fn group_scores<const M: usize>(tile: &Tile<'_>, out: &mut [f32]) {
     }
     tile.scores.visit(Groups::<M> { tile, out })
 }
-

@@ -145,4 +145,3 @@ fn widen_run(src: Halves<'_>, start: usize, dst: &mut [f32], level: Level) -> bo
     );
     true
 }
-

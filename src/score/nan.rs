@@ -35,4 +35,3 @@ pub(crate) fn first_nan(scores: Scores<'_>, level: Level) -> Option<usize> {
         Scores::Bf16(s) => first(s, level, |x| x.to_bits() & 0x7fff > 0x7f80),
     }
 }
-

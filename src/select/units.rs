@@ -233,6 +233,8 @@ impl<'a> Units<'a> {
     /// Elements that pruning `unit` zeroes with inclusive ties (scores
     /// already checked).
     pub(crate) fn pruned_elements(&self, unit: usize) -> u64 {
-        self.kernels.kind.pruned_elements(&self.tile, self.origin(unit))
+        self.kernels
+            .kind
+            .pruned_elements(&self.tile, self.origin(unit))
     }
 }

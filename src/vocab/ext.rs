@@ -263,7 +263,6 @@ impl core::fmt::Debug for KernelSet {
     }
 }
 
-
 impl KernelSet {
     /// The geometry of the units.
     ///
@@ -337,7 +336,7 @@ pub(crate) trait Kind: Sync {
     /// with inclusive ties (scores already checked).
     fn pruned_elements(&self, tile: &Tile<'_>, origin: (usize, usize)) -> u64;
 
-    /// Pattern lock of a layer (SEMANTICS 8): writes every byte of `out`,
+    /// Pattern lock of a layer (`docs/semantics.md`, section 8): writes every byte of `out`,
     /// returns the (units, elements) locked.
     fn lock(
         &self,
@@ -350,7 +349,7 @@ pub(crate) trait Kind: Sync {
     ) -> (u64, u64);
 
     /// The zeros of a checked-length 0/1 mask as the kind counts them
-    /// (SEMANTICS 9): `(zero, total)`; `grid` is `None` when the pattern
+    /// (`docs/semantics.md`, section 9): `(zero, total)`; `grid` is `None` when the pattern
     /// does not fit. A byte above 1 is [`ErrorKind::MaskValue`].
     fn zeros(
         &self,

@@ -71,8 +71,12 @@ impl Shape {
         }
     }
 
-    /// Number of elements, or why the shape is invalid (a zero dimension, or
-    /// a product that overflows `usize`).
+    /// Number of elements.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ZeroDimension`] for a zero dimension,
+    /// [`ErrorKind::ShapeOverflow`] for a product that overflows `usize`.
     ///
     /// ```
     /// use prunemask::{ErrorKind, Shape};
@@ -83,7 +87,12 @@ impl Shape {
         self.view().map(|v| v.rows * v.cols)
     }
 
-    /// The 2-D view of this shape.
+    /// The 2-D `[rows, cols]` view of this shape: a matrix as it is, a conv
+    /// weight OIHW as `[O, H*W*I]` (`docs/semantics.md`, section 1).
+    ///
+    /// # Errors
+    ///
+    /// As [`elements`](Shape::elements).
     ///
     /// ```
     /// let v = prunemask::Shape::conv(2, 3, 1, 2).view().unwrap();

@@ -88,7 +88,6 @@ fn max_of(n: usize, load: impl Fn(usize) -> f32) -> f32 {
     }
 }
 
-
 /// [`block_score`] of a `1x1` block in closed form (the sums start from
 /// `+0.0`, so `-0.0` comes out `+0.0`; the max keeps it), equal bit for bit
 /// (a unit test checks).
@@ -100,7 +99,6 @@ pub(crate) fn element_score(reduce: Reduce, x: f32) -> f32 {
         Reduce::Sum | Reduce::Mean => 0.0 + x,
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -15,8 +15,8 @@ mod groups;
 mod quads;
 mod range;
 
-use crate::arch::all::inlined;
 use crate::arch::all::block::{block_score, Value};
+use crate::arch::all::inlined;
 use crate::arch::all::sum::Sum;
 pub(crate) use blocks::{Long, Wide};
 pub(crate) use columns::Columns;

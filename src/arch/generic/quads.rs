@@ -3,10 +3,10 @@
 
 use super::groups::scalar_group;
 use super::{divide, magnitude_of, spread_bits, Job, Lane, Lanes};
+use crate::arch::all::block::block_score;
+use crate::arch::all::inlined;
 use crate::arch::all::sum::Sum;
 use crate::arch::Quad;
-use crate::arch::all::inlined;
-use crate::arch::all::block::block_score;
 use crate::vocab::terms::Reduce;
 
 /// Scores of runs of four: N:M groups of four or `1x4` blocks.

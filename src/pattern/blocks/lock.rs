@@ -172,7 +172,12 @@ fn zero_wide(mask: &[u8], cols: usize, unit: (usize, usize)) -> Option<u64> {
 
 /// The reference lock: each block read through the view, element by
 /// element. Returns the (blocks, elements) locked.
-pub(super) fn reference(scores: Scores<'_>, view: &View, grid: &Grid, out: &mut [u8]) -> (u64, u64) {
+pub(super) fn reference(
+    scores: Scores<'_>,
+    view: &View,
+    grid: &Grid,
+    out: &mut [u8],
+) -> (u64, u64) {
     out.fill(1);
     let mut pruned = (0u64, 0u64);
     let zero = |index: usize| scores.read(Criterion::Scores, index) == 0.0;
@@ -180,8 +185,8 @@ pub(super) fn reference(scores: Scores<'_>, view: &View, grid: &Grid, out: &mut 
     for ur in 0..grid.rows {
         for uc in 0..grid.cols {
             let origin = (ur * grid.unit_rows, uc * grid.unit_cols);
-            let all_zero = (origin.0..origin.0 + size.0)
-                .all(|r| view.run(r, origin.1).take(size.1).all(zero));
+            let all_zero =
+                (origin.0..origin.0 + size.0).all(|r| view.run(r, origin.1).take(size.1).all(zero));
             if all_zero {
                 fill_block(out, view, origin, size, 0);
                 pruned.0 += 1;

@@ -23,7 +23,13 @@ impl Kind for Blocks {
         TILE
     }
 
-    fn mask_scores(&self, set: &KernelSet, tile: &Tile<'_>, scores: &mut [f32], _: &mut [u8]) -> usize {
+    fn mask_scores(
+        &self,
+        set: &KernelSet,
+        tile: &Tile<'_>,
+        scores: &mut [f32],
+        _: &mut [u8],
+    ) -> usize {
         set.score(tile, scores);
         0
     }

@@ -12,7 +12,13 @@ use crate::vocab::terms::Criterion;
 /// Pattern lock of a contiguous layer `cols` wide in groups of `m`:
 /// writes every byte of `mask`, returns the (groups, elements) locked.
 #[inline(always)]
-pub(super) fn rows<E: Zero>(xs: &[E], cols: usize, n: usize, m: usize, mask: &mut [u8]) -> (u64, u64) {
+pub(super) fn rows<E: Zero>(
+    xs: &[E],
+    cols: usize,
+    n: usize,
+    m: usize,
+    mask: &mut [u8],
+) -> (u64, u64) {
     lock_windows(xs, cols, (1, m), mask, |row, (c0, end), f| {
         let Some(run) = row.get(c0..end) else {
             return (0, 0);

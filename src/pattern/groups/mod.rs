@@ -25,7 +25,13 @@ impl Kind for Groups {
         TILE.min(MARKS / grid.unit_cols.max(1))
     }
 
-    fn mask_scores(&self, _: &KernelSet, tile: &Tile<'_>, scores: &mut [f32], keep: &mut [u8]) -> usize {
+    fn mask_scores(
+        &self,
+        _: &KernelSet,
+        tile: &Tile<'_>,
+        scores: &mut [f32],
+        keep: &mut [u8],
+    ) -> usize {
         // N:M kernel sets are all built in (there is no custom N:M
         // constructor): scores and marks in one pass.
         let marks = scores.len() * tile.unit_cols;
