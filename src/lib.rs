@@ -42,15 +42,33 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-// Layers, each importing only from those above it in this list:
-mod arch; // the reference (arch/all), SIMD kernels, dispatch
-mod lock; // pattern lock, sparsity of masks
-mod pattern; // one kind per folder; the registry
-mod plan; // options, planner, reports, masks
+// The layers, bottom to top: each imports only from those before it
+// (`.ci/layers.py` checks this order; blank lines keep rustfmt from
+// sorting it).
+
+// Errors, shapes, borrowed scores, option words, extension types.
+mod vocab;
+
+// The reference (`arch/all`), the SIMD kernels and their dispatch.
+mod arch;
+
+// Per tile: the SIMD kernel or the reference.
+mod score;
+
+// One kind per folder (blocks, N:M groups); the registry of names.
+mod pattern;
+
+// Order keys, sample-select, the radix fallback.
+mod select;
+
+// Options, the planner, reports, masks from a plan.
+mod plan;
+
+// Pattern lock, the sparsity of masks.
+mod lock;
+
+// The entry points.
 mod pruner;
-mod score; // per tile: SIMD or reference
-mod select; // order keys, sample-select, radix fallback
-mod vocab; // errors, shapes, scores, option words, extension types // the entry points
 
 pub use lock::MaskSparsity;
 pub use pattern::Pattern;
