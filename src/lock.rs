@@ -21,7 +21,6 @@ pub(crate) fn lock(
     check_count("reports", layers.len(), reports.len())?;
     check_count("masks", layers.len(), masks.len())?;
     let kernels = pattern.kernels();
-    let geometry = kernels.geometry();
     for (i, (layer, m)) in layers.iter().zip(masks.iter()).enumerate() {
         layer.checked_view(i)?;
         check_mask(i, layer, m)?;
@@ -37,7 +36,7 @@ pub(crate) fn lock(
             elements: out.len() as u64,
             ..LayerReport::default()
         };
-        let grid = match geometry.grid(&view) {
+        let grid = match kernels.grid(&view) {
             Ok(grid) => grid,
             Err(reason) => {
                 out.fill(1);
@@ -49,7 +48,7 @@ pub(crate) fn lock(
         };
         report.status = Status::Selected;
         report.units = grid.units() as u64;
-        let n = geometry.prune_per_group();
+        let n = kernels.pruned_per_group();
         (report.pruned_units, report.pruned_elements) =
             kernels.kind.lock(level, layer.scores, &view, &grid, n, out);
         summary.units += report.units;
@@ -113,7 +112,7 @@ pub(crate) fn mask_sparsity(
                 },
             ));
         }
-        let grid = kernels.geometry().grid(&view).ok();
+        let grid = kernels.grid(&view).ok();
         let (zero, total) = kernels
             .kind
             .zeros(level, &view, grid, m)

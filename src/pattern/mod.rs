@@ -9,8 +9,9 @@
 //! - `groups/`: N:M groups;
 //! - `registry.rs`: names to kernel sets, const.
 //!
-//! A new kind is a folder here, a constructor in this file and its names
-//! in the registry.
+//! A new kind is a folder here (its `Kind` implementation and its
+//! `KernelSet` constructors), a `Geometry` variant that describes its
+//! units, and its names in the registry.
 
 mod blocks;
 mod groups;
@@ -20,100 +21,8 @@ mod zeros;
 use core::fmt;
 use core::str::FromStr;
 
-use crate::score;
 use crate::vocab::error::{Error, PatternName};
-use crate::vocab::ext::{Extent, Geometry, KernelSet, Registry, UnitScoresFn};
-use blocks::Blocks;
-use groups::Groups;
-
-impl KernelSet {
-    /// The built-in `NxM` block kernels, specialised for constant sizes
-    /// (with the default feature `specialized`; without it, the runtime-sized
-    /// kernels, for smaller code).
-    ///
-    /// ```
-    /// const SET: prunemask::ext::KernelSet = prunemask::ext::KernelSet::block::<1, 4>();
-    /// ```
-    pub const fn block<const N: usize, const M: usize>() -> Self {
-        KernelSet {
-            geometry: Geometry::Block {
-                n: Extent::Fixed(N),
-                m: Extent::Fixed(M),
-            },
-            unit_scores: score::block_scores_for::<N, M>(),
-            kind: &Blocks,
-            builtin: true,
-        }
-    }
-
-    /// The built-in block kernels for sizes known only at run time
-    /// (including `channel` sides).
-    ///
-    /// ```
-    /// use prunemask::ext::{Extent, KernelSet};
-    /// let set = KernelSet::block_dyn(Extent::Fixed(3), Extent::Channel);
-    /// ```
-    pub const fn block_dyn(n: Extent, m: Extent) -> Self {
-        KernelSet {
-            geometry: Geometry::Block { n, m },
-            unit_scores: score::block_scores::<0, 0>,
-            kind: &Blocks,
-            builtin: true,
-        }
-    }
-
-    /// The built-in `N:M` kernels, specialised for constant sizes (with the
-    /// default feature `specialized`).
-    ///
-    /// ```
-    /// const SET: prunemask::ext::KernelSet = prunemask::ext::KernelSet::n_in_m::<2, 4>();
-    /// ```
-    pub const fn n_in_m<const N: usize, const M: usize>() -> Self {
-        KernelSet {
-            geometry: Geometry::NInM { n: N, m: M },
-            unit_scores: score::group_scores_for::<M>(),
-            kind: &Groups,
-            builtin: true,
-        }
-    }
-
-    /// The built-in `N:M` kernels for sizes known only at run time.
-    ///
-    /// ```
-    /// let set = prunemask::ext::KernelSet::n_in_m_dyn(3, 16);
-    /// ```
-    pub const fn n_in_m_dyn(n: usize, m: usize) -> Self {
-        KernelSet {
-            geometry: Geometry::NInM { n, m },
-            unit_scores: score::group_scores::<0>,
-            kind: &Groups,
-            builtin: true,
-        }
-    }
-
-    /// A user kernel set: fixed-size blocks scored by your own function.
-    ///
-    /// ```
-    /// use prunemask::ext::{KernelSet, Tile};
-    /// fn by_first(t: &Tile<'_>, out: &mut [f32]) {
-    ///     for (u, o) in out.iter_mut().enumerate() {
-    ///         *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols);
-    ///     }
-    /// }
-    /// let set = KernelSet::custom_block(2, 2, by_first);
-    /// ```
-    pub const fn custom_block(n: usize, m: usize, unit_scores: UnitScoresFn) -> Self {
-        KernelSet {
-            geometry: Geometry::Block {
-                n: Extent::Fixed(n),
-                m: Extent::Fixed(m),
-            },
-            unit_scores,
-            kind: &Blocks,
-            builtin: false,
-        }
-    }
-}
+use crate::vocab::ext::{Geometry, KernelSet, Registry};
 
 /// A resolved pattern: its name and kernel set.
 ///

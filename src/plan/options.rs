@@ -4,7 +4,6 @@
 
 use crate::select::Scoring;
 use crate::vocab::error::{Error, ErrorKind};
-use crate::vocab::ext::Geometry;
 use crate::vocab::terms::{named, Criterion, Level, Reduce, Ties};
 use crate::Pattern;
 
@@ -263,9 +262,8 @@ impl Options {
                 value: self.min_sparsity_ratio_per_op,
             }));
         }
-        let geometry: Geometry = self.pattern.geometry();
         // An N:M target counts elements; its pool counts groups (INC: s / (N/M)).
-        let per_unit = geometry.pruned_share();
+        let per_unit = self.pattern.kernels().pruned_share();
         let target = self.target_sparsity / per_unit;
         if target > 1.0 {
             return Err(Error::new(ErrorKind::RatioAbovePattern {

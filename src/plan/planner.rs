@@ -293,8 +293,7 @@ impl<'a> Planner<'_, 'a, '_, '_> {
     /// Sets layer `i`'s rule from its tally against `key`.
     fn finish(&mut self, i: usize, key: u32, quota: u64) -> Result<(), Error> {
         let units = self.units(i)?;
-        let geometry = units.kernels().geometry();
-        self.plans[i].finish(&geometry, units.grid(), self.opts.ties, key, quota);
+        self.plans[i].finish(units.kernels(), units.grid(), self.opts.ties, key, quota);
         Ok(())
     }
 
@@ -318,7 +317,7 @@ impl<'a> Planner<'_, 'a, '_, '_> {
         };
         // Candidates count units; inclusive N:M tallies also need the
         // pruned elements of each group, so they take the counting pass.
-        let nm = opts.pattern.geometry().prune_per_group() > 0;
+        let nm = opts.pattern.kernels().pruned_per_group() > 0;
         let mut record = |i: usize, c: Counts| {
             let mut r = plans[i].get();
             // As `tally_of`: elements only count for inclusive ties, where

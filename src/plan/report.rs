@@ -3,7 +3,7 @@
 //! ([`Summary`]).
 
 use crate::arch::all::keys::key_value;
-use crate::vocab::ext::{Geometry, Grid, SkipReason};
+use crate::vocab::ext::{Grid, KernelSet, SkipReason};
 use crate::vocab::terms::Ties;
 
 /// Whether a layer takes part, and how its plan came about.
@@ -131,7 +131,7 @@ impl LayerPlan {
     /// then at most `quota` equal to it.
     pub(crate) fn finish(
         &mut self,
-        geometry: &Geometry,
+        set: &KernelSet,
         grid: &Grid,
         ties: Ties,
         key: u32,
@@ -148,7 +148,7 @@ impl LayerPlan {
         r.pruned_units = t.below + taken;
         r.pruned_elements = match ties {
             Ties::Inclusive => t.below_elements + t.equal_elements,
-            Ties::Exact => r.pruned_units * geometry.pruned_per_unit(grid),
+            Ties::Exact => r.pruned_units * set.pruned_per_unit(grid),
         };
         r.threshold = Some(key_value(key));
     }

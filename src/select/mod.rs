@@ -45,7 +45,6 @@ impl Scoring {
         };
         Ok(self
             .kernels
-            .geometry()
             .grid_with(&view, channel_cols)
             .map(|grid| Units::new(layer, view, grid, self)))
     }

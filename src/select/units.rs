@@ -35,7 +35,7 @@ impl<'a> Units<'a> {
                 view,
                 unit_rows: grid.unit_rows,
                 unit_cols: grid.unit_cols,
-                prune_per_group: kernels.geometry().prune_per_group(),
+                prune_per_group: kernels.pruned_per_group(),
                 reduce: scoring.reduce,
                 criterion: scoring.criterion,
                 ties: scoring.ties,

@@ -29,7 +29,7 @@ pub enum Extent {
 }
 
 impl Extent {
-    fn resolve(self, dim: usize) -> usize {
+    pub(crate) fn resolve(self, dim: usize) -> usize {
         match self {
             Extent::Fixed(n) => n,
             Extent::Channel => dim,
@@ -104,75 +104,6 @@ pub(crate) struct Grid {
 impl Grid {
     pub fn units(&self) -> usize {
         self.rows * self.cols
-    }
-}
-
-impl Geometry {
-    /// The unit grid of a layer, or why the pattern does not fit it.
-    pub(crate) fn grid(&self, view: &View) -> Result<Grid, SkipReason> {
-        self.grid_with(view, view.cols())
-    }
-
-    /// [`grid`](Self::grid) with `Nxchannel` blocks `channel_cols` wide
-    /// (INC 2.0 makes them `I` wide on a conv weight).
-    pub(crate) fn grid_with(&self, view: &View, channel_cols: usize) -> Result<Grid, SkipReason> {
-        let (unit_rows, unit_cols) = match *self {
-            Geometry::Block { n, m } => (n.resolve(view.rows()), m.resolve(channel_cols)),
-            Geometry::NInM { m, .. } => {
-                // Groups run along input channels at one kernel position.
-                if !view.inner().is_multiple_of(m) {
-                    return Err(SkipReason::Cols {
-                        cols: view.inner(),
-                        block: m,
-                    });
-                }
-                (1, m)
-            }
-        };
-        if !view.rows().is_multiple_of(unit_rows) {
-            return Err(SkipReason::Rows {
-                rows: view.rows(),
-                block: unit_rows,
-            });
-        }
-        if !view.cols().is_multiple_of(unit_cols) {
-            return Err(SkipReason::Cols {
-                cols: view.cols(),
-                block: unit_cols,
-            });
-        }
-        Ok(Grid {
-            rows: view.rows() / unit_rows,
-            cols: view.cols() / unit_cols,
-            unit_rows,
-            unit_cols,
-        })
-    }
-
-    /// Elements an N:M group prunes (`n`), or 0 for blocks.
-    pub(crate) fn prune_per_group(&self) -> usize {
-        match *self {
-            Geometry::NInM { n, .. } => n,
-            Geometry::Block { .. } => 0,
-        }
-    }
-
-    /// The share of a unit's elements that pruning it zeroes (with exact
-    /// ties): `N/M` for N:M, 1 for blocks. An element target divided by it
-    /// is a unit target (INC: `s / (N/M)`).
-    pub(crate) fn pruned_share(&self) -> f64 {
-        match *self {
-            Geometry::NInM { n, m } => n as f64 / m as f64,
-            Geometry::Block { .. } => 1.0,
-        }
-    }
-
-    /// Elements one pruned unit of `grid` zeroes with exact ties.
-    pub(crate) fn pruned_per_unit(&self, grid: &Grid) -> u64 {
-        match *self {
-            Geometry::NInM { n, .. } => n as u64,
-            Geometry::Block { .. } => (grid.unit_rows * grid.unit_cols) as u64,
-        }
     }
 }
 
@@ -279,31 +210,62 @@ impl KernelSet {
         (self.unit_scores)(tile, out)
     }
 
-    /// Rejects sizes no kernel can serve.
+    /// Rejects sizes no kernel of the kind serves.
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        let bad = |reason| Err(Error::new(ErrorKind::BadPattern { reason }));
-        match self.geometry {
-            Geometry::Block { n, m } => {
-                if n == Extent::Fixed(0) || m == Extent::Fixed(0) {
-                    return bad("block sizes must be at least 1");
-                }
-                if n == Extent::Channel && m == Extent::Channel {
-                    return bad("a block cannot span both channels");
-                }
-            }
-            Geometry::NInM { n, m } => {
-                if n == 0 || m == 0 {
-                    return bad("N and M must be at least 1");
-                }
-                if n >= m {
-                    return bad("N:M needs N < M (N is the number pruned)");
-                }
-                if m > MAX_GROUP {
-                    return bad("N:M supports M up to 128");
-                }
-            }
+        self.kind
+            .validate(&self.geometry)
+            .map_err(|reason| Error::new(ErrorKind::BadPattern { reason }))
+    }
+
+    /// The unit grid of a layer, or why the pattern does not fit it.
+    pub(crate) fn grid(&self, view: &View) -> Result<Grid, SkipReason> {
+        self.grid_with(view, view.cols())
+    }
+
+    /// [`grid`](Self::grid) with `Nxchannel` blocks `channel_cols` wide
+    /// (INC 2.0 makes them `I` wide on a conv weight): the kind's unit,
+    /// which must tile the view.
+    pub(crate) fn grid_with(&self, view: &View, channel_cols: usize) -> Result<Grid, SkipReason> {
+        let (unit_rows, unit_cols) = self.kind.unit(&self.geometry, view, channel_cols)?;
+        if unit_rows == 0 || !view.rows().is_multiple_of(unit_rows) {
+            return Err(SkipReason::Rows {
+                rows: view.rows(),
+                block: unit_rows,
+            });
         }
-        Ok(())
+        if unit_cols == 0 || !view.cols().is_multiple_of(unit_cols) {
+            return Err(SkipReason::Cols {
+                cols: view.cols(),
+                block: unit_cols,
+            });
+        }
+        Ok(Grid {
+            rows: view.rows() / unit_rows,
+            cols: view.cols() / unit_cols,
+            unit_rows,
+            unit_cols,
+        })
+    }
+
+    /// Elements of a pruned unit that pruning zeroes when it takes only
+    /// some (`N` of N:M); 0 when a pruned unit is zeroed whole.
+    pub(crate) fn pruned_per_group(&self) -> usize {
+        self.kind.pruned_per_group(&self.geometry)
+    }
+
+    /// The share of a unit's elements that pruning it zeroes (with exact
+    /// ties): `N/M` for N:M, 1 for blocks. An element target divided by it
+    /// is a unit target (INC: `s / (N/M)`).
+    pub(crate) fn pruned_share(&self) -> f64 {
+        self.kind.pruned_share(&self.geometry)
+    }
+
+    /// Elements one pruned unit of `grid` zeroes with exact ties.
+    pub(crate) fn pruned_per_unit(&self, grid: &Grid) -> u64 {
+        match self.pruned_per_group() {
+            0 => (grid.unit_rows * grid.unit_cols) as u64,
+            n => n as u64,
+        }
     }
 }
 
@@ -313,6 +275,27 @@ impl KernelSet {
 /// scores are the [`KernelSet`]'s function (a kind's built-in one, or a
 /// caller's).
 pub(crate) trait Kind: Sync {
+    /// Why the kind cannot serve `geometry`'s sizes, if it cannot (an
+    /// [`ErrorKind::BadPattern`] reason).
+    fn validate(&self, geometry: &Geometry) -> Result<(), &'static str>;
+
+    /// A unit's size in view elements, `(rows, cols)`, on a layer, or why
+    /// the kind does not fit it (the caller checks that units tile the
+    /// view). `channel_cols` is the width a `channel` side stands for.
+    fn unit(
+        &self,
+        geometry: &Geometry,
+        view: &View,
+        channel_cols: usize,
+    ) -> Result<(usize, usize), SkipReason>;
+
+    /// Elements pruning a unit zeroes when it takes only some of them (`N`
+    /// of N:M); 0 when a pruned unit is zeroed whole.
+    fn pruned_per_group(&self, geometry: &Geometry) -> usize;
+
+    /// The share of a unit's elements a pruned unit loses with exact ties.
+    fn pruned_share(&self, geometry: &Geometry) -> f64;
+
     /// Units a tile holds when masks are written.
     fn mask_tile(&self, grid: &Grid) -> usize;
 

@@ -9,9 +9,9 @@ mod lock;
 use super::zeros::{check_bytes, typed, zero_bytes};
 use crate::arch::all::inlined;
 use crate::arch::{at_simd_level, vectorized, Level};
-use crate::score::TILE;
+use crate::score::{block_scores, block_scores_for, TILE};
 use crate::vocab::error::ErrorKind;
-use crate::vocab::ext::{Grid, KernelSet, Kind, Tile};
+use crate::vocab::ext::{Extent, Geometry, Grid, KernelSet, Kind, SkipReason, Tile, UnitScoresFn};
 use crate::vocab::scores::Scores;
 use crate::vocab::shape::View;
 
@@ -19,6 +19,43 @@ use crate::vocab::shape::View;
 pub(crate) struct Blocks;
 
 impl Kind for Blocks {
+    fn validate(&self, geometry: &Geometry) -> Result<(), &'static str> {
+        let Geometry::Block { n, m } = *geometry else {
+            return Err("not a block geometry");
+        };
+        if n == Extent::Fixed(0) || m == Extent::Fixed(0) {
+            return Err("block sizes must be at least 1");
+        }
+        if n == Extent::Channel && m == Extent::Channel {
+            return Err("a block cannot span both channels");
+        }
+        Ok(())
+    }
+
+    fn unit(
+        &self,
+        geometry: &Geometry,
+        view: &View,
+        channel_cols: usize,
+    ) -> Result<(usize, usize), SkipReason> {
+        match *geometry {
+            Geometry::Block { n, m } => Ok((n.resolve(view.rows()), m.resolve(channel_cols))),
+            // Not reached: block kernel sets carry block geometries.
+            _ => Err(SkipReason::Cols {
+                cols: view.cols(),
+                block: 0,
+            }),
+        }
+    }
+
+    fn pruned_per_group(&self, _: &Geometry) -> usize {
+        0
+    }
+
+    fn pruned_share(&self, _: &Geometry) -> f64 {
+        1.0
+    }
+
     fn mask_tile(&self, _: &Grid) -> usize {
         TILE
     }
@@ -118,5 +155,65 @@ impl Kind for Blocks {
             _ => lock::zero_blocks_reference(view, &grid, mask),
         };
         Ok((zero, grid.units() as u64))
+    }
+}
+
+impl KernelSet {
+    /// The built-in `NxM` block kernels, specialised for constant sizes
+    /// (with the default feature `specialized`; without it, the runtime-sized
+    /// kernels, for smaller code).
+    ///
+    /// ```
+    /// const SET: prunemask::ext::KernelSet = prunemask::ext::KernelSet::block::<1, 4>();
+    /// ```
+    pub const fn block<const N: usize, const M: usize>() -> Self {
+        KernelSet {
+            geometry: Geometry::Block {
+                n: Extent::Fixed(N),
+                m: Extent::Fixed(M),
+            },
+            unit_scores: block_scores_for::<N, M>(),
+            kind: &Blocks,
+            builtin: true,
+        }
+    }
+
+    /// The built-in block kernels for sizes known only at run time
+    /// (including `channel` sides).
+    ///
+    /// ```
+    /// use prunemask::ext::{Extent, KernelSet};
+    /// let set = KernelSet::block_dyn(Extent::Fixed(3), Extent::Channel);
+    /// ```
+    pub const fn block_dyn(n: Extent, m: Extent) -> Self {
+        KernelSet {
+            geometry: Geometry::Block { n, m },
+            unit_scores: block_scores::<0, 0>,
+            kind: &Blocks,
+            builtin: true,
+        }
+    }
+
+    /// A user kernel set: fixed-size blocks scored by your own function.
+    ///
+    /// ```
+    /// use prunemask::ext::{KernelSet, Tile};
+    /// fn by_first(t: &Tile<'_>, out: &mut [f32]) {
+    ///     for (u, o) in out.iter_mut().enumerate() {
+    ///         *o = t.value(t.unit_row * t.unit_rows, (t.first_unit + u) * t.unit_cols);
+    ///     }
+    /// }
+    /// let set = KernelSet::custom_block(2, 2, by_first);
+    /// ```
+    pub const fn custom_block(n: usize, m: usize, unit_scores: UnitScoresFn) -> Self {
+        KernelSet {
+            geometry: Geometry::Block {
+                n: Extent::Fixed(n),
+                m: Extent::Fixed(m),
+            },
+            unit_scores,
+            kind: &Blocks,
+            builtin: false,
+        }
     }
 }

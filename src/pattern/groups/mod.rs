@@ -10,9 +10,9 @@ use super::zeros::{check_bytes, typed, zero_bytes};
 use crate::arch::all::group::least_n;
 use crate::arch::all::inlined;
 use crate::arch::{at_simd_level, vectorized, Level};
-use crate::score::{group_scores_and_keep, MARKS, TILE};
+use crate::score::{group_scores, group_scores_and_keep, group_scores_for, MARKS, TILE};
 use crate::vocab::error::ErrorKind;
-use crate::vocab::ext::{Grid, KernelSet, Kind, Tile, MAX_GROUP};
+use crate::vocab::ext::{Geometry, Grid, KernelSet, Kind, SkipReason, Tile, MAX_GROUP};
 use crate::vocab::scores::Scores;
 use crate::vocab::shape::View;
 
@@ -20,6 +20,58 @@ use crate::vocab::shape::View;
 pub(crate) struct Groups;
 
 impl Kind for Groups {
+    fn validate(&self, geometry: &Geometry) -> Result<(), &'static str> {
+        let Geometry::NInM { n, m } = *geometry else {
+            return Err("not an N:M geometry");
+        };
+        if n == 0 || m == 0 {
+            return Err("N and M must be at least 1");
+        }
+        if n >= m {
+            return Err("N:M needs N < M (N is the number pruned)");
+        }
+        if m > MAX_GROUP {
+            return Err("N:M supports M up to 128");
+        }
+        Ok(())
+    }
+
+    fn unit(
+        &self,
+        geometry: &Geometry,
+        view: &View,
+        _: usize,
+    ) -> Result<(usize, usize), SkipReason> {
+        let m = match *geometry {
+            Geometry::NInM { m, .. } => m,
+            // Not reached: N:M kernel sets carry N:M geometries.
+            _ => 0,
+        };
+        // Groups run along input channels at one kernel position (INC 2.0
+        // tests `I % M`).
+        if m == 0 || !view.inner().is_multiple_of(m) {
+            return Err(SkipReason::Cols {
+                cols: view.inner(),
+                block: m,
+            });
+        }
+        Ok((1, m))
+    }
+
+    fn pruned_per_group(&self, geometry: &Geometry) -> usize {
+        match *geometry {
+            Geometry::NInM { n, .. } => n,
+            _ => 0,
+        }
+    }
+
+    fn pruned_share(&self, geometry: &Geometry) -> f64 {
+        match *geometry {
+            Geometry::NInM { n, m } => n as f64 / m as f64,
+            _ => 1.0,
+        }
+    }
+
     fn mask_tile(&self, grid: &Grid) -> usize {
         // Fewer, longer groups per tile for larger `M`.
         TILE.min(MARKS / grid.unit_cols.max(1))
@@ -127,5 +179,36 @@ impl Kind for Groups {
         }
         let zero = counted.unwrap_or_else(|| mask.iter().filter(|&&v| v == 0).count() as u64);
         Ok((zero, mask.len() as u64))
+    }
+}
+
+impl KernelSet {
+    /// The built-in `N:M` kernels, specialised for constant sizes (with the
+    /// default feature `specialized`).
+    ///
+    /// ```
+    /// const SET: prunemask::ext::KernelSet = prunemask::ext::KernelSet::n_in_m::<2, 4>();
+    /// ```
+    pub const fn n_in_m<const N: usize, const M: usize>() -> Self {
+        KernelSet {
+            geometry: Geometry::NInM { n: N, m: M },
+            unit_scores: group_scores_for::<M>(),
+            kind: &Groups,
+            builtin: true,
+        }
+    }
+
+    /// The built-in `N:M` kernels for sizes known only at run time.
+    ///
+    /// ```
+    /// let set = prunemask::ext::KernelSet::n_in_m_dyn(3, 16);
+    /// ```
+    pub const fn n_in_m_dyn(n: usize, m: usize) -> Self {
+        KernelSet {
+            geometry: Geometry::NInM { n, m },
+            unit_scores: group_scores::<0>,
+            kind: &Groups,
+            builtin: true,
+        }
     }
 }
