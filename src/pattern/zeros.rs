@@ -5,7 +5,10 @@
 
 use half::{bf16, f16};
 
+use crate::arch::all::inlined;
+use crate::arch::{at_simd_level, Level};
 use crate::vocab::error::ErrorKind;
+use crate::vocab::shape::View;
 
 /// Columns per window: the flag buffer on the stack. At least the longest
 /// N:M group (128), so groups never straddle windows; wider blocks take
@@ -132,4 +135,52 @@ pub(super) fn check_bytes(mask: &[u8]) -> Result<(), ErrorKind> {
         }),
         None => Ok(()),
     }
+}
+
+/// A kind's lock of `out`: `rows(out)` (plain loops over a matrix's rows) run at a
+/// SIMD level, or the `reference` (through the view) for a conv or at the
+/// scalar level. Returns the (units, elements) locked.
+#[inline(always)]
+pub(super) fn lock_with(
+    level: Level,
+    view: &View,
+    out: &mut [u8],
+    mut rows: impl FnMut(&mut [u8]) -> (u64, u64),
+    reference: impl FnOnce(&mut [u8]) -> (u64, u64),
+) -> (u64, u64) {
+    let mut pruned = None;
+    if view.is_contiguous() {
+        at_simd_level(
+            level,
+            inlined(
+                #[inline(always)]
+                || pruned = Some(rows(&mut *out)),
+            ),
+        );
+    }
+    pruned.unwrap_or_else(|| reference(out))
+}
+
+/// A kind's zero count of a mask at a SIMD level: `count()` (plain loops,
+/// `None` when it meets a byte above 1). The bytes are checked by the
+/// reference where the level did not run or met one. `Ok(None)`: the
+/// caller counts by its reference.
+#[inline(always)]
+pub(super) fn zeros_with(
+    level: Level,
+    mask: &[u8],
+    mut count: impl FnMut() -> Option<u64>,
+) -> Result<Option<u64>, ErrorKind> {
+    let mut counted = None;
+    let ran = at_simd_level(
+        level,
+        inlined(
+            #[inline(always)]
+            || counted = count(),
+        ),
+    );
+    if !ran || counted.is_none() {
+        check_bytes(mask)?;
+    }
+    Ok(counted)
 }

@@ -6,9 +6,9 @@
 
 mod lock;
 
-use super::zeros::{check_bytes, typed, zero_bytes};
+use super::zeros::{lock_with, typed, zero_bytes, zeros_with};
 use crate::arch::all::inlined;
-use crate::arch::{at_simd_level, vectorized, Level};
+use crate::arch::{vectorized, Level};
 use crate::score::{block_scores, block_scores_for, TILE};
 use crate::vocab::error::ErrorKind;
 use crate::vocab::ext::{Extent, Geometry, Grid, KernelSet, Kind, SkipReason, Tile, UnitScoresFn};
@@ -103,19 +103,16 @@ impl Kind for Blocks {
         out: &mut [u8],
     ) -> (u64, u64) {
         let (unit, cols) = ((grid.unit_rows, grid.unit_cols), view.cols());
-        let mut pruned = None;
-        // Matrices row by row at the level; convs (and the scalar level)
-        // block by block through the view.
-        if view.is_contiguous() {
-            at_simd_level(
-                level,
-                inlined(
-                    #[inline(always)]
-                    || pruned = Some(typed!(scores, s => lock::rows(s, cols, unit, out))),
-                ),
-            );
-        }
-        pruned.unwrap_or_else(|| lock::reference(scores, view, grid, out))
+        lock_with(
+            level,
+            view,
+            out,
+            inlined(
+                #[inline(always)]
+                |out: &mut [u8]| typed!(scores, s => lock::rows(s, cols, unit, out)),
+            ),
+            |out| lock::reference(scores, view, grid, out),
+        )
     }
 
     fn zeros(
@@ -130,23 +127,18 @@ impl Kind for Blocks {
         let blocks = grid
             .filter(|_| view.is_contiguous())
             .map(|g| (g.unit_rows, g.unit_cols));
-        let mut counted = None;
-        let ran = at_simd_level(
+        let counted = zeros_with(
             level,
+            mask,
             inlined(
                 #[inline(always)]
-                || {
-                    counted = match blocks {
-                        // `1x1` blocks are elements.
-                        None | Some((1, 1)) => zero_bytes(mask),
-                        Some(unit) => lock::zero_blocks(mask, view.cols(), unit),
-                    }
+                || match blocks {
+                    // `1x1` blocks are elements.
+                    None | Some((1, 1)) => zero_bytes(mask),
+                    Some(unit) => lock::zero_blocks(mask, view.cols(), unit),
                 },
             ),
-        );
-        if !ran || counted.is_none() {
-            check_bytes(mask)?;
-        }
+        )?;
         let Some(grid) = grid else {
             return Ok((0, 0));
         };

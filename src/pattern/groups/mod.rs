@@ -6,10 +6,10 @@
 
 mod lock;
 
-use super::zeros::{check_bytes, typed, zero_bytes};
+use super::zeros::{lock_with, typed, zero_bytes, zeros_with};
 use crate::arch::all::group::least_n;
 use crate::arch::all::inlined;
-use crate::arch::{at_simd_level, vectorized, Level};
+use crate::arch::{vectorized, Level};
 use crate::score::{group_scores, group_scores_and_keep, group_scores_for, MARKS, TILE};
 use crate::vocab::error::ErrorKind;
 use crate::vocab::ext::{Geometry, Grid, KernelSet, Kind, SkipReason, Tile, MAX_GROUP};
@@ -144,19 +144,16 @@ impl Kind for Groups {
         out: &mut [u8],
     ) -> (u64, u64) {
         let (m, cols) = (grid.unit_cols, view.cols());
-        let mut pruned = None;
-        // Matrices row by row at the level; convs (and the scalar level)
-        // group by group through the view.
-        if view.is_contiguous() {
-            at_simd_level(
-                level,
-                inlined(
-                    #[inline(always)]
-                    || pruned = Some(typed!(scores, s => lock::rows(s, cols, n, m, out))),
-                ),
-            );
-        }
-        pruned.unwrap_or_else(|| lock::reference(scores, view, grid, n, out))
+        lock_with(
+            level,
+            view,
+            out,
+            inlined(
+                #[inline(always)]
+                |out: &mut [u8]| typed!(scores, s => lock::rows(s, cols, n, m, out)),
+            ),
+            |out| lock::reference(scores, view, grid, n, out),
+        )
     }
 
     fn zeros(
@@ -166,17 +163,7 @@ impl Kind for Groups {
         _: Option<Grid>,
         mask: &[u8],
     ) -> Result<(u64, u64), ErrorKind> {
-        let mut counted = None;
-        let ran = at_simd_level(
-            level,
-            inlined(
-                #[inline(always)]
-                || counted = zero_bytes(mask),
-            ),
-        );
-        if !ran || counted.is_none() {
-            check_bytes(mask)?;
-        }
+        let counted = zeros_with(level, mask, || zero_bytes(mask))?;
         let zero = counted.unwrap_or_else(|| mask.iter().filter(|&&v| v == 0).count() as u64);
         Ok((zero, mask.len() as u64))
     }
