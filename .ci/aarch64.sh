@@ -4,9 +4,10 @@
 # aarch64 cross gcc/libc), skipping whatever is already present; all settings
 # go through environment variables, so host builds are unaffected.
 #
-# What runs under qemu: the lib unit tests and every tests/*.rs (no_alloc,
-# harness = false, included). Doc tests: cargo before 1.89 skips them for a
-# cross target (fine, they also run natively in `.ci/run`); cargo >= 1.89
+# What runs under qemu: the library (`-p prunemask`, the root package; the
+# CLI in cli/ is not cross-built), its unit tests and every tests/*.rs
+# (no_alloc, harness = false, included). Doc tests: cargo before 1.89 skips
+# them for a cross target (fine, they also run natively in `.ci/run`); cargo >= 1.89
 # (stabilised doctest-xcompile, the stable toolchain of this image) builds
 # them for aarch64 and runs them through the same RUNNER, so they run under
 # qemu too and are counted.
@@ -51,7 +52,7 @@ trap 'rm -f "$log"' EXIT
 
 # Prove the binaries are aarch64 ELF (not host binaries run natively): build
 # the lib test binary and show `file` on it.
-bin=$(nice cargo test --target "$target" --lib --no-run --message-format=json |
+bin=$(nice cargo test -p prunemask --target "$target" --lib --no-run --message-format=json |
   sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | sed -n 1p)
 [[ -n $bin ]] || { echo "aarch64: could not build the lib test binary" >&2; exit 1; }
 info=$(file -b "$bin" 2>/dev/null || readelf -h "$bin" | grep Machine)
@@ -60,7 +61,7 @@ echo "aarch64: $bin: $info"
   { echo "aarch64: test binary is not aarch64" >&2; exit 1; }
 
 status=0
-nice cargo test --target "$target" 2>&1 | tee "$log" || status=$?
+nice cargo test -p prunemask --target "$target" 2>&1 | tee "$log" || status=$?
 
 # "test result: ok. 59 passed; 0 failed; 0 ignored; ..." per harness binary
 # (no_alloc has no harness and prints no such line; its exit status counts).

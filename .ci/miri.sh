@@ -47,7 +47,7 @@ run() {
   shift
   echo "::: miri: $name"
   local t0=$SECONDS
-  if nice cargo +nightly miri test "${features[@]}" "$@"; then
+  if nice cargo +nightly miri test -p prunemask "${features[@]}" "$@"; then
     echo "::: miri: $name ok ($((SECONDS - t0)) s)"
   else
     echo "::: miri: $name FAILED ($((SECONDS - t0)) s)"

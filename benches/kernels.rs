@@ -12,10 +12,7 @@
 
 use std::hint::black_box;
 
-#[path = "support/model.rs"]
-mod model;
-#[path = "support/stream.rs"]
-mod stream;
+mod support;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::bf16;
@@ -23,6 +20,7 @@ use prunemask::{
     lock, plan_with, prune_with, scratch_words, sparsity, unit_scores, write_mask, Layer,
     LayerReport, Options, Pattern, Shape,
 };
+use support::{model, stream};
 
 const ROWS: usize = 512;
 const COLS: usize = 1024;

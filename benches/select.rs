@@ -5,13 +5,11 @@
 
 use std::hint::black_box;
 
-#[path = "support/model.rs"]
-mod model;
-#[path = "support/stream.rs"]
-mod stream;
+mod support;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use prunemask::{plan, prune, Layer, LayerReport, Options, Pattern, Shape};
+use support::{model, stream};
 
 fn bench(c: &mut Criterion) {
     // Four 1024x1024 layers (4M f32).

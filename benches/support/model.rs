@@ -1,8 +1,6 @@
 //! Deterministic models for the benchmarks and the report: layers of
 //! pseudo-random weights of about the scale of a trained checkpoint's.
 
-#![allow(dead_code)] // each bench uses part of it
-
 use prunemask::{unit_scores, ErrorKind, Layer, Options};
 
 /// BERT-base's 72 weight matrices (85M weights).

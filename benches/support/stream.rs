@@ -18,7 +18,6 @@ pub fn read_stream(data: &[Vec<f32>]) -> f32 {
 }
 
 /// Reads every score and writes one byte per score.
-#[allow(dead_code)] // used by the report example, not by every bench
 pub fn read_write_stream(data: &[Vec<f32>], out: &mut [Vec<u8>]) {
     for (d, o) in data.iter().zip(out) {
         for (x, m) in d.iter().zip(o.iter_mut()) {

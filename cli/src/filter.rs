@@ -4,7 +4,7 @@
 
 use regex::Regex;
 
-use super::checkpoint::Tensor;
+use crate::checkpoint::Tensor;
 
 /// Why a tensor is kept dense.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,28 +4,32 @@
 //! so only ratios taken side by side mean anything).
 //!
 //! ```text
-//! cargo run --release --example bench_report            # full: BERT-base 85M, and 64M over 128 layers
-//! cargo run --release --example bench_report -- --small # quick: 4M and 4M
-//! cargo run --release --example bench_report -- --only 2:4 --only V4
-//! cargo run --release --example bench_report -- --only lock  # lock and sparsity rows only
+//! cargo bench --bench bench_report                    # full: BERT-base 85M, and 64M over 128 layers
+//! cargo bench --bench bench_report -- --small         # quick: 4M and 4M
+//! cargo bench --bench bench_report -- --only 2:4 --only V4
+//! cargo bench --bench bench_report -- --only lock     # lock and sparsity rows only
 //! ```
 //!
-//! Each figure is the best of several runs (the least disturbed one).
+//! A benchmark without criterion's harness (`harness = false`): `cargo
+//! bench` runs it with `--bench` after the arguments given, which is
+//! accepted and ignored; any other unknown argument is an error. Run with
+//! no argument at all, as `cargo test --benches` runs it, it measures
+//! nothing and says so (the full report takes minutes). Each figure is the
+//! best of several runs (the least disturbed one).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use half::{bf16, f16};
 
-#[path = "../benches/support/model.rs"]
-mod model;
-#[path = "../benches/support/stream.rs"]
-mod stream;
+mod support;
+
 use prunemask::{
     lock_at, plan, plan_with, prune_with, scratch_words, sparsity_at, unit_scores, write_mask,
     Criterion, Layer, LayerReport, Level, Options, Pattern, Shape,
 };
-use stream::{read_stream, read_write_stream};
+use support::model;
+use support::stream::{read_stream, read_write_stream};
 
 fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
     (0..runs)
@@ -132,15 +136,55 @@ fn header() {
     );
 }
 
+/// The command line: `--small`, `--only WHAT` (repeatable), and cargo's
+/// `--bench` (ignored).
+struct Args {
+    small: bool,
+    /// `--only 2:4` / `--only V4` / `--only lock`: just those patterns,
+    /// levels or rows (profiling).
+    only: Vec<String>,
+}
+
+impl Args {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+        let mut parsed = Args {
+            small: false,
+            only: Vec::new(),
+        };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--small" => parsed.small = true,
+                "--only" => parsed.only.push(
+                    args.next()
+                        .ok_or("--only needs a pattern, a level or `lock`")?,
+                ),
+                // `cargo bench` passes it to every benchmark binary.
+                "--bench" => {}
+                _ => {
+                    return Err(format!(
+                        "unknown argument `{arg}` (expected --small, --only WHAT)"
+                    ))
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let small = args.iter().any(|a| a == "--small");
-    // `--only 2:4` / `--only V4`: just those patterns or levels (profiling).
-    let only: Vec<&str> = args
-        .windows(2)
-        .filter(|w| w[0] == "--only")
-        .map(|w| w[1].as_str())
-        .collect();
+    if std::env::args().len() == 1 {
+        println!(
+            "bench_report: no argument (not `cargo bench`): nothing measured; \
+             run `cargo bench --bench bench_report [-- --small]`"
+        );
+        return;
+    }
+    let args = Args::parse(std::env::args().skip(1)).unwrap_or_else(|e| {
+        eprintln!("bench_report: {e}");
+        std::process::exit(2);
+    });
+    let small = args.small;
+    let only: Vec<&str> = args.only.iter().map(String::as_str).collect();
     let wanted = |what: &str| only.is_empty() || only.contains(&what);
     let pattern_wanted = |name: &str| !only.iter().any(|o| o.contains(['x', ':'])) || wanted(name);
     let runs = if small { 5 } else { 3 };

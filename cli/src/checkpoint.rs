@@ -20,11 +20,11 @@ use memmap2::{Advice, Mmap};
 use prunemask::{Layer, Scores, Shape};
 use safetensors::{Dtype, SafeTensors};
 
-use super::format::Index;
+use prunemask_cli::format::Index;
 
 // Safetensors data is little endian; the in-place casts read it natively.
 #[cfg(target_endian = "big")]
-compile_error!("the prune example reads safetensors data in place: little-endian targets only");
+compile_error!("prunemask reads safetensors data in place: little-endian targets only");
 
 /// The bytes of one shard: a file mapping, or a buffer made in memory (the
 /// demo model).

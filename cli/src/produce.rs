@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use prunemask::{Layer, LayerReport, Options, Pattern};
 
-use super::checkpoint::Checkpoint;
-use super::progress::Progress;
-use super::write::Outputs;
+use crate::checkpoint::Checkpoint;
+use crate::progress::Progress;
+use crate::write::Outputs;
 
 /// Bytes written per call, and between progress updates.
 const PIECE: usize = 4 << 20;

@@ -5,8 +5,8 @@
 
 use safetensors::Dtype;
 
-use super::checkpoint::Checkpoint;
-use super::format;
+use crate::checkpoint::Checkpoint;
+use prunemask_cli::format;
 
 /// A deterministic BERT-base-shaped model: magnitudes like a trained
 /// checkpoint's (roughly normal, per-layer scale), from a fixed-seed PRNG.

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use safetensors::Dtype;
 use tempfile::{NamedTempFile, TempDir};
 
-use super::checkpoint::Checkpoint;
-use super::format::{self, Index};
+use crate::checkpoint::Checkpoint;
+use prunemask_cli::format::{self, Index};
 
 /// Where a tensor goes: which file, at which byte.
 #[derive(Clone, Copy)]

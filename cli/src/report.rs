@@ -4,8 +4,8 @@
 use prunemask::{Bound, LayerReport, Options, SkipReason, Status, Summary};
 use serde::Serialize;
 
-use super::checkpoint::Checkpoint;
-use super::select::Dense;
+use crate::checkpoint::Checkpoint;
+use crate::filter::Dense;
 
 #[derive(Debug, Serialize)]
 pub struct Report {

@@ -3,7 +3,7 @@
 //! (`model.safetensors.index.json`). Reading headers is the `safetensors`
 //! crate's job (`SafeTensors::read_metadata`).
 //!
-//! Shared by the `prune` example and `make_checkpoint`.
+//! Shared by the `prunemask` binary and `examples/make_checkpoint.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The prune example on a big checkpoint, against plain reads and copies.
+# `prunemask prune` on a big checkpoint, against plain reads and copies.
 #
-#   bash benches/big_checkpoint.sh [SIZE_GB]        (default 4)
+#   bash cli/benches/big_checkpoint.sh [SIZE_GB]    (default 4)
 #
-# Builds the examples in release, writes a synthetic sharded bf16 checkpoint
-# of SIZE_GB (examples/make_checkpoint.rs: Llama-shaped, ~2 GB shards,
-# streamed, so it can be larger than RAM), then measures in one run:
+# Builds the binary and make_checkpoint in release, writes a synthetic
+# sharded bf16 checkpoint of SIZE_GB (cli/examples/make_checkpoint.rs:
+# Llama-shaped, ~2 GB shards, streamed, so it can be larger than RAM), then
+# measures in one run:
 #
 #   - one plain read of the files (cat > /dev/null),
 #   - prune, 2:4 global at 0.5, embeddings and lm_head dense, --masks only,
@@ -26,21 +27,23 @@
 # an --output run that would not fit on the disk is skipped, and says so.
 set -euo pipefail
 shopt -s inherit_errexit
-cd "$(dirname "$0")/.."
+# From the workspace root, where target/ is.
+cd "$(dirname "$0")/../.."
 
 size=${1:-4}
 work=${BIG_CHECKPOINT_DIR:-$PWD/target/big-checkpoint}
 exclude='embed_tokens|lm_head'
 
-cargo build --release --example prune --example make_checkpoint
-bin=target/release/examples
+cargo build --release -p prunemask-cli --bin prunemask --example make_checkpoint
+prunemask=target/release/prunemask
+make_checkpoint=target/release/examples/make_checkpoint
 
 rm -rf "$work"
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 
 echo "::: writing a ${size} GB checkpoint to $work/in"
-"$bin/make_checkpoint" "$work/in" --gb "$size"
+"$make_checkpoint" "$work/in" --gb "$size"
 sync
 in_bytes=$(du -sb "$work/in" | cut -f1)
 
@@ -84,7 +87,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 # ${1}_peak (KiB), ${1}_phases and ${1}_sync (seconds of the sync after it).
 prune_run() {
   local run
-  run=$(timed_peak "$bin/prune" "$work/in" --exclude "$exclude" "--$2" "$work/$1" --json)
+  run=$(timed_peak "$prunemask" prune "$work/in" --exclude "$exclude" "--$2" "$work/$1" --json)
   printf -v "${1}_s" %s "${run% *}"
   printf -v "${1}_peak" %s "${run#* }"
   printf -v "${1}_phases" %s "$(phases)"

@@ -1,6 +1,6 @@
 //! `make_checkpoint`: a synthetic sharded bf16 checkpoint of a chosen size,
 //! Llama-shaped (hidden 4096, 32 query and 8 key/value heads, MLP 14336,
-//! vocabulary 32000), for `benches/big_checkpoint.sh`.
+//! vocabulary 32000), for `cli/benches/big_checkpoint.sh`.
 //!
 //! Weights are deterministic pseudo-random values (a triangular
 //! distribution, a scale per tensor), generated and written a few MiB at a
@@ -9,13 +9,8 @@
 //! `model-0000N-of-0000M.safetensors`, with `model.safetensors.index.json`.
 //!
 //! ```text
-//! cargo run --release --example make_checkpoint -- /big/ckpt --gb 30
+//! cargo run --release -p prunemask-cli --example make_checkpoint -- /big/ckpt --gb 30
 //! ```
-
-// Shared with the prune example; this tool needs only the writing part.
-#[path = "prune/format.rs"]
-#[allow(dead_code)]
-mod format;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -25,9 +20,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use half::bf16;
+use prunemask_cli::format::{self, Index};
 use safetensors::Dtype;
-
-use format::Index;
 
 #[derive(Parser)]
 #[command(about = "Writes a synthetic sharded bf16 checkpoint (Llama-shaped) of about --gb GB")]

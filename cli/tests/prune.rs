@@ -1,20 +1,19 @@
-//! The `prune` example on checkpoints, in process: a small sharded bf16
-//! checkpoint (with f32 norms and biases, an int tensor, and an embedding
-//! and `lm_head` left dense by `--exclude`) is pruned; the outputs are read
-//! back with the `safetensors` crate and checked: masks (2:4 groups, the
-//! target sparsity, equal to the library's own `prune`), dtypes, untouched
-//! tensors byte for byte, pruned tensors, the index files; then the error
-//! cases, which must leave no output behind.
-
-#[path = "../examples/prune/main.rs"]
-#[allow(dead_code)]
-mod prune;
+//! `prunemask prune` on checkpoints, the built binary run on real files: a
+//! small sharded bf16 checkpoint (with f32 norms and biases, an int tensor,
+//! and an embedding and `lm_head` left dense by `--exclude`) is pruned; the
+//! outputs are read back with the `safetensors` crate and checked: masks
+//! (2:4 groups, the target sparsity, equal to the library's own `prune`),
+//! dtypes, untouched tensors byte for byte, pruned tensors, the index files;
+//! then the error cases, which must exit non-zero with one line naming the
+//! file and tensor and leave no output behind; then the command line itself
+//! (no arguments runs the demo, `--scope`/`--domain`, bad flags).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use assert_cmd::cargo::cargo_bin_cmd;
 use half::bf16;
+use predicates::prelude::*;
 use prunemask::{Criterion, Layer, LayerReport, Options, Pattern, Shape};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -88,10 +87,40 @@ fn write_checkpoint(dir: &Path) {
     std::fs::write(dir.join(INDEX), index.to_string()).unwrap();
 }
 
-fn run(args: &[&str]) -> Result<prune::Report, String> {
-    let cli = prune::Cli::try_parse_from(std::iter::once("prune").chain(args.iter().copied()))
-        .map_err(|e| e.to_string())?;
-    prune::run(&cli)
+/// The binary.
+fn prunemask() -> assert_cmd::Command {
+    cargo_bin_cmd!("prunemask")
+}
+
+/// Runs `prunemask prune ARGS` with `--json` (added if not given): the
+/// report, or the error the binary printed on stderr, checked to be one
+/// line (`error: ...`) with a failing exit status and nothing on stdout.
+fn run(args: &[&str]) -> Result<Value, String> {
+    let mut cmd = prunemask();
+    cmd.arg("prune").args(args);
+    if !args.contains(&"--json") {
+        cmd.arg("--json");
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    if out.status.success() {
+        assert_eq!(stderr, "", "a successful run printed on stderr");
+        return Ok(serde_json::from_slice(&out.stdout).unwrap());
+    }
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "a failed run printed a report");
+    let line = stderr.strip_suffix('\n').unwrap_or(&stderr);
+    let err = line
+        .strip_prefix("error: ")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    Err(err.to_string())
+}
+
+/// The row of tensor `name` in a report.
+fn row<'a>(report: &'a Value, name: &str) -> &'a Value {
+    (report["tensors"].as_array().unwrap().iter())
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no row {name}"))
 }
 
 fn s(p: &Path) -> &str {
@@ -142,28 +171,23 @@ fn sharded_bf16_checkpoint_pruned_2_4() {
     .unwrap();
 
     // The report: three layers, the rest dense with a reason.
-    assert_eq!(report.totals.layers, 3);
-    assert_eq!(report.totals.dense, 5);
-    assert_eq!(report.totals.copied, 0);
-    let row = |name: &str| report.tensors.iter().find(|r| r.name == name).unwrap();
-    assert_eq!(
-        row("lm_head.weight").reason.as_deref(),
-        Some("excluded by --exclude")
-    );
-    assert_eq!(row("position_ids").reason.as_deref(), Some("dtype I64"));
-    assert_eq!(
-        row("model.layers.0.mlp.up_proj.bias").reason.as_deref(),
-        Some("rank 1")
-    );
+    let totals = &report["totals"];
+    assert_eq!(totals["layers"], 3);
+    assert_eq!(totals["dense"], 5);
+    assert_eq!(totals["copied"], 0);
+    let row = |name: &str| row(&report, name);
+    assert_eq!(row("lm_head.weight")["reason"], "excluded by --exclude");
+    assert_eq!(row("position_ids")["reason"], "dtype I64");
+    assert_eq!(row("model.layers.0.mlp.up_proj.bias")["reason"], "rank 1");
     for name in LAYERS {
-        assert_eq!(row(name).status, "selected");
-        assert_eq!(row(name).pattern.as_deref(), Some("2:4"));
+        assert_eq!(row(name)["status"], "selected");
+        assert_eq!(row(name)["pattern"], "2:4");
     }
     // Global selection at 0.25 with 2:4 prunes half of all groups.
-    assert_eq!(report.totals.pruned_elements * 4, report.totals.elements);
-    let json: Value = serde_json::from_str(&report.json()).unwrap();
-    assert_eq!(json["tensors"].as_array().unwrap().len(), 8);
-    assert_eq!(json["options"]["pattern"], "2:4");
+    let pruned_total = totals["pruned_elements"].as_u64().unwrap();
+    assert_eq!(pruned_total * 4, totals["elements"].as_u64().unwrap());
+    assert_eq!(report["tensors"].as_array().unwrap().len(), 8);
+    assert_eq!(report["options"]["pattern"], "2:4");
 
     // Nothing but the three destinations in the parent: no temporaries.
     assert_eq!(entries(tmp.path()), ["in", "masks", "out"]);
@@ -228,20 +252,21 @@ fn sharded_bf16_checkpoint_pruned_2_4() {
             masks.insert(name.to_string(), mask);
         }
     }
-    assert_eq!(pruned_elements as u64, report.totals.pruned_elements);
+    assert_eq!(pruned_elements as u64, pruned_total);
 
     // The masks are the library's own for these layers, in file order.
-    let weights: Vec<(String, Vec<usize>, Vec<bf16>)> = report
-        .tensors
+    let weights: Vec<(String, Vec<usize>, Vec<bf16>)> = report["tensors"]
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|r| r.pattern.is_some())
+        .filter(|r| !r["pattern"].is_null())
         .map(|r| {
-            let (_, _, shape, data) = shards()
+            let (name, _, shape, data) = shards()
                 .into_iter()
                 .flatten()
-                .find(|t| t.0 == r.name)
+                .find(|t| r["name"] == t.0)
                 .unwrap();
-            (r.name.clone(), shape, bytemuck::pod_collect_to_vec(&data))
+            (name.to_string(), shape, bytemuck::pod_collect_to_vec(&data))
         })
         .collect();
     let layers: Vec<Layer<'_>> = weights
@@ -309,11 +334,13 @@ fn misaligned_tensor_is_copied() {
         tmp.path().join("o.safetensors"),
     );
     let report = run(&[s(&input), "--masks", s(&masks), "--output", s(&out)]).unwrap();
-    let row = report.tensors.iter().find(|r| r.name == "w").unwrap();
-    assert!(row.copied);
+    assert_eq!(row(&report, "w")["copied"], true);
     assert_eq!(
-        (report.totals.copied, report.totals.pruned_elements),
-        (1, 8)
+        (
+            &report["totals"]["copied"],
+            &report["totals"]["pruned_elements"]
+        ),
+        (&Value::from(1), &Value::from(8))
     );
 
     let out_bytes = std::fs::read(&out).unwrap();
@@ -332,8 +359,9 @@ fn misaligned_tensor_is_copied() {
     assert_eq!(m, [1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1]);
 }
 
-/// Runs a failing case and checks the error names what it should and that
-/// the directory the outputs would go to is as it was.
+/// Runs a failing case and checks the error (one line on stderr, a
+/// failing exit status: see [`run`]) names what it should and that the
+/// directory the outputs would go to is as it was.
 fn fails(dir: &Path, args: &[&str], says: &[&str]) {
     let before = entries(dir);
     let err = run(args).unwrap_err();
@@ -458,9 +486,195 @@ fn demo_model_with_filter() {
         "--json",
     ])
     .unwrap();
-    assert_eq!((report.totals.layers, report.totals.dense), (1, 71));
-    assert_eq!(report.totals.pruned_elements, 768 * 768 / 2);
+    let totals = &report["totals"];
+    assert_eq!(
+        (&totals["layers"], &totals["dense"]),
+        (&Value::from(1), &Value::from(71))
+    );
+    assert_eq!(totals["pruned_elements"], 768 * 768 / 2);
     let bytes = std::fs::read(&masks).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
     assert_eq!(st.names(), ["encoder.layer.0.attention.self.query.weight"]);
+}
+
+/// The same run without `--json`: the table names every tensor, why the
+/// dense ones are dense, the totals and where the outputs went.
+#[test]
+fn table_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    write_checkpoint(&input);
+    let masks = tmp.path().join("masks");
+    let out = prunemask()
+        .args(["prune", s(&input), "--sparsity", "0.25"])
+        .args(["--exclude", "embed|lm_head", "--masks", s(&masks)])
+        .assert()
+        .success()
+        .stderr("")
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("pattern 2:4  sparsity 0.25  global  ties exact"));
+    for (name, ..) in shards().iter().flatten() {
+        assert!(text.contains(name), "{name} is not in\n{text}");
+    }
+    for note in [
+        "dense: excluded by --exclude",
+        "dense: dtype I64",
+        "dense: rank 1",
+    ] {
+        assert!(text.contains(note), "{note} is not in\n{text}");
+    }
+    assert!(text.contains(
+        "total: 3 layers (0 skipped, 0 held at a bound), 5 dense tensors, 320 units, 160 pruned (k = 160), 320 of 1280 elements pruned, sparsity 0.2500"
+    ));
+    assert!(text.contains(&format!("masks written to {}", masks.display())));
+}
+
+/// Every line of a table report but the timings.
+fn without_times(stdout: &[u8]) -> Vec<String> {
+    (String::from_utf8_lossy(stdout).lines())
+        .filter(|l| !l.starts_with("time: "))
+        .map(String::from)
+        .collect()
+}
+
+/// `prunemask` alone prunes the BERT-base-shaped demo, as `prunemask prune`.
+#[test]
+fn no_arguments_runs_the_demo() {
+    let alone = prunemask().assert().success().get_output().stdout.clone();
+    let lines = without_times(&alone);
+    assert!(lines[0].starts_with("pattern 2:4  sparsity 0.5  global"));
+    assert_eq!(
+        lines.len(),
+        1 + 1 + 72 + 1,
+        "options, header, 72 rows, totals"
+    );
+    assert!(
+        lines[74].starts_with("total: 72 layers (0 skipped, 0 held at a bound), 0 dense tensors")
+    );
+    assert!(lines[74].contains("42467328 of 84934656 elements pruned, sparsity 0.5000"));
+    let prune = prunemask()
+        .arg("prune")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(without_times(&prune), lines);
+}
+
+/// `--scope` is the flag's name, `--domain` its alias; both reach the
+/// library (local: each layer pruned to the target alone).
+#[test]
+fn scope_and_domain() {
+    let demo = [
+        "--include",
+        r"layer\.0\.(attention\.self\.query|intermediate)\.",
+        "--pattern",
+        "4x1",
+        "--sparsity",
+        "0.3",
+    ];
+    let global = run(&demo).unwrap();
+    assert_eq!(global["options"]["domain"], "global");
+    let mut reports = Vec::new();
+    for flag in ["--scope", "--domain"] {
+        let report = run(&[&demo[..], &[flag, "local"]].concat()).unwrap();
+        assert_eq!(report["options"]["domain"], "local", "{flag}");
+        assert_eq!(report["totals"]["layers"], 2);
+        for r in report["tensors"].as_array().unwrap() {
+            if r["status"] == "selected" {
+                let (units, pruned) = (
+                    r["units"].as_u64().unwrap(),
+                    r["pruned_units"].as_u64().unwrap(),
+                );
+                assert_eq!(pruned, units * 3 / 10, "{}", r["name"]);
+            }
+        }
+        reports.push(report["tensors"].clone());
+    }
+    assert_eq!(reports[0], reports[1]);
+    assert_ne!(global["tensors"], reports[0]);
+}
+
+/// `--compat inc`: INC 2.0's ties, cap and reduction, as the report says.
+#[test]
+fn inc_compat() {
+    let report = run(&[
+        "--pattern",
+        "4x1",
+        "--sparsity",
+        "0.7",
+        "--compat",
+        "inc",
+        "--include",
+        r"layer\.1\.attention\.self\.key",
+    ])
+    .unwrap();
+    let o = &report["options"];
+    assert_eq!(
+        (&o["pattern"], &o["compat"]),
+        (&Value::from("4x1"), &Value::from("inc20"))
+    );
+    assert_eq!(
+        (&o["ties"], &o["cap"], &o["reduce"]),
+        (
+            &Value::from("inclusive"),
+            &Value::from("seed"),
+            &Value::from("mean")
+        )
+    );
+    assert_eq!(report["totals"]["layers"], 1);
+    assert!(report["totals"]["pruned_units"].as_u64().unwrap() >= 768 * 768 / 4 * 7 / 10);
+}
+
+/// Bad flags: one line on stderr and a failing exit (2 for what clap
+/// refuses, 1 for what the run refuses), nothing on stdout.
+#[test]
+fn bad_flags() {
+    for (args, code, says) in [
+        (&["prune", "--bogus"][..], 2, "--bogus"),
+        (&["prune", "--scope", "sideways"], 2, "sideways"),
+        (&["prune", "--threads", "many"], 2, "many"),
+        (&["frobnicate"], 2, "frobnicate"),
+        (&["prune", "--pattern", "3x"], 1, "error: "),
+        (&["prune", "--include", "("], 1, "--include"),
+        (
+            &["prune", "--masks", "x", "--output", "x"],
+            1,
+            "--masks and --output name the same path",
+        ),
+    ] {
+        let out = prunemask()
+            .args(args)
+            .assert()
+            .code(code)
+            .stdout("")
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    prunemask()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("prune").and(predicate::str::contains("BERT-base")));
+    prunemask()
+        .args(["prune", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--scope").and(predicate::str::contains("--domain")));
+    prunemask()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(format!("prunemask {}\n", env!("CARGO_PKG_VERSION")));
 }

@@ -1,0 +1,72 @@
+//! `prunemask`: pruning masks, and pruned weights, for a whole model.
+//!
+//! `prunemask prune [INPUT]`: with no input it builds a deterministic
+//! BERT-base-shaped model in memory and prunes it with the options given
+//! (default: 2:4, global, 0.5); `prunemask` alone does the same. With a
+//! safetensors file, a sharded checkpoint's directory or its
+//! `*.safetensors.index.json`, it memory-maps every shard and prunes every
+//! f32/f16/bf16 tensor of rank 2 or 4 that passes `--include`/`--exclude`.
+//!
+//! ```text
+//! cargo run --release -p prunemask-cli
+//! cargo run --release -p prunemask-cli -- prune model.safetensors --pattern 4x1 --sparsity 0.8 --masks masks.safetensors
+//! cargo run --release -p prunemask-cli -- prune llama/ --exclude 'embed_tokens|lm_head' --output llama-2of4/ --json
+//! ```
+//!
+//! The flags as typed are [`args`]; what a run uses, resolved from them, is
+//! [`settings`]; the run itself is [`prune`]. The calls into the library
+//! are in [`select`] (options, the plan) and [`produce`] (masks, lock).
+
+mod args;
+mod checkpoint;
+mod demo;
+mod filter;
+mod produce;
+mod progress;
+mod prune;
+mod report;
+mod select;
+mod settings;
+mod write;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use settings::Settings;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("bad arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command_or_demo() {
+        Command::Prune(args) => {
+            let run = Settings::resolve(args).and_then(|set| Ok((prune::run(&set)?, set.json)));
+            match run {
+                Ok((report, json)) => {
+                    if json {
+                        println!("{}", report.json());
+                    } else {
+                        report.print_table();
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(msg) => {
+                    eprintln!("error: {msg}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
