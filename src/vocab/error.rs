@@ -89,14 +89,17 @@ impl fmt::Debug for PatternName {
 
 /// What went wrong, and in which layer (index into the caller's layer list).
 ///
+/// Every operation validates all of its input before it writes anything, so
+/// an `Err` always leaves the caller's buffers as they were.
+///
 /// ```
-/// use prunemask::{plan, Layer, LayerReport, Options, Pattern, Shape};
+/// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape};
 ///
 /// let scores = [1.0f32, f32::NAN, 3.0, 4.0];
 /// let layers = [Layer::new(&scores[..], Shape::matrix(2, 2))];
 /// let opts = Options::new(Pattern::parse("1x1").unwrap(), 0.5);
-/// let mut reports = [LayerReport::default()];
-/// let err = plan(&layers, &opts, &mut reports).unwrap_err();
+/// let mut plans = [LayerPlan::default()];
+/// let err = Pruner::new().plan(&layers, &opts, &mut plans).unwrap_err();
 /// assert_eq!(err.layer(), Some(0));
 /// assert_eq!(err.to_string(), "layer 0: score at element 1 is NaN");
 /// ```

@@ -12,7 +12,7 @@ use crate::vocab::terms::Criterion;
 /// copied wholesale. The trait is sealed.
 ///
 /// ```
-/// use prunemask::Element;
+/// use prunemask::ext::Element;
 /// assert_eq!(half::bf16::from_f32(1.5).widen(), 1.5);
 /// ```
 pub trait Element: Copy + sealed::Sealed + 'static {
