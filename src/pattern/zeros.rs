@@ -3,11 +3,10 @@
 //! zero bytes of a mask. Plain loops: run under a level
 //! (`arch::at_simd_level`) they vectorise with its instruction set.
 
-use half::{bf16, f16};
-
 use crate::arch::all::inlined;
 use crate::arch::{at_simd_level, Level};
 use crate::vocab::error::ErrorKind;
+use crate::vocab::scores::Element;
 use crate::vocab::shape::View;
 
 /// Columns per window: the flag buffer on the stack. At least the longest
@@ -15,52 +14,13 @@ use crate::vocab::shape::View;
 /// their own path.
 pub(super) const WINDOW: usize = 4096;
 
-/// An element type whose zeros (either sign) the lock reads.
-pub(super) trait Zero: Copy {
-    fn is_zero(self) -> bool;
-}
-
-impl Zero for f32 {
-    #[inline(always)]
-    fn is_zero(self) -> bool {
-        // -0.0 == 0.0; NaN is rejected before any kernel runs.
-        self == 0.0
-    }
-}
-
-impl Zero for f16 {
-    #[inline(always)]
-    fn is_zero(self) -> bool {
-        self.to_bits() & 0x7fff == 0
-    }
-}
-
-impl Zero for bf16 {
-    #[inline(always)]
-    fn is_zero(self) -> bool {
-        self.to_bits() & 0x7fff == 0
-    }
-}
-
-/// Runs `f` on the typed slice of a layer's scores.
-macro_rules! typed {
-    ($scores:expr, $s:ident => $body:expr) => {
-        match $scores {
-            $crate::vocab::scores::Scores::F32($s) => $body,
-            $crate::vocab::scores::Scores::F16($s) => $body,
-            $crate::vocab::scores::Scores::Bf16($s) => $body,
-        }
-    };
-}
-pub(super) use typed;
-
 /// A lock over a contiguous layer `cols` wide, bands of `unit_rows` rows,
 /// a window of whole units at a time: `flag(band, (c0, end), flags)` turns
 /// the band's columns `c0..end` into one keep byte per column and returns
 /// the (units, elements) it locks; the keep bytes then go to every row of
 /// the band. Returns the totals.
 #[inline(always)]
-pub(super) fn lock_windows<E: Zero>(
+pub(super) fn lock_windows<E: Element>(
     xs: &[E],
     cols: usize,
     (unit_rows, unit_cols): (usize, usize),

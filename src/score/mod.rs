@@ -16,10 +16,10 @@ pub(crate) use blocks::block_scores;
 pub(crate) use groups::{group_scores, group_scores_and_keep};
 pub(crate) use nan::first_nan;
 
-use crate::arch::all::{bf16_to_f32, f16_to_f32, inlined, Halves};
+use crate::arch::all::inlined;
 use crate::arch::Level;
 use crate::vocab::ext::{Tile, UnitScoresFn};
-use crate::vocab::scores::Scores;
+use crate::vocab::scores::{typed, Element, Scores};
 
 /// Units a kernel scores per call: big enough to amortise the call and the
 /// SIMD dispatch, small enough for fixed stack buffers.
@@ -66,22 +66,18 @@ pub(crate) fn simd_rows(
     if rows == 0 || width == 0 || tile.level == Level::Scalar || !tile.view.is_contiguous() {
         return false;
     }
-    let halves = match tile.scores {
-        Scores::F32(s) => {
-            let len = (rows - 1) * cols + out.len() * width;
-            let Some(xs) = s.get(start..start + len) else {
-                return false;
-            };
-            let rows = crate::arch::Rows {
-                xs,
-                stride: cols,
-                rows,
-            };
-            return kernel(rows, 0, out);
-        }
-        Scores::F16(s) => Halves::F16(s),
-        Scores::Bf16(s) => Halves::Bf16(s),
-    };
+    if let Scores::F32(s) = tile.scores {
+        let len = (rows - 1) * cols + out.len() * width;
+        let Some(xs) = s.get(start..start + len) else {
+            return false;
+        };
+        let rows = crate::arch::Rows {
+            xs,
+            stride: cols,
+            rows,
+        };
+        return kernel(rows, 0, out);
+    }
     let mut buf = [0.0f32; 4 * TILE];
     let step = buf.len() / (rows * width);
     if step == 0 {
@@ -91,7 +87,7 @@ pub(crate) fn simd_rows(
         let (offset, run) = (k * step, part.len() * width);
         for (r, dst) in buf.chunks_mut(run).take(rows).enumerate() {
             let from = start + r * cols + offset * width;
-            if !widen_run(halves, from, dst, tile.level) {
+            if !typed!(tile.scores, s => widen_run(s, from, dst, tile.level)) {
                 return false;
             }
         }
@@ -111,34 +107,22 @@ pub(crate) fn simd_rows(
     true
 }
 
-/// Widens `dst.len()` halves from `start` into `dst`, in the level's
+/// Widens `dst.len()` elements from `start` into `dst`, in the level's
 /// vectors. False when out of range.
-fn widen_run(src: Halves<'_>, start: usize, dst: &mut [f32], level: Level) -> bool {
-    let Some(end) = start.checked_add(dst.len()) else {
+fn widen_run<E: Element>(src: &[E], start: usize, dst: &mut [f32], level: Level) -> bool {
+    let Some(run) = start
+        .checked_add(dst.len())
+        .and_then(|end| src.get(start..end))
+    else {
         return false;
     };
-    let run = match src {
-        Halves::F16(s) => s.get(start..end).map(Halves::F16),
-        Halves::Bf16(s) => s.get(start..end).map(Halves::Bf16),
-    };
-    let Some(run) = run else {
-        return false;
-    };
-    // The exact conversions below, in the level's vectors.
     crate::arch::vectorized(
         level,
         inlined(
             #[inline(always)]
-            || match run {
-                Halves::F16(s) => {
-                    for (d, h) in dst.iter_mut().zip(s) {
-                        *d = f16_to_f32(h.to_bits());
-                    }
-                }
-                Halves::Bf16(s) => {
-                    for (d, h) in dst.iter_mut().zip(s) {
-                        *d = bf16_to_f32(h.to_bits());
-                    }
+            || {
+                for (d, x) in dst.iter_mut().zip(run) {
+                    *d = x.widen();
                 }
             },
         ),

@@ -6,19 +6,39 @@ use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::shape::{Shape, View};
 use crate::vocab::terms::Criterion;
 
-/// A score element type: `f32`, [`half::f16`] or [`half::bf16`].
+/// A score element type: `f32`, [`half::f16`] or [`half::bf16`]: the one
+/// place that says what the kernels need of one.
 ///
-/// Halves widen to `f32` exactly, one element at a time; scores are never
-/// copied wholesale. The trait is sealed.
+/// Halves widen to `f32` exactly, one element (or one tile) at a time;
+/// scores are never copied wholesale. The trait is sealed.
 ///
 /// ```
 /// use prunemask::ext::Element;
 /// assert_eq!(half::bf16::from_f32(1.5).widen(), 1.5);
+/// assert!(half::f16::from_f32(-0.0).is_zero());
+/// assert!(half::bf16::NAN.is_nan());
 /// ```
 pub trait Element: Copy + sealed::Sealed + 'static {
-    /// The exact `f32` value of this element.
+    /// The exact `f32` value of this element (NaN for NaN).
     fn widen(self) -> f32;
+    /// Whether it is `+0.0` or `-0.0`.
+    fn is_zero(self) -> bool;
+    /// Whether it is NaN.
+    fn is_nan(self) -> bool;
 }
+
+/// Runs `$body` with `$s` bound to the typed slice of a [`Scores`]: the
+/// one list of element types every generic kernel is instantiated from.
+macro_rules! typed {
+    ($scores:expr, $s:ident => $body:expr) => {
+        match $scores {
+            $crate::vocab::scores::Scores::F32($s) => $body,
+            $crate::vocab::scores::Scores::F16($s) => $body,
+            $crate::vocab::scores::Scores::Bf16($s) => $body,
+        }
+    };
+}
+pub(crate) use typed;
 
 mod sealed {
     pub trait Sealed {}
@@ -32,20 +52,53 @@ impl Element for f32 {
     fn widen(self) -> f32 {
         self
     }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self == 0.0
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        self.is_nan()
+    }
 }
 
 impl Element for f16 {
+    /// Exactly, in integer and one multiply (no F16C, so a loop of it
+    /// vectorises on any level): the magnitude bits moved to `f32` places
+    /// are the value times 2^-112, subnormals included; infinity and NaN
+    /// get the full exponent back.
     #[inline(always)]
     fn widen(self) -> f32 {
-        self.to_f32()
+        let h = self.to_bits();
+        let magnitude = ((h & 0x7fff) as u32) << 13;
+        let scaled = f32::from_bits(magnitude) * f32::from_bits(0x7780_0000); // 2^112
+        let inf_nan = ((h & 0x7c00 == 0x7c00) as u32) * 0x7f80_0000;
+        let sign = ((h & 0x8000) as u32) << 16;
+        f32::from_bits(scaled.to_bits() | inf_nan | sign)
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self.to_bits() & 0x7fff == 0
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        self.to_bits() & 0x7fff > 0x7c00
     }
 }
 
 impl Element for bf16 {
+    /// The top half of an `f32`: a shift, exact.
     #[inline(always)]
     fn widen(self) -> f32 {
-        // bf16 is the top half of an f32: widening is a shift, exact.
         f32::from_bits((self.to_bits() as u32) << 16)
+    }
+    #[inline(always)]
+    fn is_zero(self) -> bool {
+        self.to_bits() & 0x7fff == 0
+    }
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        self.to_bits() & 0x7fff > 0x7f80
     }
 }
 
@@ -74,11 +127,7 @@ impl Scores<'_> {
     /// assert_eq!(prunemask::Scores::F32(&[1.0, 2.0]).len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        match self {
-            Scores::F32(s) => s.len(),
-            Scores::F16(s) => s.len(),
-            Scores::Bf16(s) => s.len(),
-        }
+        typed!(self, s => s.len())
     }
 
     /// True when there are no elements.
@@ -94,21 +143,13 @@ impl Scores<'_> {
     /// are checked against slice lengths before any kernel runs).
     #[inline]
     pub(crate) fn read(&self, criterion: Criterion, index: usize) -> f32 {
-        match *self {
-            Scores::F32(s) => criterion.read(s[index]),
-            Scores::F16(s) => criterion.read(s[index]),
-            Scores::Bf16(s) => criterion.read(s[index]),
-        }
+        typed!(*self, s => criterion.read(s[index]))
     }
 
     /// Runs `f` on the typed slice: kernels are monomorphised per element type.
     #[inline]
     pub(crate) fn visit<V: VisitElements>(&self, v: V) -> V::Out {
-        match *self {
-            Scores::F32(s) => v.visit(s),
-            Scores::F16(s) => v.visit(s),
-            Scores::Bf16(s) => v.visit(s),
-        }
+        typed!(*self, s => v.visit(s))
     }
 }
 
@@ -185,5 +226,31 @@ impl<'a> Layer<'a> {
             ));
         }
         Ok(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The widening, zero and NaN tests of the halves agree with `half`'s
+    /// own conversion on every bit pattern (NaN payloads aside).
+    #[test]
+    fn halves_widen_exactly_for_every_pattern() {
+        for bits in 0..=u16::MAX {
+            let (h, b) = (f16::from_bits(bits), bf16::from_bits(bits));
+            for (want, got, zero, nan) in [
+                (h.to_f32(), h.widen(), h.is_zero(), h.is_nan()),
+                (b.to_f32(), b.widen(), b.is_zero(), b.is_nan()),
+            ] {
+                assert_eq!(nan, want.is_nan(), "{bits:#06x}");
+                assert_eq!(zero, want == 0.0, "{bits:#06x}");
+                if want.is_nan() {
+                    assert!(got.is_nan(), "{bits:#06x}");
+                } else {
+                    assert_eq!(got.to_bits(), want.to_bits(), "{bits:#06x}");
+                }
+            }
+        }
     }
 }

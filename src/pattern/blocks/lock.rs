@@ -2,9 +2,10 @@
 //! a matrix's columns (run under a level), and the reference through the
 //! view.
 
-use super::super::zeros::{count_zeros, lock_windows, Zero, WINDOW};
+use super::super::zeros::{count_zeros, lock_windows, WINDOW};
 use crate::arch::all::mask::fill_block;
 use crate::vocab::ext::Grid;
+use crate::vocab::scores::Element;
 use crate::vocab::scores::Scores;
 use crate::vocab::shape::View;
 use crate::vocab::terms::Criterion;
@@ -12,7 +13,7 @@ use crate::vocab::terms::Criterion;
 /// Pattern lock of a contiguous layer `cols` wide in `unit` blocks: writes
 /// every byte of `mask`, returns the (blocks, elements) locked.
 #[inline(always)]
-pub(super) fn rows<E: Zero>(
+pub(super) fn rows<E: Element>(
     xs: &[E],
     cols: usize,
     unit: (usize, usize),
@@ -86,7 +87,7 @@ fn keep_blocks_any(f: &mut [u8], k: usize) -> u64 {
 /// Whether a run holds a nonzero weight: branch-free over chunks, so it
 /// vectorises, and stops at the first chunk that has one.
 #[inline(always)]
-fn any_nonzero<E: Zero>(run: &[E]) -> bool {
+fn any_nonzero<E: Element>(run: &[E]) -> bool {
     run.chunks(256)
         .any(|c| c.iter().fold(false, |a, x| a | !x.is_zero()))
 }
@@ -94,7 +95,7 @@ fn any_nonzero<E: Zero>(run: &[E]) -> bool {
 /// Blocks wider than a window (`Nxchannel` on wide layers): each block is
 /// tested for a nonzero weight, then its runs filled.
 #[inline(always)]
-fn wide<E: Zero>(xs: &[E], cols: usize, unit: (usize, usize), mask: &mut [u8]) -> (u64, u64) {
+fn wide<E: Element>(xs: &[E], cols: usize, unit: (usize, usize), mask: &mut [u8]) -> (u64, u64) {
     let (unit_rows, unit_cols) = unit;
     let band = unit_rows * cols;
     let mut pruned = (0u64, 0u64);

@@ -6,12 +6,13 @@
 
 mod lock;
 
-use super::zeros::{lock_with, typed, zero_bytes, zeros_with};
+use super::zeros::{lock_with, zero_bytes, zeros_with};
 use crate::arch::all::inlined;
 use crate::arch::{vectorized, Level};
 use crate::score::{block_scores, block_scores_for, TILE};
 use crate::vocab::error::ErrorKind;
 use crate::vocab::ext::{Extent, Geometry, Grid, KernelSet, Kind, SkipReason, Tile, UnitScoresFn};
+use crate::vocab::scores::typed;
 use crate::vocab::scores::Scores;
 use crate::vocab::shape::View;
 

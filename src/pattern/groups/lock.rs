@@ -2,9 +2,10 @@
 //! masks them): plain loops over windows of a matrix's columns (run under
 //! a level), and the reference through the view.
 
-use super::super::zeros::{lock_windows, Zero};
+use super::super::zeros::lock_windows;
 use crate::arch::all::mask::write_group;
 use crate::vocab::ext::Grid;
+use crate::vocab::scores::Element;
 use crate::vocab::scores::Scores;
 use crate::vocab::shape::View;
 use crate::vocab::terms::Criterion;
@@ -12,7 +13,7 @@ use crate::vocab::terms::Criterion;
 /// Pattern lock of a contiguous layer `cols` wide in groups of `m`:
 /// writes every byte of `mask`, returns the (groups, elements) locked.
 #[inline(always)]
-pub(super) fn rows<E: Zero>(
+pub(super) fn rows<E: Element>(
     xs: &[E],
     cols: usize,
     n: usize,

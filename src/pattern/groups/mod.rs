@@ -6,13 +6,14 @@
 
 mod lock;
 
-use super::zeros::{lock_with, typed, zero_bytes, zeros_with};
+use super::zeros::{lock_with, zero_bytes, zeros_with};
 use crate::arch::all::group::least_n;
 use crate::arch::all::inlined;
 use crate::arch::{vectorized, Level};
 use crate::score::{group_scores, group_scores_and_keep, group_scores_for, MARKS, TILE};
 use crate::vocab::error::ErrorKind;
 use crate::vocab::ext::{Geometry, Grid, KernelSet, Kind, SkipReason, Tile, MAX_GROUP};
+use crate::vocab::scores::typed;
 use crate::vocab::scores::Scores;
 use crate::vocab::shape::View;
 
