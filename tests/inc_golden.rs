@@ -3,7 +3,7 @@
 //! tests/golden/make_inc_golden.py) must equal ours under `inc_compat`.
 
 use prunemask::{
-    lock, prune, Domain, ErrorKind, Layer, LayerReport, Options, Pattern, Shape, Status,
+    ErrorKind, Layer, LayerPlan, LayerReport, Options, Pattern, Pruner, Scope, Shape, Status,
 };
 use serde_json::Value;
 
@@ -95,19 +95,20 @@ impl Case {
 /// Runs a selection case the INC way; returns our masks or our error.
 fn run(case: &Case) -> Result<(Vec<Vec<u8>>, Vec<LayerReport>), prunemask::Error> {
     let layers = case.layers();
-    let domain = match case.domain.as_deref() {
-        Some("local") => Domain::Local,
-        _ => Domain::Global,
+    // The golden files keep INC 2.0's key names (`domain`, `max_layer`).
+    let scope = match case.domain.as_deref() {
+        Some("local") => Scope::Local,
+        _ => Scope::Global,
     };
     let opts = Options::new(Pattern::parse(&case.pattern)?, case.target)
-        .domain(domain)
-        .max_layer(case.max_layer)
+        .scope(scope)
+        .max_sparsity_ratio_per_op(case.max_layer)
         .inc_compat();
     let mut masks: Vec<Vec<u8>> = case.inputs.iter().map(|s| vec![7u8; s.len()]).collect();
     let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-    let mut reports = vec![LayerReport::default(); layers.len()];
-    prune(&layers, &opts, &mut reports, &mut outs)?;
-    Ok((masks, reports))
+    let mut plans = vec![LayerPlan::default(); layers.len()];
+    Pruner::new().prune(&layers, &opts, &mut plans, &mut outs)?;
+    Ok((masks, plans.iter().map(|p| *p.report()).collect()))
 }
 
 /// Elements where our mask differs from INC's, per case, for cases INC ran.
@@ -168,13 +169,14 @@ fn lock_masks_equal_inc() {
         let mut masks: Vec<Vec<u8>> = case.inputs.iter().map(|s| vec![7u8; s.len()]).collect();
         let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
         let mut reports = vec![LayerReport::default(); layers.len()];
-        lock(
-            &layers,
-            &Pattern::parse(&case.pattern).unwrap(),
-            &mut reports,
-            &mut outs,
-        )
-        .unwrap();
+        Pruner::new()
+            .lock(
+                &layers,
+                &Pattern::parse(&case.pattern).unwrap(),
+                &mut reports,
+                &mut outs,
+            )
+            .unwrap();
         if case.error.is_some() {
             // INC crashes on a layer the pattern does not fit; we skip it.
             for (r, m) in reports.iter().zip(&masks) {

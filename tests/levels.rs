@@ -4,8 +4,8 @@
 use half::{bf16, f16};
 use proptest::prelude::*;
 use prunemask::{
-    lock_at, plan_with, prune, sparsity_at, unit_scores, write_mask, CapMode, Criterion, Domain,
-    ErrorKind, Layer, LayerReport, Level, Options, Pattern, Reduce, Shape, Summary, Ties,
+    CapMode, Criterion, ErrorKind, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner,
+    Reduce, Scope, Shape, Summary, Ties,
 };
 
 fn levels() -> Vec<Level> {
@@ -98,10 +98,10 @@ fn case() -> impl Strategy<Value = Case> {
         })
 }
 
-fn options(c: &Case, level: Level) -> Options {
+fn options(c: &Case) -> Options {
     let (s, local, inclusive, seed, magnitude, reduce) = c.opts;
     Options::new(Pattern::parse(c.pattern).unwrap(), s)
-        .domain(if local { Domain::Local } else { Domain::Global })
+        .scope(if local { Scope::Local } else { Scope::Global })
         .ties(if inclusive {
             Ties::Inclusive
         } else {
@@ -112,17 +112,16 @@ fn options(c: &Case, level: Level) -> Options {
         } else {
             CapMode::Redistribute
         })
-        .max_layer(0.9)
+        .max_sparsity_ratio_per_op(0.9)
         .criterion(if magnitude {
             Criterion::Magnitude
         } else {
             Criterion::Scores
         })
         .reduce([Reduce::Mean, Reduce::Sum, Reduce::L2, Reduce::Max][reduce as usize])
-        .level(level)
 }
 
-type Outcome = Result<(Vec<Vec<u8>>, Vec<LayerReport>, Vec<Option<Vec<u32>>>), String>;
+type Outcome = Result<(Vec<Vec<u8>>, Vec<LayerPlan>, Vec<Option<Vec<u32>>>), String>;
 
 fn run<T: Copy>(c: &Case, level: Level, data: &[Vec<T>]) -> Outcome
 where
@@ -133,17 +132,21 @@ where
         .zip(&c.shapes)
         .map(|(d, &s)| Layer::new(&d[..], s))
         .collect();
-    let opts = options(c, level);
+    let opts = options(c);
+    let mut pruner = Pruner::new().level(level);
     let mut masks: Vec<Vec<u8>> = data.iter().map(|d| vec![7u8; d.len()]).collect();
     let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-    let mut reports = vec![LayerReport::default(); layers.len()];
-    prune(&layers, &opts, &mut reports, &mut outs).map_err(|e| e.to_string())?;
+    let mut reports = vec![LayerPlan::default(); layers.len()];
+    pruner
+        .prune(&layers, &opts, &mut reports, &mut outs)
+        .map_err(|e| e.to_string())?;
     let scores = layers
         .iter()
         .zip(&reports)
         .map(|(l, r)| {
-            let mut out = vec![0.0f32; r.units as usize];
-            unit_scores(l, &opts, &mut out)
+            let mut out = vec![0.0f32; r.report().units as usize];
+            pruner
+                .unit_scores(l, &opts, &mut out)
                 .ok()
                 .map(|_| out.iter().map(|x| x.to_bits()).collect())
         })
@@ -151,20 +154,25 @@ where
     // The scratch path (sample-select, or its radix fallback) gives the
     // same plan and masks at this level.
     let mut scratch =
-        vec![u64::MAX; prunemask::scratch_words(reports.iter().map(|r| r.units).sum())];
-    let mut with = vec![LayerReport::default(); layers.len()];
-    plan_with(&layers, &opts, &mut with, &mut scratch).map_err(|e| e.to_string())?;
+        vec![u64::MAX; Pruner::scratch_words(reports.iter().map(|r| r.report().units).sum())];
+    let mut with = vec![LayerPlan::default(); layers.len()];
+    Pruner::with_scratch(&mut scratch)
+        .level(level)
+        .plan(&layers, &opts, &mut with)
+        .map_err(|e| e.to_string())?;
     for ((layer, report), mask) in layers.iter().zip(&with).zip(&masks) {
         let mut m = vec![7u8; mask.len()];
-        write_mask(layer, &opts, report, &mut m).map_err(|e| e.to_string())?;
+        pruner
+            .write_mask(layer, &opts, report, &mut m)
+            .map_err(|e| e.to_string())?;
         if &m != mask {
             return Err(format!(
-                "plan_with + write_mask differ from prune at {level:?}"
+                "with_scratch plan + write_mask differ from prune at {level:?}"
             ));
         }
     }
     if with != reports {
-        return Err(format!("plan_with reports differ from prune at {level:?}"));
+        return Err(format!("with_scratch plans differ from prune at {level:?}"));
     }
     Ok((masks, reports, scores))
 }
@@ -195,10 +203,32 @@ proptest! {
 fn an_unavailable_level_is_an_error() {
     let w = [1.0f32; 8];
     let layers = [Layer::new(&w[..], Shape::matrix(2, 4))];
-    let mut reports = [LayerReport::default()];
+    let mut reports = [LayerPlan::default()];
+    let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5);
     for level in Level::ALL.into_iter().filter(|l| !l.is_available()) {
-        let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5).level(level);
-        let err = prunemask::plan(&layers, &opts, &mut reports).unwrap_err();
+        let mut pruner = Pruner::new().level(level);
+        let err = pruner.plan(&layers, &opts, &mut reports).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::LevelUnavailable { level });
+        // Every other operation too, before it writes.
+        let mut mask = [7u8; 8];
+        let err = pruner
+            .prune(&layers, &opts, &mut reports, &mut [&mut mask[..]])
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::LevelUnavailable { level });
+        let err = pruner
+            .write_mask(&layers[0], &opts, &reports[0], &mut mask)
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::LevelUnavailable { level });
+        assert_eq!(mask, [7; 8], "nothing written");
+        assert_eq!(reports[0], LayerPlan::default());
+        let mut out = [0.0f32; 2];
+        let err = pruner.unit_scores(&layers[0], &opts, &mut out).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::LevelUnavailable { level });
+        let mut scratch = vec![0u64; Pruner::SCRATCH_MIN];
+        let err = Pruner::with_scratch(&mut scratch)
+            .level(level)
+            .plan(&layers, &opts, &mut reports)
+            .unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::LevelUnavailable { level });
     }
     assert!(Level::best().is_available());
@@ -220,9 +250,7 @@ fn tall_blocks_over_wide_halves() {
             let bf: Vec<bf16> = data.iter().map(|&x| bf16::from_f32(x)).collect();
             let hf: Vec<f16> = data.iter().map(|&x| f16::from_f32(x)).collect();
             let scores = |level: Level, layer: &Layer<'_>| {
-                let opts = Options::new(Pattern::parse(name).unwrap(), 0.5)
-                    .reduce(reduce)
-                    .level(level);
+                let opts = Options::new(Pattern::parse(name).unwrap(), 0.5).reduce(reduce);
                 let units = match name {
                     "16x1" | "2x8" => rows * cols / 16,
                     "8x1" | "4:8" | "1x8" => rows * cols / 8,
@@ -232,7 +260,10 @@ fn tall_blocks_over_wide_halves() {
                     _ => rows * cols / 4,
                 };
                 let mut out = vec![0.0f32; units];
-                prunemask::unit_scores(layer, &opts, &mut out).unwrap();
+                Pruner::new()
+                    .level(level)
+                    .unit_scores(layer, &opts, &mut out)
+                    .unwrap();
                 out.iter().map(|x| x.to_bits()).collect::<Vec<u32>>()
             };
             for layer in [
@@ -319,14 +350,20 @@ fn lock_run(level: Level, layers: &[Layer<'_>], pattern: &str) -> Locked {
     let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
     let mut reports = vec![LayerReport::default(); layers.len()];
     let p = Pattern::parse(pattern).unwrap();
-    let s = lock_at(level, layers, &p, &mut reports, &mut outs).map_err(|e| e.to_string())?;
+    let s = Pruner::new()
+        .level(level)
+        .lock(layers, &p, &mut reports, &mut outs)
+        .map_err(|e| e.to_string())?;
     Ok((masks, reports, s))
 }
 
 fn sparsity_run(level: Level, shapes: &[Shape], masks: &[Vec<u8>], pattern: &str) -> String {
     let masks: Vec<&[u8]> = masks.iter().map(|m| &m[..]).collect();
     let p = Pattern::parse(pattern).unwrap();
-    format!("{:?}", sparsity_at(level, &p, shapes, &masks))
+    format!(
+        "{:?}",
+        Pruner::new().level(level).mask_sparsity(&p, shapes, &masks)
+    )
 }
 
 fn lock_layers<'a, T>(data: &'a [Vec<T>], shapes: &[Shape]) -> Vec<Layer<'a>>
@@ -503,17 +540,28 @@ fn lock_and_sparsity_at_an_unavailable_level_are_errors() {
     for level in Level::ALL.into_iter().filter(|l| !l.is_available()) {
         let mut mask = [7u8; 8];
         let mut reports = [LayerReport::default()];
-        let err = lock_at(level, &layers, &p, &mut reports, &mut [&mut mask[..]]).unwrap_err();
+        let pruner = Pruner::new().level(level);
+        let err = pruner
+            .lock(&layers, &p, &mut reports, &mut [&mut mask[..]])
+            .unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::LevelUnavailable { level });
         assert_eq!(mask, [7; 8], "nothing written");
         assert_eq!(reports[0], LayerReport::default());
-        let err = sparsity_at(level, &p, &[Shape::matrix(2, 4)], &[&mask[..]]).unwrap_err();
+        let err = pruner
+            .mask_sparsity(&p, &[Shape::matrix(2, 4)], &[&mask[..]])
+            .unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::LevelUnavailable { level });
     }
     // The best level is the default one.
     let (mut a, mut b) = ([7u8; 8], [7u8; 8]);
     let mut reports = [LayerReport::default()];
-    let s = prunemask::lock(&layers, &p, &mut reports, &mut [&mut a[..]]).unwrap();
-    let t = lock_at(Level::best(), &layers, &p, &mut reports, &mut [&mut b[..]]).unwrap();
+    let s = Pruner::new()
+        .lock(&layers, &p, &mut reports, &mut [&mut a[..]])
+        .unwrap();
+    let t = Pruner::new()
+        .level(Level::best())
+        .lock(&layers, &p, &mut reports, &mut [&mut b[..]])
+        .unwrap();
     assert_eq!((a, s), (b, t));
+    assert_eq!(Pruner::new().current_level(), Level::best());
 }

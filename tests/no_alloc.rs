@@ -7,9 +7,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use half::{bf16, f16};
+use prunemask::ext::Registry;
 use prunemask::{
-    lock, plan, prune, sparsity, write_mask, CapMode, Domain, Layer, LayerReport, Options, Pattern,
-    Registry, Shape, Ties,
+    CapMode, Criterion, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, Reduce,
+    Scope, Shape, Ties,
 };
 
 struct Counting;
@@ -76,7 +77,11 @@ fn main() {
     let mut m2 = vec![0u8; c.len()];
     let mut m3 = vec![0u8; odd.len()];
     let shapes: Vec<Shape> = layers.iter().map(|l| l.shape).collect();
+    let mut plans = vec![LayerPlan::default(); layers.len()];
     let mut reports = vec![LayerReport::default(); layers.len()];
+    let mut scores = vec![0.0f32; a.len()];
+    // Scratch is the caller's: allocated before the allocator is armed.
+    let mut scratch = vec![0u64; Pruner::scratch_words((a.len() + b.len() + c.len()) as u64)];
     let mut passed = 0;
     let mut failed = 0;
     for name in [
@@ -96,34 +101,59 @@ fn main() {
         let mut n = allocations(|| {
             opts = Some(
                 Options::new(Pattern::parse(name).unwrap(), 0.4)
-                    .max_layer(0.6)
-                    .min_layer(0.1),
+                    .max_sparsity_ratio_per_op(0.6)
+                    .min_sparsity_ratio_per_op(0.1),
             );
         });
         let opts = opts.unwrap();
-        for domain in [Domain::Global, Domain::Local] {
+        // Layer 0's unit count, planned unarmed.
+        Pruner::new().plan(&layers, &opts, &mut plans).unwrap();
+        let (units, fits) = (
+            plans[0].report().units as usize,
+            !matches!(plans[0].report().status, prunemask::Status::Skipped(_)),
+        );
+        for scope in [Scope::Global, Scope::Local] {
             for ties in [Ties::Exact, Ties::Inclusive] {
                 for cap in [CapMode::Redistribute, CapMode::Seed] {
-                    let o = opts.clone().domain(domain).ties(ties).cap(cap);
+                    let o = opts.clone().scope(scope).ties(ties).cap(cap);
                     n += allocations(|| {
+                        let mut pruner = Pruner::new();
                         let mut masks = [&mut m0[..], &mut m1[..], &mut m2[..], &mut m3[..]];
-                        prune(&layers, &o, &mut reports, &mut masks).unwrap();
-                        plan(&layers, &o, &mut reports).unwrap();
-                        write_mask(&layers[0], &o, &reports[0], &mut m0).unwrap();
+                        pruner.prune(&layers, &o, &mut plans, &mut masks).unwrap();
+                        pruner.plan(&layers, &o, &mut plans).unwrap();
+                        pruner
+                            .write_mask(&layers[0], &o, &plans[0], &mut m0)
+                            .unwrap();
                         let masks: [&[u8]; 4] = [&m0, &m1, &m2, &m3];
-                        sparsity(&o.pattern, &shapes, &masks).unwrap();
+                        pruner.mask_sparsity(&o.pattern, &shapes, &masks).unwrap();
                         // Errors are built without allocating too.
-                        let err = plan(&bad, &o, &mut reports[..1]).unwrap_err();
+                        let err = pruner.plan(&bad, &o, &mut plans[..1]).unwrap_err();
                         assert_eq!(err.layer(), Some(0));
+                        // With scratch, and at a forced level.
+                        let mut fast = Pruner::with_scratch(&mut scratch).level(Level::Scalar);
+                        fast.plan(&layers, &o, &mut plans).unwrap();
+                        let mut masks = [&mut m0[..], &mut m1[..], &mut m2[..], &mut m3[..]];
+                        fast.prune(&layers, &o, &mut plans, &mut masks).unwrap();
                     });
                 }
             }
         }
         n += allocations(|| {
+            let pruner = Pruner::new();
             let mut masks = [&mut m0[..], &mut m1[..], &mut m2[..], &mut m3[..]];
-            lock(&layers, &opts.pattern, &mut reports, &mut masks).unwrap();
+            pruner
+                .lock(&layers, &opts.pattern, &mut reports, &mut masks)
+                .unwrap();
             let r = Registry::new();
             assert!(r.lookup("nope").is_err());
+            // Unit scores of one layer (or, where the pattern does not fit,
+            // the NotFitting error).
+            let r = pruner.unit_scores(&layers[0], &opts, &mut scores[..units]);
+            assert_eq!(r.is_ok(), fits, "{r:?}");
+            // Option words parse without allocating, a bad one included.
+            assert_eq!("inclusive".parse::<Ties>().unwrap(), Ties::Inclusive);
+            assert!("median".parse::<Reduce>().is_err());
+            assert!("topk".parse::<Criterion>().is_err());
         });
         if n == 0 {
             passed += 1;

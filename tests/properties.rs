@@ -3,7 +3,7 @@
 //! formulas instead of `View`), plus structural invariants.
 //!
 //! The model computes block and group scores in the canonical summation
-//! order documented in `src/kernels/reduce.rs` (torch's CPU float32 order),
+//! order documented in `src/arch/all/sum.rs` (torch's CPU float32 order),
 //! written out plainly for the small sizes generated here (fewer than 16
 //! rows per block, fewer than 64 values per run), so general floats can be
 //! compared bit for bit.
@@ -13,10 +13,10 @@ use std::cmp::Ordering;
 use half::{bf16, f16};
 use proptest::prelude::*;
 use proptest::sample::select;
+use prunemask::ext::{Extent, Geometry};
 use prunemask::{
-    plan, plan_with, prune, write_mask, Bound, CapMode, Criterion, Domain, Error, ErrorKind,
-    Extent, Geometry, Layer, LayerReport, Options, Pattern, Reduce, Shape, Status, Summary, Ties,
-    SCRATCH_MIN,
+    Bound, CapMode, Criterion, Error, ErrorKind, Layer, LayerPlan, LayerReport, Options, Pattern,
+    Pruner, Reduce, Scope, Shape, Status, Summary, Ties,
 };
 
 const SENTINEL: u8 = 7;
@@ -152,16 +152,12 @@ fn unbounded_options() -> impl Strategy<Value = Options> {
             let p = Pattern::parse(name).unwrap();
             let s = u * per_unit(&p);
             Options::new(p, s)
-                .domain(if global {
-                    Domain::Global
-                } else {
-                    Domain::Local
-                })
+                .scope(if global { Scope::Global } else { Scope::Local })
                 .ties(if exact { Ties::Exact } else { Ties::Inclusive })
                 .reduce(reduce)
                 .criterion(criterion)
-                .max_layer(1.0)
-                .min_layer(0.0)
+                .max_sparsity_ratio_per_op(1.0)
+                .min_sparsity_ratio_per_op(0.0)
         })
 }
 
@@ -174,11 +170,13 @@ fn bounded_options() -> impl Strategy<Value = Options> {
         any::<bool>(),
     )
         .prop_map(|(o, max, min, seed)| {
-            o.max_layer(max).min_layer(min).cap(if seed {
-                CapMode::Seed
-            } else {
-                CapMode::Redistribute
-            })
+            o.max_sparsity_ratio_per_op(max)
+                .min_sparsity_ratio_per_op(min)
+                .cap(if seed {
+                    CapMode::Seed
+                } else {
+                    CapMode::Redistribute
+                })
         })
 }
 
@@ -188,22 +186,30 @@ fn bounded_options() -> impl Strategy<Value = Options> {
 
 struct Out {
     masks: Vec<Vec<u8>>,
+    /// The plans, compared whole.
+    plans: Vec<LayerPlan>,
+    /// Their reports.
     reports: Vec<LayerReport>,
     summary: Summary,
+}
+
+fn reports_of(plans: &[LayerPlan]) -> Vec<LayerReport> {
+    plans.iter().map(|p| *p.report()).collect()
 }
 
 fn run(ls: &Layers, opts: &Options) -> Result<Out, Error> {
     let layers = as_layers(ls);
     let mut masks: Vec<Vec<u8>> = ls.iter().map(|(_, v)| vec![SENTINEL; v.len()]).collect();
-    let mut reports = vec![LayerReport::default(); ls.len()];
+    let mut plans = vec![LayerPlan::default(); ls.len()];
     let res = {
         let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-        prune(&layers, opts, &mut reports, &mut outs)
+        Pruner::new().prune(&layers, opts, &mut plans, &mut outs)
     };
     match res {
         Ok(summary) => Ok(Out {
             masks,
-            reports,
+            reports: reports_of(&plans),
+            plans,
             summary,
         }),
         Err(e) => {
@@ -211,7 +217,7 @@ fn run(ls: &Layers, opts: &Options) -> Result<Out, Error> {
                 masks.iter().flatten().all(|&v| v == SENTINEL),
                 "masks written on error {e}"
             );
-            assert!(reports.iter().all(|r| *r == LayerReport::default()));
+            assert!(plans.iter().all(|r| *r == LayerPlan::default()));
             Err(e)
         }
     }
@@ -426,7 +432,7 @@ fn model_units(s: &Shape, vals: &[f32], opts: &Options) -> Model {
 
 /// `k` as the crate computes it.
 fn k_of(opts: &Options, units: usize) -> u64 {
-    let target = opts.sparsity / per_unit(&opts.pattern);
+    let target = opts.target_sparsity / per_unit(&opts.pattern);
     (target * units as f64) as u64
 }
 
@@ -472,9 +478,9 @@ fn model(ls: &Layers, opts: &Options) -> Result<ModelOut, (usize, ErrorKind)> {
     }
     let mut masks: Vec<Vec<u8>> = ls.iter().map(|(_, v)| vec![1u8; v.len()]).collect();
     let mut pruned = vec![0u64; ls.len()];
-    let pools: Vec<Vec<usize>> = match opts.domain {
-        Domain::Global => vec![(0..ls.len()).collect()],
-        Domain::Local => (0..ls.len()).map(|i| vec![i]).collect(),
+    let pools: Vec<Vec<usize>> = match opts.scope {
+        Scope::Global => vec![(0..ls.len()).collect()],
+        Scope::Local => (0..ls.len()).map(|i| vec![i]).collect(),
     };
     let mut k_total = 0;
     for members in pools {
@@ -634,8 +640,8 @@ proptest! {
         let ties = if exact { Ties::Exact } else { Ties::Inclusive };
         let opts = Options::new(p, s)
             .ties(ties)
-            .domain(if global { Domain::Global } else { Domain::Local })
-            .max_layer(1.0);
+            .scope(if global { Scope::Global } else { Scope::Local })
+            .max_sparsity_ratio_per_op(1.0);
         let Ok(out) = run(&ls, &opts) else { return Ok(()) };
         for ((shape, v), mask) in ls.iter().zip(&out.masks) {
             let (rows, cols, inner) = dims(shape);
@@ -671,12 +677,12 @@ proptest! {
     /// Global over a single layer is local.
     #[test]
     fn global_single_layer_is_local(ls in layers(1), opts in bounded_options()) {
-        let g = run(&ls, &opts.clone().domain(Domain::Global));
-        let l = run(&ls, &opts.domain(Domain::Local));
+        let g = run(&ls, &opts.clone().scope(Scope::Global));
+        let l = run(&ls, &opts.scope(Scope::Local));
         match (g, l) {
             (Ok(g), Ok(l)) => {
                 prop_assert_eq!(&g.masks, &l.masks);
-                prop_assert_eq!(&g.reports, &l.reports);
+                prop_assert_eq!(&g.plans, &l.plans);
                 prop_assert_eq!(g.summary.pruned_units, l.summary.pruned_units);
                 prop_assert_eq!(g.summary.target_units, l.summary.target_units);
             }
@@ -690,16 +696,17 @@ proptest! {
     #[test]
     fn plan_then_write_mask_is_prune(ls in layers(3), opts in bounded_options()) {
         let layers = as_layers(&ls);
-        let mut reports = vec![LayerReport::default(); ls.len()];
-        let planned = plan(&layers, &opts, &mut reports);
+        let mut plans = vec![LayerPlan::default(); ls.len()];
+        let mut pruner = Pruner::new();
+        let planned = pruner.plan(&layers, &opts, &mut plans);
         match (run(&ls, &opts), planned) {
             (Ok(out), Ok(summary)) => {
                 check_counts(&ls, &opts, &out)?;
                 prop_assert_eq!(summary, out.summary);
-                prop_assert_eq!(&reports, &out.reports);
+                prop_assert_eq!(&plans, &out.plans);
                 for (i, layer) in layers.iter().enumerate() {
                     let mut m = vec![SENTINEL; layer.scores.len()];
-                    write_mask(layer, &opts, &reports[i], &mut m).unwrap();
+                    pruner.write_mask(layer, &opts, &plans[i], &mut m).unwrap();
                     prop_assert_eq!(&m, &out.masks[i], "layer {}", i);
                 }
             }
@@ -708,43 +715,49 @@ proptest! {
         }
     }
 
-    /// `plan_with` gives `plan`'s reports and summary whatever its scratch:
+    /// A pruner with scratch gives the plans and summary of one without,
+    /// whatever its scratch:
     /// too short for the wide histogram, a wide histogram with no room for
     /// candidates (16-bit passes and the counting pass), room for some, or
     /// plenty; the scratch starts with garbage.
     #[test]
-    fn plan_with_any_scratch_is_plan(
+    fn any_scratch_gives_the_plan(
         ls in layers(3),
         opts in bounded_options(),
         spare in select(vec![0usize, 1, 3, 6, 8, 16, 64, 100_000]),
         short in any::<bool>(),
     ) {
         let layers = as_layers(&ls);
-        let mut want = vec![LayerReport::default(); ls.len()];
-        let mut got = vec![LayerReport::default(); ls.len()];
-        let words = if short { SCRATCH_MIN - 1 } else { SCRATCH_MIN + spare };
+        let mut want = vec![LayerPlan::default(); ls.len()];
+        let mut got = vec![LayerPlan::default(); ls.len()];
+        let words = if short { Pruner::SCRATCH_MIN - 1 } else { Pruner::SCRATCH_MIN + spare };
         let mut scratch = vec![0x5a5a_5a5a_5a5a_5a5au64; words];
-        let a = plan(&layers, &opts, &mut want);
-        let b = plan_with(&layers, &opts, &mut got, &mut scratch);
+        let a = Pruner::new().plan(&layers, &opts, &mut want);
+        let b = Pruner::with_scratch(&mut scratch).plan(&layers, &opts, &mut got);
         prop_assert_eq!(a, b);
         prop_assert_eq!(want, got);
     }
 
     /// Redistribute cap, exact ties, no minimum: no layer is pruned beyond
-    /// max_layer, and the total is k whenever the caps leave room for it.
+    /// max_sparsity_ratio_per_op, and the total is k whenever the caps leave
+    /// room for it.
     #[test]
     fn redistribute_cap_holds(
         ls in shifted_layers(4),
         opts in unbounded_options(),
         max in select(vec![0.0f64, 0.2, 0.3, 0.5, 0.6, 0.75, 0.8, 0.9]),
     ) {
-        let opts = opts.ties(Ties::Exact).cap(CapMode::Redistribute).max_layer(max).min_layer(0.0);
+        let opts = opts
+            .ties(Ties::Exact)
+            .cap(CapMode::Redistribute)
+            .max_sparsity_ratio_per_op(max)
+            .min_sparsity_ratio_per_op(0.0);
         let max_u = (max / per_unit(&opts.pattern)).min(1.0);
         let out = run(&ls, &opts).expect("tie values never fail");
         check_counts(&ls, &opts, &out)?;
-        let pools: Vec<Vec<usize>> = match opts.domain {
-            Domain::Global => vec![(0..ls.len()).collect()],
-            Domain::Local => (0..ls.len()).map(|i| vec![i]).collect(),
+        let pools: Vec<Vec<usize>> = match opts.scope {
+            Scope::Global => vec![(0..ls.len()).collect()],
+            Scope::Local => (0..ls.len()).map(|i| vec![i]).collect(),
         };
         for r in &out.reports {
             if r.units > 0 {
@@ -773,21 +786,23 @@ proptest! {
     /// Every valid run, with bounds and both cap modes: masks are 0/1 and
     /// the reports and summary count what the masks hold; blocks are whole;
     /// a layer held at a bound is pruned at floor(bound * units) (at least
-    /// that with inclusive ties). The seed cap counts `max_layer` in units
-    /// as INC 2.0 does; redistribution counts `max_layer / (N/M)` groups.
+    /// that with inclusive ties). The seed cap counts
+    /// `max_sparsity_ratio_per_op` in units as INC 2.0 does; redistribution
+    /// counts `max_sparsity_ratio_per_op / (N/M)` groups.
     #[test]
     fn masks_and_counts_agree(ls in layers(3), opts in bounded_options()) {
         if let Ok(out) = run(&ls, &opts) {
             check_counts(&ls, &opts, &out)?;
             let pu = per_unit(&opts.pattern);
+            let (max, min) = (opts.max_sparsity_ratio_per_op, opts.min_sparsity_ratio_per_op);
             for r in &out.reports {
                 let at = |ratio: f64| (ratio * r.units as f64) as u64;
                 let want = match r.status {
                     Status::Bounded(Bound::Max) => match opts.cap {
-                        CapMode::Seed => at(opts.max_layer),
-                        CapMode::Redistribute => at((opts.max_layer / pu).min(1.0)),
+                        CapMode::Seed => at(max),
+                        CapMode::Redistribute => at((max / pu).min(1.0)),
                     },
-                    Status::Bounded(Bound::Min) => at((opts.min_layer / pu).min(1.0)),
+                    Status::Bounded(Bound::Min) => at((min / pu).min(1.0)),
                     _ => continue,
                 };
                 match opts.ties {
@@ -798,8 +813,9 @@ proptest! {
         }
     }
 
-    /// Redistribution keeps every layer within [min_layer, max_layer] (the
-    /// maximum in exact mode only: inclusive ties may exceed it).
+    /// Redistribution keeps every layer within [min_sparsity_ratio_per_op,
+    /// max_sparsity_ratio_per_op] (the maximum in exact mode only: inclusive
+    /// ties may exceed it).
     #[test]
     fn redistribute_respects_both_bounds(
         ls in shifted_layers(4),
@@ -807,7 +823,10 @@ proptest! {
         max in select(vec![0.2f64, 0.5, 0.75, 1.0]),
         min in select(vec![0.0f64, 0.1, 0.2]),
     ) {
-        let opts = opts.cap(CapMode::Redistribute).max_layer(max).min_layer(min);
+        let opts = opts
+            .cap(CapMode::Redistribute)
+            .max_sparsity_ratio_per_op(max)
+            .min_sparsity_ratio_per_op(min);
         let pu = per_unit(&opts.pattern);
         let (max_u, min_u) = ((max / pu).min(1.0), (min / pu).min(1.0));
         let out = run(&ls, &opts).expect("tie values never fail");
@@ -844,10 +863,10 @@ proptest! {
             (ls.iter().zip(&b).map(|((s, _), v)| Layer::new(&v[..], *s)).collect::<Vec<_>>(), &bw),
         ] {
             let mut masks: Vec<Vec<u8>> = halves.iter().map(|l| vec![SENTINEL; l.scores.len()]).collect();
-            let mut reports = vec![LayerReport::default(); halves.len()];
+            let mut plans = vec![LayerPlan::default(); halves.len()];
             let res = {
                 let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-                prune(&halves, &opts, &mut reports, &mut outs)
+                Pruner::new().prune(&halves, &opts, &mut plans, &mut outs)
             };
             match (res, run(widened, &opts)) {
                 (Ok(s), Ok(out)) => {
@@ -929,9 +948,9 @@ proptest! {
         let err = run(&ls, &opts).err().expect("NaN must fail");
         prop_assert_eq!(err.layer(), Some(l));
         prop_assert_eq!(err.kind(), &ErrorKind::NanScore { index: e });
-        let mut reports = vec![LayerReport::default(); ls.len()];
-        prop_assert_eq!(plan(&as_layers(&ls), &opts, &mut reports).unwrap_err(), err);
-        prop_assert!(reports.iter().all(|r| *r == LayerReport::default()));
+        let mut plans = vec![LayerPlan::default(); ls.len()];
+        prop_assert_eq!(Pruner::new().plan(&as_layers(&ls), &opts, &mut plans).unwrap_err(), err);
+        prop_assert!(plans.iter().all(|r| *r == LayerPlan::default()));
     }
 
     /// Wrong score lengths, mask lengths and mask counts are reported with
@@ -966,13 +985,13 @@ proptest! {
         };
         let layers = as_layers(&ls);
         let mut masks: Vec<Vec<u8>> = mask_lens.iter().map(|&n| vec![SENTINEL; n]).collect();
-        let mut reports = vec![LayerReport::default(); ls.len()];
+        let mut plans = vec![LayerPlan::default(); ls.len()];
         let err = {
             let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-            prune(&layers, &opts, &mut reports, &mut outs).unwrap_err()
+            Pruner::new().prune(&layers, &opts, &mut plans, &mut outs).unwrap_err()
         };
         prop_assert_eq!((err.layer(), err.kind().clone()), expected);
         prop_assert!(masks.iter().flatten().all(|&v| v == SENTINEL));
-        prop_assert!(reports.iter().all(|r| *r == LayerReport::default()));
+        prop_assert!(plans.iter().all(|r| *r == LayerPlan::default()));
     }
 }

@@ -6,10 +6,10 @@
 //! the tensor's own flat (row-major, OIHW for convs) layout.
 
 use half::{bf16, f16};
+use prunemask::ext::{Extent, Geometry, KernelSet, Registry, Tile, BUILTIN_NAMES};
 use prunemask::{
-    lock, plan, prune, sparsity, write_mask, Bound, CapMode, Criterion, Domain, Error, ErrorKind,
-    Extent, Geometry, KernelSet, Layer, LayerReport, Options, Pattern, Reduce, Registry, Shape,
-    SkipReason, Status, Summary, Ties, Tile,
+    Bound, CapMode, Compat, Criterion, Error, ErrorKind, Layer, LayerPlan, LayerReport, Level,
+    Options, Pattern, Pruner, Reduce, Scope, Shape, SkipReason, Status, Summary, Ties,
 };
 
 // ---------------------------------------------------------------------------
@@ -30,16 +30,16 @@ fn opts(name: &str, s: f64) -> Options {
 fn exact(name: &str, s: f64) -> Options {
     opts(name, s)
         .ties(Ties::Exact)
-        .max_layer(1.0)
-        .min_layer(0.0)
+        .max_sparsity_ratio_per_op(1.0)
+        .min_sparsity_ratio_per_op(0.0)
 }
 
 /// Inclusive ties, no per-layer bounds.
 fn incl(name: &str, s: f64) -> Options {
     opts(name, s)
         .ties(Ties::Inclusive)
-        .max_layer(1.0)
-        .min_layer(0.0)
+        .max_sparsity_ratio_per_op(1.0)
+        .min_sparsity_ratio_per_op(0.0)
 }
 
 fn mat(scores: &[f32], rows: usize, cols: usize) -> Layer<'_> {
@@ -48,6 +48,9 @@ fn mat(scores: &[f32], rows: usize, cols: usize) -> Layer<'_> {
 
 struct Out {
     masks: Vec<Vec<u8>>,
+    /// The plans, compared whole.
+    plans: Vec<LayerPlan>,
+    /// Their reports.
     reports: Vec<LayerReport>,
     summary: Summary,
 }
@@ -60,11 +63,14 @@ fn run(layers: &[Layer<'_>], opts: &Options) -> Out {
         .iter()
         .map(|l| vec![SENTINEL; l.scores.len()])
         .collect();
-    let mut reports = vec![LayerReport::default(); layers.len()];
+    let mut plans = vec![LayerPlan::default(); layers.len()];
     let summary = {
         let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-        prune(layers, opts, &mut reports, &mut outs).unwrap()
+        Pruner::new()
+            .prune(layers, opts, &mut plans, &mut outs)
+            .unwrap()
     };
+    let reports: Vec<LayerReport> = plans.iter().map(|p| *p.report()).collect();
     let mut pruned_elements = 0;
     for (i, (m, r)) in masks.iter().zip(&reports).enumerate() {
         assert!(m.iter().all(|&v| v <= 1), "layer {i}: mask not 0/1: {m:?}");
@@ -85,6 +91,7 @@ fn run(layers: &[Layer<'_>], opts: &Options) -> Out {
     assert_eq!(summary.layers, layers.len());
     Out {
         masks,
+        plans,
         reports,
         summary,
     }
@@ -100,30 +107,39 @@ fn mask1(layer: Layer<'_>, opts: &Options) -> Vec<u8> {
     masks(&[layer], opts).remove(0)
 }
 
-/// Runs `prune` with sentinel-filled masks of the given lengths and `reports`
-/// reports, expects an error, and checks that neither the masks nor the
-/// reports were touched.
+/// A plan no call in these tests writes: a planned layer of 12345 units.
+fn marker_plan() -> LayerPlan {
+    let w = vec![1.0f32; 12345];
+    let mut plans = [LayerPlan::default()];
+    Pruner::new()
+        .plan(&[mat(&w, 1, 12345)], &exact("1x1", 0.5), &mut plans)
+        .unwrap();
+    assert_eq!(plans[0].report().units, 12345);
+    plans[0]
+}
+
+/// Runs `prune` with sentinel-filled masks of the given lengths and `plans`
+/// marker plans, expects an error, and checks that neither the masks nor the
+/// plans were touched.
 fn prune_err_with(
     layers: &[Layer<'_>],
     opts: &Options,
     mask_lens: &[usize],
-    reports: usize,
+    plans: usize,
 ) -> Error {
     let mut masks: Vec<Vec<u8>> = mask_lens.iter().map(|&n| vec![SENTINEL; n]).collect();
-    let mut marker = LayerReport::default();
-    marker.units = 12345;
-    let mut reps = vec![marker; reports];
+    let marker = marker_plan();
+    let mut reps = vec![marker; plans];
     let err = {
         let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-        prune(layers, opts, &mut reps, &mut outs).unwrap_err()
+        Pruner::new()
+            .prune(layers, opts, &mut reps, &mut outs)
+            .unwrap_err()
     };
     for m in &masks {
         assert!(m.iter().all(|&v| v == SENTINEL), "mask written on error");
     }
-    assert!(
-        reps.iter().all(|r| *r == marker),
-        "reports written on error"
-    );
+    assert!(reps.iter().all(|r| *r == marker), "plans written on error");
     err
 }
 
@@ -146,7 +162,7 @@ fn unstructured_1x1_local() {
     // (indices 3,5,1,7); threshold 4.
     let w = [5.0f32, 3.0, 8.0, 1.0, 7.0, 2.0, 6.0, 4.0];
     for o in [exact("1x1", 0.5), incl("1x1", 0.5)] {
-        let out = run(&[mat(&w, 2, 4)], &o.domain(Domain::Local));
+        let out = run(&[mat(&w, 2, 4)], &o.scope(Scope::Local));
         assert_eq!(out.masks[0], [1, 0, 1, 0, 1, 0, 1, 0]);
         assert_eq!(out.reports[0].threshold, Some(4.0));
         assert_eq!(out.reports[0].units, 8);
@@ -247,13 +263,13 @@ fn block_4x1_local_vs_global() {
     // Global, s = 0.5: pool of 6, k = 3 -> -1.5 (A c0), 0.375 (A c2), 1 (A c1).
     let b = [10.0f32, 20.0, 10.0, 20.0, 10.0, 20.0, 10.0, 20.0];
     let layers = [mat(&RED, 4, 4), mat(&b, 4, 2)];
-    let local = run(&layers, &exact("4x1", 0.5).domain(Domain::Local));
+    let local = run(&layers, &exact("4x1", 0.5).scope(Scope::Local));
     assert_eq!(local.masks[0], cols_pruned(&[0, 2]));
     assert_eq!(local.masks[1], [0, 1, 0, 1, 0, 1, 0, 1]);
     assert_eq!(local.summary.target_units, 3);
     assert_eq!(local.summary.threshold, None);
     assert_eq!(local.reports[1].threshold, Some(10.0));
-    let global = run(&layers, &exact("4x1", 0.5).domain(Domain::Global));
+    let global = run(&layers, &exact("4x1", 0.5).scope(Scope::Global));
     assert_eq!(global.masks[0], cols_pruned(&[0, 1, 2]));
     assert_eq!(global.masks[1], ones(8));
     assert_eq!(global.summary.target_units, 3);
@@ -325,7 +341,7 @@ fn block_3x2_runtime_sized() {
             m: Extent::Fixed(2)
         }
     );
-    assert!(!prunemask::BUILTIN_NAMES.contains(&"3x2"));
+    assert!(!BUILTIN_NAMES.contains(&"3x2"));
     // 6x4: blocks of 3 rows x 2 cols, grid 2x2.
     // B00 = all 1 (mean 1); B01 = rows [6,6],[0,0],[0,0] (mean 2);
     // B10 = all 3 (mean 3); B11 = rows [0,3],[0,0],[0,0] (mean 0.5).
@@ -419,14 +435,14 @@ fn block_1xchannel_ties() {
     ];
     let out = run(
         &[mat(&w, 4, 3)],
-        &exact("1xchannel", 0.5).domain(Domain::Local),
+        &exact("1xchannel", 0.5).scope(Scope::Local),
     );
     assert_eq!(out.masks[0], [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
     assert_eq!(out.reports[0].pruned_units, 2);
     assert_eq!(out.reports[0].threshold, Some(2.0));
     let out = run(
         &[mat(&w, 4, 3)],
-        &incl("1xchannel", 0.5).domain(Domain::Local),
+        &incl("1xchannel", 0.5).scope(Scope::Local),
     );
     assert_eq!(out.masks[0], [0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0]);
     assert_eq!(out.reports[0].pruned_units, 3);
@@ -468,7 +484,7 @@ fn nm_2_4_full_target() {
     assert_eq!(out.reports[0].units, 4);
     assert_eq!(out.reports[0].pruned_units, 4);
     assert_eq!(out.reports[0].pruned_elements, 8);
-    assert_eq!(out.summary.sparsity(), 0.5);
+    assert_eq!(out.summary.sparsity_ratio(), 0.5);
     // Inclusive: g2's least-2 marks all four zeros.
     let out = run(&[mat(&NM24, 2, 8)], &incl("2:4", 0.5));
     assert_eq!(
@@ -522,10 +538,10 @@ fn nm_2_4_local_vs_global() {
     let b = [10.0f32, 10.0, 20.0, 20.0, 1.0, 1.0, 1.0, 1.0];
     let layers = [mat(&NM24, 2, 8), mat(&b, 1, 8)];
     let a_partial = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 0, 1];
-    let out = run(&layers, &exact("2:4", 0.25).domain(Domain::Local));
+    let out = run(&layers, &exact("2:4", 0.25).scope(Scope::Local));
     assert_eq!(out.masks[0], a_partial);
     assert_eq!(out.masks[1], [1, 1, 1, 1, 0, 0, 1, 1]);
-    let out = run(&layers, &incl("2:4", 0.25).domain(Domain::Local));
+    let out = run(&layers, &incl("2:4", 0.25).scope(Scope::Local));
     assert_eq!(out.masks[1], [1, 1, 1, 1, 0, 0, 0, 0]);
     let out = run(&layers, &exact("2:4", 0.25));
     assert_eq!(out.masks[0], a_partial);
@@ -588,7 +604,7 @@ fn nm_4_8() {
 #[test]
 fn nm_3_8_runtime_sized() {
     // "3:8" is not built in: the runtime-sized group kernel serves it.
-    assert!(!prunemask::BUILTIN_NAMES.contains(&"3:8"));
+    assert!(!BUILTIN_NAMES.contains(&"3:8"));
     assert_eq!(pat("3:8").geometry(), Geometry::NInM { n: 3, m: 8 });
     // [5,1,4,1,2,9,2,2]: sorted 1,1,2,2,2,4,5,9.
     // exact least-3: cols 1, 3, then the first 2 (col 4).
@@ -710,8 +726,8 @@ fn k_below_one_keeps_everything() {
     // 4 units, s = 0.2: k = floor(0.8) = 0.
     let w = [1.0f32, 2.0, 3.0, 4.0];
     for o in [exact("1x1", 0.2), incl("1x1", 0.2)] {
-        for d in [Domain::Global, Domain::Local] {
-            let out = run(&[mat(&w, 1, 4)], &o.clone().domain(d));
+        for d in [Scope::Global, Scope::Local] {
+            let out = run(&[mat(&w, 1, 4)], &o.clone().scope(d));
             assert_eq!(out.masks, [ones(4)]);
             assert_eq!(out.summary.pruned_units, 0);
             assert_eq!(out.summary.target_units, 0);
@@ -721,7 +737,7 @@ fn k_below_one_keeps_everything() {
         // Locally each of two such layers has k = 0 ...
         let out = run(
             &[mat(&w, 1, 4), mat(&w, 2, 2)],
-            &o.clone().domain(Domain::Local),
+            &o.clone().scope(Scope::Local),
         );
         assert_eq!(out.masks, [ones(4), ones(4)]);
     }
@@ -774,9 +790,9 @@ fn skipped_layers_keep_all_ones() {
     let a = [5.0f32, 1.0, 6.0, 2.0, 7.0, 3.0, 8.0, 4.0]; // 4x2: cols 6.5, 2.5
     let b = [-100.0f32; 24];
     let layers = [mat(&b, 6, 4), mat(&a, 4, 2)];
-    for d in [Domain::Global, Domain::Local] {
+    for d in [Scope::Global, Scope::Local] {
         for o in [exact("4x1", 0.5), incl("4x1", 0.5)] {
-            let out = run(&layers, &o.domain(d));
+            let out = run(&layers, &o.scope(d));
             assert_eq!(
                 out.reports[0].status,
                 Status::Skipped(SkipReason::Rows { rows: 6, block: 4 })
@@ -838,7 +854,7 @@ fn cap_seed_vs_redistribute() {
             &layers,
             &opts("1x1", 0.5)
                 .ties(ties)
-                .max_layer(0.8)
+                .max_sparsity_ratio_per_op(0.8)
                 .cap(CapMode::Seed),
         );
         assert_eq!(seed.masks, [held_a.to_vec(), ones(10)]);
@@ -851,7 +867,7 @@ fn cap_seed_vs_redistribute() {
             &layers,
             &opts("1x1", 0.5)
                 .ties(ties)
-                .max_layer(0.8)
+                .max_sparsity_ratio_per_op(0.8)
                 .cap(CapMode::Redistribute),
         );
         assert_eq!(
@@ -865,7 +881,10 @@ fn cap_seed_vs_redistribute() {
         assert_eq!(redis.summary.threshold, Some(101.0));
     }
     // inc_compat is the seed mode.
-    let out = run(&layers, &opts("1x1", 0.5).max_layer(0.8).inc_compat());
+    let out = run(
+        &layers,
+        &opts("1x1", 0.5).max_sparsity_ratio_per_op(0.8).inc_compat(),
+    );
     assert_eq!(out.masks, [held_a.to_vec(), ones(10)]);
 }
 
@@ -881,7 +900,7 @@ fn cap_redistribute_iterates() {
     let b = ramp(10.0, 10);
     let c = ramp(100.0, 10);
     let layers = [mat(&a, 1, 10), mat(&b, 1, 10), mat(&c, 1, 10)];
-    let out = run(&layers, &exact("1x1", 0.54).max_layer(0.7));
+    let out = run(&layers, &exact("1x1", 0.54).max_sparsity_ratio_per_op(0.7));
     let held = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
     assert_eq!(
         out.masks,
@@ -900,7 +919,9 @@ fn cap_redistribute_iterates() {
     // 0.3) -> A recomputed at 7, B keeps its 6, C nothing: total 13.
     let out = run(
         &layers,
-        &exact("1x1", 0.54).max_layer(0.7).cap(CapMode::Seed),
+        &exact("1x1", 0.54)
+            .max_sparsity_ratio_per_op(0.7)
+            .cap(CapMode::Seed),
     );
     assert_eq!(
         out.masks,
@@ -909,26 +930,28 @@ fn cap_redistribute_iterates() {
     assert_eq!(out.summary.pruned_units, 13);
     // With s = 0.6 (k = 18) both A and B cross in the first pass (B has 8
     // of 10, kept 0.2 < 0.3): redistribute gives C the 4 left, seed none.
-    let out = run(&layers, &exact("1x1", 0.6).max_layer(0.7));
+    let out = run(&layers, &exact("1x1", 0.6).max_sparsity_ratio_per_op(0.7));
     assert_eq!(out.masks[2], [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
     assert_eq!(out.summary.pruned_units, 18);
     let out = run(
         &layers,
-        &exact("1x1", 0.6).max_layer(0.7).cap(CapMode::Seed),
+        &exact("1x1", 0.6)
+            .max_sparsity_ratio_per_op(0.7)
+            .cap(CapMode::Seed),
     );
     assert_eq!(out.masks, [held.to_vec(), held.to_vec(), ones(10)]);
     assert_eq!(out.summary.pruned_units, 14);
 }
 
 #[test]
-fn min_layer_holds_a_layer_at_its_minimum() {
+fn min_bound_holds_a_layer_at_its_minimum() {
     // A = 0..10, B = 100..110, 1x1 global, s = 0.5, min 0.3, no max:
     // the global pass gives B nothing, so B is held at floor(0.3*10) = 3
     // (100..102), and the remaining k = 7 goes to A (0..6).
     let a = ramp(0.0, 10);
     let b = ramp(100.0, 10);
     let layers = [mat(&a, 1, 10), mat(&b, 1, 10)];
-    let out = run(&layers, &exact("1x1", 0.5).min_layer(0.3));
+    let out = run(&layers, &exact("1x1", 0.5).min_sparsity_ratio_per_op(0.3));
     assert_eq!(
         out.masks,
         [
@@ -945,14 +968,15 @@ fn min_layer_holds_a_layer_at_its_minimum() {
 fn cap_on_nm_groups() {
     // 2:4 on A (1x8, small scores) and B (1x8, large): 4 groups.
     // s = 0.25: block target 0.5, k = 2 -> both A groups in the global pass.
-    // max_layer 0.25 (elements) is 0.5 of A's groups: redistribute holds A
-    // at floor(0.5*2) = 1 group (the smaller score) and gives B the other.
+    // max_sparsity_ratio_per_op 0.25 (elements) is 0.5 of A's groups:
+    // redistribute holds A at floor(0.5*2) = 1 group (the smaller score) and
+    // gives B the other.
     let a = [1.0f32, 2.0, 3.0, 4.0, 0.0, 0.0, 5.0, 5.0]; // scores 0.75, 0
     let b = [11.0f32, 12.0, 13.0, 14.0, 21.0, 22.0, 23.0, 24.0]; // 5.75, 10.75
     let layers = [mat(&a, 1, 8), mat(&b, 1, 8)];
     let out = run(&layers, &exact("2:4", 0.25));
     assert_eq!(out.masks, [vec![0, 0, 1, 1, 0, 0, 1, 1], ones(8)]);
-    let out = run(&layers, &exact("2:4", 0.25).max_layer(0.25));
+    let out = run(&layers, &exact("2:4", 0.25).max_sparsity_ratio_per_op(0.25));
     assert_eq!(
         out.masks,
         [vec![1, 1, 1, 1, 0, 0, 1, 1], vec![0, 0, 1, 1, 1, 1, 1, 1]]
@@ -1230,17 +1254,20 @@ fn nan_score_names_layer_and_index() {
         incl("4x1", 0.5), // skipped layer: NaN still rejected
         exact("2x2", 0.5),
         exact("2:4", 0.5),
-        exact("1xchannel", 0.5).domain(Domain::Local),
+        exact("1xchannel", 0.5).scope(Scope::Local),
         exact("channelx1", 0.0),
     ] {
         let err = prune_err(&layers, &o);
         assert_eq!(err.layer(), Some(1), "{}", o.pattern.name());
         assert_eq!(err.kind(), &ErrorKind::NanScore { index: 6 });
         assert_eq!(err.to_string(), "layer 1: score at element 6 is NaN");
-        // plan rejects it too, without touching the reports.
-        let mut reports = [LayerReport::default(); 2];
-        assert_eq!(plan(&layers, &o, &mut reports).unwrap_err(), err);
-        assert_eq!(reports, [LayerReport::default(); 2]);
+        // plan rejects it too, without touching the plans.
+        let mut plans = [LayerPlan::default(); 2];
+        assert_eq!(
+            Pruner::new().plan(&layers, &o, &mut plans).unwrap_err(),
+            err
+        );
+        assert_eq!(plans, [LayerPlan::default(); 2]);
     }
     // Magnitude does not hide a NaN (|NaN| is NaN).
     let o = exact("1x1", 0.5).criterion(Criterion::Magnitude);
@@ -1376,22 +1403,50 @@ fn error_bad_ratios() {
             k => panic!("expected BadRatio, got {k:?}"),
         }
     };
-    bad(opts("1x1", f64::NAN), "sparsity", f64::NAN);
-    bad(opts("1x1", -0.1), "sparsity", -0.1);
-    bad(opts("1x1", 1.5), "sparsity", 1.5);
-    bad(opts("1x1", f64::INFINITY), "sparsity", f64::INFINITY);
-    bad(opts("1x1", 0.5).max_layer(f64::NAN), "max_layer", f64::NAN);
-    bad(opts("1x1", 0.5).max_layer(1.01), "max_layer", 1.01);
-    bad(opts("1x1", 0.5).min_layer(-0.5), "min_layer", -0.5);
-    bad(opts("1x1", 0.5).min_layer(f64::NAN), "min_layer", f64::NAN);
+    bad(opts("1x1", f64::NAN), "target_sparsity", f64::NAN);
+    bad(opts("1x1", -0.1), "target_sparsity", -0.1);
+    bad(opts("1x1", 1.5), "target_sparsity", 1.5);
+    bad(opts("1x1", f64::INFINITY), "target_sparsity", f64::INFINITY);
     bad(
-        opts("1x1", 0.5).min_layer(0.6).max_layer(0.5),
-        "min_layer (above max_layer)",
+        opts("1x1", 0.5).max_sparsity_ratio_per_op(f64::NAN),
+        "max_sparsity_ratio_per_op",
+        f64::NAN,
+    );
+    bad(
+        opts("1x1", 0.5).max_sparsity_ratio_per_op(1.01),
+        "max_sparsity_ratio_per_op",
+        1.01,
+    );
+    bad(
+        opts("1x1", 0.5).min_sparsity_ratio_per_op(-0.5),
+        "min_sparsity_ratio_per_op",
+        -0.5,
+    );
+    bad(
+        opts("1x1", 0.5).min_sparsity_ratio_per_op(f64::NAN),
+        "min_sparsity_ratio_per_op",
+        f64::NAN,
+    );
+    bad(
+        opts("1x1", 0.5)
+            .min_sparsity_ratio_per_op(0.6)
+            .max_sparsity_ratio_per_op(0.5),
+        "min_sparsity_ratio_per_op (above max_sparsity_ratio_per_op)",
         0.6,
     );
     // Boundaries are valid.
-    run(&layers, &opts("1x1", 0.0).min_layer(0.0).max_layer(0.0));
-    run(&layers, &opts("1x1", 1.0).min_layer(1.0).max_layer(1.0));
+    run(
+        &layers,
+        &opts("1x1", 0.0)
+            .min_sparsity_ratio_per_op(0.0)
+            .max_sparsity_ratio_per_op(0.0),
+    );
+    run(
+        &layers,
+        &opts("1x1", 1.0)
+            .min_sparsity_ratio_per_op(1.0)
+            .max_sparsity_ratio_per_op(1.0),
+    );
 }
 
 #[test]
@@ -1428,7 +1483,7 @@ fn error_unknown_pattern_lists_registered() {
         ErrorKind::UnknownPattern { name, registry } => {
             assert_eq!(name.as_str(), "topk");
             let listed: Vec<&str> = registry.names().collect();
-            assert_eq!(listed, prunemask::BUILTIN_NAMES);
+            assert_eq!(listed, BUILTIN_NAMES);
         }
         k => panic!("{k:?}"),
     }
@@ -1478,6 +1533,122 @@ fn error_bad_patterns() {
     assert!(Pattern::new("x", KernelSet::n_in_m_dyn(2, 2)).is_err());
 }
 
+/// Every value of every option enum prints as its name and parses back;
+/// any other name is an `UnknownName` error that says which option, keeps
+/// the name (up to `PatternName::CAPACITY` bytes) and lists the names.
+#[test]
+fn option_words_round_trip() {
+    use std::fmt::{Debug, Display};
+    use std::str::FromStr;
+
+    fn check<T>(what: &str, values: &[(T, &str)], names: &[&str])
+    where
+        T: FromStr<Err = Error> + Display + Debug + PartialEq,
+    {
+        let listed: Vec<&str> = values.iter().map(|(_, n)| *n).collect();
+        assert_eq!(names, &listed[..], "{what}: NAMES");
+        for (value, name) in values {
+            assert_eq!(value.to_string(), *name, "{what}");
+            assert_eq!(&name.parse::<T>().unwrap(), value, "{what}");
+            assert_eq!(&value.to_string().parse::<T>().unwrap(), value, "{what}");
+        }
+        let long = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for bad in ["nope", "", "x", long] {
+            let err = bad.parse::<T>().unwrap_err();
+            assert_eq!(err.layer(), None);
+            match err.kind() {
+                ErrorKind::UnknownName {
+                    what: w,
+                    name,
+                    expected,
+                } => {
+                    assert_eq!(*w, what);
+                    let kept = &bad[..bad.len().min(prunemask::PatternName::CAPACITY)];
+                    assert_eq!(name.as_str(), kept, "{what}");
+                    assert_eq!(*expected, names, "{what}");
+                }
+                k => panic!("{what}: {bad:?} gave {k:?}"),
+            }
+            let text = err.to_string();
+            let want = format!("unknown {what} `");
+            assert!(text.starts_with(&want), "{text}");
+            assert!(
+                text.ends_with(&format!("; expected one of: {}", names.join(", "))),
+                "{text}"
+            );
+        }
+    }
+
+    check(
+        "scope",
+        &[(Scope::Global, "global"), (Scope::Local, "local")],
+        Scope::NAMES,
+    );
+    check(
+        "ties",
+        &[(Ties::Exact, "exact"), (Ties::Inclusive, "inclusive")],
+        Ties::NAMES,
+    );
+    check(
+        "reduce",
+        &[
+            (Reduce::Mean, "mean"),
+            (Reduce::Sum, "sum"),
+            (Reduce::Max, "max"),
+            (Reduce::L2, "l2"),
+        ],
+        Reduce::NAMES,
+    );
+    check(
+        "criterion",
+        &[
+            (Criterion::Scores, "scores"),
+            (Criterion::Magnitude, "magnitude"),
+        ],
+        Criterion::NAMES,
+    );
+    check(
+        "cap",
+        &[
+            (CapMode::Redistribute, "redistribute"),
+            (CapMode::Seed, "seed"),
+        ],
+        CapMode::NAMES,
+    );
+    check(
+        "compat",
+        &[(Compat::Native, "native"), (Compat::Inc20, "inc")],
+        Compat::NAMES,
+    );
+    let levels = [
+        (Level::Scalar, "scalar"),
+        (Level::V3, "v3"),
+        (Level::V4, "v4"),
+        (Level::Neon, "neon"),
+    ];
+    assert_eq!(levels.map(|(l, _)| l), Level::ALL);
+    check("level", &levels, Level::NAMES);
+    // The defaults are the first names.
+    assert_eq!(Scope::default().to_string(), "global");
+    assert_eq!(Ties::default().to_string(), "exact");
+    assert_eq!(Reduce::default().to_string(), "mean");
+    assert_eq!(Criterion::default().to_string(), "scores");
+    assert_eq!(CapMode::default().to_string(), "redistribute");
+    assert_eq!(Compat::default().to_string(), "native");
+    // Patterns too: every built-in name, and runtime sizes, print as parsed.
+    for name in BUILTIN_NAMES.iter().chain(&["3x2", "2xchannel", "3:8"]) {
+        let p: Pattern = name.parse().unwrap();
+        assert_eq!(p.to_string(), *name);
+        let again: Pattern = p.to_string().parse().unwrap();
+        assert_eq!(again.geometry(), p.geometry());
+    }
+    assert_eq!("nxm_4x1".parse::<Pattern>().unwrap().to_string(), "4x1");
+    assert!(matches!(
+        "topk".parse::<Pattern>().unwrap_err().kind(),
+        ErrorKind::UnknownPattern { .. }
+    ));
+}
+
 #[test]
 fn error_buffer_counts_and_lengths() {
     let a = [1.0f32, 2.0, 3.0, 4.0];
@@ -1504,23 +1675,23 @@ fn error_buffer_counts_and_lengths() {
             ..
         }
     ));
-    // Reports count.
+    // Plans count.
     let err = prune_err_with(&layers, &o, &[4, 8], 3);
     assert_eq!(
         err.kind(),
         &ErrorKind::LayerCount {
-            what: "reports",
+            what: "plans",
             expected: 2,
             got: 3
         }
     );
-    let mut reps = [LayerReport::default(); 1];
+    let mut reps = [LayerPlan::default(); 1];
     assert!(matches!(
-        plan(&layers, &o, &mut reps).unwrap_err().kind(),
-        ErrorKind::LayerCount {
-            what: "reports",
-            ..
-        }
+        Pruner::new()
+            .plan(&layers, &o, &mut reps)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::LayerCount { what: "plans", .. }
     ));
     // Mask length, names the layer.
     let err = prune_err_with(&layers, &o, &[4, 9], 2);
@@ -1549,11 +1720,13 @@ fn error_write_mask_mismatch() {
     let b: Vec<f32> = (0..8).map(|x| x as f32).collect();
     let o = exact("2:4", 0.5);
     let layers = [mat(&a, 2, 4)];
-    let mut reports = [LayerReport::default()];
-    plan(&layers, &o, &mut reports).unwrap();
-    let check = |layer: Layer<'_>, report: &LayerReport, len: usize| -> Error {
+    let mut reports = [LayerPlan::default()];
+    Pruner::new().plan(&layers, &o, &mut reports).unwrap();
+    let check = |layer: Layer<'_>, report: &LayerPlan, len: usize| -> Error {
         let mut m = vec![SENTINEL; len];
-        let err = write_mask(&layer, &o, report, &mut m).unwrap_err();
+        let err = Pruner::new()
+            .write_mask(&layer, &o, report, &mut m)
+            .unwrap_err();
         assert!(m.iter().all(|&v| v == SENTINEL));
         err
     };
@@ -1570,7 +1743,7 @@ fn error_write_mask_mismatch() {
     );
     // A default (unplanned) report.
     assert_eq!(
-        check(mat(&a, 2, 4), &LayerReport::default(), 8).kind(),
+        check(mat(&a, 2, 4), &LayerPlan::default(), 8).kind(),
         &ErrorKind::PlanMismatch
     );
     // A wrong mask length comes first.
@@ -1590,16 +1763,18 @@ fn error_write_mask_mismatch() {
     );
     // A skipped plan does not fit a layer that the pattern fits.
     let s = [0.0f32; 8];
-    let mut sr = [LayerReport::default()];
-    plan(&[mat(&s, 4, 2)], &o, &mut sr).unwrap();
-    assert!(matches!(sr[0].status, Status::Skipped(_)));
+    let mut sr = [LayerPlan::default()];
+    Pruner::new().plan(&[mat(&s, 4, 2)], &o, &mut sr).unwrap();
+    assert!(matches!(sr[0].report().status, Status::Skipped(_)));
     assert_eq!(
         check(mat(&a, 2, 4), &sr[0], 8).kind(),
         &ErrorKind::PlanMismatch
     );
     // ...and is written for the layer it was planned for.
     let mut m = [SENTINEL; 8];
-    write_mask(&mat(&s, 4, 2), &o, &sr[0], &mut m).unwrap();
+    Pruner::new()
+        .write_mask(&mat(&s, 4, 2), &o, &sr[0], &mut m)
+        .unwrap();
     assert_eq!(m, [1; 8]);
 }
 
@@ -1668,7 +1843,7 @@ fn error_registry_duplicate_and_names() {
     const R: Registry = Registry::with(&[("first", KernelSet::custom_block(1, 2, first))]);
     let names: Vec<&str> = R.names().collect();
     assert_eq!(names[0], "first");
-    assert_eq!(names.len(), 1 + prunemask::BUILTIN_NAMES.len());
+    assert_eq!(names.len(), 1 + BUILTIN_NAMES.len());
 }
 
 #[test]
@@ -1676,15 +1851,18 @@ fn error_sparsity_inputs() {
     let p = pat("1x2");
     let good = [1u8, 1, 0, 0];
     let bad = [1u8, 2, 0, 0];
-    let err = sparsity(
-        &p,
-        &[Shape::matrix(1, 4), Shape::matrix(2, 2)],
-        &[&good[..], &bad[..]],
-    )
-    .unwrap_err();
+    let err = Pruner::new()
+        .mask_sparsity(
+            &p,
+            &[Shape::matrix(1, 4), Shape::matrix(2, 2)],
+            &[&good[..], &bad[..]],
+        )
+        .unwrap_err();
     assert_eq!(err.layer(), Some(1));
     assert_eq!(err.kind(), &ErrorKind::MaskValue { index: 1, value: 2 });
-    let err = sparsity(&p, &[Shape::matrix(1, 4)], &[&good[..3]]).unwrap_err();
+    let err = Pruner::new()
+        .mask_sparsity(&p, &[Shape::matrix(1, 4)], &[&good[..3]])
+        .unwrap_err();
     assert_eq!(
         err.kind(),
         &ErrorKind::MaskLength {
@@ -1693,17 +1871,20 @@ fn error_sparsity_inputs() {
         }
     );
     assert_eq!(err.layer(), Some(0));
-    let err = sparsity(&p, &[Shape::matrix(1, 4)], &[&good[..], &good[..]]).unwrap_err();
+    let err = Pruner::new()
+        .mask_sparsity(&p, &[Shape::matrix(1, 4)], &[&good[..], &good[..]])
+        .unwrap_err();
     assert!(matches!(
         err.kind(),
         ErrorKind::LayerCount { what: "masks", .. }
     ));
-    let err = sparsity(
-        &p,
-        &[Shape::matrix(1, 4), Shape::matrix(0, 4)],
-        &[&good[..], &[][..]],
-    )
-    .unwrap_err();
+    let err = Pruner::new()
+        .mask_sparsity(
+            &p,
+            &[Shape::matrix(1, 4), Shape::matrix(0, 4)],
+            &[&good[..], &[][..]],
+        )
+        .unwrap_err();
     assert_eq!(
         (err.layer(), err.kind()),
         (Some(1), &ErrorKind::ZeroDimension)
@@ -1720,7 +1901,9 @@ fn error_lock_inputs() {
     let mut m0 = [SENTINEL; 4];
     let mut m1 = [SENTINEL; 8];
     let mut reports = [LayerReport::default(); 2];
-    let err = lock(&layers, &p, &mut reports, &mut [&mut m0[..], &mut m1[..]]).unwrap_err();
+    let err = Pruner::new()
+        .lock(&layers, &p, &mut reports, &mut [&mut m0[..], &mut m1[..]])
+        .unwrap_err();
     assert_eq!(
         (err.layer(), err.kind()),
         (Some(1), &ErrorKind::NanScore { index: 5 })
@@ -1728,13 +1911,14 @@ fn error_lock_inputs() {
     let mut short = [SENTINEL; 7];
     let w2 = [1.0f32; 8];
     let layers = [mat(&ok, 1, 4), mat(&w2, 2, 4)];
-    let err = lock(
-        &layers,
-        &p,
-        &mut reports,
-        &mut [&mut m0[..], &mut short[..]],
-    )
-    .unwrap_err();
+    let err = Pruner::new()
+        .lock(
+            &layers,
+            &p,
+            &mut reports,
+            &mut [&mut m0[..], &mut short[..]],
+        )
+        .unwrap_err();
     assert_eq!(
         (err.layer(), err.kind()),
         (
@@ -1745,13 +1929,14 @@ fn error_lock_inputs() {
             }
         )
     );
-    let err = lock(
-        &layers,
-        &p,
-        &mut reports[..1],
-        &mut [&mut m0[..], &mut m1[..]],
-    )
-    .unwrap_err();
+    let err = Pruner::new()
+        .lock(
+            &layers,
+            &p,
+            &mut reports[..1],
+            &mut [&mut m0[..], &mut m1[..]],
+        )
+        .unwrap_err();
     assert!(matches!(
         err.kind(),
         ErrorKind::LayerCount {
@@ -1759,7 +1944,9 @@ fn error_lock_inputs() {
             ..
         }
     ));
-    let err = lock(&layers, &p, &mut reports, &mut [&mut m0[..]]).unwrap_err();
+    let err = Pruner::new()
+        .lock(&layers, &p, &mut reports, &mut [&mut m0[..]])
+        .unwrap_err();
     assert!(matches!(
         err.kind(),
         ErrorKind::LayerCount { what: "masks", .. }
@@ -1780,7 +1967,9 @@ fn lock1(layers: &[Layer<'_>], name: &str) -> (Vec<Vec<u8>>, Vec<LayerReport>, S
     let mut reports = vec![LayerReport::default(); layers.len()];
     let s = {
         let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-        lock(layers, &pat(name), &mut reports, &mut outs).unwrap()
+        Pruner::new()
+            .lock(layers, &pat(name), &mut reports, &mut outs)
+            .unwrap()
     };
     (masks, reports, s)
 }
@@ -1862,21 +2051,35 @@ fn sparsity_blockwise_and_elementwise() {
     let m1 = [0u8, 0, 0, 1, 1, 1, 0, 0];
     let m2 = [0u8; 6];
     let shapes = [Shape::matrix(2, 4), Shape::matrix(2, 3)];
-    let s = sparsity(&pat("1x2"), &shapes, &[&m1[..], &m2[..]]).unwrap();
+    let s = Pruner::new()
+        .mask_sparsity(&pat("1x2"), &shapes, &[&m1[..], &m2[..]])
+        .unwrap();
     assert_eq!((s.zero, s.total), (2, 4));
     assert_eq!(s.ratio(), 0.5);
     // N:M is element-wise over all elements: 5 + 6 zeros of 14.
-    let s = sparsity(&pat("2:4"), &shapes, &[&m1[..], &m2[..]]).unwrap();
+    let s = Pruner::new()
+        .mask_sparsity(&pat("2:4"), &shapes, &[&m1[..], &m2[..]])
+        .unwrap();
     assert_eq!((s.zero, s.total), (11, 14));
     // 1x1 counts elements of fitting layers (all fit).
-    let s = sparsity(&pat("1x1"), &shapes, &[&m1[..], &m2[..]]).unwrap();
+    let s = Pruner::new()
+        .mask_sparsity(&pat("1x1"), &shapes, &[&m1[..], &m2[..]])
+        .unwrap();
     assert_eq!((s.zero, s.total), (11, 14));
     // Conv: 1x2 blocks on OIHW [1, 2, 1, 2] are flat {0,2} and {1,3}.
     let mc = [0u8, 1, 0, 1];
-    let s = sparsity(&pat("1x2"), &[Shape::conv(1, 2, 1, 2)], &[&mc[..]]).unwrap();
+    let s = Pruner::new()
+        .mask_sparsity(&pat("1x2"), &[Shape::conv(1, 2, 1, 2)], &[&mc[..]])
+        .unwrap();
     assert_eq!((s.zero, s.total), (1, 2));
     // Nothing to count.
-    assert_eq!(sparsity(&pat("4x1"), &[], &[]).unwrap().ratio(), 0.0);
+    assert_eq!(
+        Pruner::new()
+            .mask_sparsity(&pat("4x1"), &[], &[])
+            .unwrap()
+            .ratio(),
+        0.0
+    );
 }
 
 #[test]
@@ -1886,7 +2089,9 @@ fn sparsity_of_pruned_masks() {
     for name in ["4x1", "1x4", "2x2", "channelx1", "1xchannel"] {
         let out = run(&[mat(&w, 8, 8)], &exact(name, 0.5));
         let m: Vec<&[u8]> = out.masks.iter().map(|m| &m[..]).collect();
-        let s = sparsity(&pat(name), &[Shape::matrix(8, 8)], &m).unwrap();
+        let s = Pruner::new()
+            .mask_sparsity(&pat(name), &[Shape::matrix(8, 8)], &m)
+            .unwrap();
         assert_eq!(
             (s.zero, s.total),
             (out.summary.pruned_units, out.summary.units),
@@ -1922,7 +2127,7 @@ fn registry_custom_kernel_through_prune() {
     // [9, 0, 5, 6] as 1x2 blocks: mean 4.5, 5.5 -> the builtin prunes block
     // 0; first element 9, 5 -> the custom kernel prunes block 1.
     let w = [9.0f32, 0.0, 5.0, 6.0];
-    let o = Options::new(p, 0.5).max_layer(1.0);
+    let o = Options::new(p, 0.5).max_sparsity_ratio_per_op(1.0);
     let out = run(&[mat(&w, 1, 4)], &o);
     assert_eq!(out.masks[0], [1, 1, 0, 0]);
     assert_eq!(out.reports[0].threshold, Some(5.0));
@@ -1965,16 +2170,17 @@ fn plan_then_write_mask_per_layer() {
     for o in [
         exact("4x1", 0.5),
         incl("2:4", 0.5),
-        exact("1x1", 0.7).max_layer(0.6),
+        exact("1x1", 0.7).max_sparsity_ratio_per_op(0.6),
     ] {
         let out = run(&layers, &o);
-        let mut reports = [LayerReport::default(); 2];
-        let s = plan(&layers, &o, &mut reports).unwrap();
+        let mut plans = [LayerPlan::default(); 2];
+        let mut pruner = Pruner::new();
+        let s = pruner.plan(&layers, &o, &mut plans).unwrap();
         assert_eq!(s, out.summary);
-        assert_eq!(reports.to_vec(), out.reports);
+        assert_eq!(plans.to_vec(), out.plans);
         for (i, layer) in layers.iter().enumerate() {
             let mut m = vec![SENTINEL; layer.scores.len()];
-            write_mask(layer, &o, &reports[i], &mut m).unwrap();
+            pruner.write_mask(layer, &o, &plans[i], &mut m).unwrap();
             assert_eq!(m, out.masks[i]);
         }
     }
@@ -1994,7 +2200,7 @@ fn custom_kernel_nan_in_unread_element_is_an_error() {
 }
 
 #[test]
-fn min_layer_holds_when_k_is_used_up() {
+fn min_bound_holds_when_k_is_used_up() {
     // 1x1 global, min 0.1, max 0.5; A = 0..10, B = 1000..1100 (100 units),
     // C = 10..20. s = 0.092: k = floor(11.04) = 11.
     // Round 1: t = 10: A 10 (over 0.5 -> held at 5), B 0 (under 0.1 ->
@@ -2005,7 +2211,12 @@ fn min_layer_holds_when_k_is_used_up() {
     let b = ramp(1000.0, 100);
     let c = ramp(10.0, 10);
     let layers = [mat(&a, 1, 10), mat(&b, 1, 100), mat(&c, 1, 10)];
-    let out = run(&layers, &exact("1x1", 0.092).max_layer(0.5).min_layer(0.1));
+    let out = run(
+        &layers,
+        &exact("1x1", 0.092)
+            .max_sparsity_ratio_per_op(0.5)
+            .min_sparsity_ratio_per_op(0.1),
+    );
     assert_eq!(out.summary.target_units, 11);
     let pruned: Vec<u64> = out.reports.iter().map(|r| r.pruned_units).collect();
     assert_eq!(pruned, [5, 10, 1]);
@@ -2013,14 +2224,14 @@ fn min_layer_holds_when_k_is_used_up() {
 }
 
 #[test]
-fn min_layer_holds_even_when_k_is_below_one() {
+fn min_bound_holds_even_when_k_is_below_one() {
     // s = 0.04 over 20 units: k = 0, so the pool prunes nothing; with
     // min 0.2 each layer is still held at floor(0.2 * 10) = 2 units (its
     // two smallest). Without a minimum, k < 1 keeps everything.
     let a = ramp(0.0, 10);
     let b = ramp(100.0, 10);
     let layers = [mat(&a, 1, 10), mat(&b, 1, 10)];
-    let out = run(&layers, &exact("1x1", 0.04).min_layer(0.2));
+    let out = run(&layers, &exact("1x1", 0.04).min_sparsity_ratio_per_op(0.2));
     let held = vec![0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
     assert_eq!(out.masks, [held.clone(), held]);
     assert_eq!(out.reports[0].status, Status::Bounded(Bound::Min));
@@ -2064,7 +2275,7 @@ fn wide_blocks_on_wide_layers() {
 
 /// A custom kernel that scores a unit differently on each call (here a
 /// counter) makes the collecting pass see more keys in the threshold's
-/// bucket than the histogram counted: `plan_with` must not overrun its
+/// bucket than the histogram counted: a plan with scratch must not overrun its
 /// scratch, and no call panics, whatever the scratch size.
 #[test]
 fn unstable_custom_kernel_never_overruns_scratch() {
@@ -2088,13 +2299,14 @@ fn unstable_custom_kernel_never_overruns_scratch() {
     let opts = Options::new(pattern, 0.5);
     // 7 to 12 spare words: the bucket of 127 (3 units) fits, 768 do not.
     for spare in [0usize, 6, 7, 8, 9, 12, 40, 200, 400] {
-        let mut reports = vec![LayerReport::default(); 3];
-        let mut scratch = vec![u64::MAX; prunemask::SCRATCH_MIN + spare];
+        let mut plans = vec![LayerPlan::default(); 3];
+        let mut scratch = vec![u64::MAX; Pruner::SCRATCH_MIN + spare];
         CALLS.store(0, Ordering::Relaxed);
-        if let Ok(s) = prunemask::plan_with(&layers, &opts, &mut reports, &mut scratch) {
+        let mut pruner = Pruner::with_scratch(&mut scratch);
+        if let Ok(s) = pruner.plan(&layers, &opts, &mut plans) {
             assert!(s.pruned_units <= s.units, "spare {spare}");
             let mut m = vec![SENTINEL; 256];
-            let _ = write_mask(&layers[0], &opts, &reports[0], &mut m);
+            let _ = pruner.write_mask(&layers[0], &opts, &plans[0], &mut m);
         }
     }
 }
@@ -2146,15 +2358,17 @@ fn scored_units(score: fn(&Tile<'_>, &mut [f32]), ties: Ties) -> (u64, u64, u64)
         .collect();
     let opts = Options::new(pattern, 0.37).ties(ties);
     let units = 16 * 256 * 256;
-    let mut scratch = vec![u64::MAX; prunemask::scratch_words(units)];
+    let mut scratch = vec![u64::MAX; Pruner::scratch_words(units)];
     let (mut a, mut b) = (
-        vec![LayerReport::default(); 16],
-        vec![LayerReport::default(); 16],
+        vec![LayerPlan::default(); 16],
+        vec![LayerPlan::default(); 16],
     );
     SCORED.store(0, Ordering::Relaxed);
-    let fast = prunemask::plan_with(&layers, &opts, &mut a, &mut scratch).unwrap();
+    let fast = Pruner::with_scratch(&mut scratch)
+        .plan(&layers, &opts, &mut a)
+        .unwrap();
     let with = SCORED.swap(0, Ordering::Relaxed);
-    let slow = plan(&layers, &opts, &mut b).unwrap();
+    let slow = Pruner::new().plan(&layers, &opts, &mut b).unwrap();
     let without = SCORED.swap(0, Ordering::Relaxed);
     assert_eq!(fast, slow);
     assert_eq!(a, b);
@@ -2169,7 +2383,7 @@ fn units_at(ratio: f64, units: u64) -> u64 {
 }
 
 #[test]
-fn plan_with_reads_the_scores_about_once() {
+fn scratch_plan_reads_the_scores_about_once() {
     // One test: the counter is shared.
     let (units, with, without) = scored_units(|t, out| counted_kernel(t, out, spread), Ties::Exact);
     // One pass and a sample of about 49152 units, against four passes.

@@ -8,9 +8,7 @@ use core::hint::black_box;
 
 use cortex_m_rt::entry;
 use panic_halt as _;
-use prunemask::{
-    lock, prune, sparsity, Criterion, Layer, LayerReport, Options, Pattern, Shape,
-};
+use prunemask::{Criterion, Layer, LayerPlan, LayerReport, Options, Pattern, Pruner, Shape};
 
 const ROWS: usize = 16;
 const COLS: usize = 32;
@@ -24,16 +22,19 @@ fn main() -> ! {
     let weights = black_box(weights);
     let layers = [Layer::new(&weights[..], Shape::matrix(ROWS, COLS))];
     let mut mask = [0u8; ROWS * COLS];
+    let mut plans = [LayerPlan::default()];
     let mut reports = [LayerReport::default()];
+    let mut pruner = Pruner::new();
     let mut pruned = 0;
     for name in ["2:4", "4x1"] {
         if let Ok(pattern) = Pattern::parse(black_box(name)) {
             let opts = Options::new(pattern, 0.5).criterion(Criterion::Magnitude);
-            if let Ok(summary) = prune(&layers, &opts, &mut reports, &mut [&mut mask[..]]) {
+            if let Ok(summary) = pruner.prune(&layers, &opts, &mut plans, &mut [&mut mask[..]]) {
                 pruned += summary.pruned_elements;
             }
-            let _ = lock(&layers, &opts.pattern, &mut reports, &mut [&mut mask[..]]);
-            let _ = black_box(sparsity(&opts.pattern, &[layers[0].shape], &[&mask[..]]));
+            let _ = pruner.lock(&layers, &opts.pattern, &mut reports, &mut [&mut mask[..]]);
+            let _ =
+                black_box(pruner.mask_sparsity(&opts.pattern, &[layers[0].shape], &[&mask[..]]));
         }
     }
     black_box(pruned);

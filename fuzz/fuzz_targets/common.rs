@@ -2,7 +2,8 @@
 
 use arbitrary::{Result, Unstructured};
 use half::{bf16, f16};
-use prunemask::{Compat, Extent, Geometry, Pattern, Scores, Shape, SkipReason};
+use prunemask::ext::{Extent, Geometry};
+use prunemask::{Compat, Pattern, Scores, Shape, SkipReason};
 
 /// One layer's scores in their own dtype.
 #[derive(Debug)]

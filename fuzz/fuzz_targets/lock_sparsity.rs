@@ -1,5 +1,6 @@
-//! Pattern lock and sparsity: `lock` on weights with many exact zeros, then
-//! `sparsity` of its masks, and `sparsity` of arbitrary masks.
+//! Pattern lock and sparsity: `Pruner::lock` on weights with many exact
+//! zeros, then `Pruner::mask_sparsity` of its masks, and of arbitrary masks,
+//! at every level.
 //!
 //! Invariants:
 //! - no panic; `Err` exactly for invalid input (counts, lengths, NaN weights,
@@ -19,10 +20,8 @@ use libfuzzer_sys::fuzz_target;
 
 mod common;
 use common::{chance, flat, grid, mask_buffers, Data, Draw, Grid, PATTERNS};
-use prunemask::{
-    lock, lock_at, sparsity, sparsity_at, Compat, ErrorKind, Geometry, Layer, LayerReport, Level,
-    Pattern, Shape, Status,
-};
+use prunemask::ext::Geometry;
+use prunemask::{Compat, ErrorKind, Layer, LayerReport, Level, Pattern, Pruner, Shape, Status};
 
 const SENTINEL: u8 = 7;
 
@@ -164,7 +163,7 @@ fn expected_sparsity(p: Geometry, shapes: &[Shape], masks: &[&[u8]]) -> (u64, u6
                 total += m.len() as u64;
             }
             Geometry::Block { .. } => {
-                if let Some(g) = grid(s, p, Compat::Native).ok() {
+                if let Ok(g) = grid(s, p, Compat::Native) {
                     for u in units(s, g) {
                         zero += u.iter().all(|&x| m[x] == 0) as u64;
                         total += 1;
@@ -191,26 +190,35 @@ fuzz_target!(|input: Input| {
     let mut reports = vec![LayerReport::default(); if input.report_count_off { n + 1 } else { n }];
     let result = {
         let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
-        lock(&layers, &pattern, &mut reports, &mut outs)
+        Pruner::new().lock(&layers, &pattern, &mut reports, &mut outs)
     };
     // Every level gives what `lock` (the best level) gave; a level this CPU
     // lacks is an error and writes nothing.
     let result_debug = format!("{result:?}");
     for level in Level::ALL {
-        let mut bufs2 = mask_buffers(input.layers.iter().map(|l| l.data.len()), input.corrupt, SENTINEL);
+        let mut bufs2 = mask_buffers(
+            input.layers.iter().map(|l| l.data.len()),
+            input.corrupt,
+            SENTINEL,
+        );
         let mut reports2 = vec![LayerReport::default(); reports.len()];
         let r = {
             let mut outs: Vec<&mut [u8]> = bufs2.iter_mut().map(|b| &mut b[..]).collect();
-            lock_at(level, &layers, &pattern, &mut reports2, &mut outs)
+            Pruner::new()
+                .level(level)
+                .lock(&layers, &pattern, &mut reports2, &mut outs)
         };
         if level.is_available() {
-            assert_eq!(format!("{r:?}"), result_debug, "lock_at {level:?}");
-            assert_eq!(bufs2, bufs, "lock_at {level:?} masks");
+            assert_eq!(format!("{r:?}"), result_debug, "lock at {level:?}");
+            assert_eq!(bufs2, bufs, "lock at {level:?} masks");
             if r.is_ok() {
-                assert_eq!(reports2, reports, "lock_at {level:?} reports");
+                assert_eq!(reports2, reports, "lock at {level:?} reports");
             }
         } else {
-            assert_eq!(r.unwrap_err().kind(), &ErrorKind::LevelUnavailable { level });
+            assert_eq!(
+                r.unwrap_err().kind(),
+                &ErrorKind::LevelUnavailable { level }
+            );
             assert!(bufs2.iter().all(|b| b.iter().all(|&x| x == SENTINEL)));
         }
     }
@@ -306,7 +314,9 @@ fuzz_target!(|input: Input| {
 
             // Sparsity of the lock masks: what lock pruned.
             let masks: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
-            let s = sparsity(&pattern, &shapes, &masks).expect("sparsity of lock masks");
+            let s = Pruner::new()
+                .mask_sparsity(&pattern, &shapes, &masks)
+                .expect("sparsity of lock masks");
             assert!((0.0..=1.0).contains(&s.ratio()));
             assert_eq!(
                 (s.zero, s.total),
@@ -333,13 +343,22 @@ fuzz_target!(|input: Input| {
         .iter()
         .enumerate()
         .find_map(|(i, m)| m.iter().position(|&v| v > 1).map(|j| (i, j, m[j])));
-    let want = sparsity(&other, &shapes, &masks);
+    let want = Pruner::new().mask_sparsity(&other, &shapes, &masks);
     for level in Level::ALL {
-        let got = sparsity_at(level, &other, &shapes, &masks);
+        let got = Pruner::new()
+            .level(level)
+            .mask_sparsity(&other, &shapes, &masks);
         if level.is_available() {
-            assert_eq!(format!("{got:?}"), format!("{want:?}"), "sparsity_at {level:?}");
+            assert_eq!(
+                format!("{got:?}"),
+                format!("{want:?}"),
+                "mask_sparsity at {level:?}"
+            );
         } else {
-            assert_eq!(got.unwrap_err().kind(), &ErrorKind::LevelUnavailable { level });
+            assert_eq!(
+                got.unwrap_err().kind(),
+                &ErrorKind::LevelUnavailable { level }
+            );
         }
     }
     match (want, bad) {
@@ -360,10 +379,14 @@ fuzz_target!(|input: Input| {
     }
     // Wrong counts and lengths are refused.
     if n > 1 {
-        assert!(sparsity(&other, &shapes, &masks[..n - 1]).is_err());
+        assert!(Pruner::new()
+            .mask_sparsity(&other, &shapes, &masks[..n - 1])
+            .is_err());
     }
     let short = &input.layers[0].other_mask[..input.layers[0].other_mask.len() - 1];
     let mut masks2 = masks.clone();
     masks2[0] = short;
-    assert!(sparsity(&other, &shapes, &masks2).is_err());
+    assert!(Pruner::new()
+        .mask_sparsity(&other, &shapes, &masks2)
+        .is_err());
 });

@@ -8,18 +8,23 @@
 //!   input after the last `_` (at most 32 bytes), and it matches an
 //!   independent reading of the grammar in SEMANTICS section 2;
 //! - the built-in registry, a valid user registry (for names it does not
-//!   define) and `Pattern::parse` agree;
+//!   define), `Pattern::parse` and `FromStr` agree; a pattern displays as
+//!   its name;
+//! - the name parses as an option word (`Scope`, `Ties`, `Reduce`,
+//!   `Criterion`, `CapMode`, `Compat`, `Level`) exactly when it is one of
+//!   its `NAMES`, and then displays as itself; else `UnknownName`;
 //! - an invalid user registry fails every lookup with a registry error;
 //! - every error has non-empty `Display` text, and no layer;
-//! - an `Ok` pattern can be used: a small `prune`, `lock` and `sparsity` run
-//!   without panicking and give 0/1 masks.
+//! - an `Ok` pattern can be used: a small `Pruner::prune`, `Pruner::lock`
+//!   and `Pruner::mask_sparsity` run without panicking and give 0/1 masks.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use prunemask::ext::{Extent, Geometry, KernelSet, Registry, Tile, BUILTIN_NAMES};
 use prunemask::{
-    lock, prune, sparsity, ErrorKind, Extent, Geometry, KernelSet, Layer, LayerReport, Options,
-    Pattern, Registry, Shape, Tile, BUILTIN_NAMES,
+    CapMode, Compat, Criterion, ErrorKind, Layer, LayerPlan, LayerReport, Level, Options, Pattern,
+    PatternName, Pruner, Reduce, Scope, Shape, Ties,
 };
 
 /// A user kernel: scores a block by its first element.
@@ -191,6 +196,27 @@ fn check_err(e: &prunemask::Error, what: &str) {
     assert_eq!(e.layer(), None, "{what}: {e:?}");
 }
 
+/// `name` as an option word of type `T`, whose names are `names`.
+fn option_word<T>(name: &str, names: &[&str])
+where
+    T: core::str::FromStr<Err = prunemask::Error> + core::fmt::Display,
+{
+    match name.parse::<T>() {
+        Ok(v) => {
+            assert!(names.contains(&name), "{name:?} parsed");
+            assert_eq!(v.to_string(), name);
+        }
+        Err(e) => {
+            assert!(!names.contains(&name), "{name:?} rejected: {e}");
+            check_err(&e, name);
+            assert!(
+                matches!(e.kind(), ErrorKind::UnknownName { expected, .. } if *expected == names),
+                "{e:?}"
+            );
+        }
+    }
+}
+
 /// Uses the pattern on two small layers; no panic, masks 0/1.
 fn trial(p: &Pattern, rows: usize, cols: usize, values: &[i8]) {
     let n = rows * cols;
@@ -206,28 +232,27 @@ fn trial(p: &Pattern, rows: usize, cols: usize, values: &[i8]) {
     ];
     let mut ma = vec![7u8; a.len()];
     let mut mb = vec![7u8; b.len()];
-    let mut reports = [LayerReport::default(); 2];
+    let mut plans = [LayerPlan::default(); 2];
     let max = match p.geometry() {
         Geometry::NInM { n, m } => n as f64 / m as f64,
         Geometry::Block { .. } => 1.0,
     };
-    let opts = Options::new(p.clone(), max / 2.0).max_layer(1.0);
+    let opts = Options::new(p.clone(), max / 2.0).max_sparsity_ratio_per_op(1.0);
+    let mut pruner = Pruner::new();
     // Finite scores, valid ratios: this cannot fail.
-    match prune(
-        &layers,
-        &opts,
-        &mut reports,
-        &mut [&mut ma[..], &mut mb[..]],
-    ) {
+    match pruner.prune(&layers, &opts, &mut plans, &mut [&mut ma[..], &mut mb[..]]) {
         Ok(_) => assert!(ma.iter().chain(&mb).all(|&x| x <= 1)),
         Err(e) => panic!("prune of small finite layers failed: {e}"),
     }
     let mut la = vec![7u8; a.len()];
     let mut lb = vec![7u8; b.len()];
-    match lock(&layers, p, &mut reports, &mut [&mut la[..], &mut lb[..]]) {
+    let mut reports = [LayerReport::default(); 2];
+    match pruner.lock(&layers, p, &mut reports, &mut [&mut la[..], &mut lb[..]]) {
         Ok(_) => {
             assert!(la.iter().chain(&lb).all(|&x| x <= 1));
-            let s = sparsity(p, &[layers[0].shape, layers[1].shape], &[&la[..], &lb[..]])
+            let shapes = [layers[0].shape, layers[1].shape];
+            let s = pruner
+                .mask_sparsity(p, &shapes, &[&la[..], &lb[..]])
                 .expect("sparsity of lock masks");
             assert!(s.zero <= s.total);
             assert!((0.0..=1.0).contains(&s.ratio()));
@@ -250,13 +275,29 @@ fuzz_target!(|input: Input| {
         (Err(a), Err(b)) => assert_eq!(a, b),
         _ => panic!("parse and Registry::new().lookup disagree on {name:?}"),
     }
+    match (&parsed, name.parse::<Pattern>()) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.geometry(), b.geometry());
+            assert_eq!(a.name(), b.name());
+            assert_eq!(a.to_string(), a.name());
+        }
+        (Err(a), Err(b)) => assert_eq!(*a, b),
+        _ => panic!("parse and FromStr disagree on {name:?}"),
+    }
+    option_word::<Scope>(&name, Scope::NAMES);
+    option_word::<Ties>(&name, Ties::NAMES);
+    option_word::<Reduce>(&name, Reduce::NAMES);
+    option_word::<Criterion>(&name, Criterion::NAMES);
+    option_word::<CapMode>(&name, CapMode::NAMES);
+    option_word::<Compat>(&name, Compat::NAMES);
+    option_word::<Level>(&name, Level::NAMES);
     match &parsed {
         Ok(p) => {
             check_geometry(p.geometry(), &name);
             assert_eq!(p.kernels().geometry(), p.geometry());
             assert_eq!(
                 p.name(),
-                truncate(key, prunemask::NAME_CAPACITY),
+                truncate(key, PatternName::CAPACITY),
                 "name of {name:?}"
             );
             let expected = if BUILTIN_NAMES.contains(&key) {
@@ -266,7 +307,7 @@ fuzz_target!(|input: Input| {
             };
             assert_eq!(p.geometry(), expected, "{name:?}");
             // The name a pattern reports parses back to the same geometry.
-            if key.len() <= prunemask::NAME_CAPACITY {
+            if key.len() <= PatternName::CAPACITY {
                 let again = Pattern::parse(p.name()).expect("a pattern's own name parses");
                 assert_eq!(again.geometry(), p.geometry());
             }
@@ -375,7 +416,7 @@ fuzz_target!(|input: Input| {
         Ok(p) => {
             assert!(valid, "Pattern::new accepted {:?}", set.geometry());
             check_geometry(p.geometry(), "Pattern::new");
-            assert_eq!(p.name(), truncate(&name, prunemask::NAME_CAPACITY));
+            assert_eq!(p.name(), truncate(&name, PatternName::CAPACITY));
             trial(
                 &p,
                 input.trial.0 as usize % 12 + 1,

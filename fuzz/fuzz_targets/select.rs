@@ -1,4 +1,5 @@
-//! Selection: `prune`, and `plan` + `write_mask`, over 1-4 small layers
+//! Selection: `Pruner::prune`, and `Pruner::plan` + `Pruner::write_mask`
+//! (with and without scratch), over 1-4 small layers
 //! (matrix and OIHW conv, f32/f16/bf16 scores from raw bit patterns) with
 //! an arbitrary pattern and arbitrary options.
 //!
@@ -21,10 +22,11 @@
 //!   first k by (score, pool order); inclusive: every score <= the k-th);
 //! - `plan` + `write_mask` gives the reports, summary and masks of `prune`;
 //! - every SIMD level this machine runs (`Level::ALL`, filtered by
-//!   `is_available`) gives what `Level::Scalar` gives, bit for bit: `prune`
-//!   results (masks, every report field, the summary, thresholds by their
-//!   bits, or the same error), `plan` + `write_mask`, and `unit_scores` of
-//!   each layer; a level it lacks is an error that writes nothing. Half
+//!   `is_available`; `Pruner::level`) gives what `Level::Scalar` gives, bit
+//!   for bit: `prune` results (masks, every plan field, the summary,
+//!   thresholds by their bits, or the same error), `plan` + `write_mask`,
+//!   and `unit_scores` of each layer; a level it lacks is an error that
+//!   writes nothing. Half
 //!   the inputs use a pattern with a SIMD kernel (N:M groups of four, Nx1
 //!   blocks) on layers whose view is contiguous, as those kernels need.
 #![no_main]
@@ -35,10 +37,10 @@ use libfuzzer_sys::fuzz_target;
 
 mod common;
 use common::{chance, flat, grid, mask_buffers, view_dims, Data, Draw};
+use prunemask::ext::{Extent, Geometry};
 use prunemask::{
-    plan, plan_with, prune, prune_with, scratch_words, unit_scores, write_mask, Bound, CapMode, Compat, Criterion, Domain, Error,
-    ErrorKind, Extent, Geometry, Layer, LayerReport, Level, Options, Pattern, Reduce, Shape,
-    Status, Summary, Ties,
+    Bound, CapMode, Compat, Criterion, Error, ErrorKind, Layer, LayerPlan, LayerReport, Level,
+    Options, Pattern, Pruner, Reduce, Scope, Shape, Status, Summary, Ties,
 };
 
 const SENTINEL: u8 = 7;
@@ -77,7 +79,7 @@ mod stats {
             return;
         }
         let n = COUNTS[i].fetch_add(1, Relaxed) + 1;
-        if i == 0 && n % (1 << 16) == 0 {
+        if i == 0 && n.is_multiple_of(1 << 16) {
             let line: Vec<String> = NAMES
                 .iter()
                 .zip(&COUNTS)
@@ -120,7 +122,7 @@ enum Corrupt {
     None,
     /// Mask of layer `.0` one element longer (or shorter).
     MaskLen(usize, bool),
-    ReportCount,
+    PlanCount,
     MaskCount,
 }
 
@@ -131,7 +133,7 @@ struct Input {
     sparsity: f64,
     max_layer: f64,
     min_layer: f64,
-    domain: Domain,
+    scope: Scope,
     ties: Ties,
     cap: CapMode,
     reduce: Reduce,
@@ -277,7 +279,7 @@ impl<'a> Arbitrary<'a> for Input {
         let corrupt = if chance(u, 1, 32)? {
             match u.int_in_range(0u8..=2)? {
                 0 => Corrupt::MaskLen(u.int_in_range(0..=count - 1)?, bool::arbitrary(u)?),
-                1 => Corrupt::ReportCount,
+                1 => Corrupt::PlanCount,
                 _ => Corrupt::MaskCount,
             }
         } else {
@@ -289,10 +291,10 @@ impl<'a> Arbitrary<'a> for Input {
             sparsity,
             max_layer,
             min_layer,
-            domain: if bool::arbitrary(u)? {
-                Domain::Global
+            scope: if bool::arbitrary(u)? {
+                Scope::Global
             } else {
-                Domain::Local
+                Scope::Local
             },
             ties: if chance(u, 1, 3)? {
                 Ties::Inclusive
@@ -368,15 +370,15 @@ fn oracle_1x1(input: &Input, target: f64) -> Vec<Vec<u8>> {
             }
         }
     };
-    match input.domain {
-        Domain::Global => {
+    match input.scope {
+        Scope::Global => {
             let mut pool = Vec::new();
             for (li, l) in input.layers.iter().enumerate() {
                 unit(li, l, &mut pool);
             }
             pools.push(pool);
         }
-        Domain::Local => {
+        Scope::Local => {
             for (li, l) in input.layers.iter().enumerate() {
                 let mut pool = Vec::new();
                 unit(li, l, &mut pool);
@@ -418,11 +420,11 @@ const UNWRITTEN: u32 = 0x7fc0_5a5a;
 /// (made as `input.corrupt` says, masks filled with `SENTINEL`).
 struct Outcome {
     result: Result<Summary, Error>,
-    reports: Vec<LayerReport>,
+    plans: Vec<LayerPlan>,
     bufs: Vec<Vec<u8>>,
 }
 
-fn run_prune(input: &Input, layers: &[Layer<'_>], opts: &Options) -> Outcome {
+fn run_prune(input: &Input, layers: &[Layer<'_>], opts: &Options, level: Level) -> Outcome {
     let n = layers.len();
     let off = match input.corrupt {
         Corrupt::MaskLen(j, longer) => Some((j, longer)),
@@ -430,9 +432,9 @@ fn run_prune(input: &Input, layers: &[Layer<'_>], opts: &Options) -> Outcome {
     };
     let lens = input.layers.iter().map(|l| l.data.len());
     let mut bufs = mask_buffers(lens, off, SENTINEL);
-    let mut reports = vec![
-        LayerReport::default();
-        if input.corrupt == Corrupt::ReportCount {
+    let mut plans = vec![
+        LayerPlan::default();
+        if input.corrupt == Corrupt::PlanCount {
             n + 1
         } else {
             n
@@ -443,11 +445,13 @@ fn run_prune(input: &Input, layers: &[Layer<'_>], opts: &Options) -> Outcome {
         if input.corrupt == Corrupt::MaskCount {
             outs.pop();
         }
-        prune(layers, opts, &mut reports, &mut outs)
+        Pruner::new()
+            .level(level)
+            .prune(layers, opts, &mut plans, &mut outs)
     };
     Outcome {
         result,
-        reports,
+        plans,
         bufs,
     }
 }
@@ -466,21 +470,21 @@ fn same_summary(want: &Summary, got: &Summary, what: &str) {
     );
 }
 
-/// Reports equal in every field (private ones included), thresholds bit
+/// Plans equal in every field (private ones included), thresholds bit
 /// for bit.
-fn same_reports(want: &[LayerReport], got: &[LayerReport], what: &str) {
-    assert_eq!(got, want, "{what}: reports");
+fn same_plans(want: &[LayerPlan], got: &[LayerPlan], what: &str) {
+    assert_eq!(got, want, "{what}: plans");
     for (li, (a, b)) in want.iter().zip(got).enumerate() {
         assert_eq!(
-            threshold_bits(b.threshold),
-            threshold_bits(a.threshold),
+            threshold_bits(b.report().threshold),
+            threshold_bits(a.report().threshold),
             "{what}: layer {li} threshold bits"
         );
     }
 }
 
 /// The stats counter of the SIMD kernel a layer's units reach, if any, by
-/// the conditions in src/kernels (`simd_groups`, `block_scores`) and
+/// the conditions in src/score (`simd_groups`, `block_scores`) and
 /// src/arch: a contiguous view (a matrix, or a conv with 1x1 kernels), and
 /// N:M groups of 2 to 32, or `1x4` blocks, or Nx1 blocks over 2 or more
 /// columns (halves: at most 64 rows).
@@ -508,10 +512,10 @@ fuzz_target!(|input: Input| {
     let pattern = Pattern::parse(input.pattern).unwrap();
     let geometry = pattern.geometry();
     let mut opts = Options::new(pattern, input.sparsity)
-        .domain(input.domain)
+        .scope(input.scope)
         .ties(input.ties)
-        .max_layer(input.max_layer)
-        .min_layer(input.min_layer)
+        .max_sparsity_ratio_per_op(input.max_layer)
+        .min_sparsity_ratio_per_op(input.min_layer)
         .cap(input.cap)
         .reduce(input.reduce)
         .criterion(input.criterion);
@@ -542,24 +546,24 @@ fuzz_target!(|input: Input| {
     assert_eq!(levels[0], Level::Scalar);
     let Outcome {
         result,
-        reports,
+        plans,
         bufs,
-    } = run_prune(&input, &layers, &opts.clone().level(Level::Scalar));
+    } = run_prune(&input, &layers, &opts, Level::Scalar);
     for &level in &levels[1..] {
-        let simd = run_prune(&input, &layers, &opts.clone().level(level));
+        let simd = run_prune(&input, &layers, &opts, level);
         let what = format!("{level:?} vs Scalar");
         match (&result, &simd.result) {
             (Ok(a), Ok(b)) => same_summary(a, b, &what),
             (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{what}: error"),
             (a, b) => panic!("{what}: prune gave {b:?}, scalar {a:?}"),
         }
-        same_reports(&reports, &simd.reports, &what);
+        same_plans(&plans, &simd.plans, &what);
         assert!(bufs == simd.bufs, "{what}: masks differ");
         stats::hit(stats::LEVEL_CMP);
     }
     // A level this machine lacks is refused, and nothing is written.
     for level in Level::ALL.into_iter().filter(|l| !l.is_available()) {
-        let o = run_prune(&input, &layers, &opts.clone().level(level));
+        let o = run_prune(&input, &layers, &opts, level);
         let e = o.result.expect_err("prune at an unavailable level");
         if input.corrupt == Corrupt::None {
             assert_eq!(e.kind(), &ErrorKind::LevelUnavailable { level });
@@ -569,7 +573,9 @@ fuzz_target!(|input: Input| {
             "{e}: wrote"
         );
         let mut out = [0.0f32; 1];
-        let e = unit_scores(&layers[0], &opts.clone().level(level), &mut out);
+        let e = Pruner::new()
+            .level(level)
+            .unit_scores(&layers[0], &opts, &mut out);
         assert_eq!(
             e.map_err(|e| e.kind().clone()),
             Err(ErrorKind::LevelUnavailable { level })
@@ -581,7 +587,9 @@ fuzz_target!(|input: Input| {
         let units = fit.map_or(0, |g| g.rows * g.cols);
         let scores_at = |level: Level| {
             let mut out = vec![f32::from_bits(UNWRITTEN); units];
-            let r = unit_scores(layer, &opts.clone().level(level), &mut out);
+            let r = Pruner::new()
+                .level(level)
+                .unit_scores(layer, &opts, &mut out);
             (r, out.iter().map(|x| x.to_bits()).collect::<Vec<u32>>())
         };
         let (want, want_bits) = scores_at(Level::Scalar);
@@ -660,6 +668,7 @@ fuzz_target!(|input: Input| {
         Ok(s) => s,
     };
     assert!(valid, "invalid input accepted: {input:?}");
+    let reports: Vec<LayerReport> = plans.iter().map(|p| *p.report()).collect();
     stats::hit(1);
 
     // Structure of each layer's mask against its report.
@@ -683,7 +692,7 @@ fuzz_target!(|input: Input| {
             "layer {li}: pruned_elements vs mask zeros"
         );
         assert!(r.pruned_units <= r.units, "layer {li}");
-        assert!((0.0..=1.0).contains(&r.sparsity()));
+        assert!((0.0..=1.0).contains(&r.sparsity_ratio()));
         units += r.units;
         pruned_units += r.pruned_units;
         elements += r.elements;
@@ -752,15 +761,15 @@ fuzz_target!(|input: Input| {
     assert_eq!(summary.pruned_units, pruned_units);
     assert_eq!(summary.elements, elements);
     assert_eq!(summary.pruned_elements, pruned_elements);
-    assert!((0.0..=1.0).contains(&summary.sparsity()));
+    assert!((0.0..=1.0).contains(&summary.sparsity_ratio()));
 
     // Counts: k as documented, and what exact mode prunes.
     let target = input.sparsity / per_unit(geometry);
     let max_u = (input.max_layer / per_unit(geometry)).min(1.0);
     let min_u = (input.min_layer / per_unit(geometry)).min(1.0);
     let pooled = |r: &LayerReport| !matches!(r.status, Status::Skipped(_));
-    match input.domain {
-        Domain::Global => {
+    match input.scope {
+        Scope::Global => {
             let k = units_at(target, units);
             assert_eq!(summary.target_units, k, "global target_units");
             if exact && bounded == 0 {
@@ -770,7 +779,7 @@ fuzz_target!(|input: Input| {
                 assert!(summary.pruned_units >= k, "inclusive prunes at least k");
             }
         }
-        Domain::Local => {
+        Scope::Local => {
             let k: u64 = reports
                 .iter()
                 .filter(|r| pooled(r))
@@ -853,51 +862,64 @@ fuzz_target!(|input: Input| {
 
     // plan + write_mask gives the same, at every level.
     for &level in &levels {
-        let opts = opts.clone().level(level);
+        let mut pruner = Pruner::new().level(level);
         let what = format!("plan at {level:?} vs prune at Scalar");
-        let mut reports2 = vec![LayerReport::default(); n];
-        let summary2 =
-            plan(&layers, &opts, &mut reports2).expect("plan fails where prune succeeded");
+        let mut plans2 = vec![LayerPlan::default(); n];
+        let summary2 = pruner
+            .plan(&layers, &opts, &mut plans2)
+            .expect("plan fails where prune succeeded");
         same_summary(&summary, &summary2, &what);
-        same_reports(&reports, &reports2, &what);
-        for (li, (layer, r)) in layers.iter().zip(&reports2).enumerate() {
+        same_plans(&plans, &plans2, &what);
+        for (li, (layer, r)) in layers.iter().zip(&plans2).enumerate() {
             let mut m = vec![SENTINEL; layer.scores.len()];
-            write_mask(layer, &opts, r, &mut m).expect("write_mask of a planned layer");
+            pruner
+                .write_mask(layer, &opts, r, &mut m)
+                .expect("write_mask of a planned layer");
             assert_eq!(
                 m, bufs[li],
                 "layer {li}: write_mask at {level:?} differs from prune"
             );
             // A wrong-length buffer is refused and left alone.
             let mut short = vec![SENTINEL; layer.scores.len() + 1];
-            let e = write_mask(layer, &opts, r, &mut short).expect_err("wrong mask length");
+            let e = pruner
+                .write_mask(layer, &opts, r, &mut short)
+                .expect_err("wrong mask length");
             assert!(!e.to_string().is_empty());
             assert!(short.iter().all(|&x| x == SENTINEL));
         }
     }
 
-    // plan_with and prune_with give the same, at every level, whatever the
-    // scratch: too small for the fast path, a few spare words (the range
-    // or bucket cannot fit: radix fallbacks), or what scratch_words says
-    // (sample-select). The scratch starts as garbage.
+    // A pruner with scratch plans and prunes the same, at every level,
+    // whatever the scratch: too small for the fast path, a few spare words
+    // (the range or bucket cannot fit: radix fallbacks), or what
+    // `Pruner::scratch_words` says (sample-select). The scratch starts as
+    // garbage.
     let units: u64 = reports.iter().map(|r| r.units).sum();
     // One size a run (each run compares every level), chosen by the input.
-    let sizes = [0, prunemask::SCRATCH_MIN + 2 * n + 3, scratch_words(units)];
+    let sizes = [
+        0,
+        Pruner::SCRATCH_MIN + 2 * n + 3,
+        Pruner::scratch_words(units),
+    ];
     let words = sizes[(units as usize + n) % 3];
     let mut scratch = vec![u64::MAX; words];
     for &level in &levels {
-        let opts = opts.clone().level(level);
-        {
-            let what = format!("plan_with ({words} words) at {level:?} vs prune at Scalar");
-            let mut reports3 = vec![LayerReport::default(); n];
-            let summary3 = plan_with(&layers, &opts, &mut reports3, &mut scratch)
-                .expect("plan_with fails where prune succeeded");
-            same_summary(&summary, &summary3, &what);
-            same_reports(&reports, &reports3, &what);
-            let mut masks3: Vec<Vec<u8>> = layers.iter().map(|l| vec![SENTINEL; l.scores.len()]).collect();
-            let mut outs: Vec<&mut [u8]> = masks3.iter_mut().map(|m| &mut m[..]).collect();
-            prune_with(&layers, &opts, &mut reports3, &mut outs, &mut scratch)
-                .expect("prune_with fails where prune succeeded");
-            assert_eq!(masks3, bufs, "{what}: prune_with masks");
-        }
+        let mut pruner = Pruner::with_scratch(&mut scratch).level(level);
+        let what = format!("with_scratch ({words} words) at {level:?} vs prune at Scalar");
+        let mut plans3 = vec![LayerPlan::default(); n];
+        let summary3 = pruner
+            .plan(&layers, &opts, &mut plans3)
+            .expect("plan with scratch fails where prune succeeded");
+        same_summary(&summary, &summary3, &what);
+        same_plans(&plans, &plans3, &what);
+        let mut masks3: Vec<Vec<u8>> = layers
+            .iter()
+            .map(|l| vec![SENTINEL; l.scores.len()])
+            .collect();
+        let mut outs: Vec<&mut [u8]> = masks3.iter_mut().map(|m| &mut m[..]).collect();
+        pruner
+            .prune(&layers, &opts, &mut plans3, &mut outs)
+            .expect("prune with scratch fails where prune succeeded");
+        assert_eq!(masks3, bufs, "{what}: prune masks");
     }
 });
