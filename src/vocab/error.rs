@@ -137,7 +137,7 @@ pub enum ErrorKind {
         /// Length of the slice given.
         got: usize,
     },
-    /// A per-layer buffer list (masks, reports) has the wrong number of entries.
+    /// A per-layer list (plans, masks, reports) has the wrong number of entries.
     LayerCount {
         /// What the list is.
         what: &'static str,
