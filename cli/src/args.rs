@@ -3,8 +3,11 @@
 //! library's `Options`, the name filter, the thread count).
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use prunemask::{CapMode, Compat, Criterion, Reduce, Scope, Ties};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,30 +55,66 @@ pub struct PruneArgs {
     #[arg(long, default_value_t = 0.5)]
     pub sparsity: f64,
     /// One threshold for all layers (global), or one per layer (local).
-    #[arg(long, visible_alias = "domain", value_enum, default_value_t = ScopeArg::Global)]
-    pub scope: ScopeArg,
+    #[arg(
+        long,
+        visible_alias = "domain",
+        value_parser = named::<Scope>(Scope::NAMES),
+        default_value_t = Scope::Global
+    )]
+    pub scope: Scope,
     /// Most a layer may be pruned.
-    #[arg(long, default_value_t = 0.98)]
-    pub max_layer_sparsity: f64,
+    #[arg(
+        long,
+        visible_alias = "max-layer-sparsity",
+        value_name = "R",
+        default_value_t = 0.98
+    )]
+    pub max_sparsity_ratio_per_op: f64,
     /// Least a layer must be pruned.
-    #[arg(long, default_value_t = 0.0)]
-    pub min_layer_sparsity: f64,
+    #[arg(
+        long,
+        visible_alias = "min-layer-sparsity",
+        value_name = "R",
+        default_value_t = 0.0
+    )]
+    pub min_sparsity_ratio_per_op: f64,
     /// Prune exactly k units, or every unit `<=` the threshold.
-    #[arg(long, value_enum, default_value_t = TiesArg::Exact)]
-    pub ties: TiesArg,
-    /// Layers at --max-layer-sparsity give their share to the others
+    #[arg(
+        long,
+        value_parser = named::<Ties>(Ties::NAMES),
+        default_value_t = Ties::Exact
+    )]
+    pub ties: Ties,
+    /// Layers at --max-sparsity-ratio-per-op give their share to the others
     /// (redistribute), or not (seed, INC 2.0).
-    #[arg(long, value_enum, default_value_t = CapArg::Redistribute)]
-    pub cap: CapArg,
+    #[arg(
+        long,
+        value_parser = named::<CapMode>(CapMode::NAMES),
+        default_value_t = CapMode::Redistribute
+    )]
+    pub cap: CapMode,
     /// Block score (l2 ranks by the squared norm).
-    #[arg(long, value_enum, default_value_t = ReduceArg::Mean)]
-    pub reduce: ReduceArg,
+    #[arg(
+        long,
+        value_parser = named::<Reduce>(Reduce::NAMES),
+        default_value_t = Reduce::Mean
+    )]
+    pub reduce: Reduce,
     /// magnitude = |w|; scores = the tensor values as they are.
-    #[arg(long, value_enum, default_value_t = CriterionArg::Magnitude)]
-    pub criterion: CriterionArg,
-    /// `inc`: INC 2.0 behaviour (inclusive ties, seed cap, mean reduction).
-    #[arg(long, value_enum)]
-    pub compat: Option<CompatArg>,
+    #[arg(
+        long,
+        value_parser = named::<Criterion>(Criterion::NAMES),
+        default_value_t = Criterion::Magnitude
+    )]
+    pub criterion: Criterion,
+    /// `inc`: INC 2.0 behaviour (inclusive ties, seed cap, mean reduction,
+    /// INC's `Nxchannel` conv blocks); it overrides --ties, --cap and --reduce.
+    #[arg(
+        long,
+        value_parser = named::<Compat>(Compat::NAMES),
+        default_value_t = Compat::Native
+    )]
+    pub compat: Compat,
     /// Pattern-lock masks from the weights instead of selection.
     #[arg(long)]
     pub lock: bool,
@@ -102,36 +141,18 @@ pub struct PruneArgs {
     pub threads: Option<usize>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ScopeArg {
-    Global,
-    Local,
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TiesArg {
-    Exact,
-    Inclusive,
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CapArg {
-    Redistribute,
-    Seed,
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ReduceArg {
-    Mean,
-    Sum,
-    Max,
-    L2,
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CriterionArg {
-    Magnitude,
-    Scores,
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CompatArg {
-    Inc,
+/// A value parser for one of the library's option words: clap checks the
+/// value against `names` (so `--help` and its errors list them), then the
+/// type's own `FromStr` reads it.
+fn named<T>(names: &'static [&'static str]) -> impl TypedValueParser<Value = T>
+where
+    T: FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Debug,
+{
+    PossibleValuesParser::new(names).map(|name| {
+        name.parse()
+            .expect("a name in the type's NAMES parses with its FromStr")
+    })
 }
 
 #[cfg(test)]
@@ -158,24 +179,75 @@ mod tests {
             .command_or_demo();
         assert_eq!(p.file, None);
         assert_eq!((p.pattern.as_str(), p.sparsity), ("2:4", 0.5));
-        assert_eq!(p.scope, ScopeArg::Global);
-        assert_eq!((p.max_layer_sparsity, p.min_layer_sparsity), (0.98, 0.0));
-        assert_eq!((p.ties, p.cap), (TiesArg::Exact, CapArg::Redistribute));
+        assert_eq!(p.scope, Scope::Global);
+        assert_eq!(
+            (p.max_sparsity_ratio_per_op, p.min_sparsity_ratio_per_op),
+            (0.98, 0.0)
+        );
+        assert_eq!((p.ties, p.cap), (Ties::Exact, CapMode::Redistribute));
         assert_eq!(
             (p.reduce, p.criterion),
-            (ReduceArg::Mean, CriterionArg::Magnitude)
+            (Reduce::Mean, Criterion::Magnitude)
         );
         assert_eq!(
             (p.compat, p.lock, p.json, p.threads),
-            (None, false, false, None)
+            (Compat::Native, false, false, None)
         );
     }
 
     #[test]
     fn scope_and_its_alias_domain() {
-        assert_eq!(prune(&["--scope", "local"]).scope, ScopeArg::Local);
-        assert_eq!(prune(&["--domain", "local"]).scope, ScopeArg::Local);
-        assert_eq!(prune(&["--domain=global"]).scope, ScopeArg::Global);
+        assert_eq!(prune(&["--scope", "local"]).scope, Scope::Local);
+        assert_eq!(prune(&["--domain", "local"]).scope, Scope::Local);
+        assert_eq!(prune(&["--domain=global"]).scope, Scope::Global);
+    }
+
+    #[test]
+    fn per_op_bounds_and_their_old_names() {
+        for (max, min) in [
+            ("--max-sparsity-ratio-per-op", "--min-sparsity-ratio-per-op"),
+            ("--max-layer-sparsity", "--min-layer-sparsity"),
+        ] {
+            let p = prune(&[max, "0.75", min, "0.25"]);
+            assert_eq!(
+                (p.max_sparsity_ratio_per_op, p.min_sparsity_ratio_per_op),
+                (0.75, 0.25),
+                "{max} {min}"
+            );
+        }
+    }
+
+    /// Every name the library gives an option word is a value of its flag,
+    /// read as the library reads it; any other is refused, naming them.
+    #[test]
+    fn option_words_are_the_library_names() {
+        fn each<T: FromStr + PartialEq + std::fmt::Debug>(
+            flag: &str,
+            names: &[&str],
+            get: fn(&PruneArgs) -> T,
+        ) where
+            T::Err: std::fmt::Debug,
+        {
+            for name in names {
+                assert_eq!(
+                    get(&prune(&[flag, name])),
+                    name.parse().unwrap(),
+                    "{flag} {name}"
+                );
+            }
+            let argv = ["prunemask", "prune", flag, "bogus"];
+            let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+            assert!(err.contains("bogus"), "{err}");
+            for name in names {
+                assert!(err.contains(name), "{flag}: {name} is not in {err}");
+            }
+        }
+        each("--scope", Scope::NAMES, |p| p.scope);
+        each("--ties", Ties::NAMES, |p| p.ties);
+        each("--cap", CapMode::NAMES, |p| p.cap);
+        each("--reduce", Reduce::NAMES, |p| p.reduce);
+        each("--criterion", Criterion::NAMES, |p| p.criterion);
+        each("--compat", Compat::NAMES, |p| p.compat);
     }
 
     #[test]
@@ -194,6 +266,6 @@ mod tests {
             Some(std::path::Path::new("m.safetensors"))
         );
         assert_eq!(p.pattern, "4x1");
-        assert_eq!((p.compat, p.threads), (Some(CompatArg::Inc), Some(3)));
+        assert_eq!((p.compat, p.threads), (Compat::Inc20, Some(3)));
     }
 }

@@ -2,16 +2,16 @@
 //!
 //! - Pruned tensors, after the selection, on a few threads: a thread takes
 //!   the next tensor (last first), writes its mask into a buffer it reuses
-//!   (`prunemask::write_mask`, or `lock`), then writes the mask and the
-//!   pruned weights at the tensor's places in the outputs, in pieces of a
-//!   few MiB. Memory: one mask buffer per thread (the largest pruned
+//!   (`Pruner::write_mask`, or `Pruner::lock`; one `Pruner` shared by every
+//!   thread), then writes the mask and the pruned weights at the tensor's
+//!   places in the outputs, in pieces of a few MiB. Memory: one mask buffer per thread (the largest pruned
 //!   tensor's element count) and one piece buffer.
 //! - Dense tensors are copied to `--output` as they are, on a thread of
 //!   their own while the selection runs (they do not depend on it).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use prunemask::{Layer, LayerReport, Options, Pattern};
+use prunemask::{Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner};
 
 use crate::checkpoint::Checkpoint;
 use crate::progress::Progress;
@@ -22,10 +22,10 @@ const PIECE: usize = 4 << 20;
 
 /// How masks come about.
 pub enum Masking<'a> {
-    /// From a plan over all layers (`prunemask::plan_with`).
+    /// From a plan over all layers (`Pruner::plan`).
     Planned {
         opts: &'a Options,
-        reports: &'a [LayerReport],
+        plans: &'a [LayerPlan],
     },
     /// Pattern lock, each layer on its own.
     Lock(&'a Pattern),
@@ -38,6 +38,8 @@ pub struct Work<'a> {
     layer_of: &'a [Option<usize>],
     outputs: &'a Outputs,
     progress: &'a Progress,
+    /// Writes the masks (`&self` methods: the threads share it).
+    pruner: Pruner<'static>,
     /// Set by the first thread that fails: the others stop.
     failed: AtomicBool,
 }
@@ -49,6 +51,7 @@ impl<'a> Work<'a> {
         layer_of: &'a [Option<usize>],
         outputs: &'a Outputs,
         progress: &'a Progress,
+        level: Level,
     ) -> Self {
         Work {
             ckpt,
@@ -56,6 +59,7 @@ impl<'a> Work<'a> {
             layer_of,
             outputs,
             progress,
+            pruner: Pruner::new().level(level),
             failed: AtomicBool::new(false),
         }
     }
@@ -186,12 +190,14 @@ impl<'a> Work<'a> {
         let layer = &self.layers[l];
         mask.resize(layer.scores.len(), 0);
         let report = match *masking {
-            Masking::Planned { opts, reports } => {
-                prunemask::write_mask(layer, opts, &reports[l], mask).map(|()| reports[l])
-            }
+            Masking::Planned { opts, plans } => self
+                .pruner
+                .write_mask(layer, opts, &plans[l], mask)
+                .map(|()| *plans[l].report()),
             Masking::Lock(pattern) => {
                 let mut report = [LayerReport::default()];
-                prunemask::lock(&[*layer], pattern, &mut report, &mut [&mut mask[..]])
+                (self.pruner)
+                    .lock(&[*layer], pattern, &mut report, &mut [&mut mask[..]])
                     .map(|_| report[0])
             }
         }

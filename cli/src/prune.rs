@@ -3,15 +3,15 @@
 //! 1. Open: map the shards, parse their headers (`safetensors`), build one
 //!    `Layer` per prunable tensor over the mapped bytes ([`crate::checkpoint`]),
 //!    create the outputs under temporary names ([`crate::write`]).
-//! 2. Select: one `prunemask::plan_with` call over all layers, on one
-//!    thread (the library is single-threaded; [`crate::select`]). It samples
+//! 2. Select: one `Pruner::plan` call (with scratch) over all layers, on
+//!    one thread (the library is single-threaded; [`crate::select`]). It samples
 //!    the mapped data, then streams one pass over it (the scores in a range
 //!    around the threshold collected into scratch); no score is copied.
 //!    Meanwhile another thread copies the dense tensors to `--output`.
 //! 3. Masks and outputs ([`crate::produce`]): tensor by tensor on
-//!    `--threads` threads, each writing its tensor's mask with `write_mask`
-//!    into a buffer it reuses and writing it, and the pruned weights, at
-//!    their places.
+//!    `--threads` threads, each writing its tensor's mask with
+//!    `Pruner::write_mask` into a buffer it reuses and writing it, and the
+//!    pruned weights, at their places.
 //! 4. Rename the outputs into place; the report ([`crate::report`]).
 //!
 //! Memory beyond the mapped files: one mask buffer per thread (the largest
@@ -89,7 +89,7 @@ pub fn run(set: &Settings) -> Result<Report, String> {
 
     let progress = Progress::new();
     let threads = set.threads;
-    let work = Work::new(&ckpt, &layers, &layer_of, &outputs, &progress);
+    let work = Work::new(&ckpt, &layers, &layer_of, &outputs, &progress, set.level);
     // The selection (none for pattern lock), then the masks when they are
     // needed; returns the totals, the reports and the selection's seconds.
     let select_and_mask = || -> Result<(Summary, Vec<LayerReport>, f64), String> {
@@ -104,15 +104,16 @@ pub fn run(set: &Settings) -> Result<Report, String> {
             bytes as f64 / 1e9
         ));
         let start = Instant::now();
-        let (summary, reports) = select::plan(&layers, opts, &ckpt, &layer_ids)?;
+        let (summary, plans) = select::plan(&layers, opts, set.level, &ckpt, &layer_ids)?;
         let seconds = start.elapsed().as_secs_f64();
         if !outputs.is_empty() {
             let planned = Masking::Planned {
                 opts,
-                reports: &reports,
+                plans: &plans,
             };
             work.masks(threads, &planned)?;
         }
+        let reports = plans.iter().map(|p| *p.report()).collect();
         Ok((summary, reports, seconds))
     };
     let (summary, reports, select) = std::thread::scope(|s| {
@@ -136,6 +137,7 @@ pub fn run(set: &Settings) -> Result<Report, String> {
     Ok(Report::new(Parts {
         ckpt: &ckpt,
         opts,
+        level: set.level,
         lock: set.lock,
         roles: &roles,
         layer_of: &layer_of,

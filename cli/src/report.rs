@@ -1,7 +1,7 @@
 //! What a run tells: one row per tensor (pruned or kept dense, and why),
 //! the totals and the times, printed as a table or as JSON (`--json`).
 
-use prunemask::{Bound, LayerReport, Options, SkipReason, Status, Summary};
+use prunemask::{Bound, LayerReport, Level, Options, SkipReason, Status, Summary};
 use serde::Serialize;
 
 use crate::checkpoint::Checkpoint;
@@ -20,15 +20,17 @@ pub struct Report {
     pub output: Option<String>,
 }
 
+/// The options, each word as the library writes it (`Display`), which is
+/// also how the flag takes it.
 #[derive(Debug, Serialize)]
 pub struct Settings {
     pub pattern: String,
     pub sparsity: f64,
-    pub domain: String,
+    pub scope: String,
     pub ties: String,
     pub cap: String,
-    pub max_layer_sparsity: f64,
-    pub min_layer_sparsity: f64,
+    pub max_sparsity_ratio_per_op: f64,
+    pub min_sparsity_ratio_per_op: f64,
     pub reduce: String,
     pub criterion: String,
     pub compat: String,
@@ -82,7 +84,7 @@ pub struct Totals {
 pub struct Seconds {
     /// Open, map and check the input, create the outputs.
     pub open: f64,
-    /// The selection (`prunemask::plan_with`; none in lock mode).
+    /// The selection (`Pruner::plan` with scratch; none in lock mode).
     pub select: f64,
     /// Masks and outputs.
     pub write: f64,
@@ -93,6 +95,8 @@ pub struct Seconds {
 pub struct Parts<'a> {
     pub ckpt: &'a Checkpoint,
     pub opts: &'a Options,
+    /// The level the library ran at.
+    pub level: Level,
     pub lock: bool,
     /// Per tensor: `None` if it is a layer, else why it is dense.
     pub roles: &'a [Option<Dense>],
@@ -137,7 +141,7 @@ impl Report {
                         units: r.units,
                         pruned_units: r.pruned_units,
                         pruned_elements: r.pruned_elements,
-                        sparsity: r.sparsity(),
+                        sparsity: r.sparsity_ratio(),
                         status,
                         reason,
                         threshold: r.threshold,
@@ -160,26 +164,25 @@ impl Report {
             pruned_units: s.pruned_units,
             elements: s.elements,
             pruned_elements: s.pruned_elements,
-            sparsity: s.sparsity(),
+            sparsity: s.sparsity_ratio(),
             threshold: s.threshold,
         };
         let o = p.opts;
-        let lower = |d: &dyn std::fmt::Debug| format!("{d:?}").to_lowercase();
         Report {
             input: p.ckpt.source.display().to_string(),
             mode: if p.lock { "lock" } else { "select" },
             options: Settings {
                 pattern,
-                sparsity: o.sparsity,
-                domain: lower(&o.domain),
-                ties: lower(&o.ties),
-                cap: lower(&o.cap),
-                max_layer_sparsity: o.max_layer,
-                min_layer_sparsity: o.min_layer,
-                reduce: lower(&o.reduce),
-                criterion: lower(&o.criterion),
-                compat: lower(&o.compat),
-                level: lower(&o.level),
+                sparsity: o.target_sparsity,
+                scope: o.scope.to_string(),
+                ties: o.ties.to_string(),
+                cap: o.cap.to_string(),
+                max_sparsity_ratio_per_op: o.max_sparsity_ratio_per_op,
+                min_sparsity_ratio_per_op: o.min_sparsity_ratio_per_op,
+                reduce: o.reduce.to_string(),
+                criterion: o.criterion.to_string(),
+                compat: o.compat.to_string(),
+                level: p.level.to_string(),
             },
             tensors,
             totals,
@@ -199,11 +202,11 @@ impl Report {
             "pattern {}  sparsity {}  {}  ties {}  cap {} {}  min {}  reduce {}  criterion {}{}",
             o.pattern,
             o.sparsity,
-            o.domain,
+            o.scope,
             o.ties,
             o.cap,
-            o.max_layer_sparsity,
-            o.min_layer_sparsity,
+            o.max_sparsity_ratio_per_op,
+            o.min_sparsity_ratio_per_op,
             o.reduce,
             o.criterion,
             if self.mode == "lock" {
@@ -286,8 +289,14 @@ impl Report {
 fn status(status: Status) -> (&'static str, Option<String>) {
     match status {
         Status::Selected => ("selected", None),
-        Status::Bounded(Bound::Max) => ("bounded", Some("held at --max-layer-sparsity".into())),
-        Status::Bounded(Bound::Min) => ("bounded", Some("held at --min-layer-sparsity".into())),
+        Status::Bounded(Bound::Max) => (
+            "bounded",
+            Some("held at --max-sparsity-ratio-per-op".into()),
+        ),
+        Status::Bounded(Bound::Min) => (
+            "bounded",
+            Some("held at --min-sparsity-ratio-per-op".into()),
+        ),
         Status::Skipped(SkipReason::Rows { rows, block }) => (
             "skipped",
             Some(format!("{rows} rows do not divide by {block}")),

@@ -2,64 +2,51 @@
 //! `prunemask` that decide what is pruned (the masks themselves are written
 //! in [`crate::produce`]).
 
+use prunemask::ext::{Extent, Geometry};
 use prunemask::{
-    CapMode, Criterion, Domain, Layer, LayerReport, Options, Pattern, Reduce, Status, Summary, Ties,
+    Compat, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, Status, Summary,
 };
 
-use crate::args::{CapArg, CriterionArg, PruneArgs, ReduceArg, ScopeArg, TiesArg};
+use crate::args::PruneArgs;
 use crate::checkpoint::Checkpoint;
 
 /// The library's options for the flags.
 pub fn options(args: &PruneArgs) -> Result<Options, String> {
     let pattern = Pattern::parse(&args.pattern).map_err(|e| e.to_string())?;
-    let mut opts = Options::new(pattern, args.sparsity)
-        .domain(match args.scope {
-            ScopeArg::Global => Domain::Global,
-            ScopeArg::Local => Domain::Local,
-        })
-        .max_layer(args.max_layer_sparsity)
-        .min_layer(args.min_layer_sparsity)
-        .ties(match args.ties {
-            TiesArg::Exact => Ties::Exact,
-            TiesArg::Inclusive => Ties::Inclusive,
-        })
-        .cap(match args.cap {
-            CapArg::Redistribute => CapMode::Redistribute,
-            CapArg::Seed => CapMode::Seed,
-        })
-        .reduce(match args.reduce {
-            ReduceArg::Mean => Reduce::Mean,
-            ReduceArg::Sum => Reduce::Sum,
-            ReduceArg::Max => Reduce::Max,
-            ReduceArg::L2 => Reduce::L2,
-        })
-        .criterion(match args.criterion {
-            CriterionArg::Magnitude => Criterion::Magnitude,
-            CriterionArg::Scores => Criterion::Scores,
-        });
-    if args.compat.is_some() {
-        opts = opts.inc_compat();
-    }
-    Ok(opts)
+    let opts = Options::new(pattern, args.sparsity)
+        .scope(args.scope)
+        .max_sparsity_ratio_per_op(args.max_sparsity_ratio_per_op)
+        .min_sparsity_ratio_per_op(args.min_sparsity_ratio_per_op)
+        .ties(args.ties)
+        .cap(args.cap)
+        .reduce(args.reduce)
+        .criterion(args.criterion);
+    Ok(match args.compat {
+        Compat::Inc20 => opts.inc_compat(),
+        Compat::Native => opts,
+    })
 }
 
-/// The plan over every layer: one `prunemask::plan_with` call, on this
-/// thread, with scratch for the one-pass selection (the sample, and the
+/// The plan over every layer: one `Pruner::plan` call, on this thread, at
+/// `level`, with scratch for the one-pass selection (the sample, and the
 /// scores around the threshold: room for 1/64 of the units), freed before
-/// it returns. Returns the totals and each layer's report.
+/// it returns. Returns the totals and each layer's plan.
 pub fn plan(
     layers: &[Layer<'_>],
     opts: &Options,
+    level: Level,
     ckpt: &Checkpoint,
     layer_ids: &[usize],
-) -> Result<(Summary, Vec<LayerReport>), String> {
-    let mut reports = vec![LayerReport::default(); layers.len()];
+) -> Result<(Summary, Vec<LayerPlan>), String> {
+    let mut plans = vec![LayerPlan::default(); layers.len()];
     let elements: usize = layers.iter().map(|l| l.scores.len()).sum();
     let units = elements / unit_elements(opts.pattern.geometry());
-    let mut scratch = vec![0u64; prunemask::scratch_words(units as u64)];
-    let summary = prunemask::plan_with(layers, opts, &mut reports, &mut scratch)
+    let mut scratch = vec![0u64; Pruner::scratch_words(units as u64)];
+    let summary = Pruner::with_scratch(&mut scratch)
+        .level(level)
+        .plan(layers, opts, &mut plans)
         .map_err(|e| library_error(&e, ckpt, layer_ids))?;
-    Ok((summary, reports))
+    Ok((summary, plans))
 }
 
 /// A library error, naming the file and tensor instead of a layer index.
@@ -92,8 +79,7 @@ pub fn lock_totals(reports: &[LayerReport]) -> Summary {
 
 /// Elements per unit of a pattern; a `channel` side counts 1, so layers of
 /// channel blocks are given more scratch than they need, never less.
-fn unit_elements(geometry: prunemask::Geometry) -> usize {
-    use prunemask::{Extent, Geometry};
+fn unit_elements(geometry: Geometry) -> usize {
     let side = |e: Extent| match e {
         Extent::Fixed(n) => n,
         Extent::Channel => 1,

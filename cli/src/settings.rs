@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use prunemask::Options;
+use prunemask::{Level, Options};
 
 use crate::args::PruneArgs;
 use crate::filter::Filter;
@@ -14,6 +14,8 @@ pub struct Settings {
     /// The checkpoint; `None` for the in-memory BERT-base-shaped model.
     pub input: Option<PathBuf>,
     pub opts: Options,
+    /// The SIMD level the library runs at (the best this CPU has).
+    pub level: Level,
     /// Pattern lock instead of selection.
     pub lock: bool,
     pub filter: Filter,
@@ -42,6 +44,7 @@ impl Settings {
         Ok(Settings {
             input: args.file,
             opts,
+            level: Level::best(),
             lock: args.lock,
             filter,
             masks: args.masks,

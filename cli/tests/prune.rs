@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use assert_cmd::cargo::cargo_bin_cmd;
 use half::bf16;
 use predicates::prelude::*;
-use prunemask::{Criterion, Layer, LayerReport, Options, Pattern, Shape};
+use prunemask::{
+    Bound, CapMode, Compat, Criterion, Layer, LayerPlan, Options, Pattern, Pruner, Reduce, Scope,
+    Shape, Status, Ties,
+};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
@@ -141,6 +144,32 @@ fn index(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The weights of the tensors a report gave to the selection (those with a
+/// pattern), in the report's (file) order: name, shape, values.
+fn layer_weights(report: &Value) -> Vec<(String, Vec<usize>, Vec<bf16>)> {
+    report["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["pattern"].is_null())
+        .map(|r| {
+            let (name, _, shape, data) = shards()
+                .into_iter()
+                .flatten()
+                .find(|t| r["name"] == t.0)
+                .unwrap();
+            (name.to_string(), shape, bytemuck::pod_collect_to_vec(&data))
+        })
+        .collect()
+}
+
+fn as_layers(weights: &[(String, Vec<usize>, Vec<bf16>)]) -> Vec<Layer<'_>> {
+    weights
+        .iter()
+        .map(|(_, dims, w)| Layer::new(&w[..], Shape::from_dims(dims).unwrap()))
+        .collect()
+}
+
 const LAYERS: [&str; 3] = [
     "model.layers.0.mlp.up_proj.weight",
     "model.layers.0.mlp.down_proj.weight",
@@ -255,34 +284,19 @@ fn sharded_bf16_checkpoint_pruned_2_4() {
     assert_eq!(pruned_elements as u64, pruned_total);
 
     // The masks are the library's own for these layers, in file order.
-    let weights: Vec<(String, Vec<usize>, Vec<bf16>)> = report["tensors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| !r["pattern"].is_null())
-        .map(|r| {
-            let (name, _, shape, data) = shards()
-                .into_iter()
-                .flatten()
-                .find(|t| r["name"] == t.0)
-                .unwrap();
-            (name.to_string(), shape, bytemuck::pod_collect_to_vec(&data))
-        })
-        .collect();
-    let layers: Vec<Layer<'_>> = weights
-        .iter()
-        .map(|(_, dims, w)| Layer::new(&w[..], Shape::from_dims(dims).unwrap()))
-        .collect();
+    let weights = layer_weights(&report);
+    let layers = as_layers(&weights);
     let mut expected: Vec<Vec<u8>> = layers.iter().map(|l| vec![0; l.scores.len()]).collect();
     let mut outs: Vec<&mut [u8]> = expected.iter_mut().map(|m| &mut m[..]).collect();
     let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.25).criterion(Criterion::Magnitude);
-    prunemask::prune(
-        &layers,
-        &opts,
-        &mut vec![LayerReport::default(); 3],
-        &mut outs,
-    )
-    .unwrap();
+    Pruner::new()
+        .prune(
+            &layers,
+            &opts,
+            &mut vec![LayerPlan::default(); 3],
+            &mut outs,
+        )
+        .unwrap();
     for ((name, _, _), mask) in weights.iter().zip(&expected) {
         assert_eq!(&masks[name], mask, "{name}");
     }
@@ -578,11 +592,11 @@ fn scope_and_domain() {
         "0.3",
     ];
     let global = run(&demo).unwrap();
-    assert_eq!(global["options"]["domain"], "global");
+    assert_eq!(global["options"]["scope"], "global");
     let mut reports = Vec::new();
     for flag in ["--scope", "--domain"] {
         let report = run(&[&demo[..], &[flag, "local"]].concat()).unwrap();
-        assert_eq!(report["options"]["domain"], "local", "{flag}");
+        assert_eq!(report["options"]["scope"], "local", "{flag}");
         assert_eq!(report["totals"]["layers"], 2);
         for r in report["tensors"].as_array().unwrap() {
             if r["status"] == "selected" {
@@ -599,7 +613,8 @@ fn scope_and_domain() {
     assert_ne!(global["tensors"], reports[0]);
 }
 
-/// `--compat inc`: INC 2.0's ties, cap and reduction, as the report says.
+/// `--compat inc`: INC 2.0's ties, cap and reduction, as the report says
+/// (each word as the library writes it).
 #[test]
 fn inc_compat() {
     let report = run(&[
@@ -616,8 +631,9 @@ fn inc_compat() {
     let o = &report["options"];
     assert_eq!(
         (&o["pattern"], &o["compat"]),
-        (&Value::from("4x1"), &Value::from("inc20"))
+        (&Value::from("4x1"), &Value::from("inc"))
     );
+    assert_eq!(o["compat"], Compat::Inc20.to_string());
     assert_eq!(
         (&o["ties"], &o["cap"], &o["reduce"]),
         (
@@ -630,6 +646,72 @@ fn inc_compat() {
     assert!(report["totals"]["pruned_units"].as_u64().unwrap() >= 768 * 768 / 4 * 7 / 10);
 }
 
+/// `--max-sparsity-ratio-per-op` and `--min-sparsity-ratio-per-op` (and
+/// their old names `--max-layer-sparsity`, `--min-layer-sparsity`) reach
+/// the library: every row is the library's own plan, the layers held at a
+/// bound say which one, and the report names the options as the flags do.
+#[test]
+fn per_op_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    write_checkpoint(&input);
+    // Layers of one distribution: at 0.5 with a cap of 0.45 every layer
+    // crosses it; at 0.1 with a floor of 0.2 every layer is below it.
+    for (sparsity, max, min, bound, flag) in [
+        (
+            "0.5",
+            "0.45",
+            "0",
+            Bound::Max,
+            "--max-sparsity-ratio-per-op",
+        ),
+        (
+            "0.1",
+            "0.98",
+            "0.2",
+            Bound::Min,
+            "--min-sparsity-ratio-per-op",
+        ),
+    ] {
+        let mut reports = Vec::new();
+        for [max_flag, min_flag] in [
+            ["--max-sparsity-ratio-per-op", "--min-sparsity-ratio-per-op"],
+            ["--max-layer-sparsity", "--min-layer-sparsity"],
+        ] {
+            let args = [s(&input), "--pattern", "1x1", "--sparsity", sparsity];
+            let bounds = [max_flag, max, min_flag, min, "--exclude", "embed|lm_head"];
+            let report = run(&[&args[..], &bounds].concat()).unwrap();
+            let o = &report["options"];
+            assert_eq!(o["max_sparsity_ratio_per_op"], max.parse::<f64>().unwrap());
+            assert_eq!(o["min_sparsity_ratio_per_op"], min.parse::<f64>().unwrap());
+
+            let weights = layer_weights(&report);
+            let layers = as_layers(&weights);
+            let opts = Options::new(Pattern::parse("1x1").unwrap(), sparsity.parse().unwrap())
+                .criterion(Criterion::Magnitude)
+                .max_sparsity_ratio_per_op(max.parse().unwrap())
+                .min_sparsity_ratio_per_op(min.parse().unwrap());
+            let mut plans = vec![LayerPlan::default(); layers.len()];
+            let summary = Pruner::new().plan(&layers, &opts, &mut plans).unwrap();
+            assert_eq!(summary.bounded, 3, "{flag}: every layer is held");
+            assert_eq!(report["totals"]["bounded"], summary.bounded);
+            assert_eq!(report["totals"]["pruned_units"], summary.pruned_units);
+            for ((name, ..), plan) in weights.iter().zip(&plans) {
+                let (r, expected) = (row(&report, name), plan.report());
+                assert_eq!(expected.status, Status::Bounded(bound), "{name}");
+                assert_eq!(r["status"], "bounded", "{name}");
+                assert_eq!(r["reason"], format!("held at {flag}"), "{name}");
+                assert_eq!(r["pruned_units"], expected.pruned_units, "{name}");
+                assert_eq!(r["units"], expected.units, "{name}");
+                let threshold = r["threshold"].as_f64().map(|x| x as f32);
+                assert_eq!(threshold, expected.threshold, "{name}");
+            }
+            reports.push(report["tensors"].clone());
+        }
+        assert_eq!(reports[0], reports[1], "{flag} and its old name");
+    }
+}
+
 /// Bad flags: one line on stderr and a failing exit (2 for what clap
 /// refuses, 1 for what the run refuses), nothing on stdout.
 #[test]
@@ -637,6 +719,9 @@ fn bad_flags() {
     for (args, code, says) in [
         (&["prune", "--bogus"][..], 2, "--bogus"),
         (&["prune", "--scope", "sideways"], 2, "sideways"),
+        (&["prune", "--ties", "sideways"], 2, "sideways"),
+        // The library's names only: not the old Debug text.
+        (&["prune", "--compat", "inc20"], 2, "inc20"),
         (&["prune", "--threads", "many"], 2, "many"),
         (&["frobnicate"], 2, "frobnicate"),
         (&["prune", "--pattern", "3x"], 1, "error: "),
@@ -672,6 +757,35 @@ fn help_and_version() {
         .assert()
         .success()
         .stdout(predicate::str::contains("--scope").and(predicate::str::contains("--domain")));
+    // The new names of the per-layer bounds with their old ones, and every
+    // option word's values, as the library names them.
+    let help = prunemask()
+        .args(["prune", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let help = String::from_utf8(help).unwrap();
+    for flag in [
+        "--max-sparsity-ratio-per-op",
+        "[alias: --max-layer-sparsity]",
+        "--min-sparsity-ratio-per-op",
+        "[alias: --min-layer-sparsity]",
+    ] {
+        assert!(help.contains(flag), "{flag} is not in\n{help}");
+    }
+    for names in [
+        Scope::NAMES,
+        Ties::NAMES,
+        CapMode::NAMES,
+        Reduce::NAMES,
+        Criterion::NAMES,
+        Compat::NAMES,
+    ] {
+        let values = format!("[possible values: {}]", names.join(", "));
+        assert!(help.contains(&values), "{values} is not in\n{help}");
+    }
     prunemask()
         .arg("--version")
         .assert()
