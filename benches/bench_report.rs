@@ -24,10 +24,7 @@ use half::{bf16, f16};
 
 mod support;
 
-use prunemask::{
-    lock_at, plan, plan_with, prune_with, scratch_words, sparsity_at, unit_scores, write_mask,
-    Criterion, Layer, LayerReport, Level, Options, Pattern, Shape,
-};
+use prunemask::{Criterion, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, Shape};
 use support::model;
 use support::stream::{read_stream, read_write_stream};
 
@@ -118,7 +115,7 @@ impl Model {
             None => String::new(),
         };
         println!(
-            "{:<44} {:>6} {:>9.1} {:>10.2} {:>8.2} {:>4}  {verdict}",
+            "{:<48} {:>6} {:>9.1} {:>10.2} {:>8.2} {:>4}  {verdict}",
             what,
             format!("{level:?}"),
             d.as_secs_f64() * 1e3,
@@ -131,7 +128,7 @@ impl Model {
 
 fn header() {
     println!(
-        "{:<44} {:>6} {:>9} {:>10} {:>8} {:>4}  target",
+        "{:<48} {:>6} {:>9} {:>10} {:>8} {:>4}  target",
         "what", "level", "ms", "ns/elem", "x base", "base"
     );
 }
@@ -140,8 +137,8 @@ fn header() {
 /// `--bench` (ignored).
 struct Args {
     small: bool,
-    /// `--only 2:4` / `--only V4` / `--only lock`: just those patterns,
-    /// levels or rows (profiling).
+    /// `--only 2:4` / `--only V4` (or `v4`, the library's name) / `--only
+    /// lock`: just those patterns, levels or rows (profiling).
     only: Vec<String>,
 }
 
@@ -188,22 +185,26 @@ fn main() {
     let wanted = |what: &str| only.is_empty() || only.contains(&what);
     let pattern_wanted = |name: &str| !only.iter().any(|o| o.contains(['x', ':'])) || wanted(name);
     let runs = if small { 5 } else { 3 };
+    // A level is named as printed (`V4`) or as the library names it (`v4`).
+    let as_level = |o: &str| o.to_lowercase().parse::<Level>().ok();
     let levels: Vec<Level> = Level::ALL
         .into_iter()
         .filter(|l| l.is_available())
-        .filter(|l| only.iter().all(|o| !o.starts_with('V')) || wanted(&format!("{l:?}")))
+        .filter(|&l| {
+            only.iter().all(|o| as_level(o).is_none())
+                || only.iter().any(|o| as_level(o) == Some(l))
+        })
         .collect();
-    let opts = |name: &str, level| {
-        Options::new(Pattern::parse(name).unwrap(), 0.5)
-            .criterion(Criterion::Magnitude)
-            .level(level)
+    let opts = |name: &str| {
+        Options::new(Pattern::parse(name).unwrap(), 0.5).criterion(Criterion::Magnitude)
     };
 
     // `--only lock`: the lock and sparsity rows only.
     let lock_only = only.contains(&"lock");
     if !lock_only {
         // End to end on a BERT-base-shaped model, as a large model is pruned:
-        // prune_with over every layer, and plan_with + write_mask.
+        // prune (with scratch) over every layer, and plan (with scratch) +
+        // write_mask.
         let mut bert = Model::new(
             if small {
                 model::uniform_shapes(4, 1024, 1024)
@@ -213,18 +214,21 @@ fn main() {
             runs,
         );
         bert.describe(if small { "small model" } else { "BERT-base" });
-        let mut scratch = vec![0u64; scratch_words(bert.elements as u64)];
+        let mut scratch = vec![0u64; Pruner::scratch_words(bert.elements as u64)];
         println!(
-            "scratch for plan_with: {:.1} MiB (scores + masks + scratch is the peak)",
+            "scratch lent to the pruner: {:.1} MiB (scores + masks + scratch is the peak)",
             scratch.len() as f64 * 8.0 / (1 << 20) as f64
         );
         header();
-        let mut reports = vec![LayerReport::default(); bert.shapes.len()];
+        let mut plans = vec![LayerPlan::default(); bert.shapes.len()];
         for name in ["2:4", "4x1"].into_iter().filter(|n| pattern_wanted(n)) {
             for &level in &levels {
-                let o = opts(name, level);
+                // A pruner per level: one lending the scratch, one without.
+                let mut with_scratch = Pruner::with_scratch(&mut scratch).level(level);
+                let mut no_scratch = Pruner::new().level(level);
+                let o = opts(name);
                 let mut masks = std::mem::take(&mut bert.masks);
-                // The whole job in memory: prune_with (plan_with, then
+                // The whole job in memory: prune with scratch (plan, then
                 // every mask). The three types take turns, run by run, so
                 // none is favoured by when it ran.
                 let dtypes = [
@@ -238,25 +242,27 @@ fn main() {
                         let t = Instant::now();
                         let mut outs: Vec<&mut [u8]> =
                             masks.iter_mut().map(|m| &mut m[..]).collect();
-                        prune_with(layers, &o, &mut reports, &mut outs, &mut scratch).unwrap();
+                        with_scratch
+                            .prune(layers, &o, &mut plans, &mut outs)
+                            .unwrap();
                         *best = (*best).min(t.elapsed());
                     }
                 }
                 let [f32_time, bf16_time, f16_time] = best;
                 let layers = bert.layers(&bert.f32s);
-                // Streaming: plan_with, then each mask on its own
+                // Streaming: plan with scratch, then each mask on its own
                 // (write_mask checks its layer again first).
                 let streamed = best_of(runs, || {
-                    plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
-                    for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
-                        write_mask(l, &o, r, m).unwrap();
+                    with_scratch.plan(&layers, &o, &mut plans).unwrap();
+                    for ((l, p), m) in layers.iter().zip(&plans).zip(masks.iter_mut()) {
+                        with_scratch.write_mask(l, &o, p, m).unwrap();
                     }
                 });
                 let planned = best_of(runs, || {
-                    plan(&layers, &o, &mut reports).unwrap();
+                    no_scratch.plan(&layers, &o, &mut plans).unwrap();
                 });
                 let planned_with = best_of(runs, || {
-                    plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
+                    with_scratch.plan(&layers, &o, &mut plans).unwrap();
                 });
                 bert.masks = masks;
                 let target = Some(4.0);
@@ -282,7 +288,7 @@ fn main() {
                     None,
                 );
                 bert.row(
-                    &format!("{name} global plan_with + write_mask (f32)"),
+                    &format!("{name} global plan with scratch + write_mask (f32)"),
                     level,
                     streamed,
                     false,
@@ -296,7 +302,7 @@ fn main() {
                     None,
                 );
                 bert.row(
-                    &format!("{name} global plan_with (f32)"),
+                    &format!("{name} global plan with scratch (f32)"),
                     level,
                     planned_with,
                     false,
@@ -304,7 +310,7 @@ fn main() {
                 );
                 let rate = |d: Duration| f32_time.as_secs_f64() / d.as_secs_f64();
                 println!(
-                    "{:<44} {:>6} bf16 {:.2}x, f16 {:.2}x the f32 element rate (target >= 1)",
+                    "{:<48} {:>6} bf16 {:.2}x, f16 {:.2}x the f32 element rate (target >= 1)",
                     format!("{name} half rates"),
                     format!("{level:?}"),
                     rate(bf16_time),
@@ -329,9 +335,11 @@ fn main() {
         .iter()
         .map(|m| vec![0u8; m.len()])
         .collect::<Vec<_>>();
-    let mut scratch = vec![0u64; scratch_words(big.elements as u64)];
+    let mut scratch = vec![0u64; Pruner::scratch_words(big.elements as u64)];
+    let mut plans = vec![LayerPlan::default(); layers.len()];
     let mut reports = vec![LayerReport::default(); layers.len()];
     for &level in levels.iter().filter(|_| !lock_only) {
+        let mut pruner = Pruner::with_scratch(&mut scratch).level(level);
         // Block reductions: every unit score once.
         for name in [
             "4x1",
@@ -352,14 +360,14 @@ fn main() {
         .into_iter()
         .filter(|n| pattern_wanted(n))
         {
-            let o = opts(name, level);
+            let o = opts(name);
             let mut out: Vec<Vec<f32>> = layers
                 .iter()
                 .map(|l| vec![0.0; model::units(l, &o)])
                 .collect();
             let d = best_of(runs, || {
                 for (l, s) in layers.iter().zip(out.iter_mut()) {
-                    unit_scores(l, &o, s).unwrap();
+                    pruner.unit_scores(l, &o, s).unwrap();
                 }
             });
             // unit_scores scores every unit twice (check, then write).
@@ -371,11 +379,11 @@ fn main() {
             if !pattern_wanted(name) {
                 continue;
             }
-            let o = opts(name, level);
-            plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
+            let o = opts(name);
+            pruner.plan(&layers, &o, &mut plans).unwrap();
             let d = best_of(runs, || {
-                for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
-                    write_mask(l, &o, r, m).unwrap();
+                for ((l, p), m) in layers.iter().zip(&plans).zip(masks.iter_mut()) {
+                    pruner.write_mask(l, &o, p, m).unwrap();
                 }
             });
             big.row(
@@ -388,12 +396,12 @@ fn main() {
         }
         // The global k-th threshold over every layer.
         if pattern_wanted("1x1") {
-            let o = opts("1x1", level);
+            let o = opts("1x1");
             let d = best_of(runs, || {
-                plan_with(&layers, &o, &mut reports, &mut scratch).unwrap();
+                pruner.plan(&layers, &o, &mut plans).unwrap();
             });
             big.row(
-                "1x1 global k-th threshold (plan_with)",
+                "1x1 global k-th threshold (plan with scratch)",
                 level,
                 d,
                 false,
@@ -415,6 +423,7 @@ fn main() {
     let sparse = big.layers(&big.f32s);
     let sparse_bf16 = big.layers(&big.bf16s);
     for &level in &levels {
+        let pruner = Pruner::new().level(level);
         for name in ["4x1", "2:4", "1x1"]
             .into_iter()
             .filter(|n| pattern_wanted(n))
@@ -423,16 +432,20 @@ fn main() {
             for (dtype, layers) in [("f32", &sparse), ("bf16", &sparse_bf16)] {
                 let d = best_of(runs, || {
                     let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-                    lock_at(level, layers, &p, &mut reports, &mut outs).unwrap();
+                    pruner.lock(layers, &p, &mut reports, &mut outs).unwrap();
                 });
                 big.row(&format!("{name} lock ({dtype})"), level, d, true, None);
             }
             let views: Vec<&[u8]> = masks.iter().map(|m| &m[..]).collect();
             let d = best_of(runs, || {
-                black_box(sparsity_at(level, &p, &shapes, black_box(&views)).unwrap());
+                black_box(
+                    pruner
+                        .mask_sparsity(&p, &shapes, black_box(&views))
+                        .unwrap(),
+                );
             });
             big.row(
-                &format!("{name} sparsity (u8 masks)"),
+                &format!("{name} mask_sparsity (u8 masks)"),
                 level,
                 d,
                 false,

@@ -16,10 +16,7 @@ mod support;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::bf16;
-use prunemask::{
-    lock, plan_with, prune_with, scratch_words, sparsity, unit_scores, write_mask, Layer,
-    LayerReport, Options, Pattern, Shape,
-};
+use prunemask::{Layer, LayerPlan, LayerReport, Options, Pattern, Pruner, Shape};
 use support::{model, stream};
 
 const ROWS: usize = 512;
@@ -42,8 +39,11 @@ fn kernels(c: &mut Criterion) {
         let layers = layers(&data, &shapes);
         let elements = (count * ROWS * COLS) as u64;
         let mut masks: Vec<Vec<u8>> = data.iter().map(|d| vec![0u8; d.len()]).collect();
+        let mut plans = vec![LayerPlan::default(); layers.len()];
         let mut reports = vec![LayerReport::default(); layers.len()];
-        let mut scratch = vec![0u64; scratch_words(elements)];
+        let mut scratch = vec![0u64; Pruner::scratch_words(elements)];
+        // At the best level; `with_scratch` for the selection.
+        let mut pruner = Pruner::with_scratch(&mut scratch);
         let mut group = c.benchmark_group(format!("kernels_{label}_f32"));
         group.sample_size(10);
         group.throughput(Throughput::Elements(elements));
@@ -69,7 +69,10 @@ fn kernels(c: &mut Criterion) {
             "4:8",
             "1:2",
         ] {
-            let opts = Options::new(Pattern::parse(name).unwrap(), 0.5);
+            // Unit scores do not depend on the target, but the options are
+            // checked: 0.25 is a target every pattern here takes (1:4 prunes
+            // at most a quarter).
+            let opts = Options::new(Pattern::parse(name).unwrap(), 0.25);
             let mut out: Vec<Vec<f32>> = layers
                 .iter()
                 .map(|l| vec![0.0; model::units(l, &opts)])
@@ -77,7 +80,7 @@ fn kernels(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new("unit_scores", name), &opts, |b, opts| {
                 b.iter(|| {
                     for (l, s) in layers.iter().zip(out.iter_mut()) {
-                        unit_scores(l, opts, s).unwrap();
+                        pruner.unit_scores(l, opts, s).unwrap();
                     }
                 })
             });
@@ -85,15 +88,16 @@ fn kernels(c: &mut Criterion) {
         for name in ["1x1", "2:4", "4x1"] {
             let opts = Options::new(Pattern::parse(name).unwrap(), 0.5);
             // The global k-th threshold (and every layer's counts).
-            group.bench_with_input(BenchmarkId::new("plan_with", name), &opts, |b, opts| {
-                b.iter(|| plan_with(black_box(&layers), opts, &mut reports, &mut scratch).unwrap())
+            let id = BenchmarkId::new("plan_with_scratch", name);
+            group.bench_with_input(id, &opts, |b, opts| {
+                b.iter(|| pruner.plan(black_box(&layers), opts, &mut plans).unwrap())
             });
             // Threshold to mask: the masks from a plan.
-            plan_with(&layers, &opts, &mut reports, &mut scratch).unwrap();
+            pruner.plan(&layers, &opts, &mut plans).unwrap();
             group.bench_with_input(BenchmarkId::new("write_mask", name), &opts, |b, opts| {
                 b.iter(|| {
-                    for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
-                        write_mask(l, opts, r, m).unwrap();
+                    for ((l, p), m) in layers.iter().zip(&plans).zip(masks.iter_mut()) {
+                        pruner.write_mask(l, opts, p, m).unwrap();
                     }
                 })
             });
@@ -108,12 +112,19 @@ fn kernels(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new("lock", name), &pattern, |b, p| {
                 b.iter(|| {
                     let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-                    lock(black_box(&sparse_layers), p, &mut reports, &mut outs).unwrap()
+                    (pruner)
+                        .lock(black_box(&sparse_layers), p, &mut reports, &mut outs)
+                        .unwrap()
                 })
             });
             let views: Vec<&[u8]> = masks.iter().map(|m| &m[..]).collect();
-            group.bench_with_input(BenchmarkId::new("sparsity", name), &pattern, |b, p| {
-                b.iter(|| sparsity(p, &shape_list, black_box(&views)).unwrap())
+            let id = BenchmarkId::new("mask_sparsity", name);
+            group.bench_with_input(id, &pattern, |b, p| {
+                b.iter(|| {
+                    (pruner)
+                        .mask_sparsity(p, &shape_list, black_box(&views))
+                        .unwrap()
+                })
             });
         }
         group.finish();
@@ -129,8 +140,9 @@ fn end_to_end(c: &mut Criterion) {
         .collect();
     let elements: u64 = f32s.iter().map(|d| d.len() as u64).sum();
     let mut masks: Vec<Vec<u8>> = f32s.iter().map(|d| vec![0u8; d.len()]).collect();
-    let mut reports = vec![LayerReport::default(); shapes.len()];
-    let mut scratch = vec![0u64; scratch_words(elements)];
+    let mut plans = vec![LayerPlan::default(); shapes.len()];
+    let mut scratch = vec![0u64; Pruner::scratch_words(elements)];
+    let mut pruner = Pruner::with_scratch(&mut scratch);
     let mut group = c.benchmark_group("bert_base_global");
     group.sample_size(10);
     group.throughput(Throughput::Elements(elements));
@@ -143,26 +155,21 @@ fn end_to_end(c: &mut Criterion) {
             ("f32", layers(&f32s, &shapes)),
             ("bf16", layers(&bf16s, &shapes)),
         ] {
-            let id = BenchmarkId::new(format!("{name}_{dtype}"), "prune_with");
+            let id = BenchmarkId::new(format!("{name}_{dtype}"), "prune_with_scratch");
             group.bench_function(id, |b| {
                 b.iter(|| {
                     let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-                    prune_with(
-                        black_box(&layers),
-                        &opts,
-                        &mut reports,
-                        &mut outs,
-                        &mut scratch,
-                    )
-                    .unwrap();
+                    (pruner)
+                        .prune(black_box(&layers), &opts, &mut plans, &mut outs)
+                        .unwrap();
                 })
             });
-            let id = BenchmarkId::new(format!("{name}_{dtype}"), "plan_with+write_mask");
+            let id = BenchmarkId::new(format!("{name}_{dtype}"), "plan_with_scratch+write_mask");
             group.bench_function(id, |b| {
                 b.iter(|| {
-                    plan_with(black_box(&layers), &opts, &mut reports, &mut scratch).unwrap();
-                    for ((l, r), m) in layers.iter().zip(&reports).zip(masks.iter_mut()) {
-                        write_mask(l, &opts, r, m).unwrap();
+                    pruner.plan(black_box(&layers), &opts, &mut plans).unwrap();
+                    for ((l, p), m) in layers.iter().zip(&plans).zip(masks.iter_mut()) {
+                        pruner.write_mask(l, &opts, p, m).unwrap();
                     }
                 })
             });

@@ -8,7 +8,7 @@ use std::hint::black_box;
 mod support;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use prunemask::{plan, prune, Layer, LayerReport, Options, Pattern, Shape};
+use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape};
 use support::{model, stream};
 
 fn bench(c: &mut Criterion) {
@@ -25,17 +25,23 @@ fn bench(c: &mut Criterion) {
     group.bench_function("baseline_read_stream", |b| {
         b.iter(|| stream::read_stream(black_box(&data)))
     });
-    let mut reports = vec![LayerReport::default(); layers.len()];
+    let mut plans = vec![LayerPlan::default(); layers.len()];
     let mut masks: Vec<Vec<u8>> = data.iter().map(|d| vec![0u8; d.len()]).collect();
     for name in ["2:4", "4x1", "1x1"] {
         let opts = Options::new(Pattern::parse(name).unwrap(), 0.5);
         group.bench_with_input(BenchmarkId::new("plan", name), &opts, |b, opts| {
-            b.iter(|| plan(black_box(&layers), opts, &mut reports).unwrap())
+            b.iter(|| {
+                Pruner::new()
+                    .plan(black_box(&layers), opts, &mut plans)
+                    .unwrap()
+            })
         });
         group.bench_with_input(BenchmarkId::new("prune", name), &opts, |b, opts| {
             b.iter(|| {
                 let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
-                prune(black_box(&layers), opts, &mut reports, &mut outs).unwrap()
+                Pruner::new()
+                    .prune(black_box(&layers), opts, &mut plans, &mut outs)
+                    .unwrap()
             })
         });
     }

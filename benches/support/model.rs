@@ -1,7 +1,7 @@
 //! Deterministic models for the benchmarks and the report: layers of
 //! pseudo-random weights of about the scale of a trained checkpoint's.
 
-use prunemask::{unit_scores, ErrorKind, Layer, Options};
+use prunemask::{ErrorKind, Layer, Options, Pruner};
 
 /// BERT-base's 72 weight matrices (85M weights).
 pub fn bert_base_shapes() -> Vec<(usize, usize)> {
@@ -41,7 +41,7 @@ pub fn weights(shapes: &[(usize, usize)]) -> Vec<Vec<f32>> {
 
 /// The units a layer has under the options (0 if the pattern skips it).
 pub fn units(layer: &Layer<'_>, opts: &Options) -> usize {
-    match unit_scores(layer, opts, &mut []) {
+    match Pruner::new().unit_scores(layer, opts, &mut []) {
         Ok(n) => n,
         Err(e) => match e.kind() {
             ErrorKind::OutputLength { expected, .. } => *expected,
