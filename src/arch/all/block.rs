@@ -60,11 +60,22 @@ pub(crate) fn block_score(
     reduce: Reduce,
     read: impl Fn(usize, usize) -> f32,
 ) -> f32 {
-    if reduce == Reduce::Max {
-        return max_of(bn, |r| max_of(bm, |j| read(r, j)));
+    // Each reduction its own loops, so none tests it per element.
+    let row = |r: usize| -> f32 {
+        match reduce {
+            Reduce::Mean => Reduce::Mean.finish(
+                contiguous_sum(bm, 0.0, |j| Reduce::Mean.term(read(r, j))),
+                bm,
+            ),
+            Reduce::Sum => contiguous_sum(bm, 0.0, |j| Reduce::Sum.term(read(r, j))),
+            Reduce::L2 => contiguous_sum(bm, 0.0, |j| Reduce::L2.term(read(r, j))),
+            Reduce::Max => max_of(bm, |j| read(r, j)),
+        }
+    };
+    match reduce {
+        Reduce::Max => max_of(bn, row),
+        reduce => reduce.finish(vertical_sum(bn, uc, ucols, 0.0, row), bn),
     }
-    let row = |r: usize| reduce.finish(contiguous_sum(bm, 0.0, |j| reduce.term(read(r, j))), bm);
-    reduce.finish(vertical_sum(bn, uc, ucols, 0.0, row), bn)
 }
 
 /// The largest of `n` values by order key: `-0.0` and `+0.0` are equal and
