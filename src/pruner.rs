@@ -190,14 +190,16 @@ impl<'s> Pruner<'s> {
 
     /// Writes one layer's mask from its plan (1 = keep, 0 = prune): with
     /// [`plan`](Pruner::plan), masks one layer at a time, e.g. while
-    /// streaming a checkpoint. The layer must be the one planned, with the
-    /// same options; it is checked again in full.
+    /// streaming a checkpoint. The layer must be the one planned, scored
+    /// with the same options (pattern, reduction, criterion, ties, compat;
+    /// the target and bounds shaped the plan and do not matter here); it is
+    /// checked again in full.
     ///
     /// # Errors
     ///
-    /// The level unavailable; a mask of the wrong length; a layer that does
-    /// not match its plan ([`PlanMismatch`](crate::ErrorKind::PlanMismatch));
-    /// a NaN score. The error names no layer index (there is one layer);
+    /// The level unavailable; a mask of the wrong length; a layer or
+    /// scoring options that do not match its plan
+    /// ([`PlanMismatch`](crate::ErrorKind::PlanMismatch)); a NaN score. The error names no layer index (there is one layer);
     /// the mask is untouched.
     ///
     /// ```

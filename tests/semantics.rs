@@ -1782,6 +1782,52 @@ fn error_write_mask_mismatch() {
 }
 
 #[test]
+fn error_write_mask_with_other_options() {
+    // An 8x8 layer planned with 2:4: patterns with the same unit count, and
+    // every scoring option, must match the plan, or its threshold would
+    // select other units.
+    let w: Vec<f32> = (0..64).map(|i| ((i * 37) % 64) as f32 - 20.0).collect();
+    let layer = mat(&w, 8, 8);
+    let planned = exact("2:4", 0.3);
+    let mut plans = [LayerPlan::default()];
+    Pruner::new().plan(&[layer], &planned, &mut plans).unwrap();
+    let others = [
+        exact("4x1", 0.3),
+        exact("1x4", 0.3),
+        exact("2x2", 0.3),
+        exact("1:4", 0.2),
+        planned.clone().criterion(Criterion::Magnitude),
+        planned.clone().ties(Ties::Inclusive),
+        planned.clone().reduce(Reduce::Max),
+        planned.clone().inc_compat(),
+    ];
+    for other in &others {
+        let mut m = [SENTINEL; 64];
+        let err = Pruner::new()
+            .write_mask(&layer, other, &plans[0], &mut m)
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::PlanMismatch, "{other:?}");
+        assert!(m.iter().all(|&v| v == SENTINEL));
+    }
+    // The target and the bounds shaped the plan, not how it is written.
+    let mut a = [SENTINEL; 64];
+    let mut b = [SENTINEL; 64];
+    let pruner = Pruner::new();
+    pruner
+        .write_mask(&layer, &planned, &plans[0], &mut a)
+        .unwrap();
+    let target = planned.clone().max_sparsity_ratio_per_op(0.9);
+    pruner
+        .write_mask(&layer, &target, &plans[0], &mut b)
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(
+        a.iter().filter(|&&v| v == 0).count() as u64,
+        plans[0].report().pruned_elements
+    );
+}
+
+#[test]
 fn error_registry_duplicate_and_names() {
     fn first(t: &Tile<'_>, out: &mut [f32]) {
         for (u, o) in out.iter_mut().enumerate() {

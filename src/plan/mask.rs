@@ -3,7 +3,7 @@
 
 use super::options::Options;
 use super::planner::{check_layer, plan, validate};
-use super::report::{LayerPlan, Status, Summary};
+use super::report::{LayerPlan, Scored, Status, Summary};
 use super::{check_count, check_mask, check_nan};
 use crate::arch::all::inlined;
 use crate::arch::all::keys::{key_value, order_key};
@@ -46,7 +46,10 @@ fn check_planned(
         (Ok(u), Status::Selected | Status::Bounded(_)) => u.count() as u64 == report.units,
         _ => false,
     };
-    if !fits || report.elements != layer.scores.len() as u64 {
+    // Scored another way (pattern, reduction, criterion, ties, compat), the
+    // plan's threshold key would select other units.
+    let same_scoring = plan.scored == Scored::of(&scoring);
+    if !fits || !same_scoring || report.elements != layer.scores.len() as u64 {
         return Err(Error::new(ErrorKind::PlanMismatch));
     }
     match units {

@@ -4,7 +4,7 @@
 use core::cell::Cell;
 
 use super::options::{units_at, Options, Scope, UnitRatios};
-use super::report::{ratio, Bound, LayerPlan, LayerReport, Status, Summary, Tally};
+use super::report::{ratio, Bound, LayerPlan, LayerReport, Scored, Status, Summary, Tally};
 use super::{check_count, check_nan};
 use crate::arch::all::keys::key_value;
 use crate::arch::Level;
@@ -96,6 +96,7 @@ pub(crate) fn plan(
                     elements,
                     ..LayerReport::default()
                 },
+                scored: Scored::of(&scoring),
                 in_pool: opts.scope == Scope::Global,
                 ..LayerPlan::default()
             },
@@ -105,6 +106,7 @@ pub(crate) fn plan(
                     elements,
                     ..LayerReport::default()
                 },
+                scored: Scored::of(&scoring),
                 ..LayerPlan::default()
             },
         };

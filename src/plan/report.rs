@@ -3,8 +3,9 @@
 //! ([`Summary`]).
 
 use crate::arch::all::keys::key_value;
-use crate::vocab::ext::{Grid, KernelSet, SkipReason};
-use crate::vocab::terms::Ties;
+use crate::select::Scoring;
+use crate::vocab::ext::{Geometry, Grid, KernelSet, SkipReason};
+use crate::vocab::terms::{Criterion, Reduce, Ties};
 
 /// Whether a layer takes part, and how its plan came about.
 ///
@@ -47,6 +48,31 @@ pub(crate) struct Rule {
     pub prunes: bool,
     pub key: u32,
     pub quota: u64,
+}
+
+/// How a plan's units were scored: writing its mask must score them the
+/// same way, or the rule's key means something else.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Scored {
+    geometry: Option<Geometry>,
+    builtin: bool,
+    reduce: Reduce,
+    criterion: Criterion,
+    ties: Ties,
+    inc_channel: bool,
+}
+
+impl Scored {
+    pub(crate) fn of(scoring: &Scoring) -> Self {
+        Scored {
+            geometry: Some(scoring.kernels.geometry()),
+            builtin: scoring.kernels.builtin,
+            reduce: scoring.reduce,
+            criterion: scoring.criterion,
+            ties: scoring.ties,
+            inc_channel: scoring.inc_channel,
+        }
+    }
 }
 
 /// Per-layer counts against a pool's threshold.
@@ -112,6 +138,7 @@ impl LayerReport {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LayerPlan {
     pub(crate) report: LayerReport,
+    pub(crate) scored: Scored,
     pub(crate) rule: Rule,
     pub(crate) tally: Tally,
     pub(crate) in_pool: bool,
