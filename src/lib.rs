@@ -11,8 +11,8 @@
 //!
 //! `#![no_std]`, no allocator: layers are borrowed slices with explicit
 //! shapes, masks are the caller's `u8` buffers (1 = keep, 0 = prune), and
-//! the selection works in fixed stack buffers (16 KiB radix histograms, up
-//! to 16 KiB to widen a tile of halves, 256-unit tiles) or in scratch you
+//! the selection works in fixed stack buffers (a 16 KiB radix histogram,
+//! 4 KiB to widen a tile of halves, 256-unit tiles) or in scratch you
 //! lend, however many layers there are.
 //!
 //! - The everyday API is here: [`Layer`] and [`Shape`] in, [`Options`]

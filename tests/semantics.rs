@@ -1430,12 +1430,15 @@ fn error_bad_ratios() {
         "min_sparsity_ratio_per_op",
         f64::NAN,
     );
-    bad(
-        opts("1x1", 0.5)
-            .min_sparsity_ratio_per_op(0.6)
-            .max_sparsity_ratio_per_op(0.5),
-        "min_sparsity_ratio_per_op (above max_sparsity_ratio_per_op)",
-        0.6,
+    let crossed = opts("1x1", 0.5)
+        .min_sparsity_ratio_per_op(0.6)
+        .max_sparsity_ratio_per_op(0.5);
+    let err = prune_err(&layers, &crossed);
+    assert_eq!(err.layer(), None);
+    assert_eq!(err.kind(), &ErrorKind::BoundsCrossed { min: 0.6, max: 0.5 });
+    assert_eq!(
+        err.to_string(),
+        "min_sparsity_ratio_per_op 0.6 is above max_sparsity_ratio_per_op 0.5"
     );
     // Boundaries are valid.
     run(

@@ -4,7 +4,8 @@
 
 use prunemask::ext::{Extent, Geometry};
 use prunemask::{
-    Compat, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, Status, Summary,
+    Compat, ErrorKind, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, Status,
+    Summary,
 };
 
 use crate::args::PruneArgs;
@@ -12,7 +13,8 @@ use crate::checkpoint::Checkpoint;
 
 /// The library's options for the flags.
 pub fn options(args: &PruneArgs) -> Result<Options, String> {
-    let pattern = Pattern::parse(&args.pattern).map_err(|e| e.to_string())?;
+    let pattern =
+        Pattern::parse(&args.pattern).map_err(|e| format!("--pattern {}: {e}", args.pattern))?;
     let opts = Options::new(pattern, args.sparsity)
         .scope(args.scope)
         .max_sparsity_ratio_per_op(args.max_sparsity_ratio_per_op)
@@ -21,10 +23,33 @@ pub fn options(args: &PruneArgs) -> Result<Options, String> {
         .cap(args.cap)
         .reduce(args.reduce)
         .criterion(args.criterion);
-    Ok(match args.compat {
+    let opts = match args.compat {
         Compat::Inc20 => opts.inc_compat(),
         Compat::Native => opts,
-    })
+    };
+    // Refused before any file is opened, in the flags' own names.
+    opts.validate().map_err(|e| {
+        let flag = |what: &'static str| match what {
+            "target_sparsity" => "--sparsity",
+            "max_sparsity_ratio_per_op" => "--max-sparsity-ratio-per-op",
+            "min_sparsity_ratio_per_op" => "--min-sparsity-ratio-per-op",
+            other => other,
+        };
+        match e.kind() {
+            ErrorKind::BadRatio { what, value } => {
+                format!("{} must be in [0, 1], got {value}", flag(what))
+            }
+            ErrorKind::BoundsCrossed { min, max } => format!(
+                "--min-sparsity-ratio-per-op {min} is above --max-sparsity-ratio-per-op {max}"
+            ),
+            ErrorKind::RatioAbovePattern { sparsity, max } => format!(
+                "--sparsity {sparsity} is above what --pattern {} can prune ({max})",
+                args.pattern
+            ),
+            _ => e.to_string(),
+        }
+    })?;
+    Ok(opts)
 }
 
 /// The plan over every layer: one `Pruner::plan` call, on this thread, at

@@ -725,6 +725,34 @@ fn bad_flags() {
         (&["prune", "--threads", "many"], 2, "many"),
         (&["frobnicate"], 2, "frobnicate"),
         (&["prune", "--pattern", "3x"], 1, "error: "),
+        // Bad options are refused before the input is opened, in the
+        // flags' own names.
+        (
+            &["prune", "/nonexistent.safetensors", "--sparsity", "2"],
+            1,
+            "error: --sparsity must be in [0, 1], got 2",
+        ),
+        (
+            &["prune", "--pattern", "4:2"],
+            1,
+            "error: --pattern 4:2: bad pattern: N:M needs N < M",
+        ),
+        (
+            &["prune", "--pattern", "2:4", "--sparsity", "0.6"],
+            1,
+            "error: --sparsity 0.6 is above what --pattern 2:4 can prune (0.5)",
+        ),
+        (
+            &[
+                "prune",
+                "--min-sparsity-ratio-per-op",
+                "0.6",
+                "--max-sparsity-ratio-per-op",
+                "0.5",
+            ],
+            1,
+            "error: --min-sparsity-ratio-per-op 0.6 is above --max-sparsity-ratio-per-op 0.5",
+        ),
         (&["prune", "--include", "("], 1, "--include"),
         (
             &["prune", "--masks", "x", "--output", "x"],

@@ -233,6 +233,27 @@ impl Options {
         self
     }
 
+    /// Checks the target and the bounds, alone and against the pattern, as
+    /// every operation does before it reads a layer: a caller can refuse
+    /// bad options before it opens any file.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::BadRatio`] for a ratio that is NaN or outside
+    /// `[0, 1]`, [`ErrorKind::BoundsCrossed`] for a minimum above the
+    /// maximum, [`ErrorKind::RatioAbovePattern`] for an N:M target above
+    /// `N/M`.
+    ///
+    /// ```
+    /// use prunemask::{ErrorKind, Options, Pattern};
+    /// let o = Options::new(Pattern::parse("2:4").unwrap(), 0.6);
+    /// assert!(matches!(o.validate().unwrap_err().kind(), ErrorKind::RatioAbovePattern { .. }));
+    /// assert!(Options::new(Pattern::parse("2:4").unwrap(), 0.5).validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.unit_ratios().map(|_| ())
+    }
+
     /// How the selection scores units at `level`.
     pub(crate) fn scoring(&self, level: Level) -> Scoring {
         Scoring {
@@ -257,9 +278,9 @@ impl Options {
             }
         }
         if self.min_sparsity_ratio_per_op > self.max_sparsity_ratio_per_op {
-            return Err(Error::new(ErrorKind::BadRatio {
-                what: "min_sparsity_ratio_per_op (above max_sparsity_ratio_per_op)",
-                value: self.min_sparsity_ratio_per_op,
+            return Err(Error::new(ErrorKind::BoundsCrossed {
+                min: self.min_sparsity_ratio_per_op,
+                max: self.max_sparsity_ratio_per_op,
             }));
         }
         // An N:M target counts elements; its pool counts groups (INC: s / (N/M)).

@@ -153,6 +153,13 @@ pub enum ErrorKind {
         /// The value given.
         value: f64,
     },
+    /// `min_sparsity_ratio_per_op` above `max_sparsity_ratio_per_op`.
+    BoundsCrossed {
+        /// The minimum given.
+        min: f64,
+        /// The maximum given.
+        max: f64,
+    },
     /// An N:M target above `N/M`, the most the pattern can prune.
     RatioAbovePattern {
         /// The target given.
@@ -301,6 +308,10 @@ impl fmt::Display for Error {
             ErrorKind::BadRatio { what, value } => {
                 write!(f, "{what} must be in [0, 1], got {value}")
             }
+            ErrorKind::BoundsCrossed { min, max } => write!(
+                f,
+                "min_sparsity_ratio_per_op {min} is above max_sparsity_ratio_per_op {max}"
+            ),
             ErrorKind::RatioAbovePattern { sparsity, max } => write!(
                 f,
                 "sparsity {sparsity} is above what the N:M pattern can prune ({max})"
