@@ -47,6 +47,9 @@ fn shape() -> impl Strategy<Value = Shape> {
             .prop_map(|(r, c)| Shape::matrix(r, c)),
         2 => (1usize..=4, select(vec![1usize, 2, 3, 4, 8]), 1usize..=3, 1usize..=2)
             .prop_map(|(o, i, h, w)| Shape::conv(o, i, h, w)),
+        // Weights stored [in, out] (transformers' Conv1D).
+        2 => (select(vec![1usize, 2, 3, 4, 6, 8, 12, 16]), select(vec![1usize, 2, 3, 4, 6, 8]))
+            .prop_map(|(i, o)| Shape::in_out(i, o)),
     ]
 }
 
@@ -231,6 +234,7 @@ fn run(ls: &Layers, opts: &Options) -> Result<Out, Error> {
 fn dims(s: &Shape) -> (usize, usize, usize) {
     match *s {
         Shape::Matrix { rows, cols } => (rows, cols, cols),
+        Shape::InOut { inputs, outputs } => (outputs, inputs, inputs),
         Shape::Conv { o, i, h, w } => (o, i * h * w, i),
     }
 }
@@ -239,6 +243,8 @@ fn dims(s: &Shape) -> (usize, usize, usize) {
 fn flat(s: &Shape, r: usize, c: usize) -> usize {
     match *s {
         Shape::Matrix { cols, .. } => r * cols + c,
+        // Stored [in, out]: view row r is output r, column c input c.
+        Shape::InOut { outputs, .. } => c * outputs + r,
         Shape::Conv { i, h, w, .. } => {
             let ii = c % i;
             let k = c / i;

@@ -992,6 +992,98 @@ fn cap_on_nm_groups() {
 // Conv layers (OIHW, view [O, H*W*I], c = (h*W + w)*I + i)
 // ---------------------------------------------------------------------------
 
+/// A GPT-2 `Conv1D` weight (`h.0.mlp.c_fc.weight`, stored `[in = 16, out =
+/// 64]`), 2:4 at 0.5: every output keeps 2 of each group of 4 of its 16
+/// input features, i.e. groups run down dimension 0 of the stored tensor.
+/// The masks equal those of the same weights stored `[out, in]`, transposed
+/// back.
+#[test]
+fn in_out_weights_group_along_inputs() {
+    let (inputs, outputs) = (16, 64);
+    let w: Vec<f32> = (0..inputs * outputs)
+        .map(|i| ((i * 7919) % 1009) as f32 - 500.0)
+        .collect();
+    let stored = Layer::new(&w[..], Shape::in_out(inputs, outputs));
+    let o = exact("2:4", 0.5).criterion(Criterion::Magnitude);
+    let got = run(&[stored], &o);
+    let mask = &got.masks[0];
+    for out in 0..outputs {
+        for group in 0..inputs / 4 {
+            let kept: u8 = (0..4).map(|j| mask[(group * 4 + j) * outputs + out]).sum();
+            assert_eq!(
+                kept,
+                2,
+                "output {out}, inputs {}..{}",
+                group * 4,
+                group * 4 + 4
+            );
+        }
+    }
+    // The same weights stored [out, in].
+    let mut t = vec![0.0f32; w.len()];
+    for i in 0..inputs {
+        for out in 0..outputs {
+            t[out * inputs + i] = w[i * outputs + out];
+        }
+    }
+    let want = run(&[mat(&t, outputs, inputs)], &o);
+    for i in 0..inputs {
+        for out in 0..outputs {
+            assert_eq!(mask[i * outputs + out], want.masks[0][out * inputs + i]);
+        }
+    }
+    assert_eq!(got.reports, want.reports);
+}
+
+/// A conv1d weight `[O = 16, I = 16, K = 5]` (`encoder.conv.weight`), 2:4:
+/// pruned with groups of 4 input channels at each kernel position, as a
+/// conv2d `[16, 16, 1, 5]` is.
+#[test]
+fn conv1d_groups_input_channels_at_each_position() {
+    let (o, i, k) = (16, 16, 5);
+    let w: Vec<f32> = (0..o * i * k).map(|x| ((x * 37) % 101) as f32).collect();
+    let shape = Shape::from_dims(&[o, i, k]).unwrap();
+    assert_eq!(shape, Shape::conv1d(o, i, k));
+    let opts = exact("2:4", 0.5);
+    let got = run(&[Layer::new(&w[..], shape)], &opts);
+    let mask = &got.masks[0];
+    for out in 0..o {
+        for pos in 0..k {
+            for group in 0..i / 4 {
+                // Element [out][ch][pos] is at (out * I + ch) * K + pos.
+                let kept: u8 = (0..4)
+                    .map(|j| mask[(out * i + group * 4 + j) * k + pos])
+                    .sum();
+                assert_eq!(kept, 2, "output {out}, position {pos}, group {group}");
+            }
+        }
+    }
+    let conv2d = run(&[Layer::new(&w[..], Shape::conv(o, i, 1, k))], &opts);
+    assert_eq!(got.masks, conv2d.masks);
+    // conv3d [O, I, D, H, W] is [O, I, D*H, W].
+    let w3: Vec<f32> = (0..4 * 8 * 2 * 3 * 2)
+        .map(|x| ((x * 13) % 29) as f32)
+        .collect();
+    let s3 = Shape::from_dims(&[4, 8, 2, 3, 2]).unwrap();
+    assert_eq!(s3, Shape::conv(4, 8, 6, 2));
+    assert_eq!(s3.view().unwrap().cols(), 2 * 3 * 2 * 8);
+    let m3 = &run(&[Layer::new(&w3[..], s3)], &opts).masks[0];
+    let (o3, i3, p3) = (4, 8, 2 * 3 * 2);
+    for out in 0..o3 {
+        for pos in 0..p3 {
+            for group in 0..i3 / 4 {
+                let kept: u8 = (0..4)
+                    .map(|j| m3[(out * i3 + group * 4 + j) * p3 + pos])
+                    .sum();
+                assert_eq!(
+                    kept, 2,
+                    "conv3d output {out}, position {pos}, group {group}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn conv_view_mapping() {
     // OIHW [1, 2, 2, 2]: flat = i*4 + h*2 + w; view c = (h*2 + w)*2 + i.

@@ -86,8 +86,14 @@ impl Tensor {
     }
 
     /// The shape a layer would have: `None` for ranks other than 2 and 4.
+    /// (The library also reads conv1d and conv3d weights; which rank-3 and
+    /// rank-5 tensors of a checkpoint are weights to prune, the CLI does
+    /// not decide yet.)
     pub fn shape(&self) -> Option<Shape> {
-        Shape::from_dims(&self.dims)
+        match self.dims.len() {
+            2 | 4 => Shape::from_dims(&self.dims),
+            _ => None,
+        }
     }
 
     /// Whether prunemask reads this dtype.

@@ -126,6 +126,7 @@ pub const SIMD_PATTERNS: &[&str] = &[
 pub fn flat(shape: Shape, r: usize, c: usize) -> usize {
     match shape {
         Shape::Matrix { cols, .. } => r * cols + c,
+        Shape::InOut { outputs, .. } => c * outputs + r,
         Shape::Conv {
             i: ci,
             h: ch,

@@ -22,6 +22,8 @@ const FULL_CHECK: usize = 1 << 13;
 #[derive(Debug)]
 struct Input {
     dims: Vec<usize>,
+    /// Rank 2 only: the weight is stored `[in, out]` (`Shape::in_out`).
+    transposed: bool,
     samples: Vec<(u64, u64, u16)>,
 }
 
@@ -40,7 +42,8 @@ fn dim(u: &mut Unstructured<'_>) -> Result<usize> {
 
 impl<'a> Arbitrary<'a> for Input {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        let rank = if bool::arbitrary(u)? { 4 } else { 2 };
+        let rank = u.int_in_range(2..=5)?;
+        let transposed = rank == 2 && bool::arbitrary(u)?;
         let mut dims = Vec::with_capacity(rank);
         for _ in 0..rank {
             dims.push(dim(u)?);
@@ -50,13 +53,17 @@ impl<'a> Arbitrary<'a> for Input {
         for _ in 0..n {
             samples.push((u64::arbitrary(u)?, u64::arbitrary(u)?, u16::arbitrary(u)?));
         }
-        Ok(Input { dims, samples })
+        Ok(Input {
+            dims,
+            transposed,
+            samples,
+        })
     }
 }
 
-/// (rows, cols, inner, hw) by the documentation, or the expected error
-/// kinds: `(zero_possible, overflow_possible)`.
-fn expected(dims: &[usize]) -> core::result::Result<(usize, usize, usize, usize), (bool, bool)> {
+/// (rows, cols, inner) by the documentation, or the expected error kinds:
+/// `(zero_possible, overflow_possible)`.
+fn expected(dims: &[usize], transposed: bool) -> core::result::Result<(usize, usize, usize), (bool, bool)> {
     let zero = dims.contains(&0);
     // Overflow of the product of the non-zero dims (the crate may check
     // either condition first when both hold).
@@ -73,16 +80,29 @@ fn expected(dims: &[usize]) -> core::result::Result<(usize, usize, usize, usize)
         return Err((zero, overflow));
     }
     Ok(match *dims {
-        [rows, cols] => (rows, cols, cols, 1),
-        [o, i, h, w] => (o, h * w * i, i, h * w),
+        [inputs, outputs] if transposed => (outputs, inputs, inputs),
+        [rows, cols] => (rows, cols, cols),
+        // A conv of any rank: [O, I, kernel...] as [O, P*I].
+        [o, i, ref kernel @ ..] => (o, kernel.iter().product::<usize>() * i, i),
         _ => unreachable!(),
     })
 }
 
 /// The documented flat index of view element `(r, c)`, written out plainly.
-fn flat(dims: &[usize], r: usize, c: usize) -> usize {
+fn flat(dims: &[usize], transposed: bool, r: usize, c: usize) -> usize {
     match *dims {
+        // Stored [in, out]: element [c][r].
+        [_, outputs] if transposed => c * outputs + r,
         [_, cols] => r * cols + c,
+        [_, i_dim, k_dim] => {
+            let (i, k) = (c % i_dim, c / i_dim);
+            r * i_dim * k_dim + i * k_dim + k
+        }
+        [_, i_dim, d_dim, h_dim, w_dim] => {
+            let (i, p) = (c % i_dim, c / i_dim);
+            let (d, h, w) = (p / (h_dim * w_dim), p / w_dim % h_dim, p % w_dim);
+            (((r * i_dim + i) * d_dim + d) * h_dim + h) * w_dim + w
+        }
         [_, i_dim, h_dim, w_dim] => {
             let i = c % i_dim;
             let hw = c / i_dim;
@@ -94,10 +114,30 @@ fn flat(dims: &[usize], r: usize, c: usize) -> usize {
 }
 
 fuzz_target!(|input: Input| {
-    let dims = &input.dims[..];
-    let shape = Shape::from_dims(dims).expect("rank 2 or 4");
+    let (dims, transposed) = (&input.dims[..], input.transposed);
+    let shape = match (dims, transposed) {
+        (&[i, o], true) => Shape::in_out(i, o),
+        _ => match Shape::from_dims(dims) {
+            Some(shape) => shape,
+            None => {
+                // Only a conv3d whose D*H overflows has no shape.
+                let [_, _, d, h, _] = *dims else {
+                    panic!("from_dims refused {dims:?}")
+                };
+                assert!(d.checked_mul(h).is_none(), "from_dims refused {dims:?}");
+                return;
+            }
+        },
+    };
     match (dims, shape) {
         ([r, c], Shape::Matrix { rows, cols }) => assert_eq!((*r, *c), (rows, cols)),
+        ([i, o], Shape::InOut { inputs, outputs }) => assert_eq!((*i, *o), (inputs, outputs)),
+        ([o, i, k], Shape::Conv { o: o2, i: i2, h, w }) => {
+            assert_eq!((*o, *i, 1, *k), (o2, i2, h, w))
+        }
+        ([o, i, d, h, w], Shape::Conv { o: o2, i: i2, h: h2, w: w2 }) => {
+            assert_eq!((*o, *i, *d * *h, *w), (o2, i2, h2, w2))
+        }
         (
             [o, i, h, w],
             Shape::Conv {
@@ -113,7 +153,7 @@ fuzz_target!(|input: Input| {
     }
     let view = shape.view();
     let elements = shape.elements();
-    match expected(dims) {
+    match expected(dims, transposed) {
         Err((zero, overflow)) => {
             let kind = view.expect_err("view of an invalid shape");
             assert_eq!(elements, Err(kind.clone()));
@@ -123,7 +163,7 @@ fuzz_target!(|input: Input| {
                 other => panic!("{dims:?}: unexpected error {other:?}"),
             }
         }
-        Ok((rows, cols, inner, _hw)) => {
+        Ok((rows, cols, inner)) => {
             let v = view.unwrap_or_else(|e| panic!("{dims:?}: view failed: {e:?}"));
             assert_eq!(
                 (v.rows(), v.cols(), v.inner()),
@@ -139,7 +179,7 @@ fuzz_target!(|input: Input| {
                     for c in 0..cols {
                         let x = v.index(r, c);
                         assert!(x < n, "{dims:?}: index({r}, {c}) = {x} >= {n}");
-                        assert_eq!(x, flat(dims, r, c), "{dims:?}: index({r}, {c})");
+                        assert_eq!(x, flat(dims, transposed, r, c), "{dims:?}: index({r}, {c})");
                         assert!(!seen[x], "{dims:?}: index {x} twice");
                         seen[x] = true;
                         assert_eq!(run.next(), Some(x), "{dims:?}: run({r}, 0) at {c}");
@@ -154,7 +194,7 @@ fuzz_target!(|input: Input| {
                 let c = (b % cols as u64) as usize;
                 let x = v.index(r, c);
                 assert!(x < n, "{dims:?}: index({r}, {c}) = {x} >= {n}");
-                assert_eq!(x, flat(dims, r, c), "{dims:?}: index({r}, {c})");
+                assert_eq!(x, flat(dims, transposed, r, c), "{dims:?}: index({r}, {c})");
                 let take = (len as usize).min(cols - c);
                 for (j, y) in v.run(r, c).take(take).enumerate() {
                     assert_eq!(y, v.index(r, c + j), "{dims:?}: run({r}, {c}) step {j}");

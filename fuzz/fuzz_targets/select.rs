@@ -492,6 +492,7 @@ fn simd_kernel(layer: &LayerIn, geometry: Geometry, input: &Input) -> Option<usi
     let shape = layer.shape;
     let contiguous = match shape {
         Shape::Matrix { .. } => true,
+        Shape::InOut { .. } => false,
         Shape::Conv { h, w, .. } => h == 1 && w == 1,
     };
     let g = grid(shape, geometry, input.compat).ok()?;

@@ -1,8 +1,15 @@
 //! Tensor shapes and the 2-D view every pattern works in.
 //!
-//! A linear weight `[rows, cols]` is its own view. A conv weight OIHW
-//! `[O, I, H, W]` is seen as `[O, H*W*I]`: view column `c = (h*W + w)*I + i`
-//! is element `x[o][i][h][w]`. The view is an index mapping; nothing is copied.
+//! The view is `[rows = outputs, cols = inputs]` of every layout people
+//! ship, by index mapping; nothing is copied:
+//!
+//! - a linear weight `[out, in]` is its own view;
+//! - a weight stored `[in, out]` (transformers' `Conv1D`: GPT-2 and its
+//!   family) is seen transposed: view `(r, c)` is element `x[c][r]`;
+//! - a conv weight `[O, I, *kernel]` (conv1d `[O, I, K]`, conv2d
+//!   `[O, I, H, W]`, conv3d `[O, I, D, H, W]`) is seen as `[O, P*I]` with
+//!   `P` kernel positions, input channel fastest: view column `c = p*I + i`
+//!   is element `x[o][i][p]` (`p` the flat kernel position).
 
 use crate::vocab::error::ErrorKind;
 
@@ -24,7 +31,19 @@ pub enum Shape {
         /// Input features.
         cols: usize,
     },
-    /// A conv weight `[O, I, H, W]`.
+    /// A linear weight stored `[in_features, out_features]` (transformers'
+    /// `Conv1D`), seen as the `[outputs, inputs]` matrix: N:M groups and
+    /// blocks run along the input features, down the stored tensor's
+    /// dimension 0.
+    InOut {
+        /// Input features (the stored tensor's dimension 0).
+        inputs: usize,
+        /// Output features (its dimension 1).
+        outputs: usize,
+    },
+    /// A conv weight `[O, I, H, W]`; conv1d and conv3d weights are this
+    /// with `H = 1` and `H = D*H` (their view, `[O, P*I]`, depends only on
+    /// the number of kernel positions `P`).
     Conv {
         /// Output channels.
         o: usize,
@@ -47,6 +66,20 @@ impl Shape {
         Shape::Matrix { rows, cols }
     }
 
+    /// A weight stored `[in_features, out_features]` (transformers'
+    /// `Conv1D`, GPT-2's `c_attn`, `c_fc`, ...).
+    ///
+    /// ```
+    /// use prunemask::Shape;
+    /// let v = Shape::in_out(16, 64).view().unwrap();
+    /// assert_eq!((v.rows(), v.cols()), (64, 16)); // outputs x inputs
+    /// assert_eq!(v.index(1, 0), 1); // output 1 of input 0 is stored at [0][1]
+    /// assert_eq!(v.index(0, 1), 64);
+    /// ```
+    pub const fn in_out(inputs: usize, outputs: usize) -> Self {
+        Shape::InOut { inputs, outputs }
+    }
+
     /// An OIHW conv weight.
     ///
     /// ```
@@ -56,17 +89,56 @@ impl Shape {
         Shape::Conv { o, i, h, w }
     }
 
-    /// Builds a shape from a rank-2 or rank-4 dimension list.
+    /// A conv1d weight `[O, I, K]`, seen as `[O, K*I]`.
+    ///
+    /// ```
+    /// use prunemask::Shape;
+    /// assert_eq!(Shape::conv1d(16, 16, 5), Shape::conv(16, 16, 1, 5));
+    /// ```
+    pub const fn conv1d(o: usize, i: usize, k: usize) -> Self {
+        Shape::Conv { o, i, h: 1, w: k }
+    }
+
+    /// A conv3d weight `[O, I, D, H, W]`, seen as `[O, D*H*W*I]`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ShapeOverflow`] when `D*H` overflows `usize`.
+    ///
+    /// ```
+    /// use prunemask::Shape;
+    /// assert_eq!(Shape::conv3d(8, 4, 2, 3, 3), Ok(Shape::conv(8, 4, 6, 3)));
+    /// ```
+    pub const fn conv3d(
+        o: usize,
+        i: usize,
+        d: usize,
+        h: usize,
+        w: usize,
+    ) -> Result<Self, ErrorKind> {
+        match d.checked_mul(h) {
+            Some(h) => Ok(Shape::Conv { o, i, h, w }),
+            None => Err(ErrorKind::ShapeOverflow),
+        }
+    }
+
+    /// Builds a shape from a dimension list: rank 2 is a matrix `[out, in]`,
+    /// ranks 3, 4 and 5 conv1d, conv2d and conv3d weights; `None` for other
+    /// ranks (and a conv3d whose `D*H` overflows). A weight stored
+    /// `[in, out]` is [`Shape::in_out`]: its dims alone cannot say so.
     ///
     /// ```
     /// use prunemask::Shape;
     /// assert_eq!(Shape::from_dims(&[4, 5]), Some(Shape::matrix(4, 5)));
-    /// assert_eq!(Shape::from_dims(&[4, 5, 6]), None);
+    /// assert_eq!(Shape::from_dims(&[4, 5, 6]), Some(Shape::conv1d(4, 5, 6)));
+    /// assert_eq!(Shape::from_dims(&[4]), None);
     /// ```
     pub fn from_dims(dims: &[usize]) -> Option<Self> {
         match *dims {
             [rows, cols] => Some(Shape::matrix(rows, cols)),
+            [o, i, k] => Some(Shape::conv1d(o, i, k)),
             [o, i, h, w] => Some(Shape::conv(o, i, h, w)),
+            [o, i, d, h, w] => Shape::conv3d(o, i, d, h, w).ok(),
             _ => None,
         }
     }
@@ -87,8 +159,9 @@ impl Shape {
         self.view().map(|v| v.rows * v.cols)
     }
 
-    /// The 2-D `[rows, cols]` view of this shape: a matrix as it is, a conv
-    /// weight OIHW as `[O, H*W*I]` (`docs/semantics.md`, section 1).
+    /// The 2-D `[rows, cols]` view of this shape: a matrix as it is, an
+    /// `[in, out]` weight transposed, a conv weight OIHW as `[O, H*W*I]`
+    /// (`docs/semantics.md`, section 1).
     ///
     /// # Errors
     ///
@@ -99,20 +172,33 @@ impl Shape {
     /// assert_eq!((v.rows(), v.cols()), (2, 6));
     /// ```
     pub fn view(&self) -> Result<View, ErrorKind> {
-        let (rows, inner, hw) = match *self {
-            Shape::Matrix { rows, cols } => (rows, cols, 1),
-            Shape::Conv { o, i, h, w } => (o, i, h.checked_mul(w).ok_or(ErrorKind::ShapeOverflow)?),
+        let (rows, inner, hw, transposed) = match *self {
+            Shape::Matrix { rows, cols } => (rows, cols, 1, false),
+            Shape::InOut { inputs, outputs } => (outputs, inputs, 1, true),
+            Shape::Conv { o, i, h, w } => (
+                o,
+                i,
+                h.checked_mul(w).ok_or(ErrorKind::ShapeOverflow)?,
+                false,
+            ),
         };
         if rows == 0 || inner == 0 || hw == 0 {
             return Err(ErrorKind::ZeroDimension);
         }
         let cols = inner.checked_mul(hw).ok_or(ErrorKind::ShapeOverflow)?;
         rows.checked_mul(cols).ok_or(ErrorKind::ShapeOverflow)?;
+        // Flat index of (r, c) = r*row + (c % inner)*step + (c / inner)*kernel.
+        let (row, step, kernel) = match transposed {
+            true => (1, rows, 0),
+            false => (cols, hw, 1),
+        };
         Ok(View {
             rows,
             cols,
             inner,
-            hw,
+            row,
+            step,
+            kernel,
         })
     }
 }
@@ -133,8 +219,13 @@ pub struct View {
     cols: usize,
     /// Input channels (conv) or `cols` (matrix): view columns per kernel position.
     inner: usize,
-    /// Kernel positions `H*W` (conv) or 1 (matrix): the stride of one input channel.
-    hw: usize,
+    /// Flat stride of one view row: `cols`, or 1 for an `[in, out]` weight.
+    row: usize,
+    /// Flat stride of one input (channel): 1 for a matrix, `H*W` for a
+    /// conv, `rows` for an `[in, out]` weight.
+    step: usize,
+    /// Flat stride of one kernel position: 1 (0 where there is one).
+    kernel: usize,
 }
 
 impl View {
@@ -169,7 +260,7 @@ impl View {
 
     /// True for a matrix (and a 1x1 conv): view rows are contiguous.
     pub(crate) fn is_contiguous(&self) -> bool {
-        self.hw == 1
+        self.row == self.cols && self.step == 1
     }
 
     /// Flat index of view element `(r, c)`. Callers keep `r < rows`, `c < cols`.
@@ -180,11 +271,11 @@ impl View {
     /// ```
     #[inline]
     pub fn index(&self, r: usize, c: usize) -> usize {
-        if self.hw == 1 {
+        if self.is_contiguous() {
             // A matrix: skip the divisions.
             return r * self.cols + c;
         }
-        r * self.cols + (c % self.inner) * self.hw + c / self.inner
+        r * self.row + (c % self.inner) * self.step + (c / self.inner) * self.kernel
     }
 
     /// Flat indices of view row `r` from column `c` on, in view order.
@@ -197,16 +288,17 @@ impl View {
     /// ```
     #[inline]
     pub fn run(&self, r: usize, c: usize) -> Run {
-        let row_base = r * self.cols;
+        let row_base = r * self.row;
         let k = c / self.inner;
         let i = c % self.inner;
         Run {
-            next: row_base + i * self.hw + k,
+            next: row_base + i * self.step + k * self.kernel,
             row_base,
             k,
             i,
             inner: self.inner,
-            hw: self.hw,
+            step: self.step,
+            kernel: self.kernel,
         }
     }
 }
@@ -224,7 +316,8 @@ pub struct Run {
     k: usize,
     i: usize,
     inner: usize,
-    hw: usize,
+    step: usize,
+    kernel: usize,
 }
 
 impl Iterator for Run {
@@ -237,9 +330,9 @@ impl Iterator for Run {
         if self.i == self.inner {
             self.i = 0;
             self.k += 1;
-            self.next = self.row_base + self.k;
+            self.next = self.row_base + self.k * self.kernel;
         } else {
-            self.next += self.hw;
+            self.next += self.step;
         }
         Some(out)
     }
