@@ -15,8 +15,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use prunemask::ext::{Extent, Geometry};
 use prunemask::{
-    Bound, CapMode, Criterion, Error, ErrorKind, Layer, LayerPlan, LayerReport, Options, Pattern,
-    Pruner, Reduce, Scope, Shape, Status, Summary, Ties,
+    Bound, CapMode, Compat, Criterion, Error, ErrorKind, Layer, LayerPlan, LayerReport, Options,
+    Pattern, Pruner, Reduce, Scope, Shape, Status, Summary, Ties,
 };
 
 const SENTINEL: u8 = 7;
@@ -438,8 +438,27 @@ fn model_units(s: &Shape, vals: &[f32], opts: &Options) -> Model {
 
 /// `k` as the crate computes it.
 fn k_of(opts: &Options, units: usize) -> u64 {
-    let target = opts.target_sparsity / per_unit(&opts.pattern);
-    (target * units as f64) as u64
+    count(opts, opts.target_sparsity, true, units as u64)
+}
+
+/// `floor(r * units)` for an element ratio `r` over units that prune `N/M`
+/// of their elements (`per_group`, N:M), or whole, at most `units`, as
+/// documented: the decimal `r` stands for (its `Display` form) times
+/// `M/N`, exactly; INC 2.0's float product `int(r / (N/M) * units)` under
+/// `inc_compat`.
+fn count(opts: &Options, r: f64, per_group: bool, units: u64) -> u64 {
+    let (n, m) = match opts.pattern.geometry() {
+        Geometry::NInM { n, m } if per_group => (n as u128, m as u128),
+        _ => (1, 1),
+    };
+    if opts.compat == Compat::Inc20 {
+        return ((r / (n as f64 / m as f64)).min(1.0) * units as f64) as u64;
+    }
+    let text = format!("{r}");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let digits: u128 = format!("{int}{frac}").parse().unwrap();
+    let den = 10u128.pow(frac.len() as u32) * n;
+    ((digits * m).min(den) * units as u128 / den) as u64
 }
 
 /// Which units of a pool `(layer, unit, score)` are pruned.
@@ -777,7 +796,7 @@ proptest! {
             let units: u64 = members.iter().map(|&i| out.reports[i].units).sum();
             let room: u64 = members
                 .iter()
-                .map(|&i| (max_u * out.reports[i].units as f64) as u64)
+                .map(|&i| count(&opts, max, true, out.reports[i].units))
                 .sum();
             let pruned: u64 = members.iter().map(|&i| out.reports[i].pruned_units).sum();
             let k = k_of(&opts, units as usize);
@@ -799,16 +818,14 @@ proptest! {
     fn masks_and_counts_agree(ls in layers(3), opts in bounded_options()) {
         if let Ok(out) = run(&ls, &opts) {
             check_counts(&ls, &opts, &out)?;
-            let pu = per_unit(&opts.pattern);
             let (max, min) = (opts.max_sparsity_ratio_per_op, opts.min_sparsity_ratio_per_op);
             for r in &out.reports {
-                let at = |ratio: f64| (ratio * r.units as f64) as u64;
                 let want = match r.status {
                     Status::Bounded(Bound::Max) => match opts.cap {
-                        CapMode::Seed => at(max),
-                        CapMode::Redistribute => at((max / pu).min(1.0)),
+                        CapMode::Seed => count(&opts, max, false, r.units),
+                        CapMode::Redistribute => count(&opts, max, true, r.units),
                     },
-                    Status::Bounded(Bound::Min) => at((min / pu).min(1.0)),
+                    Status::Bounded(Bound::Min) => count(&opts, min, true, r.units),
                     _ => continue,
                 };
                 match opts.ties {
@@ -844,7 +861,7 @@ proptest! {
                 continue;
             }
             prop_assert!(
-                r.pruned_units >= (min_u * r.units as f64) as u64,
+                r.pruned_units >= count(&opts, min, true, r.units),
                 "layer {}: {} of {} under {} ({:?})", i, r.pruned_units, r.units, min_u, r.status
             );
             if opts.ties == Ties::Exact {

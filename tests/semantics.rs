@@ -1084,6 +1084,35 @@ fn conv1d_groups_input_channels_at_each_position() {
     }
 }
 
+/// `k = floor(s * units)` is the count the caller wrote: 0.29, 0.57 and
+/// 0.58 of 100 units prune 29, 57 and 58, although their `f64` products
+/// are 28.999..., 56.999..., 57.999...; INC 2.0's float product (28, 56,
+/// 57) stays under `inc_compat`. The same for a 2:4 target in groups and
+/// for the per-layer bounds.
+#[test]
+fn k_is_the_count_written() {
+    let w: Vec<f32> = (0..100).map(|i| i as f32).collect();
+    for (s, exact_k, inc_k) in [(0.29, 29, 28), (0.57, 57, 56), (0.58, 58, 57)] {
+        assert_eq!((s * 100.0) as u64, inc_k, "the f64 product of {s}");
+        let layers = [mat(&w, 1, 100)];
+        let native = run(&layers, &exact("1x1", s));
+        assert_eq!(native.summary.target_units, exact_k, "{s}");
+        assert_eq!(native.summary.pruned_units, exact_k, "{s}");
+        let inc = run(&layers, &exact("1x1", s).inc_compat());
+        assert_eq!(inc.summary.target_units, inc_k, "{s} under inc_compat");
+        // A layer held at max_sparsity_ratio_per_op = s: s of its units.
+        let b: Vec<f32> = (0..100).map(|i| 1000.0 + i as f32).collect();
+        let two = [mat(&w, 1, 100), mat(&b, 1, 100)];
+        let held = run(&two, &exact("1x1", 0.6).max_sparsity_ratio_per_op(s));
+        assert_eq!(held.reports[0].status, Status::Bounded(Bound::Max), "{s}");
+        assert_eq!(held.reports[0].pruned_units, exact_k, "{s}");
+    }
+    // 2:4 at 0.29 of 400 elements: 0.58 of 200 groups, 116 of them.
+    let w: Vec<f32> = (0..800).map(|i| ((i * 37) % 800) as f32).collect();
+    let nm = run(&[mat(&w, 2, 400)], &exact("2:4", 0.29));
+    assert_eq!(nm.summary.target_units, 116);
+}
+
 #[test]
 fn conv_view_mapping() {
     // OIHW [1, 2, 2, 2]: flat = i*4 + h*2 + w; view c = (h*2 + w)*2 + i.

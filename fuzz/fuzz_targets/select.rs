@@ -230,7 +230,7 @@ fn ratio(u: &mut Unstructured<'_>, scale: f64) -> Result<f64> {
     })
 }
 
-fn per_unit(g: Geometry) -> f64 {
+fn n_over_m(g: Geometry) -> f64 {
     match g {
         Geometry::NInM { n, m } => n as f64 / m as f64,
         Geometry::Block { .. } => 1.0,
@@ -265,7 +265,7 @@ impl<'a> Arbitrary<'a> for Input {
                 Data::Bf16(v) => v[at] = bf16::from_bits(0x7f80 | (nan & 0x807f)),
             }
         }
-        let sparsity = ratio(u, per_unit(geometry))?;
+        let sparsity = ratio(u, n_over_m(geometry))?;
         let max_layer = match u.int_in_range(0u8..=3)? {
             0 | 1 => 1.0,
             2 => 0.98,
@@ -273,7 +273,7 @@ impl<'a> Arbitrary<'a> for Input {
         };
         let min_layer = match u.int_in_range(0u8..=3)? {
             0 | 1 => 0.0,
-            2 => ratio(u, per_unit(geometry))?,
+            2 => ratio(u, n_over_m(geometry))?,
             _ => ratio(u, 1.0)?,
         };
         let corrupt = if chance(u, 1, 32)? {
@@ -322,9 +322,42 @@ impl<'a> Arbitrary<'a> for Input {
     }
 }
 
-/// `floor(ratio * units)` as the crate documents it (INC's `int(ratio * n)`).
-fn units_at(ratio: f64, units: u64) -> u64 {
-    (ratio * units as f64) as u64
+/// `floor(r * M/N * units)` (and the ceiling) for an element ratio `r`
+/// over units that prune `N` of `M` elements (`share`), at most `units`, as
+/// documented: the decimal `r` stands for (its `Display` form), exactly;
+/// INC 2.0's float product `int(r / (N/M) * units)` under `Compat::Inc20`.
+fn count(input: &Input, r: f64, (n, m): (usize, usize), units: u64) -> (u64, u64) {
+    let float = || {
+        let x = (r / (n as f64 / m as f64)).min(1.0) * units as f64;
+        (x as u64, x.ceil() as u64)
+    };
+    if input.compat == Compat::Inc20 {
+        return float();
+    }
+    let text = format!("{r}");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    // More than 38 places (below 1e-20) or digits: the float product,
+    // which gives the same counts there.
+    let exact = format!("{int}{frac}")
+        .parse::<u128>()
+        .ok()
+        .zip(10u128.checked_pow(frac.len() as u32));
+    let Some((digits, scale)) = exact.filter(|_| frac.len() <= 38) else {
+        return float();
+    };
+    let Some(den) = scale.checked_mul(n as u128) else {
+        return float();
+    };
+    let p = (digits * m as u128).min(den) * units as u128;
+    ((p / den) as u64, p.div_ceil(den) as u64)
+}
+
+/// `(N, M)` of an N:M geometry, `(1, 1)` for blocks.
+fn share(g: Geometry) -> (usize, usize) {
+    match g {
+        Geometry::NInM { n, m } => (n, m),
+        Geometry::Block { .. } => (1, 1),
+    }
 }
 
 fn ratios_valid(input: &Input, g: Geometry) -> bool {
@@ -333,7 +366,7 @@ fn ratios_valid(input: &Input, g: Geometry) -> bool {
         && ok(input.max_layer)
         && ok(input.min_layer)
         && input.min_layer <= input.max_layer
-        && input.sparsity / per_unit(g) <= 1.0
+        && input.sparsity / n_over_m(g) <= 1.0
 }
 
 /// The score a `1x1` unit gets.
@@ -387,7 +420,7 @@ fn oracle_1x1(input: &Input, target: f64) -> Vec<Vec<u8>> {
         }
     }
     for pool in pools {
-        let k = units_at(target, pool.len() as u64) as usize;
+        let k = count(input, target, (1, 1), pool.len() as u64).0 as usize;
         if k == 0 {
             continue;
         }
@@ -765,13 +798,15 @@ fuzz_target!(|input: Input| {
     assert!((0.0..=1.0).contains(&summary.sparsity_ratio()));
 
     // Counts: k as documented, and what exact mode prunes.
-    let target = input.sparsity / per_unit(geometry);
-    let max_u = (input.max_layer / per_unit(geometry)).min(1.0);
-    let min_u = (input.min_layer / per_unit(geometry)).min(1.0);
+    let sh = share(geometry);
+    let target = |units: u64| count(&input, input.sparsity, sh, units).0;
+    let max_u = |units: u64| count(&input, input.max_layer, sh, units).0;
+    // Below the minimum: fewer than ceil(min * units).
+    let min_u = |units: u64| count(&input, input.min_layer, sh, units).1;
     let pooled = |r: &LayerReport| !matches!(r.status, Status::Skipped(_));
     match input.scope {
         Scope::Global => {
-            let k = units_at(target, units);
+            let k = target(units);
             assert_eq!(summary.target_units, k, "global target_units");
             if exact && bounded == 0 {
                 assert_eq!(summary.pruned_units, k, "exact global, no bounded layer");
@@ -784,12 +819,12 @@ fuzz_target!(|input: Input| {
             let k: u64 = reports
                 .iter()
                 .filter(|r| pooled(r))
-                .map(|r| units_at(target, r.units))
+                .map(|r| target(r.units))
                 .sum();
             assert_eq!(summary.target_units, k, "local target_units");
             for (li, r) in reports.iter().enumerate() {
                 if r.status == Status::Selected {
-                    let k = units_at(target, r.units);
+                    let k = target(r.units);
                     if exact {
                         assert_eq!(r.pruned_units, k, "layer {li}: exact local");
                     } else {
@@ -817,29 +852,42 @@ fuzz_target!(|input: Input| {
                 (Status::Bounded(Bound::Max), CapMode::Redistribute) => {
                     assert_eq!(
                         r.pruned_units,
-                        units_at(max_u, r.units),
+                        max_u(r.units),
                         "layer {li}: at max"
                     )
                 }
                 (Status::Bounded(Bound::Max), CapMode::Seed) => {
                     assert_eq!(
                         r.pruned_units,
-                        units_at(input.max_layer, r.units),
+                        count(&input, input.max_layer, (1, 1), r.units).0,
                         "layer {li}: seed cap"
                     )
                 }
                 (Status::Bounded(Bound::Min), _) => {
                     assert_eq!(
                         r.pruned_units,
-                        units_at(min_u, r.units),
+                        count(&input, input.min_layer, sh, r.units).0,
                         "layer {li}: at min"
                     )
                 }
                 (Status::Selected, CapMode::Redistribute) => {
-                    assert!(
-                        frac <= max_u && frac >= min_u,
-                        "layer {li}: {frac} outside [{min_u}, {max_u}]"
-                    )
+                    if input.compat == Compat::Inc20 {
+                        // INC's float ratios, compared as floats.
+                        let per = n_over_m(geometry);
+                        let max_f = (input.max_layer / per).min(1.0);
+                        let min_f = (input.min_layer / per).min(1.0);
+                        assert!(
+                            frac <= max_f && frac >= min_f,
+                            "layer {li}: {frac} outside [{min_f}, {max_f}]"
+                        )
+                    } else {
+                        let (low, high) = (min_u(r.units), max_u(r.units));
+                        assert!(
+                            (low..=high).contains(&r.pruned_units),
+                            "layer {li}: {frac} outside [{low}, {high}] of {}",
+                            r.units
+                        )
+                    }
                 }
                 _ => {}
             }
@@ -855,7 +903,7 @@ fuzz_target!(|input: Input| {
         && bounded == 0
     {
         stats::hit(6);
-        let expected = oracle_1x1(&input, target);
+        let expected = oracle_1x1(&input, input.sparsity);
         for (li, (got, want)) in bufs.iter().zip(&expected).enumerate() {
             assert_eq!(got, want, "layer {li}: 1x1 mask differs from the sort");
         }

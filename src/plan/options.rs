@@ -2,6 +2,7 @@
 //! `target_sparsity`, `max_sparsity_ratio_per_op`,
 //! `min_sparsity_ratio_per_op`.
 
+use crate::plan::report::ratio;
 use crate::select::Scoring;
 use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::terms::{named, Criterion, Level, Reduce, Ties};
@@ -285,30 +286,173 @@ impl Options {
         }
         // An N:M target counts elements; its pool counts groups (INC: s / (N/M)).
         let per_unit = self.pattern.kernels().pruned_share();
-        let target = self.target_sparsity / per_unit;
-        if target > 1.0 {
+        if self.target_sparsity / per_unit > 1.0 {
             return Err(Error::new(ErrorKind::RatioAbovePattern {
                 sparsity: self.target_sparsity,
                 max: per_unit,
             }));
         }
+        let (pruned, of) = self.pattern.kernels().pruned_fraction();
+        let ratio = |value: f64, share: (usize, usize)| match self.compat {
+            // INC's own float product, `int(s / (N/M) * units)`.
+            Compat::Inc20 => UnitRatio::Float((value / (share.0 as f64 / share.1 as f64)).min(1.0)),
+            Compat::Native => UnitRatio::exact(value, share),
+        };
         Ok(UnitRatios {
-            target,
-            max: (self.max_sparsity_ratio_per_op / per_unit).min(1.0),
-            min: (self.min_sparsity_ratio_per_op / per_unit).min(1.0),
+            target: ratio(self.target_sparsity, (pruned, of)),
+            max: ratio(self.max_sparsity_ratio_per_op, (pruned, of)),
+            min: ratio(self.min_sparsity_ratio_per_op, (pruned, of)),
+            seed_max: ratio(self.max_sparsity_ratio_per_op, (1, 1)),
         })
     }
 }
 
-/// The target and bounds in units.
+/// The target and bounds in units of the pattern (blocks or groups), and
+/// the seed cap's maximum as given (INC 2.0 applies it to groups as is).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UnitRatios {
-    pub target: f64,
-    pub max: f64,
-    pub min: f64,
+    pub target: UnitRatio,
+    pub max: UnitRatio,
+    pub min: UnitRatio,
+    pub seed_max: UnitRatio,
 }
 
-/// `floor(ratio * units)`, as INC's `int(ratio * numel)`.
-pub(crate) fn units_at(ratio: f64, units: u64) -> u64 {
-    (ratio * units as f64) as u64
+/// A ratio of a pool's units, at most 1.
+///
+/// `floor(ratio * units)` must be the count the caller wrote: 0.29 of 100
+/// units is 29, although `0.29 * 100.0` is `28.999999999999996` in `f64`.
+/// So a ratio is taken as the decimal the `f64` stands for (its shortest
+/// round-trip form, what `Display` prints) and multiplied exactly.
+/// [`Compat::Inc20`] keeps INC's own float product (28).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum UnitRatio {
+    /// `num / den`, `num <= den`.
+    Exact { num: u128, den: u128 },
+    /// `int(ratio * units)` in `f64`, as INC and Python compute it.
+    Float(f64),
+}
+
+impl UnitRatio {
+    /// `value * share.1 / share.0` (the unit ratio of an element ratio,
+    /// for units that prune `share.0` of `share.1` elements), exactly, at
+    /// most 1; `value` is a checked ratio in `[0, 1]`.
+    pub(crate) fn exact(value: f64, (pruned, of): (usize, usize)) -> Self {
+        let exact = decimal(value).and_then(|(digits, places)| {
+            let num = digits.checked_mul(of as u128)?;
+            let den = 10u128.checked_pow(places)?.checked_mul(pruned as u128)?;
+            (den > 0).then_some((num.min(den), den))
+        });
+        match exact {
+            Some((num, den)) => UnitRatio::Exact { num, den },
+            // Too many decimal places for u128: below 1e-20, where every
+            // pool of up to 2^64 units gets the same count both ways.
+            None => UnitRatio::Float((value / (pruned as f64 / of.max(1) as f64)).min(1.0)),
+        }
+    }
+
+    /// `floor(ratio * units)`.
+    pub(crate) fn floor(self, units: u64) -> u64 {
+        match self {
+            UnitRatio::Exact { num, den } => match num.checked_mul(units as u128) {
+                Some(p) => (p / den) as u64,
+                None => ((num as f64 / den as f64) * units as f64) as u64,
+            },
+            UnitRatio::Float(r) => (r * units as f64) as u64,
+        }
+    }
+
+    /// Whether `part / whole` is above the ratio.
+    pub(crate) fn exceeded_by(self, part: u64, whole: u64) -> bool {
+        match self {
+            // part > r * whole (real) exactly when part > floor(r * whole).
+            UnitRatio::Exact { .. } => part > self.floor(whole),
+            UnitRatio::Float(r) => ratio(part, whole) > r,
+        }
+    }
+
+    /// Whether `part / whole` is below the ratio.
+    pub(crate) fn unmet_by(self, part: u64, whole: u64) -> bool {
+        match self {
+            // part < r * whole (real) exactly when part < ceil(r * whole).
+            UnitRatio::Exact { num, den } => {
+                let ceil = match num.checked_mul(whole as u128) {
+                    Some(p) => p.div_ceil(den) as u64,
+                    None => return ratio(part, whole) < num as f64 / den as f64,
+                };
+                part < ceil
+            }
+            UnitRatio::Float(r) => ratio(part, whole) < r,
+        }
+    }
+}
+
+/// The decimal a ratio in `[0, 1]` stands for, as `(digits, places)`:
+/// `value == digits / 10^places` for its shortest round-trip form (what
+/// `Display` prints: `0.29` for the `f64` nearest 0.29). `None` when it
+/// does not fit (more than 38 places).
+fn decimal(value: f64) -> Option<(u128, u32)> {
+    use core::fmt::Write;
+    /// A stack buffer `Display` writes into (no allocation).
+    struct Buf([u8; 400], usize);
+    impl Write for Buf {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.1 + s.len();
+            let dst = self.0.get_mut(self.1..end).ok_or(core::fmt::Error)?;
+            dst.copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+    let mut buf = Buf([0; 400], 0);
+    write!(buf, "{value}").ok()?;
+    let text = buf.0.get(..buf.1)?;
+    let (mut digits, mut places, mut after) = (0u128, 0u32, false);
+    for &b in text {
+        match b {
+            b'.' => after = true,
+            b'0'..=b'9' => {
+                digits = digits.checked_mul(10)?.checked_add((b - b'0') as u128)?;
+                places += after as u32;
+            }
+            _ => return None,
+        }
+    }
+    (places <= 38).then_some((digits, places))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_what_display_prints() {
+        assert_eq!(decimal(0.29), Some((29, 2)));
+        assert_eq!(decimal(0.5), Some((5, 1)));
+        assert_eq!(decimal(1.0), Some((1, 0)));
+        assert_eq!(decimal(0.0), Some((0, 0)));
+        assert_eq!(decimal(1e-30), Some((1, 30)));
+        assert_eq!(decimal(0.1 + 0.2), Some((30000000000000004, 17)));
+        // Past 38 places: the float product serves.
+        assert_eq!(decimal(5e-324), None);
+        assert!(matches!(
+            UnitRatio::exact(5e-324, (1, 1)),
+            UnitRatio::Float(_)
+        ));
+    }
+
+    #[test]
+    fn unit_ratios_count_exactly() {
+        for (s, k) in [(0.29, 29), (0.57, 57), (0.58, 58), (1.0, 100), (0.0, 0)] {
+            assert_eq!(UnitRatio::exact(s, (1, 1)).floor(100), k, "{s}");
+        }
+        // 2:4 at 0.29: 0.58 of the groups; at 0.5, all of them.
+        assert_eq!(UnitRatio::exact(0.29, (2, 4)).floor(200), 116);
+        assert_eq!(UnitRatio::exact(0.5, (2, 4)).floor(u64::MAX), u64::MAX);
+        // Over and under, exactly at the edges.
+        let r = UnitRatio::exact(0.29, (1, 1));
+        assert!(!r.exceeded_by(29, 100) && r.exceeded_by(30, 100));
+        assert!(r.unmet_by(28, 100) && !r.unmet_by(29, 100));
+        let r = UnitRatio::exact(0.295, (1, 1));
+        assert!(r.unmet_by(29, 100) && !r.unmet_by(30, 100));
+    }
 }

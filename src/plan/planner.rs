@@ -3,8 +3,8 @@
 
 use core::cell::Cell;
 
-use super::options::{units_at, Options, Scope, UnitRatios};
-use super::report::{ratio, Bound, LayerPlan, LayerReport, Scored, Status, Summary, Tally};
+use super::options::{Options, Scope, UnitRatios};
+use super::report::{Bound, LayerPlan, LayerReport, Scored, Status, Summary, Tally};
 use super::{check_count, check_nan};
 use crate::arch::all::keys::key_value;
 use crate::arch::Level;
@@ -72,7 +72,7 @@ pub(crate) fn plan(
     let ready = match opts.scope {
         Scope::Global => {
             let units = valid_units(layers, &scoring).map(|(_, u)| u.count() as u64);
-            let k = units_at(ratios.target, units.sum());
+            let k = ratios.target.floor(units.sum());
             prepare(|| valid_units(layers, &scoring), k, &mut scratch)?
         }
         Scope::Local => {
@@ -123,7 +123,7 @@ pub(crate) fn plan(
     match opts.scope {
         Scope::Global => {
             let units: u64 = planner.plans.iter().map(|p| p.report.units).sum();
-            let k = units_at(ratios.target, units);
+            let k = ratios.target.floor(units);
             summary.target_units = k;
             summary.threshold = planner.select(k, ready)?;
         }
@@ -131,7 +131,7 @@ pub(crate) fn plan(
             for i in 0..layers.len() {
                 if planner.plans[i].report.status == Status::Selected {
                     planner.plans[i].in_pool = true;
-                    let k = units_at(ratios.target, planner.plans[i].report.units);
+                    let k = ratios.target.floor(planner.plans[i].report.units);
                     summary.target_units += k;
                     planner.select(k, Ready::Nothing)?;
                 }
@@ -253,7 +253,9 @@ impl<'a> Planner<'_, 'a, '_, '_> {
 
     /// The bound a pool layer crosses, and the units it is held at.
     fn crossing(&self, r: &LayerReport) -> Option<(Bound, u64)> {
-        let UnitRatios { max, min, .. } = self.ratios;
+        let UnitRatios {
+            max, min, seed_max, ..
+        } = self.ratios;
         match self.opts.cap {
             CapMode::Seed => {
                 // INC 2.0 tests the kept fraction of the element mask in
@@ -261,17 +263,17 @@ impl<'a> Planner<'_, 'a, '_, '_> {
                 let max = self.opts.max_sparsity_ratio_per_op;
                 let kept = (r.elements - r.pruned_elements) as f32 / r.elements as f32;
                 if kept < (1.0 - max) as f32 {
-                    return Some((Bound::Max, units_at(max, r.units)));
+                    return Some((Bound::Max, seed_max.floor(r.units)));
                 }
             }
             CapMode::Redistribute => {
-                if ratio(r.pruned_units, r.units) > max {
-                    return Some((Bound::Max, units_at(max, r.units)));
+                if max.exceeded_by(r.pruned_units, r.units) {
+                    return Some((Bound::Max, max.floor(r.units)));
                 }
             }
         }
-        if ratio(r.pruned_units, r.units) < min {
-            return Some((Bound::Min, units_at(min, r.units)));
+        if min.unmet_by(r.pruned_units, r.units) {
+            return Some((Bound::Min, min.floor(r.units)));
         }
         None
     }

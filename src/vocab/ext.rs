@@ -257,6 +257,12 @@ impl KernelSet {
     /// ties): `N/M` for N:M, 1 for blocks. An element target divided by it
     /// is a unit target (INC: `s / (N/M)`).
     pub(crate) fn pruned_share(&self) -> f64 {
+        let (pruned, of) = self.kind.pruned_share(&self.geometry);
+        pruned as f64 / of.max(1) as f64
+    }
+
+    /// [`pruned_share`](Self::pruned_share) as `(pruned, of)`, exactly.
+    pub(crate) fn pruned_fraction(&self) -> (usize, usize) {
         self.kind.pruned_share(&self.geometry)
     }
 
@@ -294,7 +300,8 @@ pub(crate) trait Kind: Sync {
     fn pruned_per_group(&self, geometry: &Geometry) -> usize;
 
     /// The share of a unit's elements a pruned unit loses with exact ties.
-    fn pruned_share(&self, geometry: &Geometry) -> f64;
+    /// As `(pruned, of)`: `(N, M)` for N:M, `(1, 1)` for whole units.
+    fn pruned_share(&self, geometry: &Geometry) -> (usize, usize);
 
     /// Units a tile holds when masks are written.
     fn mask_tile(&self, grid: &Grid) -> usize;

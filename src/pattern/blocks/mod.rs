@@ -53,8 +53,8 @@ impl Kind for Blocks {
         0
     }
 
-    fn pruned_share(&self, _: &Geometry) -> f64 {
-        1.0
+    fn pruned_share(&self, _: &Geometry) -> (usize, usize) {
+        (1, 1)
     }
 
     fn mask_tile(&self, _: &Grid) -> usize {

@@ -66,10 +66,10 @@ impl Kind for Groups {
         }
     }
 
-    fn pruned_share(&self, geometry: &Geometry) -> f64 {
+    fn pruned_share(&self, geometry: &Geometry) -> (usize, usize) {
         match *geometry {
-            Geometry::NInM { n, m } => n as f64 / m as f64,
-            _ => 1.0,
+            Geometry::NInM { n, m } => (n, m),
+            _ => (1, 1),
         }
     }
 
