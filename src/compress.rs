@@ -142,7 +142,7 @@ impl Layout {
         if m > MAX_GROUP {
             return bad("N:M supports M up to 128");
         }
-        if cols % m != 0 {
+        if !cols.is_multiple_of(m) {
             return Err(Error::new(ErrorKind::GroupCols { cols, m }));
         }
         if rows.checked_mul(cols).is_none() {
