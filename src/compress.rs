@@ -8,7 +8,8 @@
 //! neither reads these layouts. What they load is a dense checkpoint with
 //! `+0.0` at pruned positions. The layouts here are for engines that vendor
 //! this library and run their own sparse kernels (and for reading or
-//! writing compressed-tensors' legacy `sparse-24-bitmask` checkpoints).
+//! writing compressed-tensors' legacy `sparse-24-bitmask` checkpoints,
+//! which vLLM up to 0.18.1 loaded for `2:4` only, with `cols % 8 == 0`).
 //!
 //! # Layouts
 //!
