@@ -274,6 +274,7 @@ pub struct Grid {
 pub fn view_dims(shape: Shape) -> (usize, usize, usize) {
     match shape {
         Shape::Matrix { rows, cols } => (rows, cols, cols),
+        Shape::InOut { inputs, outputs } => (outputs, inputs, inputs),
         Shape::Conv { o, i, h, w } => (o, h * w * i, i),
     }
 }
