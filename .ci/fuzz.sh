@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../fuzz"
 seconds=${FUZZ_SECONDS:-20}
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(patterns select lock_sparsity conv_view)
+  targets=(patterns select lock_sparsity conv_view compress)
 fi
 # The crate forbids unsafe code, so AddressSanitizer finds nothing Rust's own
 # checks do not; without it the targets run several times faster. Debug

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Checks that the library's modules import only downward.
 
-The layers, bottom to top, are the `mod` lines of src/lib.rs in their order
-there. Every path a source file names outside comments, in `use` items
+The layers, bottom to top, are the `mod` lines (`pub mod` too) of
+src/lib.rs in their order there. Every path a source file names outside comments, in `use` items
 (multi-line groups included) or inline, starting `crate::` or `super::`,
 is resolved to the top-level module it reaches (a root re-export such as
 `crate::Pattern` counts as the module that defines it); it must be the
@@ -19,7 +19,7 @@ import sys
 root = pathlib.Path(__file__).resolve().parent.parent
 src = root / "src"
 lib = (src / "lib.rs").read_text()
-layers = re.findall(r"^mod (\w+);", lib, re.M)
+layers = re.findall(r"^(?:pub )?mod (\w+);", lib, re.M)
 rank = {m: i for i, m in enumerate(layers)}
 
 # Root re-exports: item name -> defining top-level module.

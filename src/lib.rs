@@ -21,6 +21,9 @@
 //!   and measure sparsity.
 //! - [`ext`] holds what extending it takes: kernel sets, tiles, the
 //!   registry of pattern names, the 2-D view.
+//! - [`compress`] turns a weight and its N:M mask into kept values plus
+//!   index metadata or compressed-tensors' bitmask, and back, for engines
+//!   that vendor the library (current vLLM does not read them).
 //!
 //! ```
 //! use prunemask::{Criterion, Layer, LayerPlan, Options, Pattern, Pruner, Shape};
@@ -66,6 +69,9 @@ mod plan;
 
 // Pattern lock, the sparsity of masks.
 mod lock;
+
+// Compressed N:M matrices (values, index metadata, bitmask) and back.
+pub mod compress;
 
 // The entry points.
 mod pruner;

@@ -7,6 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use half::{bf16, f16};
+use prunemask::compress;
 use prunemask::ext::Registry;
 use prunemask::{
     CapMode, Criterion, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, Reduce,
@@ -162,6 +163,34 @@ fn main() {
             failed += 1;
             println!("FAILED: {name}: {n} allocations");
         }
+    }
+    // Compressed N:M, every function, Ok and Err (error text included):
+    // buffers allocated before the allocator is armed.
+    let l = compress::Layout::new(32, 64, 2, 4).unwrap();
+    let nm: Vec<u8> = (0..b.len()).map(|i| (i % 4 < 2) as u8).collect();
+    let mut values = vec![f16::ZERO; l.values_len()];
+    let mut indices = vec![0u8; l.values_len()];
+    let mut bitmask = vec![0u8; l.bitmask_len()];
+    let mut dense = vec![f16::ZERO; l.elements()];
+    let dense_mask = vec![1u8; b.len()]; // no zeros: not 2:4
+    let mut sink = String::with_capacity(256);
+    let n = allocations(|| {
+        compress::compress(&l, &b, &nm, &mut values, &mut indices).unwrap();
+        compress::decompress(&l, &values, &indices, &mut dense).unwrap();
+        compress::pack_bitmask(&l, &b, &nm, &mut values, &mut bitmask).unwrap();
+        compress::unpack_bitmask(&l, &values, &bitmask, &mut dense).unwrap();
+        let e = compress::compress(&l, &b, &dense_mask, &mut values, &mut indices).unwrap_err();
+        use std::fmt::Write;
+        write!(sink, "{e}").unwrap();
+        assert!(compress::Layout::new(4, 6, 2, 4).is_err());
+    });
+    assert!(sink.contains("group"), "{sink}");
+    if n == 0 {
+        passed += 1;
+        println!("no allocation: compress");
+    } else {
+        failed += 1;
+        println!("FAILED: compress: {n} allocations");
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 {

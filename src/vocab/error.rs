@@ -231,6 +231,48 @@ pub enum ErrorKind {
         /// The level.
         level: Level,
     },
+    /// A buffer of a compressed N:M matrix (see [`compress`](crate::compress))
+    /// has the wrong length.
+    BufferLength {
+        /// Which buffer: `weights`, `mask`, `values`, `indices` or `bitmask`.
+        what: &'static str,
+        /// Length needed.
+        expected: usize,
+        /// Length given.
+        got: usize,
+    },
+    /// A matrix's columns do not divide into N:M groups of `m`.
+    GroupCols {
+        /// Columns of the matrix.
+        cols: usize,
+        /// Group length.
+        m: usize,
+    },
+    /// An N:M group of a mask or bitmask does not prune exactly `n` of its
+    /// elements.
+    GroupZeros {
+        /// Row of the matrix.
+        row: usize,
+        /// Group within the row (columns `group * m ..`).
+        group: usize,
+        /// Pruned positions found.
+        zeros: usize,
+        /// Pruned positions the N:M layout needs.
+        n: usize,
+    },
+    /// An N:M group's index metadata is not strictly increasing positions
+    /// below `m`.
+    GroupIndices {
+        /// Row of the matrix.
+        row: usize,
+        /// Group within the row.
+        group: usize,
+    },
+    /// A bitmask row has a bit set past the matrix's last column.
+    BitmaskPadding {
+        /// Row of the matrix.
+        row: usize,
+    },
 }
 
 impl Error {
@@ -357,6 +399,30 @@ impl fmt::Display for Error {
             }
             ErrorKind::LevelUnavailable { level } => {
                 write!(f, "SIMD level {level:?} is not available on this CPU")
+            }
+            ErrorKind::BufferLength {
+                what,
+                expected,
+                got,
+            } => write!(f, "{what} buffer has {got} elements, needs {expected}"),
+            ErrorKind::GroupCols { cols, m } => {
+                write!(f, "{cols} columns do not divide into N:M groups of {m}")
+            }
+            ErrorKind::GroupZeros {
+                row,
+                group,
+                zeros,
+                n,
+            } => write!(
+                f,
+                "row {row}, group {group}: {zeros} pruned positions, the N:M layout needs exactly {n}"
+            ),
+            ErrorKind::GroupIndices { row, group } => write!(
+                f,
+                "row {row}, group {group}: index metadata is not strictly increasing positions below M"
+            ),
+            ErrorKind::BitmaskPadding { row } => {
+                write!(f, "row {row}: bitmask bit set past the last column")
             }
         }
     }

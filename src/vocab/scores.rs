@@ -17,8 +17,11 @@ use crate::vocab::terms::Criterion;
 /// assert_eq!(half::bf16::from_f32(1.5).widen(), 1.5);
 /// assert!(half::f16::from_f32(-0.0).is_zero());
 /// assert!(half::bf16::NAN.is_nan());
+/// assert_eq!(<half::f16 as Element>::ZERO.to_bits(), 0); // `+0.0`
 /// ```
 pub trait Element: Copy + sealed::Sealed + 'static {
+    /// `+0.0` (all bits clear), what a pruned position is written as.
+    const ZERO: Self;
     /// The exact `f32` value of this element (NaN for NaN).
     fn widen(self) -> f32;
     /// Whether it is `+0.0` or `-0.0`.
@@ -48,6 +51,7 @@ mod sealed {
 }
 
 impl Element for f32 {
+    const ZERO: Self = 0.0;
     #[inline(always)]
     fn widen(self) -> f32 {
         self
@@ -63,6 +67,7 @@ impl Element for f32 {
 }
 
 impl Element for f16 {
+    const ZERO: Self = f16::ZERO;
     /// Exactly, in integer and one multiply (no F16C, so a loop of it
     /// vectorises on any level): the magnitude bits moved to `f32` places
     /// are the value times 2^-112, subnormals included; infinity and NaN
@@ -87,6 +92,7 @@ impl Element for f16 {
 }
 
 impl Element for bf16 {
+    const ZERO: Self = bf16::ZERO;
     /// The top half of an `f32`: a shift, exact.
     #[inline(always)]
     fn widen(self) -> f32 {
