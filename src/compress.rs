@@ -89,7 +89,7 @@
 
 use crate::pattern::Pattern;
 use crate::vocab::error::{Error, ErrorKind};
-use crate::vocab::ext::{Geometry, MAX_GROUP};
+use crate::vocab::ext::{Geometry, KernelSet};
 use crate::vocab::scores::Element;
 
 /// The geometry of a compressed N:M matrix: `[rows, cols]`, `n` pruned of
@@ -133,16 +133,8 @@ impl Layout {
     /// assert!(matches!(Layout::new(4, 8, 4, 4).unwrap_err().kind(), ErrorKind::BadPattern { .. }));
     /// ```
     pub fn new(rows: usize, cols: usize, n: usize, m: usize) -> Result<Self, Error> {
-        let bad = |reason| Err(Error::new(ErrorKind::BadPattern { reason }));
-        if n == 0 || m == 0 {
-            return bad("N and M must be at least 1");
-        }
-        if n >= m {
-            return bad("N:M needs N < M (N is the number pruned)");
-        }
-        if m > MAX_GROUP {
-            return bad("N:M supports M up to 128");
-        }
+        // The sizes a pattern takes, checked by the N:M kind itself.
+        KernelSet::n_in_m_dyn(n, m).validate()?;
         if !cols.is_multiple_of(m) {
             return Err(Error::new(ErrorKind::GroupCols { cols, m }));
         }

@@ -153,10 +153,9 @@ pub(crate) fn range_scan(
 /// `#[inline(always)]`, or it may stay outside the SIMD function.
 #[inline(always)]
 pub(crate) fn vectorized(level: Level, mut f: impl FnMut()) {
-    if dispatch(level, generic::Plain(&mut f)) {
-        return;
+    if !at_simd_level(level, &mut f) {
+        f()
     }
-    f()
 }
 
 /// The rows of a tile of blocks: row `r` starts at `xs[r * stride]`.
