@@ -76,7 +76,7 @@ pub mod compress;
 // The entry points.
 mod pruner;
 
-pub use lock::MaskSparsity;
+pub use lock::{MaskSparsity, ScoreMass};
 pub use pattern::Pattern;
 pub use plan::{Bound, CapMode, Compat, LayerPlan, LayerReport, Options, Scope, Status, Summary};
 pub use pruner::Pruner;

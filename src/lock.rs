@@ -5,8 +5,9 @@
 use crate::arch::Level;
 use crate::plan::{check_count, check_mask, check_nan, LayerReport, Status, Summary};
 use crate::vocab::error::{Error, ErrorKind};
-use crate::vocab::scores::Layer;
+use crate::vocab::scores::{Element, Layer, VisitElements};
 use crate::vocab::shape::Shape;
+use crate::vocab::terms::Criterion;
 use crate::Pattern;
 
 /// Writes pattern-lock masks from the weights (see `Pruner::lock`).
@@ -121,4 +122,105 @@ pub(crate) fn mask_sparsity(
         out.total += total;
     }
     Ok(out)
+}
+
+/// How much of a layer's score mass a mask keeps: `Σ score·mask` and
+/// `Σ score`, scores read by the criterion (`|w|` for magnitude). NVIDIA
+/// ASP reports `kept / total` of `|w|` as a mask's efficacy; users compare
+/// patterns and scopes by it.
+///
+/// ```
+/// use prunemask::ScoreMass;
+/// let m = ScoreMass { kept: 3.0, total: 4.0 };
+/// assert_eq!(m.fraction(), 0.75);
+/// assert_eq!(ScoreMass::default().fraction(), 1.0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ScoreMass {
+    /// Sum of the kept elements' scores.
+    pub kept: f64,
+    /// Sum of every element's score.
+    pub total: f64,
+}
+
+impl ScoreMass {
+    /// `kept / total`; 1 when `total` is 0 (nothing to lose).
+    pub fn fraction(&self) -> f64 {
+        if self.total == 0.0 {
+            1.0
+        } else {
+            self.kept / self.total
+        }
+    }
+
+    /// The sums of two sets of layers together.
+    ///
+    /// ```
+    /// use prunemask::ScoreMass;
+    /// let a = ScoreMass { kept: 1.0, total: 2.0 };
+    /// let b = ScoreMass { kept: 3.0, total: 6.0 };
+    /// assert_eq!(a.add(b), ScoreMass { kept: 4.0, total: 8.0 });
+    /// ```
+    #[must_use]
+    pub fn add(self, other: ScoreMass) -> ScoreMass {
+        ScoreMass {
+            kept: self.kept + other.kept,
+            total: self.total + other.total,
+        }
+    }
+}
+
+/// The score mass a mask keeps (see `Pruner::score_mass`).
+pub(crate) fn score_mass(
+    level: Level,
+    layer: &Layer<'_>,
+    criterion: Criterion,
+    mask: &[u8],
+) -> Result<ScoreMass, Error> {
+    level.check()?;
+    let one = |e: Error| Error::new(e.kind().clone());
+    layer.checked_view(0).map_err(one)?;
+    check_mask(0, layer, mask).map_err(one)?;
+    check_nan(0, layer, level).map_err(one)?;
+    if let Some(index) = mask.iter().position(|&m| m > 1) {
+        return Err(Error::new(ErrorKind::MaskValue {
+            index,
+            value: mask[index],
+        }));
+    }
+    Ok(layer.scores.visit(Mass { criterion, mask }))
+}
+
+/// The two sums in a fixed order: four lanes of f64 over chunks of four
+/// elements, then the lanes and the tail in order (the same on every
+/// machine).
+struct Mass<'a> {
+    criterion: Criterion,
+    mask: &'a [u8],
+}
+
+impl VisitElements for Mass<'_> {
+    type Out = ScoreMass;
+    fn visit<E: Element>(self, xs: &[E]) -> ScoreMass {
+        let (mut kept, mut total) = ([0.0f64; 4], [0.0f64; 4]);
+        let (chunks, tail) = xs.as_chunks::<4>();
+        let (masks, mask_tail) = self.mask.as_chunks::<4>();
+        for (x, m) in chunks.iter().zip(masks) {
+            for j in 0..4 {
+                let s = f64::from(self.criterion.read(x[j]));
+                total[j] += s;
+                kept[j] += s * f64::from(m[j]);
+            }
+        }
+        let mut out = ScoreMass {
+            kept: (kept[0] + kept[1]) + (kept[2] + kept[3]),
+            total: (total[0] + total[1]) + (total[2] + total[3]),
+        };
+        for (&x, &m) in tail.iter().zip(mask_tail) {
+            let s = f64::from(self.criterion.read(x));
+            out.total += s;
+            out.kept += s * f64::from(m);
+        }
+        out
+    }
 }

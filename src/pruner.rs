@@ -2,12 +2,13 @@
 //! scratch every operation runs with.
 
 use crate::arch::Level;
-use crate::lock::MaskSparsity;
+use crate::lock::{MaskSparsity, ScoreMass};
 use crate::plan::{LayerPlan, LayerReport, Options, Summary};
 use crate::select::WIDE_BINS;
 use crate::vocab::error::Error;
 use crate::vocab::scores::Layer;
 use crate::vocab::shape::Shape;
+use crate::vocab::terms::Criterion;
 use crate::{lock, plan, Pattern};
 
 /// Runs the operations at one SIMD [`Level`], with the scratch it holds.
@@ -354,5 +355,33 @@ impl<'s> Pruner<'s> {
         masks: &[&[u8]],
     ) -> Result<MaskSparsity, Error> {
         lock::mask_sparsity(self.level, pattern, shapes, masks)
+    }
+
+    /// How much of a layer's score mass `mask` keeps: `Σ score·mask` and
+    /// `Σ score` in f64, each element's score read by `criterion` (`|w|`
+    /// for magnitude), summed in a fixed order (the same result on every
+    /// machine and level). `kept / total` of `|w|` is what NVIDIA ASP
+    /// reports as a mask's efficacy.
+    ///
+    /// # Errors
+    ///
+    /// The level unavailable, a shape that does not match the slice, a mask
+    /// of the wrong length or holding a byte other than 0 and 1, a NaN
+    /// score.
+    ///
+    /// ```
+    /// use prunemask::{Criterion, Layer, Pruner, Shape};
+    /// let w = [1.0f32, -3.0, 0.5, 4.0];
+    /// let layer = Layer::new(&w[..], Shape::matrix(1, 4));
+    /// let m = Pruner::new().score_mass(&layer, Criterion::Magnitude, &[0, 1, 0, 1]).unwrap();
+    /// assert_eq!((m.kept, m.total), (7.0, 8.5));
+    /// ```
+    pub fn score_mass(
+        &self,
+        layer: &Layer<'_>,
+        criterion: Criterion,
+        mask: &[u8],
+    ) -> Result<ScoreMass, Error> {
+        lock::score_mass(self.level, layer, criterion, mask)
     }
 }

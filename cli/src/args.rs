@@ -28,6 +28,49 @@ pub enum Command {
     /// Prune a safetensors file, a sharded checkpoint, or (with no input) a
     /// BERT-base-shaped demo model: masks, pruned weights and a report.
     Prune(PruneArgs),
+    /// Check that a checkpoint is pruned to a pattern: N:M groups (or
+    /// zero blocks) along the right axis, no `-0.0`, and the shapes sparse
+    /// kernels need. Exit status 0 when every target passes, 1 when one
+    /// does not, 2 on bad input.
+    Verify(VerifyArgs),
+}
+
+/// Which tensors are targets and how they are laid out (`prune` and
+/// `verify` decide the same way).
+#[derive(Args, Debug)]
+pub struct TargetArgs {
+    /// Only tensors whose name matches this regex; it also lifts the
+    /// defaults that keep embeddings, the output head, norms and biases dense.
+    #[arg(long, value_name = "REGEX")]
+    pub include: Option<String>,
+    /// Keep tensors whose name matches this regex dense (e.g. 'embed|lm_head').
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Option<String>,
+    /// Matrices whose name matches are stored [in, out] (transformers'
+    /// Conv1D); N:M groups and blocks then run down dimension 0. Without
+    /// it, every matrix of a GPT-2-family model (config.json `model_type`)
+    /// is.
+    #[arg(long, value_name = "REGEX")]
+    pub transposed: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// A safetensors file, a model directory or a `*.safetensors.index.json`.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// The pattern the targets must hold: N:M (2:4, ...) or NxM blocks.
+    #[arg(long, default_value = "2:4")]
+    pub pattern: String,
+    /// For block patterns: the least share of all-zero blocks over all
+    /// targets (default: any, but every target must have one).
+    #[arg(long, value_name = "R")]
+    pub sparsity: Option<f64>,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Cli {
@@ -43,9 +86,9 @@ impl Cli {
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
-    /// A safetensors file, a sharded checkpoint's directory or its
-    /// `*.safetensors.index.json`; without it, a BERT-base-shaped model is
-    /// made in memory.
+    /// A model directory (one safetensors file or shards with their index,
+    /// beside config and tokenizer files), a safetensors file or an index;
+    /// without it, a BERT-base-shaped model is made in memory.
     #[arg(value_name = "INPUT")]
     pub file: Option<PathBuf>,
     /// Pattern: NxM (4x1, 1x4, channelx1, ...), N:M (2:4, ...), 1x1.
@@ -118,18 +161,16 @@ pub struct PruneArgs {
     /// Pattern-lock masks from the weights instead of selection.
     #[arg(long)]
     pub lock: bool,
-    /// Prune only tensors whose name matches this regex.
-    #[arg(long, value_name = "REGEX")]
-    pub include: Option<String>,
-    /// Keep tensors whose name matches this regex dense (e.g. 'embed|lm_head').
-    #[arg(long, value_name = "REGEX")]
-    pub exclude: Option<String>,
+    #[command(flatten)]
+    pub targets: TargetArgs,
     /// Write u8 0/1 masks (same names and shapes): a file for a single-file
     /// input, a directory of shards with an index for a sharded one.
     #[arg(long, value_name = "OUT")]
     pub masks: Option<PathBuf>,
-    /// Write the pruned weights (same dtypes, names and shards; every other
-    /// tensor byte for byte): a file or a directory, as for --masks.
+    /// Write the pruned model (same dtypes, names and shards, pruned
+    /// positions +0.0, every other tensor byte for byte): a directory for a
+    /// model directory (with every other file of it copied), else as for
+    /// --masks.
     #[arg(long, value_name = "OUT")]
     pub output: Option<PathBuf>,
     /// Print the report as JSON instead of a table.
@@ -164,6 +205,7 @@ mod tests {
         let argv = ["prunemask", "prune"].iter().chain(args);
         match Cli::try_parse_from(argv).unwrap().command_or_demo() {
             Command::Prune(p) => p,
+            Command::Verify(_) => unreachable!("parsed `prune`"),
         }
     }
 
@@ -176,7 +218,10 @@ mod tests {
     fn no_subcommand_is_prune_with_its_defaults() {
         let Command::Prune(p) = Cli::try_parse_from(["prunemask"])
             .unwrap()
-            .command_or_demo();
+            .command_or_demo()
+        else {
+            panic!("not prune")
+        };
         assert_eq!(p.file, None);
         assert_eq!((p.pattern.as_str(), p.sparsity), ("2:4", 0.5));
         assert_eq!(p.scope, Scope::Global);

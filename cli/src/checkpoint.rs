@@ -9,6 +9,11 @@
 //! cast in place (`bytemuck`). A misaligned tensor (possible when a writer
 //! puts a 2-byte tensor before a 4-byte one) is copied, and the report says
 //! so.
+//!
+//! A model directory is more than its weights: [`Checkpoint::others`] lists
+//! every other file under it (config, tokenizer, sub-folders), which
+//! `--output` copies byte for byte, and [`Checkpoint::model_type`] is
+//! `config.json`'s `model_type`, which says how the weights are laid out.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -76,6 +81,9 @@ pub struct Tensor {
     pub dims: Vec<usize>,
     /// Its bytes within the shard file (header included in the count).
     pub range: Range<usize>,
+    /// A matrix stored `[in_features, out_features]` (transformers'
+    /// `Conv1D`); set by the caller from `config.json` or `--transposed`.
+    pub in_out: bool,
     copy: Option<Copy>,
 }
 
@@ -85,15 +93,32 @@ impl Tensor {
         self.copy.is_some()
     }
 
-    /// The shape a layer would have: `None` for ranks other than 2 and 4.
-    /// (The library also reads conv1d and conv3d weights; which rank-3 and
-    /// rank-5 tensors of a checkpoint are weights to prune, the CLI does
-    /// not decide yet.)
+    /// The shape a layer would have: a matrix (`[out, in]`, or `[in, out]`
+    /// when [`Tensor::in_out`]), a conv1d, conv2d or conv3d weight; `None`
+    /// for other ranks. Which tensors are pruned is [`crate::filter`]'s call.
     pub fn shape(&self) -> Option<Shape> {
-        match self.dims.len() {
-            2 | 4 => Shape::from_dims(&self.dims),
-            _ => None,
+        match *self.dims.as_slice() {
+            [inputs, outputs] if self.in_out => Some(Shape::in_out(inputs, outputs)),
+            ref dims => Shape::from_dims(dims),
         }
+    }
+
+    /// The stored layout, as the report names it: `out,in`, `in,out`,
+    /// `O,I,K`, `O,I,H,W`, `O,I,D,H,W`.
+    pub fn layout(&self) -> &'static str {
+        match (self.dims.len(), self.in_out) {
+            (2, true) => "in,out",
+            (2, false) => "out,in",
+            (3, _) => "O,I,K",
+            (4, _) => "O,I,H,W",
+            (5, _) => "O,I,D,H,W",
+            _ => "-",
+        }
+    }
+
+    /// Number of elements.
+    pub fn elements(&self) -> usize {
+        self.dims.iter().product()
     }
 
     /// Whether prunemask reads this dtype.
@@ -115,6 +140,17 @@ pub struct Checkpoint {
     pub source: PathBuf,
     /// For a sharded checkpoint: the index's file name and contents.
     pub index: Option<(String, Index)>,
+    /// For a model directory given as the input: the directory.
+    pub dir: Option<PathBuf>,
+    /// Every file under [`Checkpoint::dir`] that is not a shard or the
+    /// index, as paths relative to it, sorted (sub-folders included,
+    /// symbolic links followed, as a Hugging Face cache snapshot has them).
+    pub others: Vec<PathBuf>,
+    /// Top-level folders of [`Checkpoint::dir`] that are not part of the
+    /// model and are not copied: [`NOT_MODEL`].
+    pub not_copied: Vec<PathBuf>,
+    /// `model_type` from the `config.json` beside the weights, if any.
+    pub model_type: Option<String>,
     pub shards: Vec<Shard>,
     pub tensors: Vec<Tensor>,
     /// Every tensor name, to refuse a name found twice.
@@ -129,16 +165,34 @@ impl Checkpoint {
         let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
         if meta.is_dir() {
             let (indexes, files) = list_dir(path)?;
-            return match (indexes.as_slice(), files.as_slice()) {
-                ([index], _) => Checkpoint::open_index(&path.join(index)),
-                ([], [file]) => Checkpoint::open_file(&path.join(file)),
-                _ => Err(format!(
-                    "{shown}: expected one *.safetensors.index.json, or one *.safetensors file \
-                     without an index (found {} and {})",
-                    indexes.len(),
-                    files.len()
-                )),
+            let mut ckpt = match (indexes.as_slice(), files.as_slice()) {
+                ([index], _) => Checkpoint::open_index(&path.join(index))?,
+                ([], [file]) => Checkpoint::open_file(&path.join(file))?,
+                _ => {
+                    return Err(format!(
+                        "{shown}: expected one *.safetensors.index.json, or one *.safetensors \
+                         file without an index (found {} and {})",
+                        indexes.len(),
+                        files.len()
+                    ))
+                }
             };
+            let mut mine: HashSet<PathBuf> = (ckpt.shards.iter())
+                .map(|s| PathBuf::from(&s.name))
+                .collect();
+            if let Some((index, _)) = &ckpt.index {
+                mine.insert(PathBuf::from(index));
+            }
+            let (mut others, mut not_copied) = (Vec::new(), Vec::new());
+            walk(path, Path::new(""), &mut others, &mut not_copied)?;
+            others.retain(|p| !mine.contains(p));
+            others.sort();
+            not_copied.sort();
+            ckpt.not_copied = not_copied;
+            ckpt.source = path.to_path_buf();
+            ckpt.dir = Some(path.to_path_buf());
+            ckpt.others = others;
+            return Ok(ckpt);
         }
         if path.extension().is_some_and(|e| e == "json") {
             Checkpoint::open_index(path)
@@ -150,6 +204,7 @@ impl Checkpoint {
     fn open_file(path: &Path) -> Result<Checkpoint, String> {
         let mut ckpt = Checkpoint::empty(path);
         ckpt.add_shard(file_name(path), path, Bytes::Mapped(map(path)?))?;
+        ckpt.model_type = model_type(path)?;
         Ok(ckpt)
     }
 
@@ -189,6 +244,7 @@ impl Checkpoint {
             }
         }
         ckpt.index = Some((file_name(path), index));
+        ckpt.model_type = model_type(path)?;
         Ok(ckpt)
     }
 
@@ -203,6 +259,10 @@ impl Checkpoint {
         Checkpoint {
             source: source.to_path_buf(),
             index: None,
+            dir: None,
+            others: Vec::new(),
+            not_copied: Vec::new(),
+            model_type: None,
             shards: Vec::new(),
             tensors: Vec::new(),
             names: HashSet::new(),
@@ -232,6 +292,7 @@ impl Checkpoint {
                 dtype: info.dtype,
                 dims: info.shape.clone(),
                 range: header_len + start..header_len + end,
+                in_out: false,
                 copy: None,
             });
         }
@@ -346,6 +407,61 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
+}
+
+/// `model_type` of the `config.json` beside `weights` (a file in the model
+/// directory), if there is one; an error if it is there but unreadable,
+/// since it decides how weights are laid out.
+fn model_type(weights: &Path) -> Result<Option<String>, String> {
+    let config = match weights.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("config.json"),
+        _ => PathBuf::from("config.json"),
+    };
+    let text = match std::fs::read_to_string(&config) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", config.display())),
+    };
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a JSON config: {e}", config.display()))?;
+    Ok(json
+        .get("model_type")
+        .and_then(|t| t.as_str())
+        .map(str::to_string))
+}
+
+/// Top-level folders of a model directory that are not the model: a git
+/// clone's history (which holds the dense weights again) and
+/// `huggingface_hub`'s download records (hashes of the original files).
+pub const NOT_MODEL: [&str; 2] = [".git", ".cache"];
+
+/// Appends every file under `root/rel` to `out` (paths relative to `root`),
+/// following symbolic links; the [`NOT_MODEL`] folders go to `skipped`.
+fn walk(
+    root: &Path,
+    rel: &Path,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut Vec<PathBuf>,
+) -> Result<(), String> {
+    let dir = root.join(rel);
+    let failed = |e: std::io::Error| format!("{}: {e}", dir.display());
+    for entry in std::fs::read_dir(&dir).map_err(failed)? {
+        let entry = entry.map_err(failed)?;
+        let top = rel.as_os_str().is_empty();
+        let rel = rel.join(entry.file_name());
+        if top && NOT_MODEL.iter().any(|n| entry.file_name() == *n) {
+            skipped.push(rel);
+            continue;
+        }
+        let meta = std::fs::metadata(root.join(&rel))
+            .map_err(|e| format!("{}: {e}", root.join(&rel).display()))?;
+        if meta.is_dir() {
+            walk(root, &rel, out, skipped)?;
+        } else {
+            out.push(rel);
+        }
+    }
+    Ok(())
 }
 
 /// The index files and the safetensors files of a directory, sorted.

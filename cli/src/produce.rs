@@ -6,12 +6,17 @@
 //!   thread), then writes the mask and the pruned weights at the tensor's
 //!   places in the outputs, in pieces of a few MiB. Memory: one mask buffer per thread (the largest pruned
 //!   tensor's element count) and one piece buffer.
-//! - Dense tensors are copied to `--output` as they are, on a thread of
-//!   their own while the selection runs (they do not depend on it).
+//! - Every mask is measured as it is made: the score mass it keeps
+//!   (`Pruner::score_mass`), so masks are made even when nothing is written.
+//! - Dense tensors, and a model directory's other files, are copied to
+//!   `--output` as they are, on a thread of their own while the selection
+//!   runs (they do not depend on it).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use prunemask::{Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner};
+use prunemask::{
+    Criterion, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, ScoreMass,
+};
 
 use crate::checkpoint::Checkpoint;
 use crate::progress::Progress;
@@ -29,6 +34,13 @@ pub enum Masking<'a> {
     },
     /// Pattern lock, each layer on its own.
     Lock(&'a Pattern),
+}
+
+/// One layer's mask, as made: its report and the score mass it keeps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Masked {
+    pub report: LayerReport,
+    pub mass: ScoreMass,
 }
 
 pub struct Work<'a> {
@@ -74,13 +86,17 @@ impl<'a> Work<'a> {
         (0..self.layer_of.len()).filter(|&t| self.layer_of[t].is_none())
     }
 
-    /// Copies the dense tensors to `--output`, if it is asked for, on the
-    /// calling thread. They do not depend on the masks, so this can run
-    /// while the selection does.
+    /// Copies the dense tensors, and a model directory's other files, to
+    /// `--output`, if it is asked for, on the calling thread. They do not
+    /// depend on the masks, so this can run while the selection does.
     pub fn copy_dense(&self) -> Result<(), String> {
         let Some(weights) = &self.outputs.weights else {
             return Ok(());
         };
+        let stop = || self.failed.load(Ordering::Relaxed);
+        weights
+            .copy_others(self.ckpt, &stop)
+            .inspect_err(|_| self.stop())?;
         for t in self.dense() {
             if self.failed.load(Ordering::Relaxed) {
                 break;
@@ -97,8 +113,13 @@ impl<'a> Work<'a> {
     }
 
     /// Every layer's mask and outputs, on `threads` threads; returns each
-    /// layer's report as its mask was written.
-    pub fn masks(&self, threads: usize, masking: &Masking<'_>) -> Result<Vec<LayerReport>, String> {
+    /// layer's report as its mask was written, and the mass it keeps.
+    pub fn masks(
+        &self,
+        threads: usize,
+        masking: &Masking<'_>,
+        criterion: Criterion,
+    ) -> Result<Vec<Masked>, String> {
         let bytes = |t: usize| self.ckpt.tensors[t].range.len() as u64;
         // Last layer first: the selection's passes end on the last layers,
         // so they are the ones still in the page cache when the checkpoint
@@ -127,7 +148,7 @@ impl<'a> Work<'a> {
         let next = AtomicUsize::new(0);
         let results: Vec<_> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
-                .map(|_| s.spawn(|| self.worker(&ids, threads, &next, masking)))
+                .map(|_| s.spawn(|| self.worker(&ids, threads, &next, masking, criterion)))
                 .collect();
             workers
                 .into_iter()
@@ -137,7 +158,7 @@ impl<'a> Work<'a> {
                 })
                 .collect()
         });
-        let mut reports = vec![LayerReport::default(); self.layers.len()];
+        let mut reports = vec![Masked::default(); self.layers.len()];
         for result in results {
             for (l, report) in result? {
                 reports[l] = report;
@@ -153,7 +174,8 @@ impl<'a> Work<'a> {
         threads: usize,
         next: &AtomicUsize,
         masking: &Masking<'_>,
-    ) -> Result<Vec<(usize, LayerReport)>, String> {
+        criterion: Criterion,
+    ) -> Result<Vec<(usize, Masked)>, String> {
         let mut mask = Vec::new();
         let mut piece = vec![0u8; PIECE];
         let mut done = Vec::new();
@@ -167,7 +189,7 @@ impl<'a> Work<'a> {
                 self.ckpt.prefetch(ahead);
             }
             let l = self.layer_of[t].expect("a layer");
-            match self.layer(t, l, masking, &mut mask, &mut piece) {
+            match self.layer(t, l, masking, criterion, &mut mask, &mut piece) {
                 Ok(report) => done.push((l, report)),
                 Err(e) => {
                     self.stop();
@@ -184,9 +206,10 @@ impl<'a> Work<'a> {
         t: usize,
         l: usize,
         masking: &Masking<'_>,
+        criterion: Criterion,
         mask: &mut Vec<u8>,
         piece: &mut [u8],
-    ) -> Result<LayerReport, String> {
+    ) -> Result<Masked, String> {
         let layer = &self.layers[l];
         mask.resize(layer.scores.len(), 0);
         let report = match *masking {
@@ -202,6 +225,9 @@ impl<'a> Work<'a> {
             }
         }
         .map_err(|e| format!("{}: {e}", self.ckpt.locate(t)))?;
+        let mass = (self.pruner)
+            .score_mass(layer, criterion, mask)
+            .map_err(|e| format!("{}: {e}", self.ckpt.locate(t)))?;
         let tensor = &self.ckpt.tensors[t];
         if let Some(masks) = &self.outputs.masks {
             for range in pieces(mask.len()) {
@@ -219,7 +245,7 @@ impl<'a> Work<'a> {
             }
         }
         self.progress.inc(tensor.range.len() as u64);
-        Ok(report)
+        Ok(Masked { report, mass })
     }
 }
 
@@ -231,15 +257,19 @@ fn pieces(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
         .map(move |start| start..(start + PIECE).min(len))
 }
 
-/// `out = raw` where the mask keeps, zero (`+0.0`) where it prunes;
-/// `size` bytes per element.
+/// `out = raw` where the mask keeps, `+0.0` where it prunes, and `+0.0`
+/// for a kept `-0.0` too (the same value; `-0.0` zeros once broke vLLM's
+/// 2:4 compression, and `verify` refuses them); `size` bytes per element,
+/// little endian.
 fn keep_masked(raw: &[u8], mask: &[u8], out: &mut [u8], size: usize) {
     fn each<const N: usize>(raw: &[u8], mask: &[u8], out: &mut [u8]) {
         let (src, _) = raw.as_chunks::<N>();
         let (dst, _) = out.as_chunks_mut::<N>();
         for ((d, s), &m) in dst.iter_mut().zip(src).zip(mask) {
-            // m is 0 or 1: all-ones or all-zeros bytes, no branch.
-            let keep = 0u8.wrapping_sub(m);
+            // -0.0 is the sign bit alone: every byte 0 but the last, 0x80.
+            let negative_zero = s[..N - 1].iter().all(|&b| b == 0) && s[N - 1] == 0x80;
+            // m is 0 or 1: all-ones or all-zeros bytes.
+            let keep = 0u8.wrapping_sub(m & !(negative_zero as u8));
             for k in 0..N {
                 d[k] = s[k] & keep;
             }
@@ -248,5 +278,36 @@ fn keep_masked(raw: &[u8], mask: &[u8], out: &mut [u8], size: usize) {
     match size {
         2 => each::<2>(raw, mask, out),
         _ => each::<4>(raw, mask, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_masked;
+
+    #[test]
+    fn pruned_and_negative_zeros_are_positive_zeros() {
+        let raw: Vec<u8> = [1.5f32, -2.0, -0.0, -0.0, 3.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let mut out = vec![0xAA; raw.len()];
+        keep_masked(&raw, &[1, 0, 1, 0, 1], &mut out, 4);
+        let got: Vec<u32> = out
+            .chunks(4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let want: Vec<u32> = [1.5f32, 0.0, 0.0, 0.0, 3.0]
+            .iter()
+            .map(|x| x.to_bits())
+            .collect();
+        assert_eq!(got, want);
+        let raw: Vec<u8> = [0x8000u16, 0x3c00, 0xbc00]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
+        let mut out = vec![0xAA; raw.len()];
+        keep_masked(&raw, &[1, 1, 0], &mut out, 2);
+        assert_eq!(out, [0, 0, 0x00, 0x3c, 0, 0]);
     }
 }

@@ -10,8 +10,9 @@
 //!    Meanwhile another thread copies the dense tensors to `--output`.
 //! 3. Masks and outputs ([`crate::produce`]): tensor by tensor on
 //!    `--threads` threads, each writing its tensor's mask with
-//!    `Pruner::write_mask` into a buffer it reuses and writing it, and the
-//!    pruned weights, at their places.
+//!    `Pruner::write_mask` into a buffer it reuses, measuring the score
+//!    mass it keeps, and writing it, and the pruned weights, at their
+//!    places.
 //! 4. Rename the outputs into place; the report ([`crate::report`]).
 //!
 //! Memory beyond the mapped files: one mask buffer per thread (the largest
@@ -26,12 +27,32 @@ use prunemask::{Layer, LayerReport, Summary};
 
 use crate::checkpoint::Checkpoint;
 use crate::demo;
-use crate::produce::{Masking, Work};
+use crate::produce::{Masked, Masking, Work};
 use crate::progress::Progress;
 use crate::report::{Parts, Report, Seconds};
 use crate::select;
 use crate::settings::Settings;
 use crate::write::{Outputs, Target};
+
+/// Refuses an output inside the model directory it is copied from.
+fn inside(out: &std::path::Path, dir: &std::path::Path) -> Result<(), String> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let (Ok(parent), Ok(dir)) = (parent.canonicalize(), dir.canonicalize()) else {
+        // A parent that does not exist fails when the output is created.
+        return Ok(());
+    };
+    if parent.starts_with(&dir) {
+        return Err(format!(
+            "{}: is inside the input directory {}, which is copied into it",
+            out.display(),
+            dir.display()
+        ));
+    }
+    Ok(())
+}
 
 /// Runs the tool: returns the report, or a one-line error naming the file
 /// (and tensor) at fault. On an error no output is left behind.
@@ -43,20 +64,18 @@ pub fn run(set: &Settings) -> Result<Report, String> {
         None => demo::bert_base()?,
     };
 
-    // Which tensors are pruned; the others are kept dense.
-    let roles = (0..ckpt.tensors.len())
-        .map(|t| {
-            (set.filter)
-                .role(&ckpt.tensors[t])
-                .map_err(|e| format!("{}: {e}", ckpt.locate(t)))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let layer_ids: Vec<usize> = (0..roles.len()).filter(|&t| roles[t].is_none()).collect();
+    // Which tensors are pruned (and how they are laid out); the others are
+    // kept dense.
+    let (roles, layer_ids) = set.filter.apply(&mut ckpt)?;
     if layer_ids.is_empty() {
         return Err(format!(
-            "{}: no tensor to prune (f32/f16/bf16 of rank 2 or 4, passing --include/--exclude)",
+            "{}: no tensor to prune (f32/f16/bf16 weights of rank 2 to 5, passing \
+             --include/--exclude; embeddings, heads and norms only with --include)",
             ckpt.source.display()
         ));
+    }
+    if let (Some(out), Some(dir)) = (&set.output, &ckpt.dir) {
+        inside(out, dir)?;
     }
     for &t in &layer_ids {
         ckpt.align(t);
@@ -90,12 +109,14 @@ pub fn run(set: &Settings) -> Result<Report, String> {
     let progress = Progress::new();
     let threads = set.threads;
     let work = Work::new(&ckpt, &layers, &layer_of, &outputs, &progress, set.level);
-    // The selection (none for pattern lock), then the masks when they are
-    // needed; returns the totals, the reports and the selection's seconds.
-    let select_and_mask = || -> Result<(Summary, Vec<LayerReport>, f64), String> {
+    // The selection (none for pattern lock), then the masks (written when
+    // outputs are asked for, measured always); returns the totals, each
+    // layer's mask as made, and the selection's seconds.
+    let select_and_mask = || -> Result<(Summary, Vec<Masked>, f64), String> {
         if set.lock {
-            let reports = work.masks(threads, &Masking::Lock(&opts.pattern))?;
-            return Ok((select::lock_totals(&reports), reports, 0.0));
+            let masked = work.masks(threads, &Masking::Lock(&opts.pattern), opts.criterion)?;
+            let reports: Vec<LayerReport> = masked.iter().map(|m| m.report).collect();
+            return Ok((select::lock_totals(&reports), masked, 0.0));
         }
         let bytes: usize = layer_ids.iter().map(|&t| ckpt.tensors[t].range.len()).sum();
         progress.spin(format!(
@@ -106,17 +127,14 @@ pub fn run(set: &Settings) -> Result<Report, String> {
         let start = Instant::now();
         let (summary, plans) = select::plan(&layers, opts, set.level, &ckpt, &layer_ids)?;
         let seconds = start.elapsed().as_secs_f64();
-        if !outputs.is_empty() {
-            let planned = Masking::Planned {
-                opts,
-                plans: &plans,
-            };
-            work.masks(threads, &planned)?;
-        }
-        let reports = plans.iter().map(|p| *p.report()).collect();
-        Ok((summary, reports, seconds))
+        let planned = Masking::Planned {
+            opts,
+            plans: &plans,
+        };
+        let masked = work.masks(threads, &planned, opts.criterion)?;
+        Ok((summary, masked, seconds))
     };
-    let (summary, reports, select) = std::thread::scope(|s| {
+    let (summary, masked, select) = std::thread::scope(|s| {
         // Dense tensors go to --output meanwhile, on a thread of their own.
         let dense = s.spawn(|| work.copy_dense());
         let done = select_and_mask();
@@ -141,7 +159,7 @@ pub fn run(set: &Settings) -> Result<Report, String> {
         lock: set.lock,
         roles: &roles,
         layer_of: &layer_of,
-        reports: &reports,
+        masked: &masked,
         summary: &summary,
         seconds: Seconds {
             open: opened.as_secs_f64(),

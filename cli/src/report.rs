@@ -1,11 +1,12 @@
 //! What a run tells: one row per tensor (pruned or kept dense, and why),
 //! the totals and the times, printed as a table or as JSON (`--json`).
 
-use prunemask::{Bound, LayerReport, Level, Options, SkipReason, Status, Summary};
+use prunemask::{Bound, Level, Options, ScoreMass, SkipReason, Status, Summary};
 use serde::Serialize;
 
 use crate::checkpoint::Checkpoint;
 use crate::filter::Dense;
+use crate::produce::Masked;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -18,7 +19,31 @@ pub struct Report {
     pub seconds: Seconds,
     pub masks: Option<String>,
     pub output: Option<String>,
+    /// A model directory's other files (relative paths), copied to
+    /// `--output` byte for byte (listed whether or not it is given).
+    pub files: Vec<String>,
+    /// Of those, the ones that hold weights in another format (or another
+    /// safetensors model): copied dense, unpruned.
+    pub dense_weight_files: Vec<String>,
+    /// Folders of the model directory that are not copied (`.git`, `.cache`).
+    pub not_copied: Vec<String>,
 }
+
+/// File extensions of weights in other formats (PyTorch, TensorFlow, Flax,
+/// rust-bert, ONNX, GGUF, OpenVINO's `.bin`), and safetensors files other
+/// than the model's (a sentence-transformers `2_Dense/`).
+const WEIGHT_FILES: [&str; 10] = [
+    "bin",
+    "pt",
+    "pth",
+    "h5",
+    "msgpack",
+    "ot",
+    "onnx",
+    "gguf",
+    "ckpt",
+    "safetensors",
+];
 
 /// The options, each word as the library writes it (`Display`), which is
 /// also how the flag takes it.
@@ -52,6 +77,12 @@ pub struct Row {
     pub elements: u64,
     pub pruned_elements: u64,
     pub sparsity: f64,
+    /// How the tensor is stored (`out,in`, `in,out`, `O,I,K`, ...), for a
+    /// tensor given to the selection.
+    pub layout: Option<&'static str>,
+    /// The share of the criterion's score mass the mask keeps (`Σ|w|·mask
+    /// / Σ|w|` for magnitude; NVIDIA ASP's "efficacy").
+    pub score_kept: Option<f64>,
     /// `selected`, `bounded`, `skipped` (the pattern does not fit) or `dense`.
     pub status: &'static str,
     /// Why it is bounded, skipped or dense.
@@ -78,6 +109,8 @@ pub struct Totals {
     pub pruned_elements: u64,
     pub sparsity: f64,
     pub threshold: Option<f32>,
+    /// The share of the score mass kept over all layers.
+    pub score_kept: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,7 +134,8 @@ pub struct Parts<'a> {
     /// Per tensor: `None` if it is a layer, else why it is dense.
     pub roles: &'a [Option<Dense>],
     pub layer_of: &'a [Option<usize>],
-    pub reports: &'a [LayerReport],
+    /// Per layer: its report and the mass its mask keeps.
+    pub masked: &'a [Masked],
     pub summary: &'a Summary,
     pub seconds: Seconds,
     pub masks: Option<String>,
@@ -123,6 +157,8 @@ impl Report {
                     shape: tensor.dims.clone(),
                     dtype: tensor.dtype.to_string(),
                     pattern: None,
+                    layout: None,
+                    score_kept: None,
                     units: 0,
                     pruned_units: 0,
                     elements: tensor.dims.iter().product::<usize>() as u64,
@@ -134,10 +170,12 @@ impl Report {
                     copied: tensor.copied(),
                 };
                 if let Some(l) = p.layer_of[t] {
-                    let r = &p.reports[l];
+                    let r = &p.masked[l].report;
                     let (status, reason) = status(r.status);
                     row = Row {
                         pattern: Some(pattern.clone()),
+                        layout: Some(tensor.layout()),
+                        score_kept: Some(p.masked[l].mass.fraction()),
                         units: r.units,
                         pruned_units: r.pruned_units,
                         pruned_elements: r.pruned_elements,
@@ -166,7 +204,14 @@ impl Report {
             pruned_elements: s.pruned_elements,
             sparsity: s.sparsity_ratio(),
             threshold: s.threshold,
+            score_kept: (p.masked.iter())
+                .fold(ScoreMass::default(), |a, m| a.add(m.mass))
+                .fraction(),
         };
+        let shown = |paths: &[std::path::PathBuf]| -> Vec<String> {
+            paths.iter().map(|p| p.display().to_string()).collect()
+        };
+        let ckpt = p.ckpt;
         let o = p.opts;
         Report {
             input: p.ckpt.source.display().to_string(),
@@ -189,6 +234,17 @@ impl Report {
             seconds: p.seconds,
             masks: p.masks,
             output: p.output,
+            files: shown(&ckpt.others),
+            dense_weight_files: shown(&ckpt.others)
+                .into_iter()
+                .zip(&ckpt.others)
+                .filter(|(_, p)| {
+                    p.extension()
+                        .is_some_and(|e| WEIGHT_FILES.iter().any(|w| e == *w))
+                })
+                .map(|(s, _)| s)
+                .collect(),
+            not_copied: shown(&ckpt.not_copied),
         }
     }
 
@@ -223,8 +279,8 @@ impl Report {
             .unwrap_or(4)
             .max(4);
         println!(
-            "{:<width$}  {:>16}  {:>5}  {:>10}  {:>10}  {:>8}  note",
-            "name", "shape", "dtype", "units", "pruned", "sparsity"
+            "{:<width$}  {:>16}  {:>9}  {:>5}  {:>10}  {:>10}  {:>8}  {:>6}  note",
+            "name", "shape", "layout", "dtype", "units", "pruned", "sparsity", "kept"
         );
         for r in &self.tensors {
             let dims: Vec<String> = r.shape.iter().map(|d| d.to_string()).collect();
@@ -236,10 +292,12 @@ impl Report {
             if r.copied {
                 note.push_str(" (misaligned in the file: copied)");
             }
+            let kept = r.score_kept.map_or("-".into(), |k| format!("{k:.4}"));
             println!(
-                "{:<width$}  {:>16}  {:>5}  {:>10}  {:>10}  {:>8.4}  {note}",
+                "{:<width$}  {:>16}  {:>9}  {:>5}  {:>10}  {:>10}  {:>8.4}  {kept:>6}  {note}",
                 r.name,
                 dims.join("x"),
+                r.layout.unwrap_or("-"),
                 r.dtype,
                 r.units,
                 r.pruned_units,
@@ -253,7 +311,7 @@ impl Report {
             format!(" (k = {})", t.target_units)
         };
         println!(
-            "total: {} layers ({} skipped, {} held at a bound), {} dense tensors, {} units, {} pruned{k}, {} of {} elements pruned, sparsity {:.4}{}",
+            "total: {} layers ({} skipped, {} held at a bound), {} dense tensors, {} units, {} pruned{k}, {} of {} elements pruned, sparsity {:.4}, score mass kept {:.4}{}",
             t.layers,
             t.skipped,
             t.bounded,
@@ -263,6 +321,7 @@ impl Report {
             t.pruned_elements,
             t.elements,
             t.sparsity,
+            t.score_kept,
             t.threshold.map(|x| format!(", threshold {x}")).unwrap_or_default(),
         );
         let s = &self.seconds;
@@ -277,7 +336,31 @@ impl Report {
             s.write,
             s.total,
         );
-        for (what, path) in [("masks", &self.masks), ("pruned weights", &self.output)] {
+        if !self.files.is_empty() {
+            let done = if self.output.is_some() {
+                "copied"
+            } else {
+                "to copy"
+            };
+            println!(
+                "other files of the model directory ({done} byte for byte): {}",
+                self.files.join(", ")
+            );
+        }
+        if !self.dense_weight_files.is_empty() {
+            println!(
+                "note: {} hold weights in other formats, {} unpruned (loaders of those formats get the dense model; delete them if that matters)",
+                self.dense_weight_files.join(", "),
+                if self.output.is_some() { "copied" } else { "copied by --output" }
+            );
+        }
+        if !self.not_copied.is_empty() {
+            println!(
+                "not copied (not part of the model): {}",
+                self.not_copied.join(", ")
+            );
+        }
+        for (what, path) in [("masks", &self.masks), ("pruned model", &self.output)] {
             if let Some(path) = path {
                 println!("{what} written to {path}");
             }

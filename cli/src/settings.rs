@@ -34,7 +34,7 @@ impl Settings {
     /// outputs that name the same path.
     pub fn resolve(args: PruneArgs) -> Result<Settings, String> {
         let opts = select::options(&args)?;
-        let filter = Filter::new(args.include.as_deref(), args.exclude.as_deref())?;
+        let filter = Filter::from_args(&args.targets)?;
         if args.masks.is_some() && args.masks == args.output {
             return Err("--masks and --output name the same path".into());
         }

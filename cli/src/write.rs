@@ -4,12 +4,19 @@
 //! never holding a whole output in memory.
 //!
 //! Everything is written under a temporary name beside the destination
-//! (`.NAME.XXXXXX.tmp`, a file or a directory) and renamed at the end; on
-//! an error the temporaries are dropped, which deletes them. An existing
-//! destination is refused. Files are not fsync'ed (as `cp`).
+//! (`.NAME.XXXXXX.tmp`, a file or a directory), flushed to disk (`fsync`
+//! of every file and folder) and renamed at the end, then the parent
+//! folder is flushed too, so after a crash the destination is either
+//! complete or absent. On an error the temporaries are dropped, which
+//! deletes them; on Ctrl-C or SIGTERM [`crate::interrupt`] deletes them.
+//! An existing destination is refused.
 //!
-//! - Sharded input: the destination is a directory with the same shard file
-//!   names and an index file of the input's name.
+//! - Model directory input: `--output` is a directory with the same shard
+//!   file names, the index (if any) and every other file of the input
+//!   ([`Checkpoint::others`]: config, tokenizer, sub-folders) copied byte
+//!   for byte; `--masks` is as for the files below.
+//! - Sharded input (an index): the destination is a directory with the same
+//!   shard file names and an index file of the input's name.
 //! - Single-file input: the destination is one file.
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +28,7 @@ use safetensors::Dtype;
 use tempfile::{NamedTempFile, TempDir};
 
 use crate::checkpoint::Checkpoint;
+use crate::interrupt;
 use prunemask_cli::format::{self, Index};
 
 /// Where a tensor goes: which file, at which byte.
@@ -45,6 +53,13 @@ pub struct Target {
     files: Vec<(File, PathBuf)>,
     /// Per tensor of the checkpoint.
     places: Vec<Option<Place>>,
+}
+
+/// Flushes a file or folder to disk.
+fn sync(path: &Path) -> Result<(), String> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A file of an output: its name in a sharded output, its header, and its
@@ -78,7 +93,36 @@ impl Target {
             })
             .collect();
         let index = |input: &Index| input.to_json(ckpt.data_bytes());
-        Target::create(path, ckpt, layouts, index)
+        let as_dir = ckpt.dir.is_some() || ckpt.index.is_some();
+        Target::create(path, ckpt, layouts, index, as_dir)
+    }
+
+    /// Copies the model directory's other files ([`Checkpoint::others`])
+    /// into the output, byte for byte, each flushed to disk. `stop` is
+    /// checked between files.
+    pub fn copy_others(&self, ckpt: &Checkpoint, stop: &dyn Fn() -> bool) -> Result<(), String> {
+        let (Some(dir), Temp::Dir(temp)) = (&ckpt.dir, &self.temp) else {
+            return Ok(());
+        };
+        for rel in &ckpt.others {
+            if stop() {
+                break;
+            }
+            let to = temp.path().join(rel);
+            let shown = || self.path.join(rel).display().to_string();
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", shown()))?;
+            }
+            std::fs::copy(dir.join(rel), &to).map_err(|e| {
+                format!(
+                    "{}: cannot copy to {}: {e}",
+                    dir.join(rel).display(),
+                    shown()
+                )
+            })?;
+            sync(&to)?;
+        }
+        Ok(())
     }
 
     /// The masks: a u8 tensor (1 = keep, 0 = prune) of the same name and
@@ -137,16 +181,18 @@ impl Target {
             };
             masks.to_json(bytes)
         };
-        Target::create(path, ckpt, layouts, index)
+        Target::create(path, ckpt, layouts, index, ckpt.index.is_some())
     }
 
     /// Creates the temporary files with their headers, sized to their final
-    /// length; the index of a sharded output is written now too.
+    /// length (one file, or a directory of shards when `as_dir`); the index
+    /// of a sharded output is written now too.
     fn create(
         path: &Path,
         ckpt: &Checkpoint,
         layouts: Vec<FileLayout>,
         index_json: impl Fn(&Index) -> Result<String, String>,
+        as_dir: bool,
     ) -> Result<Target, String> {
         let shown = path.display();
         if path.symlink_metadata().is_ok() {
@@ -166,26 +212,27 @@ impl Target {
         let mut files = Vec::new();
         let mut places = vec![None; ckpt.tensors.len()];
         // As a new file or directory would be (umask applies), not tempfile's 0600.
-        let mode = if ckpt.index.is_some() { 0o777 } else { 0o666 };
+        let mode = if as_dir { 0o777 } else { 0o666 };
         builder.permissions(std::fs::Permissions::from_mode(mode));
-        let temp = match &ckpt.index {
-            None => {
-                let temp = builder.tempfile_in(parent).map_err(cannot)?;
-                let file = temp.as_file().try_clone().map_err(cannot)?;
-                files.push((file, path.to_path_buf()));
-                Temp::File(temp)
+        let temp = if as_dir {
+            let temp = builder.tempdir_in(parent).map_err(cannot)?;
+            interrupt::register(temp.path());
+            for file_layout in &layouts {
+                let name = &ckpt.shards[file_layout.shard].name;
+                let file = File::create_new(temp.path().join(name)).map_err(cannot)?;
+                files.push((file, path.join(name)));
             }
-            Some((index_name, index)) => {
-                let temp = builder.tempdir_in(parent).map_err(cannot)?;
-                for file_layout in &layouts {
-                    let name = &ckpt.shards[file_layout.shard].name;
-                    let file = File::create_new(temp.path().join(name)).map_err(cannot)?;
-                    files.push((file, path.join(name)));
-                }
+            if let Some((index_name, index)) = &ckpt.index {
                 let json = index_json(index)?;
                 std::fs::write(temp.path().join(index_name), json).map_err(cannot)?;
-                Temp::Dir(temp)
             }
+            Temp::Dir(temp)
+        } else {
+            let temp = builder.tempfile_in(parent).map_err(cannot)?;
+            interrupt::register(temp.path());
+            let file = temp.as_file().try_clone().map_err(cannot)?;
+            files.push((file, path.to_path_buf()));
+            Temp::File(temp)
         };
         for (f, file_layout) in layouts.iter().enumerate() {
             let (file, name) = &files[f];
@@ -212,9 +259,33 @@ impl Target {
             .map_err(|e| format!("{}: tensor `{tensor}`: {e}", name.display()))
     }
 
-    /// Gives the temporary its final name. Returns the path.
-    fn finish(self) -> Result<PathBuf, String> {
+    /// Flushes everything to disk and gives the temporary its final name
+    /// (the caller holds [`interrupt::hold`]). Returns the path.
+    fn finish(self, held: &mut Vec<PathBuf>) -> Result<PathBuf, String> {
         let shown = self.path.display().to_string();
+        for (file, name) in &self.files {
+            file.sync_all()
+                .map_err(|e| format!("{}: {e}", name.display()))?;
+        }
+        let temp_path = match &self.temp {
+            Temp::File(temp) => temp.path().to_path_buf(),
+            Temp::Dir(temp) => temp.path().to_path_buf(),
+        };
+        if let Temp::Dir(temp) = &self.temp {
+            // Index, copied files and folders: every folder's entries.
+            let mut dirs = vec![temp.path().to_path_buf()];
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(&dir).map_err(|e| format!("{shown}: {e}"))? {
+                    let path = entry.map_err(|e| format!("{shown}: {e}"))?.path();
+                    if path.is_dir() {
+                        dirs.push(path);
+                    } else if path.extension().is_some_and(|e| e == "json") {
+                        sync(&path)?;
+                    }
+                }
+                sync(&dir)?;
+            }
+        }
         match self.temp {
             Temp::File(temp) => {
                 temp.persist_noclobber(&self.path)
@@ -227,10 +298,18 @@ impl Target {
                 let kept = temp.keep();
                 if let Err(e) = std::fs::rename(&kept, &self.path) {
                     let _ = std::fs::remove_dir_all(&kept);
+                    held.retain(|p| *p != temp_path);
                     return Err(format!("{shown}: {e}"));
                 }
             }
         }
+        held.retain(|p| *p != temp_path);
+        // The rename itself, on disk.
+        let parent = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        sync(parent)?;
         Ok(self.path)
     }
 }
@@ -248,10 +327,12 @@ impl Outputs {
     }
 
     /// Renames both outputs into place; if the second fails, the first is
-    /// removed again, so an error leaves neither.
+    /// removed again, so an error leaves neither. A Ctrl-C meanwhile waits
+    /// until both are in place.
     pub fn finish(self) -> Result<(), String> {
-        let first = self.masks.map(Target::finish).transpose()?;
-        if let Err(e) = self.weights.map(Target::finish).transpose() {
+        let mut held = interrupt::hold();
+        let first = (self.masks).map(|t| t.finish(&mut held)).transpose()?;
+        if let Err(e) = (self.weights).map(|t| t.finish(&mut held)).transpose() {
             if let Some(done) = first {
                 let _ = std::fs::remove_file(&done).or_else(|_| std::fs::remove_dir_all(&done));
             }

@@ -207,7 +207,10 @@ fn sharded_bf16_checkpoint_pruned_2_4() {
     let row = |name: &str| row(&report, name);
     assert_eq!(row("lm_head.weight")["reason"], "excluded by --exclude");
     assert_eq!(row("position_ids")["reason"], "dtype I64");
-    assert_eq!(row("model.layers.0.mlp.up_proj.bias")["reason"], "rank 1");
+    assert_eq!(
+        row("model.layers.0.mlp.up_proj.bias")["reason"],
+        "bias (kept dense by default; --include names it to prune it)"
+    );
     for name in LAYERS {
         assert_eq!(row(name)["status"], "selected");
         assert_eq!(row(name)["pattern"], "2:4");
@@ -536,12 +539,12 @@ fn table_report() {
     for note in [
         "dense: excluded by --exclude",
         "dense: dtype I64",
-        "dense: rank 1",
+        "dense: bias (kept dense by default",
     ] {
         assert!(text.contains(note), "{note} is not in\n{text}");
     }
     assert!(text.contains(
-        "total: 3 layers (0 skipped, 0 held at a bound), 5 dense tensors, 320 units, 160 pruned (k = 160), 320 of 1280 elements pruned, sparsity 0.2500"
+        "total: 3 layers (0 skipped, 0 held at a bound), 5 dense tensors, 320 units, 160 pruned (k = 160), 320 of 1280 elements pruned, sparsity 0.2500, score mass kept 0."
     ));
     assert!(text.contains(&format!("masks written to {}", masks.display())));
 }
