@@ -48,6 +48,10 @@ pub enum Part {
     Bias,
 }
 
+/// What the report says under its table when a tensor is dense by default.
+pub const DEFAULT_NOTE: &str = "dense by default: embeddings, output heads, norms and biases \
+                                (--include REGEX prunes the tensors it names)";
+
 /// Why a tensor is kept dense.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dense {
@@ -67,14 +71,14 @@ pub enum Dense {
 
 impl Dense {
     pub fn reason(self, tensor: &Tensor) -> String {
-        let default = "kept dense by default; --include names it to prune it";
+        let default = "dense by default";
         match self {
             Dense::Excluded => "excluded by --exclude".into(),
             Dense::NotIncluded => "not matched by --include".into(),
-            Dense::Default(Part::Embedding) => format!("embedding ({default})"),
-            Dense::Default(Part::Head) => format!("output head ({default})"),
-            Dense::Default(Part::Norm) => format!("norm ({default})"),
-            Dense::Default(Part::Bias) => format!("bias ({default})"),
+            Dense::Default(Part::Embedding) => format!("embedding, {default}"),
+            Dense::Default(Part::Head) => format!("output head, {default}"),
+            Dense::Default(Part::Norm) => format!("norm, {default}"),
+            Dense::Default(Part::Bias) => format!("bias, {default}"),
             Dense::NotFloat => format!("dtype {}", tensor.dtype),
             Dense::Rank => match tensor.dims.len() {
                 3 | 5 => format!("rank {} and not named `*weight`", tensor.dims.len()),
@@ -132,11 +136,6 @@ impl Filter {
             Some(_) => true,
             None => false,
         };
-        if !included {
-            if let Some(part) = default_dense(name) {
-                return Ok(Some(Dense::Default(part)));
-            }
-        }
         if !tensor.is_float() {
             if included {
                 return Err(format!(
@@ -145,6 +144,11 @@ impl Filter {
                 ));
             }
             return Ok(Some(Dense::NotFloat));
+        }
+        if !included {
+            if let Some(part) = default_dense(name) {
+                return Ok(Some(Dense::Default(part)));
+            }
         }
         let conv_named = name.ends_with("weight");
         match tensor.dims.len() {

@@ -336,6 +336,11 @@ impl Report {
             s.write,
             s.total,
         );
+        if (self.tensors.iter())
+            .any(|r| (r.reason.as_deref()).is_some_and(|x| x.ends_with("dense by default")))
+        {
+            println!("{}", crate::filter::DEFAULT_NOTE);
+        }
         if !self.files.is_empty() {
             let done = if self.output.is_some() {
                 "copied"

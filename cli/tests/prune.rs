@@ -209,7 +209,7 @@ fn sharded_bf16_checkpoint_pruned_2_4() {
     assert_eq!(row("position_ids")["reason"], "dtype I64");
     assert_eq!(
         row("model.layers.0.mlp.up_proj.bias")["reason"],
-        "bias (kept dense by default; --include names it to prune it)"
+        "bias, dense by default"
     );
     for name in LAYERS {
         assert_eq!(row(name)["status"], "selected");
@@ -539,7 +539,7 @@ fn table_report() {
     for note in [
         "dense: excluded by --exclude",
         "dense: dtype I64",
-        "dense: bias (kept dense by default",
+        "dense: bias, dense by default",
     ] {
         assert!(text.contains(note), "{note} is not in\n{text}");
     }
