@@ -144,7 +144,8 @@ pub struct ScoreMass {
 }
 
 impl ScoreMass {
-    /// `kept / total`; 1 when `total` is 0 (nothing to lose).
+    /// `kept / total`; 1 when `total` is 0 (nothing to lose); NaN when an
+    /// infinite score is kept (infinity over infinity).
     pub fn fraction(&self) -> f64 {
         if self.total == 0.0 {
             1.0
@@ -209,7 +210,8 @@ impl VisitElements for Mass<'_> {
             for j in 0..4 {
                 let s = f64::from(self.criterion.read(x[j]));
                 total[j] += s;
-                kept[j] += s * f64::from(m[j]);
+                // A select, not `s * m`: an infinite score masked out adds 0.
+                kept[j] += if m[j] == 0 { 0.0 } else { s };
             }
         }
         let mut out = ScoreMass {
@@ -219,7 +221,7 @@ impl VisitElements for Mass<'_> {
         for (&x, &m) in tail.iter().zip(mask_tail) {
             let s = f64::from(self.criterion.read(x));
             out.total += s;
-            out.kept += s * f64::from(m);
+            out.kept += if m == 0 { 0.0 } else { s };
         }
         out
     }

@@ -15,8 +15,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use prunemask::ext::{Extent, Geometry};
 use prunemask::{
-    Bound, CapMode, Compat, Criterion, Error, ErrorKind, Layer, LayerPlan, LayerReport, Options,
-    Pattern, Pruner, Reduce, Scope, Shape, Status, Summary, Ties,
+    Bound, CapMode, Compat, Criterion, Error, ErrorKind, Layer, LayerPlan, LayerReport, Level,
+    Options, Pattern, Pruner, Reduce, Scope, Shape, Status, Summary, Ties,
 };
 
 const SENTINEL: u8 = 7;
@@ -1016,5 +1016,48 @@ proptest! {
         prop_assert_eq!((err.layer(), err.kind().clone()), expected);
         prop_assert!(masks.iter().flatten().all(|&v| v == SENTINEL));
         prop_assert!(plans.iter().all(|r| *r == LayerPlan::default()));
+    }
+}
+
+proptest! {
+    #![proptest_config(cfg(128))]
+
+    /// `score_mass` is the two sums of `|w|` (kept, all) at every level,
+    /// equal to an independent f64 sum up to rounding; all ones keep the
+    /// whole mass exactly; f16 and bf16 weights read as their exact values.
+    #[test]
+    fn score_mass_sums(ls in layers(1), bits in prop::collection::vec(any::<bool>(), 0..2048)) {
+        let (shape, v) = &ls[0];
+        let mask: Vec<u8> = (0..v.len()).map(|i| u8::from(*bits.get(i).unwrap_or(&true))).collect();
+        let halves: Vec<f16> = v.iter().map(|&x| f16::from_f32(x)).collect();
+        let brains: Vec<bf16> = v.iter().map(|&x| bf16::from_f32(x)).collect();
+        let typed = [
+            (Layer::new(&v[..], *shape), v.clone()),
+            (Layer::new(&halves[..], *shape), halves.iter().map(|x| x.to_f32()).collect()),
+            (Layer::new(&brains[..], *shape), brains.iter().map(|x| x.to_f32()).collect()),
+        ];
+        for (layer, values) in &typed {
+            let want_total: f64 = values.iter().map(|x| f64::from(x.abs())).sum();
+            let want_kept: f64 = values.iter().zip(&mask).filter(|(_, &m)| m == 1).map(|(x, _)| f64::from(x.abs())).sum();
+            let got = Pruner::new().score_mass(layer, Criterion::Magnitude, &mask).unwrap();
+            // Infinite weights (and f16 overflow) give infinite sums.
+            let close = |a: f64, b: f64| if b.is_finite() { (a - b).abs() <= 1e-12 * want_total.max(1.0) } else { a == b };
+            prop_assert!(close(got.total, want_total), "{:?} vs {}", got, want_total);
+            prop_assert!(close(got.kept, want_kept), "{:?} vs {}", got, want_kept);
+            for level in Level::ALL.iter().filter(|l| l.is_available()) {
+                let at = Pruner::new().level(*level).score_mass(layer, Criterion::Magnitude, &mask);
+                prop_assert_eq!(at, Ok(got));
+            }
+            let all = Pruner::new().score_mass(layer, Criterion::Magnitude, &vec![1; mask.len()]).unwrap();
+            prop_assert_eq!(all.kept, all.total);
+            if all.total.is_finite() {
+                prop_assert_eq!(all.fraction(), 1.0);
+            }
+        }
+        // A mask value other than 0 and 1, or the wrong length, is refused.
+        let mut bad = mask.clone();
+        bad[0] = 2;
+        prop_assert!(Pruner::new().score_mass(&typed[0].0, Criterion::Magnitude, &bad).is_err());
+        prop_assert!(Pruner::new().score_mass(&typed[0].0, Criterion::Magnitude, &mask[1..]).is_err());
     }
 }

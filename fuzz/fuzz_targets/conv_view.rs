@@ -63,7 +63,10 @@ impl<'a> Arbitrary<'a> for Input {
 
 /// (rows, cols, inner) by the documentation, or the expected error kinds:
 /// `(zero_possible, overflow_possible)`.
-fn expected(dims: &[usize], transposed: bool) -> core::result::Result<(usize, usize, usize), (bool, bool)> {
+fn expected(
+    dims: &[usize],
+    transposed: bool,
+) -> core::result::Result<(usize, usize, usize), (bool, bool)> {
     let zero = dims.contains(&0);
     // Overflow of the product of the non-zero dims (the crate may check
     // either condition first when both hold).
@@ -135,7 +138,15 @@ fuzz_target!(|input: Input| {
         ([o, i, k], Shape::Conv { o: o2, i: i2, h, w }) => {
             assert_eq!((*o, *i, 1, *k), (o2, i2, h, w))
         }
-        ([o, i, d, h, w], Shape::Conv { o: o2, i: i2, h: h2, w: w2 }) => {
+        (
+            [o, i, d, h, w],
+            Shape::Conv {
+                o: o2,
+                i: i2,
+                h: h2,
+                w: w2,
+            },
+        ) => {
             assert_eq!((*o, *i, *d * *h, *w), (o2, i2, h2, w2))
         }
         (

@@ -21,7 +21,9 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 use common::{chance, flat, grid, mask_buffers, Data, Draw, Grid, PATTERNS};
 use prunemask::ext::Geometry;
-use prunemask::{Compat, ErrorKind, Layer, LayerReport, Level, Pattern, Pruner, Shape, Status};
+use prunemask::{
+    Compat, Criterion, ErrorKind, Layer, LayerReport, Level, Pattern, Pruner, Shape, Status,
+};
 
 const SENTINEL: u8 = 7;
 
@@ -389,4 +391,42 @@ fuzz_target!(|input: Input| {
     assert!(Pruner::new()
         .mask_sparsity(&other, &shapes, &masks2)
         .is_err());
+
+    // Score mass of arbitrary masks: the same at every level; all ones keep
+    // the whole mass exactly; Err exactly for a bad mask value or a NaN.
+    for (layer, l) in layers.iter().zip(&input.layers) {
+        let mask = &l.other_mask[..];
+        let want = Pruner::new().score_mass(layer, Criterion::Magnitude, mask);
+        for level in Level::ALL {
+            let got = Pruner::new()
+                .level(level)
+                .score_mass(layer, Criterion::Magnitude, mask);
+            if level.is_available() {
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{want:?}"),
+                    "score_mass at {level:?}"
+                );
+            }
+        }
+        let nan = (0..l.data.len()).any(|i| l.data.get(i).is_nan());
+        let bad = mask.iter().any(|&v| v > 1) || mask.len() != l.data.len();
+        let bad_shape = l.shape.elements() != Ok(l.data.len());
+        let ones = vec![1u8; mask.len()];
+        match (want, nan || bad || bad_shape) {
+            (Ok(m), false) => {
+                assert!(m.kept >= 0.0 && m.kept <= m.total, "{m:?}");
+                if m.total.is_finite() {
+                    assert!((0.0..=1.0).contains(&m.fraction()), "{m:?}");
+                }
+                let all = Pruner::new()
+                    .score_mass(layer, Criterion::Magnitude, &ones)
+                    .unwrap();
+                assert_eq!(all.kept, all.total);
+                assert_eq!(all.total, m.total);
+            }
+            (Err(e), true) => assert!(!e.to_string().is_empty()),
+            (r, _) => panic!("score_mass: {r:?} (NaN {nan}, bad mask {bad})"),
+        }
+    }
 });

@@ -850,11 +850,7 @@ fuzz_target!(|input: Input| {
             let frac = r.pruned_units as f64 / r.units.max(1) as f64;
             match (r.status, input.cap) {
                 (Status::Bounded(Bound::Max), CapMode::Redistribute) => {
-                    assert_eq!(
-                        r.pruned_units,
-                        max_u(r.units),
-                        "layer {li}: at max"
-                    )
+                    assert_eq!(r.pruned_units, max_u(r.units), "layer {li}: at max")
                 }
                 (Status::Bounded(Bound::Max), CapMode::Seed) => {
                     assert_eq!(
