@@ -153,17 +153,19 @@ impl ScoreMass {
             self.kept / self.total
         }
     }
+}
 
-    /// The sums of two sets of layers together.
-    ///
-    /// ```
-    /// use prunemask::ScoreMass;
-    /// let a = ScoreMass { kept: 1.0, total: 2.0 };
-    /// let b = ScoreMass { kept: 3.0, total: 6.0 };
-    /// assert_eq!(a.add(b), ScoreMass { kept: 4.0, total: 8.0 });
-    /// ```
-    #[must_use]
-    pub fn add(self, other: ScoreMass) -> ScoreMass {
+/// The sums of two sets of layers together.
+///
+/// ```
+/// use prunemask::ScoreMass;
+/// let a = ScoreMass { kept: 1.0, total: 2.0 };
+/// let b = ScoreMass { kept: 3.0, total: 6.0 };
+/// assert_eq!(a + b, ScoreMass { kept: 4.0, total: 8.0 });
+/// ```
+impl core::ops::Add for ScoreMass {
+    type Output = ScoreMass;
+    fn add(self, other: ScoreMass) -> ScoreMass {
         ScoreMass {
             kept: self.kept + other.kept,
             total: self.total + other.total,

@@ -205,7 +205,7 @@ impl Report {
             sparsity: s.sparsity_ratio(),
             threshold: s.threshold,
             score_kept: (p.masked.iter())
-                .fold(ScoreMass::default(), |a, m| a.add(m.mass))
+                .fold(ScoreMass::default(), |a, m| a + m.mass)
                 .fraction(),
         };
         let shown = |paths: &[std::path::PathBuf]| -> Vec<String> {
