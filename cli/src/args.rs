@@ -47,9 +47,9 @@ pub struct TargetArgs {
     #[arg(long, value_name = "REGEX")]
     pub exclude: Option<String>,
     /// Matrices whose name matches are stored [in, out] (transformers'
-    /// Conv1D); N:M groups and blocks then run down dimension 0. Without
-    /// it, every matrix of a GPT-2-family model (config.json `model_type`)
-    /// is.
+    /// Conv1D), so N:M groups and blocks run down dimension 0 [default:
+    /// every matrix of a model whose config.json has a GPT-2-family
+    /// model_type]
     #[arg(long, value_name = "REGEX")]
     pub transposed: Option<String>,
 }
@@ -94,9 +94,10 @@ pub struct PruneArgs {
     /// Pattern: NxM (4x1, 1x4, channelx1, ...), N:M (2:4, ...), 1x1.
     #[arg(long, default_value = "2:4")]
     pub pattern: String,
-    /// Target sparsity in [0, 1].
-    #[arg(long, default_value_t = 0.5)]
-    pub sparsity: f64,
+    /// Target sparsity in [0, 1] (default: N/M for N:M, which prunes every
+    /// group, as sparse kernels need; 0.5 for blocks).
+    #[arg(long, allow_negative_numbers = true)]
+    pub sparsity: Option<f64>,
     /// One threshold for all layers (global), or one per layer (local).
     #[arg(
         long,
@@ -178,8 +179,8 @@ pub struct PruneArgs {
     pub json: bool,
     /// Threads writing masks and outputs (default: the cores, at most 4;
     /// each holds one mask buffer). The selection itself runs on one.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// A value parser for one of the library's option words: clap checks the
@@ -223,7 +224,7 @@ mod tests {
             panic!("not prune")
         };
         assert_eq!(p.file, None);
-        assert_eq!((p.pattern.as_str(), p.sparsity), ("2:4", 0.5));
+        assert_eq!((p.pattern.as_str(), p.sparsity), ("2:4", None));
         assert_eq!(p.scope, Scope::Global);
         assert_eq!(
             (p.max_sparsity_ratio_per_op, p.min_sparsity_ratio_per_op),

@@ -424,6 +424,9 @@ fn model_type(weights: &Path) -> Result<Option<String>, String> {
     };
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("{}: not a JSON config: {e}", config.display()))?;
+    if !json.is_object() {
+        return Err(format!("{}: not a JSON object", config.display()));
+    }
     Ok(json
         .get("model_type")
         .and_then(|t| t.as_str())

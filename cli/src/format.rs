@@ -42,7 +42,15 @@ pub fn header(
 ) -> Result<Vec<u8>, String> {
     // `Metadata::new` checks that the offsets follow each other.
     let metadata = Metadata::new(metadata, tensors).map_err(|e| e.to_string())?;
-    let mut json = serde_json::to_vec(&metadata).map_err(|e| e.to_string())?;
+    // The metadata entries sorted by key (a `HashMap` serialises in a
+    // random order), so the same masks give the same bytes.
+    let mut value = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
+    if let Some(serde_json::Value::Object(entries)) = value.get_mut("__metadata__") {
+        let sorted: BTreeMap<String, serde_json::Value> =
+            std::mem::take(entries).into_iter().collect();
+        entries.extend(sorted);
+    }
+    let mut json = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
     json.resize(json.len().next_multiple_of(8), b' ');
     let mut out = (json.len() as u64).to_le_bytes().to_vec();
     out.extend_from_slice(&json);

@@ -6,9 +6,14 @@
 //! delete.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Set once the outputs are renamed into place: an interrupt after that
+/// keeps them and says so.
+static WRITTEN: AtomicBool = AtomicBool::new(false);
 
 fn temporaries() -> MutexGuard<'static, Vec<PathBuf>> {
     // A thread that panicked holding the lock left a valid list.
@@ -24,7 +29,11 @@ pub fn install() {
         for path in list.iter() {
             let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
         }
-        eprintln!("interrupted: nothing written");
+        if WRITTEN.load(Ordering::SeqCst) {
+            eprintln!("interrupted after the outputs were complete: they are kept");
+        } else {
+            eprintln!("interrupted: nothing written");
+        }
         std::process::exit(130);
     });
 }
@@ -32,6 +41,11 @@ pub fn install() {
 /// A temporary to delete on an interrupt.
 pub fn register(path: &Path) {
     temporaries().push(path.to_path_buf());
+}
+
+/// Records that the outputs are in place (called holding [`hold`]).
+pub fn written() {
+    WRITTEN.store(true, Ordering::SeqCst);
 }
 
 /// Holds off interrupts while the outputs are renamed into place; the

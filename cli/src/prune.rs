@@ -46,7 +46,7 @@ fn inside(out: &std::path::Path, dir: &std::path::Path) -> Result<(), String> {
     };
     if parent.starts_with(&dir) {
         return Err(format!(
-            "{}: is inside the input directory {}, which is copied into it",
+            "{}: is inside the input directory {} (it would become part of the model)",
             out.display(),
             dir.display()
         ));
@@ -74,8 +74,10 @@ pub fn run(set: &Settings) -> Result<Report, String> {
             ckpt.source.display()
         ));
     }
-    if let (Some(out), Some(dir)) = (&set.output, &ckpt.dir) {
-        inside(out, dir)?;
+    if let Some(dir) = &ckpt.dir {
+        for out in [&set.output, &set.masks].into_iter().flatten() {
+            inside(out, dir)?;
+        }
     }
     for &t in &layer_ids {
         ckpt.align(t);
@@ -148,6 +150,15 @@ pub fn run(set: &Settings) -> Result<Report, String> {
         copied.map(|()| done)
     })?;
     progress.done();
+    if !set.lock && summary.skipped == summary.layers {
+        return Err(format!(
+            "{}: --pattern {} fits none of the {} tensors to prune (every one skipped: see \
+             --masks or the report without it)",
+            ckpt.source.display(),
+            opts.pattern.name(),
+            summary.layers
+        ));
+    }
     let written = start.elapsed();
     outputs.finish()?;
 

@@ -1,6 +1,7 @@
 //! What a run tells: one row per tensor (pruned or kept dense, and why),
 //! the totals and the times, printed as a table or as JSON (`--json`).
 
+use prunemask::ext::Geometry;
 use prunemask::{Bound, Level, Options, ScoreMass, SkipReason, Status, Summary};
 use serde::Serialize;
 
@@ -27,6 +28,9 @@ pub struct Report {
     pub dense_weight_files: Vec<String>,
     /// Folders of the model directory that are not copied (`.git`, `.cache`).
     pub not_copied: Vec<String>,
+    /// What a user deciding to ship the output should know: targets a
+    /// sparse kernel will not take, layouts that may be wrong.
+    pub notes: Vec<String>,
 }
 
 /// File extensions of weights in other formats (PyTorch, TensorFlow, Flax,
@@ -111,6 +115,12 @@ pub struct Totals {
     pub threshold: Option<f32>,
     /// The share of the score mass kept over all layers.
     pub score_kept: f64,
+    /// Elements of every float tensor (pruned or dense): the model's
+    /// parameters.
+    pub model_elements: u64,
+    /// Pruned elements over the model's parameters (embeddings and other
+    /// dense tensors included).
+    pub model_sparsity: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -190,6 +200,10 @@ impl Report {
             })
             .collect();
         let s = p.summary;
+        let model_elements: u64 = (p.ckpt.tensors.iter())
+            .filter(|t| t.is_float())
+            .map(|t| t.elements() as u64)
+            .sum();
         let totals = Totals {
             tensors: tensors.len(),
             layers: s.layers,
@@ -204,10 +218,13 @@ impl Report {
             pruned_elements: s.pruned_elements,
             sparsity: s.sparsity_ratio(),
             threshold: s.threshold,
+            model_elements,
+            model_sparsity: s.pruned_elements as f64 / model_elements.max(1) as f64,
             score_kept: (p.masked.iter())
                 .fold(ScoreMass::default(), |a, m| a + m.mass)
                 .fraction(),
         };
+        let notes = notes(&p, &tensors);
         let shown = |paths: &[std::path::PathBuf]| -> Vec<String> {
             paths.iter().map(|p| p.display().to_string()).collect()
         };
@@ -245,6 +262,7 @@ impl Report {
                 .map(|(s, _)| s)
                 .collect(),
             not_copied: shown(&ckpt.not_copied),
+            notes,
         }
     }
 
@@ -324,6 +342,10 @@ impl Report {
             t.score_kept,
             t.threshold.map(|x| format!(", threshold {x}")).unwrap_or_default(),
         );
+        println!(
+            "whole model: {} of {} float parameters pruned ({:.4}); the files keep their size (zeros are stored)",
+            t.pruned_elements, t.model_elements, t.model_sparsity
+        );
         let s = &self.seconds;
         let (what, secs) = match self.mode {
             "lock" => ("lock", s.write),
@@ -365,6 +387,12 @@ impl Report {
                 self.not_copied.join(", ")
             );
         }
+        for note in &self.notes {
+            println!("note: {note}");
+        }
+        if self.masks.is_none() && self.output.is_none() {
+            println!("nothing written (no --output, no --masks)");
+        }
         for (what, path) in [("masks", &self.masks), ("pruned model", &self.output)] {
             if let Some(path) = path {
                 println!("{what} written to {path}");
@@ -387,12 +415,80 @@ fn status(status: Status) -> (&'static str, Option<String>) {
         ),
         Status::Skipped(SkipReason::Rows { rows, block }) => (
             "skipped",
-            Some(format!("{rows} rows do not divide by {block}")),
+            Some(format!("{rows} outputs do not divide by {block}")),
         ),
         Status::Skipped(SkipReason::Cols { cols, block }) => (
             "skipped",
-            Some(format!("{cols} columns do not divide by {block}")),
+            Some(format!("{cols} inputs do not divide by {block}")),
         ),
         Status::Unplanned => ("unplanned", None),
     }
+}
+
+/// The notes of a report: what the numbers above do not say.
+fn notes(p: &Parts<'_>, rows: &[Row]) -> Vec<String> {
+    let mut notes = Vec::new();
+    let targets = || (0..p.ckpt.tensors.len()).filter(|&t| p.layer_of[t].is_some());
+    let names = |ts: &[usize]| {
+        let mut names: Vec<&str> = ts
+            .iter()
+            .take(3)
+            .map(|&t| p.ckpt.tensors[t].name.as_str())
+            .collect();
+        if ts.len() > 3 {
+            names.push("...");
+        }
+        names.join(", ")
+    };
+    if let Geometry::NInM { n, m } = p.opts.pattern.geometry() {
+        let full = n as f64 / m as f64;
+        if !p.lock && p.opts.target_sparsity < full {
+            notes.push(format!(
+                "at sparsity {} only part of the groups are pruned {n} of {m}; N:M kernels need \
+                 every group (sparsity {full}), and `verify` fails the others",
+                p.opts.target_sparsity
+            ));
+        }
+        if (n, m) == (2, 4) {
+            let off: Vec<usize> = targets()
+                .filter(|&t| crate::verify::kernel_shape(&p.ckpt.tensors[t]).is_some())
+                .collect();
+            if !off.is_empty() {
+                notes.push(format!(
+                    "{} pruned tensors have shapes 2:4 kernels do not take (out features % 8, in \
+                     features % 16; NVIDIA ASP, TensorRT-Model-Optimizer): they would run dense \
+                     ({})",
+                    off.len(),
+                    names(&off)
+                ));
+            }
+        }
+    }
+    let conv1d_named: Vec<usize> = targets()
+        .filter(|&t| {
+            let tensor = &p.ckpt.tensors[t];
+            let name = &tensor.name;
+            tensor.dims.len() == 2
+                && !tensor.in_out
+                && [".c_attn.", ".c_fc.", ".c_proj.", ".q_attn."]
+                    .iter()
+                    .any(|c| name.contains(c))
+        })
+        .collect();
+    if !conv1d_named.is_empty() {
+        notes.push(format!(
+            "{} tensors are named like GPT-2's Conv1D weights, stored [in, out], but are read \
+             [out, in] ({}): no config.json gives a GPT-2-family model_type; if they are \
+             [in, out], pass --transposed",
+            conv1d_named.len(),
+            names(&conv1d_named)
+        ));
+    }
+    let skipped = rows.iter().filter(|r| r.status == "skipped").count();
+    if skipped > 0 {
+        notes.push(format!(
+            "{skipped} tensors do not fit the pattern and are kept dense (status skipped)"
+        ));
+    }
+    notes
 }

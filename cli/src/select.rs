@@ -15,7 +15,12 @@ use crate::checkpoint::Checkpoint;
 pub fn options(args: &PruneArgs) -> Result<Options, String> {
     let pattern =
         Pattern::parse(&args.pattern).map_err(|e| format!("--pattern {}: {e}", args.pattern))?;
-    let opts = Options::new(pattern, args.sparsity)
+    // Without --sparsity, N:M prunes every group (what its kernels need).
+    let sparsity = args.sparsity.unwrap_or(match pattern.geometry() {
+        Geometry::NInM { n, m } => n as f64 / m as f64,
+        Geometry::Block { .. } => 0.5,
+    });
+    let opts = Options::new(pattern, sparsity)
         .scope(args.scope)
         .max_sparsity_ratio_per_op(args.max_sparsity_ratio_per_op)
         .min_sparsity_ratio_per_op(args.min_sparsity_ratio_per_op)

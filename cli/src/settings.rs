@@ -34,12 +34,17 @@ impl Settings {
     /// outputs that name the same path.
     pub fn resolve(args: PruneArgs) -> Result<Settings, String> {
         let opts = select::options(&args)?;
+        let mask_note = format!(
+            "masks, pattern {}, sparsity {}",
+            args.pattern, opts.target_sparsity
+        );
         let filter = Filter::from_args(&args.targets)?;
         if args.masks.is_some() && args.masks == args.output {
             return Err("--masks and --output name the same path".into());
         }
         let threads = args
             .threads
+            .map(usize::from)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
         Ok(Settings {
             input: args.file,
@@ -51,10 +56,7 @@ impl Settings {
             output: args.output,
             json: args.json,
             threads,
-            mask_note: format!(
-                "masks, pattern {}, sparsity {}",
-                args.pattern, args.sparsity
-            ),
+            mask_note,
         })
     }
 }

@@ -86,6 +86,12 @@ pub fn run(args: &VerifyArgs) -> Result<Verdict, String> {
         if !(0.0..=1.0).contains(&s) {
             return Err(format!("--sparsity: {s} is not in [0, 1]"));
         }
+        if let Geometry::NInM { .. } = pattern.geometry() {
+            return Err(format!(
+                "--sparsity is for block patterns; an N:M pattern ({}) is checked group by group",
+                pattern.name()
+            ));
+        }
     }
     let filter = Filter::from_args(&args.targets)?;
     let mut ckpt = Checkpoint::open(&args.path)?;
@@ -146,10 +152,11 @@ pub fn run(args: &VerifyArgs) -> Result<Verdict, String> {
     }
     let mut passed = totals.failed == 0;
     if let Geometry::Block { .. } = geometry {
-        let share = totals.count as f64 / totals.units.max(1) as f64;
-        totals.block_sparsity = Some(share);
+        totals.block_sparsity = Some(totals.count as f64 / totals.units.max(1) as f64);
         if let Some(s) = args.sparsity {
-            passed &= share >= s;
+            // The count `prune --sparsity s` prunes: floor(s * blocks), s
+            // the decimal written.
+            passed &= totals.count >= floor_share(s, totals.units);
         }
     }
     Ok(Verdict {
@@ -160,6 +167,18 @@ pub fn run(args: &VerifyArgs) -> Result<Verdict, String> {
         totals,
         kernel_rule: asp.then_some(ASP_RULE),
     })
+}
+
+/// `floor(s * units)` for the decimal `s` stands for (its shortest
+/// representation), exactly: 0.7 of 10 is 7, not the f64 product's 6.
+fn floor_share(s: f64, units: u64) -> u64 {
+    let text = format!("{s}");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let digits: u128 = format!("{int}{frac}").parse().unwrap_or(0);
+    let scale = 10u128.checked_pow(frac.len() as u32).unwrap_or(u128::MAX);
+    digits
+        .checked_mul(u128::from(units))
+        .map_or((s * units as f64).floor() as u64, |p| (p / scale) as u64)
 }
 
 /// One target's findings.
@@ -304,7 +323,7 @@ fn check(ckpt: &Checkpoint, t: usize, geometry: Geometry, asp: bool) -> Check {
 }
 
 /// The 2:4 kernel shape rule ([`ASP_RULE`]) broken by a tensor, if any.
-fn kernel_shape(tensor: &Tensor) -> Option<String> {
+pub fn kernel_shape(tensor: &Tensor) -> Option<String> {
     let (out, inputs) = match (tensor.dims.as_slice(), tensor.in_out) {
         ([i, o], true) => (*o, *i),
         ([o, i, ..], _) => (*o, *i),
@@ -375,5 +394,19 @@ impl Verdict {
         if let Some(rule) = self.kernel_rule {
             println!("kernel shapes: {rule}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::floor_share;
+
+    #[test]
+    fn floor_share_is_exact_for_the_decimal() {
+        assert_eq!(floor_share(0.29, 100), 29);
+        assert_eq!(floor_share(0.7, 2_691_072), 1_883_750);
+        assert_eq!(floor_share(0.7, 10), 7);
+        assert_eq!(floor_share(1.0, 5), 5);
+        assert_eq!(floor_share(0.0, 5), 0);
     }
 }

@@ -338,6 +338,7 @@ impl Outputs {
             }
             return Err(e);
         }
+        interrupt::written();
         Ok(())
     }
 }

@@ -359,6 +359,15 @@ fn bert_like_directory_in_and_out() {
     // 2:4 in every group of 4 is also 4:8.
     assert_eq!(verify(&[s(&out), "--pattern", "4:8"]).0, 0);
 
+    // Masks are the same bytes run after run; without --sparsity, 1:4
+    // prunes every group (0.25).
+    let (m1, m2) = (tmp.path().join("m1"), tmp.path().join("m2"));
+    for m in [&m1, &m2] {
+        let report = prune(&[s(&input), "--pattern", "1:4", "--masks", s(m)]);
+        assert_eq!(report["options"]["sparsity"], 0.25);
+    }
+    assert_eq!(std::fs::read(&m1).unwrap(), std::fs::read(&m2).unwrap());
+
     // --include lifts the defaults: the word embeddings are pruned too.
     let out2 = tmp.path().join("bert-emb");
     let report = prune(&[
@@ -434,6 +443,10 @@ fn gpt2_like_directory_prunes_along_the_inputs() {
         s(&out_file),
     ]);
     assert_eq!(read(&out_file), pruned);
+    // Without --transposed, the report warns that the names look [in, out].
+    let report = prune(&[s(&file)]);
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("named like GPT-2's Conv1D"), "{notes}");
     // Without it, the file's groups run along dimension 1: verify (which
     // reads the layout the same way) finds the [in, out] groups broken.
     let (code, _) = verify(&[s(&out_file)]);
@@ -520,7 +533,9 @@ fn verify_exit_statuses_and_kernel_shapes() {
     let (code, verdict) = verify(&[s(&neg)]);
     assert_eq!(code, 1);
     assert_eq!(verdict.unwrap()["tensors"][0]["negative_zeros"], 2); // w[0] twice
-                                                                     // Bad input: 2.
+                                                                     // --sparsity is for block patterns.
+    assert_eq!(verify(&[s(&file), "--sparsity", "0.5"]).0, 2);
+    // Bad input: 2.
     assert_eq!(verify(&[s(&tmp.path().join("none"))]).0, 2);
     assert_eq!(verify(&[s(&file), "--pattern", "3:2"]).0, 2);
     assert_eq!(verify(&[s(&file), "--include", "nothing"]).0, 2);
@@ -539,6 +554,24 @@ fn errors_leave_nothing_behind() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("inside the input directory"));
     assert!(!inside.exists());
+    // So is a masks file inside it.
+    let masks = input.join("masks.safetensors");
+    let out = prunemask(&["prune", s(&input), "--masks", s(&masks)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!masks.exists());
+    // A pattern that fits no tensor: an error, nothing written.
+    let dest = tmp.path().join("none");
+    let out = prunemask(&["prune", s(&input), "--pattern", "3x5", "--output", s(&dest)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fits none of the 7 tensors"));
+    assert!(!dest.exists());
+    // --threads 0 is refused by the flag's parser (status 2).
+    assert_eq!(
+        prunemask(&["prune", s(&input), "--threads", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
     // A config.json that is not JSON: an error naming it, nothing written.
     std::fs::write(input.join("config.json"), "{not json").unwrap();
     let dest = tmp.path().join("out");

@@ -565,9 +565,11 @@ fn no_arguments_runs_the_demo() {
     assert!(lines[0].starts_with("pattern 2:4  sparsity 0.5  global"));
     assert_eq!(
         lines.len(),
-        1 + 1 + 72 + 1,
-        "options, header, 72 rows, totals"
+        1 + 1 + 72 + 1 + 1 + 1,
+        "options, header, 72 rows, totals, whole model, nothing written"
     );
+    assert!(lines[75].starts_with("whole model: 42467328 of 84934656 float parameters pruned"));
+    assert_eq!(lines[76], "nothing written (no --output, no --masks)");
     assert!(
         lines[74].starts_with("total: 72 layers (0 skipped, 0 held at a bound), 0 dense tensors")
     );
