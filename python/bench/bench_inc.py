@@ -1,0 +1,99 @@
+"""INC 2.0's own ``get_masks`` against prunemask's, side by side, on the same
+dict of torch tensors (BERT-base-shaped: 12 layers of q, k, v, o 768x768,
+3072x768, 768x3072; 85M float32 scores), INC's defaults (global, target 0.5,
+cap 0.98, float32 0/1 masks). Prints the best of ``--repeat`` runs of each,
+their ratio, and whether the masks are equal.
+
+    python python/bench/bench_inc.py [--inc DIR] [--repeat 3]
+
+``DIR`` is the folder the neural-compressor 2.0 wheel was unzipped into;
+without it the wheel is fetched with ``pip download`` into a temporary
+folder. Needs torch; prints why and exits 0 when torch or INC is missing.
+INC's patterns.py is loaded by file path (tests/golden/make_inc_golden.py's
+loader), never vendored.
+"""
+
+import argparse
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def fetch_inc(tmp):
+    wheel_dir = pathlib.Path(tmp) / "wheel"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "neural-compressor==2.0", "-d", str(wheel_dir)],
+        check=True,
+    )
+    wheel = next(wheel_dir.glob("neural_compressor-2.0*.whl"))
+    out = pathlib.Path(tmp) / "inc20"
+    zipfile.ZipFile(wheel).extractall(out)
+    return out
+
+
+def best(f, repeat):
+    times = []
+    result = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = f()
+        times.append(time.perf_counter() - t)
+    return min(times), result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--inc", help="folder the INC 2.0 wheel was unzipped into")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    try:
+        import torch
+    except ImportError:
+        print("skipped: torch is not installed (pip install torch to compare with INC)")
+        return
+    import prunemask
+
+    sys.path.insert(0, str(ROOT / "tests" / "golden"))
+    from make_inc_golden import load_inc_patterns
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            inc_path = args.inc or fetch_inc(tmp)
+            inc = load_inc_patterns(inc_path)[0]
+        except Exception as e:  # no network, no wheel
+            print(f"skipped: INC 2.0 unavailable ({e})")
+            return
+        torch.manual_seed(0)
+        shapes = [(768, 768)] * 4 + [(3072, 768), (768, 3072)]
+        scores = {
+            f"encoder.layer.{i}.{j}": torch.randn(*s).abs()
+            for i in range(12)
+            for j, s in enumerate(shapes)
+        }
+        pre = {k: torch.ones_like(v) for k, v in scores.items()}
+        elements = sum(v.numel() for v in scores.values())
+        print(f"{len(scores)} layers, {elements / 1e6:.1f}M float32 scores, torch {torch.__version__}, "
+              f"{torch.get_num_threads()} torch threads")
+        print(f"{'pattern':<8} {'INC 2.0 get_masks':>18} {'prunemask':>10} {'ratio':>7}  masks equal")
+        for name in ("2:4", "4x1"):
+
+            class Config:
+                pattern = name
+                prune_domain = "global"
+
+            key = "N:M" if ":" in name else "NxM"
+            theirs = inc.PATTERNS[key](Config())
+            ours = prunemask.get_pattern(Config())
+            t_inc, m_inc = best(lambda: theirs.get_masks(scores, 0.5, pre, 0.98), args.repeat)
+            t_pm, m_pm = best(lambda: ours.get_masks(scores, 0.5, pre, 0.98), args.repeat)
+            equal = all(torch.equal(m_inc[k].float(), m_pm[k]) for k in scores)
+            print(f"{name:<8} {t_inc:>16.3f} s {t_pm:>8.3f} s {t_inc / t_pm:>6.1f}x  {equal}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+//! `prunemask._native`: the library's entry points on numpy arrays, for
+//! the Python API in `python/prunemask/__init__.py` (which takes dicts,
+//! torch tensors and INC's argument names and calls these).
+//!
+//! Every array is borrowed, never copied: scores are read through
+//! `PyReadonlyArray` (C-contiguous float32, float16, or bfloat16 passed
+//! as its int16/uint16 bits with `kind = "bf16"`), masks are written into
+//! the caller's C-contiguous uint8 arrays. The GIL is released while the
+//! library works. Errors are `ValueError`/`TypeError` naming the layer; a
+//! panic (a bug) becomes `pyo3_runtime.PanicException`, never an abort.
+
+use half::slice::HalfBitsSliceExt;
+use half::{bf16, f16};
+use numpy::{PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArrayMethods};
+use prunemask::{
+    CapMode, Compat, Criterion, Layer, LayerPlan, LayerReport, Options, Pattern, Pruner, Reduce,
+    Scope, Shape, SkipReason, Status, Ties,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// A borrowed score array, kept borrowed (and so unmodifiable from
+/// Python through numpy's borrow flags) while the library reads it.
+enum Held<'py> {
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    F16(PyReadonlyArrayDyn<'py, f16>),
+    Bf16(PyReadonlyArrayDyn<'py, u16>),
+    Bf16Signed(PyReadonlyArrayDyn<'py, i16>),
+}
+
+impl Held<'_> {
+    fn dims(&self) -> Vec<usize> {
+        match self {
+            Held::F32(a) => a.shape().to_vec(),
+            Held::F16(a) => a.shape().to_vec(),
+            Held::Bf16(a) => a.shape().to_vec(),
+            Held::Bf16Signed(a) => a.shape().to_vec(),
+        }
+    }
+
+    /// The scores as the library reads them, or `None` when the array is
+    /// not C-contiguous.
+    fn layer(&self, shape: Shape) -> Option<Layer<'_>> {
+        Some(match self {
+            Held::F32(a) => Layer::new(a.as_slice().ok()?, shape),
+            Held::F16(a) => Layer::new(a.as_slice().ok()?, shape),
+            Held::Bf16(a) => Layer::new(a.as_slice().ok()?.reinterpret_cast::<bf16>(), shape),
+            Held::Bf16Signed(a) => {
+                let bits: &[i16] = a.as_slice().ok()?;
+                // SAFETY: i16 and u16 have the same size and alignment and
+                // every bit pattern is valid for both.
+                let bits: &[u16] =
+                    unsafe { std::slice::from_raw_parts(bits.as_ptr().cast(), bits.len()) };
+                Layer::new(bits.reinterpret_cast::<bf16>(), shape)
+            }
+        })
+    }
+}
+
+/// Borrows `array` as scores of `kind` (`f32`, `f16`, `bf16`).
+fn hold<'py>(array: &Bound<'py, PyAny>, kind: &str, name: &str) -> PyResult<Held<'py>> {
+    let wrong = |want: &str| {
+        PyTypeError::new_err(format!(
+            "{name}: expected a C-contiguous {want} array for dtype {kind}"
+        ))
+    };
+    Ok(match kind {
+        "f32" => Held::F32(array.extract().map_err(|_| wrong("float32"))?),
+        "f16" => Held::F16(array.extract().map_err(|_| wrong("float16"))?),
+        "bf16" => match array.extract() {
+            Ok(a) => Held::Bf16(a),
+            Err(_) => Held::Bf16Signed(array.extract().map_err(|_| wrong("uint16/int16"))?),
+        },
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "{name}: dtype {other} is not float32, float16 or bfloat16"
+            )))
+        }
+    })
+}
+
+/// The layer's shape from its dims: `[out, in]`, `[in, out]` when
+/// `in_out`, conv weights of rank 3 to 5.
+fn shape_of(dims: &[usize], in_out: bool, name: &str) -> PyResult<Shape> {
+    let shape = match dims {
+        [i, o] if in_out => Some(Shape::in_out(*i, *o)),
+        _ => Shape::from_dims(dims),
+    };
+    shape.ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "{name}: shape {dims:?} is not a weight (rank 2 to 5)"
+        ))
+    })
+}
+
+/// A library error as a `ValueError` naming the layer.
+fn error(e: prunemask::Error, names: &[String]) -> PyErr {
+    match e.layer().and_then(|i| names.get(i)) {
+        Some(name) => PyValueError::new_err(format!("{name}: {e}")),
+        None => PyValueError::new_err(e.to_string()),
+    }
+}
+
+fn word<T: std::str::FromStr>(value: &str, what: &str) -> PyResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+}
+
+/// The options, checked (named as INC 3.x names them).
+#[allow(clippy::too_many_arguments)]
+fn options(
+    pattern: &str,
+    sparsity: f64,
+    scope: &str,
+    max_ratio: f64,
+    min_ratio: f64,
+    ties: &str,
+    cap: &str,
+    reduce: &str,
+    criterion: &str,
+    compat: &str,
+) -> PyResult<Options> {
+    let pattern = Pattern::parse(pattern)
+        .map_err(|e| PyValueError::new_err(format!("pattern {pattern:?}: {e}")))?;
+    let opts = Options::new(pattern, sparsity)
+        .scope(word::<Scope>(scope, "pruning_scope")?)
+        .max_sparsity_ratio_per_op(max_ratio)
+        .min_sparsity_ratio_per_op(min_ratio)
+        .ties(word::<Ties>(ties, "ties")?)
+        .cap(word::<CapMode>(cap, "cap")?)
+        .reduce(word::<Reduce>(reduce, "criterion_reduce_type")?)
+        .criterion(word::<Criterion>(criterion, "criterion")?);
+    let opts = match word::<Compat>(compat, "compat")? {
+        Compat::Inc20 => opts.inc_compat(),
+        Compat::Native => opts,
+    };
+    opts.validate()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(opts)
+}
+
+/// A layer's report as a dict.
+fn report<'py>(py: Python<'py>, r: &LayerReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let (status, reason) = match r.status {
+        Status::Selected => ("selected", None),
+        Status::Bounded(b) => (
+            "bounded",
+            Some(format!("held at the {b:?} ratio").to_lowercase()),
+        ),
+        Status::Skipped(SkipReason::Rows { rows, block }) => (
+            "skipped",
+            Some(format!("{rows} outputs do not divide by {block}")),
+        ),
+        Status::Skipped(SkipReason::Cols { cols, block }) => (
+            "skipped",
+            Some(format!("{cols} inputs do not divide by {block}")),
+        ),
+        Status::Unplanned => ("unplanned", None),
+    };
+    d.set_item("status", status)?;
+    d.set_item("reason", reason)?;
+    d.set_item("units", r.units)?;
+    d.set_item("pruned_units", r.pruned_units)?;
+    d.set_item("elements", r.elements)?;
+    d.set_item("pruned_elements", r.pruned_elements)?;
+    d.set_item("sparsity", r.sparsity_ratio())?;
+    d.set_item("threshold", r.threshold)?;
+    Ok(d)
+}
+
+/// The layers and masks of a call, borrowed and checked.
+struct Borrowed<'py> {
+    names: Vec<String>,
+    held: Vec<Held<'py>>,
+    shapes: Vec<Shape>,
+}
+
+/// The masks as the library writes them.
+fn mask_slices<'a>(
+    masks: &'a mut [PyReadwriteArrayDyn<'_, u8>],
+    names: &[String],
+) -> PyResult<Vec<&'a mut [u8]>> {
+    (masks.iter_mut().zip(names))
+        .map(|(m, name)| {
+            m.as_slice_mut()
+                .map_err(|_| PyTypeError::new_err(format!("{name}: the mask is not C-contiguous")))
+        })
+        .collect()
+}
+
+fn borrow<'py>(
+    scores: &[(Bound<'py, PyAny>, String, bool)],
+    names: Vec<String>,
+    masks: &[Bound<'py, PyAny>],
+) -> PyResult<(Borrowed<'py>, Vec<PyReadwriteArrayDyn<'py, u8>>)> {
+    if names.len() != scores.len() || masks.len() != scores.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} layers, {} names, {} masks",
+            scores.len(),
+            names.len(),
+            masks.len()
+        )));
+    }
+    let mut held = Vec::with_capacity(scores.len());
+    let mut shapes = Vec::with_capacity(scores.len());
+    let mut outs = Vec::with_capacity(scores.len());
+    for (((array, kind, in_out), name), mask) in scores.iter().zip(&names).zip(masks) {
+        let h = hold(array, kind, name)?;
+        let dims = h.dims();
+        shapes.push(shape_of(&dims, *in_out, name)?);
+        held.push(h);
+        let m: PyReadwriteArrayDyn<'py, u8> = mask.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{name}: the mask must be a writable C-contiguous uint8 array (not borrowed elsewhere)"
+            ))
+        })?;
+        if m.shape() != dims.as_slice() {
+            return Err(PyValueError::new_err(format!(
+                "{name}: mask shape {:?} is not the scores' {dims:?}",
+                m.shape()
+            )));
+        }
+        outs.push(m);
+    }
+    Ok((
+        Borrowed {
+            names,
+            held,
+            shapes,
+        },
+        outs,
+    ))
+}
+
+impl Borrowed<'_> {
+    fn layers(&self) -> PyResult<Vec<Layer<'_>>> {
+        (self.held.iter().zip(&self.shapes).zip(&self.names))
+            .map(|((h, &s), name)| {
+                h.layer(s).ok_or_else(|| {
+                    PyTypeError::new_err(format!("{name}: the array is not C-contiguous"))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Selects and writes masks for every layer in one call (`Pruner::prune`):
+/// `scores` is a list of `(array, kind, in_out)`, `masks` uint8 arrays of
+/// the same shapes. Returns each layer's report (a dict). On an error no
+/// mask is written.
+#[pyfunction]
+#[pyo3(signature = (scores, names, masks, pattern, sparsity, scope, max_ratio, min_ratio, ties, cap, reduce, criterion, compat))]
+#[allow(clippy::too_many_arguments)]
+fn prune<'py>(
+    py: Python<'py>,
+    scores: Vec<(Bound<'py, PyAny>, String, bool)>,
+    names: Vec<String>,
+    masks: Vec<Bound<'py, PyAny>>,
+    pattern: &str,
+    sparsity: f64,
+    scope: &str,
+    max_ratio: f64,
+    min_ratio: f64,
+    ties: &str,
+    cap: &str,
+    reduce: &str,
+    criterion: &str,
+    compat: &str,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let opts = options(
+        pattern, sparsity, scope, max_ratio, min_ratio, ties, cap, reduce, criterion, compat,
+    )?;
+    let (b, mut held_masks) = borrow(&scores, names, &masks)?;
+    let layers = b.layers()?;
+    let mut outs = mask_slices(&mut held_masks, &b.names)?;
+    let mut plans = vec![LayerPlan::default(); layers.len()];
+    let result = py.detach(|| Pruner::new().prune(&layers, &opts, &mut plans, &mut outs));
+    result.map_err(|e| error(e, &b.names))?;
+    plans.iter().map(|p| report(py, p.report())).collect()
+}
+
+/// Pattern-lock masks from the weights (`Pruner::lock`): same arguments
+/// as [`prune`] without the options.
+#[pyfunction]
+fn lock<'py>(
+    py: Python<'py>,
+    scores: Vec<(Bound<'py, PyAny>, String, bool)>,
+    names: Vec<String>,
+    masks: Vec<Bound<'py, PyAny>>,
+    pattern: &str,
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let pattern = Pattern::parse(pattern)
+        .map_err(|e| PyValueError::new_err(format!("pattern {pattern:?}: {e}")))?;
+    let (b, mut held_masks) = borrow(&scores, names, &masks)?;
+    let layers = b.layers()?;
+    let mut outs = mask_slices(&mut held_masks, &b.names)?;
+    let mut reports = vec![LayerReport::default(); layers.len()];
+    let result = py.detach(|| Pruner::new().lock(&layers, &pattern, &mut reports, &mut outs));
+    result.map_err(|e| error(e, &b.names))?;
+    reports.iter().map(|r| report(py, r)).collect()
+}
+
+/// The sparsity of uint8 0/1 masks under a pattern (`Pruner::mask_sparsity`):
+/// `(zero, total)` units, block-wise for NxM, element-wise for N:M.
+#[pyfunction]
+fn mask_sparsity(
+    py: Python<'_>,
+    pattern: &str,
+    names: Vec<String>,
+    masks: Vec<PyReadonlyArrayDyn<'_, u8>>,
+) -> PyResult<(u64, u64)> {
+    let pattern = Pattern::parse(pattern)
+        .map_err(|e| PyValueError::new_err(format!("pattern {pattern:?}: {e}")))?;
+    let mut shapes = Vec::with_capacity(masks.len());
+    let mut slices = Vec::with_capacity(masks.len());
+    for (m, name) in masks.iter().zip(&names) {
+        shapes.push(shape_of(m.shape(), false, name)?);
+        slices.push(
+            m.as_slice().map_err(|_| {
+                PyTypeError::new_err(format!("{name}: the mask is not C-contiguous"))
+            })?,
+        );
+    }
+    let result = py.detach(|| Pruner::new().mask_sparsity(&pattern, &shapes, &slices));
+    let s = result.map_err(|e| error(e, &names))?;
+    Ok((s.zero, s.total))
+}
+
+/// The names `Pattern::parse` knows, for messages.
+#[pyfunction]
+fn builtin_patterns() -> Vec<&'static str> {
+    prunemask::ext::BUILTIN_NAMES.to_vec()
+}
+
+/// Panics, for the test that a panic reaches Python as an exception.
+#[pyfunction]
+fn _panic_for_tests() {
+    panic!("prunemask._native._panic_for_tests: a deliberate panic");
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(prune, m)?)?;
+    m.add_function(wrap_pyfunction!(lock, m)?)?;
+    m.add_function(wrap_pyfunction!(mask_sparsity, m)?)?;
+    m.add_function(wrap_pyfunction!(builtin_patterns, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

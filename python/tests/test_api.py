@@ -1,0 +1,226 @@
+"""The INC API's other methods and arguments, the Pythonic prune(), dtypes,
+zero copy, errors, the GIL and panics (numpy only; torch tests skip
+without torch)."""
+
+import threading
+import types
+
+import numpy as np
+import pytest
+
+import prunemask
+
+RNG = np.random.default_rng(7)
+
+
+def weights(*shape, dtype=np.float32):
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+# --- configs ---------------------------------------------------------------
+
+
+def test_config_as_object_inc2_and_dict_inc3():
+    inc2 = types.SimpleNamespace(pattern="tile_pattern_4x1", prune_domain="local")
+    p = prunemask.get_pattern(inc2)
+    assert isinstance(p, prunemask.PatternNxM) and not p.is_global
+    assert p.block_size == [4, 1]
+    inc3 = {"pattern": "2:4", "pruning_scope": "global", "max_sparsity_ratio_per_op": 0.7,
+            "min_sparsity_ratio_per_op": 0.1, "criterion_reduce_type": "sum"}
+    p = prunemask.get_pattern(inc3)
+    assert isinstance(p, prunemask.PatternNInM) and p.is_global
+    assert (p.N, p.M, p.max_sparsity_ratio_per_op, p.min_sparsity_ratio_per_op) == (2, 4, 0.7, 0.1)
+    # An INC 3.x reduction is one of prunemask's options: native mode.
+    assert (p.reduce, p.compat) == ("sum", "native")
+    assert prunemask.get_pattern({"pattern": "4x1"}).compat == "inc"
+
+
+def test_bad_configs():
+    with pytest.raises(ValueError, match="no pattern"):
+        prunemask.get_pattern({})
+    with pytest.raises(ValueError, match="not NxM or N:M"):
+        prunemask.get_pattern({"pattern": "dense"})
+    with pytest.raises(ValueError, match="pruning_scope"):
+        prunemask.get_pattern({"pattern": "4x1", "pruning_scope": "everywhere"})
+    with pytest.raises(TypeError, match="unknown options"):
+        prunemask.get_pattern({"pattern": "4x1"}, speed="max")
+
+
+def test_register_pattern_subclass():
+    calls = []
+
+    @prunemask.register_pattern("NxM")
+    class Mine(prunemask.PatternNxM):
+        def get_masks_global(self, *args):
+            calls.append(args[1])
+            return super().get_masks_global(*args)
+
+    try:
+        p = prunemask.get_pattern({"pattern": "4x1"})
+        assert isinstance(p, Mine)
+        p.get_masks({"a": weights(8, 8)}, 0.5, {}, 1.0)
+        assert calls == [0.5]
+    finally:
+        prunemask.register_pattern("NxM")(prunemask.PatternNxM)
+
+
+# --- the other methods -----------------------------------------------------
+
+
+def test_get_mask_single_is_inc_inclusive_kth():
+    s = np.array([[3.0, 1.0, 2.0, 1.0], [5.0, 0.5, 4.0, 2.0]], dtype=np.float32)
+    p = prunemask.get_pattern({"pattern": "4x1"})
+    m = p.get_mask_single(s, 0.25)  # k = 2: threshold 1.0, both 1.0 pruned, and 0.5
+    np.testing.assert_array_equal(m, (s > 1.0).astype(np.float32))
+    assert (p.get_mask_single(s, 0.1) == 1).all()  # k = 0: all ones
+
+
+def test_get_sparsity_ratio_counts_as_inc():
+    m = np.ones((8, 4), dtype=np.float32)
+    m[0:4, 0] = 0  # one 4x1 block, and 4 elements
+    m[4, 1] = 0  # a partial block
+    assert prunemask.get_pattern({"pattern": "4x1"}).get_sparsity_ratio({"a": m}) == 1 / 8
+    assert prunemask.get_pattern({"pattern": "2:4"}).get_sparsity_ratio({"a": m}) == 5 / 32
+
+
+def test_block_size_dict_resolves_channel():
+    w = {"a": weights(6, 10), "b": weights(4, 3)}
+    assert prunemask.get_pattern({"pattern": "channelx1"}).get_block_size_dict(w) == {"a": [6, 1], "b": [4, 1]}
+    assert prunemask.get_pattern({"pattern": "1xchannel"}).get_block_size_dict(w) == {"a": [1, 10], "b": [1, 3]}
+
+
+def test_local_scope_keeps_a_layer_that_does_not_fit():
+    # INC 2.0 crashes here (torch.cat of nothing); the layer stays dense.
+    p = prunemask.get_pattern({"pattern": "4x1", "prune_domain": "local"})
+    masks = p.get_masks({"fits": weights(8, 4), "odd": weights(6, 4)}, 0.5, {}, 1.0)
+    assert masks["fits"].mean() == 0.5
+    assert (masks["odd"] == 1).all()
+
+
+def test_native_options_exact_ties():
+    s = {"a": np.ones((4, 4), dtype=np.float32)}  # all tied
+    inc = prunemask.get_pattern({"pattern": "1x1"}).get_masks(s, 0.25, {}, 1.0)
+    exact = prunemask.get_pattern({"pattern": "1x1"}, ties="exact").get_masks(s, 0.25, {}, 1.0)
+    assert inc["a"].sum() == 0  # INC prunes every tie
+    assert exact["a"].sum() == 12  # exactly k = 4 pruned
+
+
+# --- prune() ----------------------------------------------------------------
+
+
+def test_prune_two_of_four_and_report():
+    w = {"q": weights(16, 32), "up": weights(64, 32, dtype=np.float16)}
+    masks, report = prunemask.prune(w)
+    for name, m in masks.items():
+        assert m.dtype == np.bool_ and m.shape == w[name].shape
+        assert (m.reshape(-1, 4).sum(1) == 2).all()  # 2 kept of every 4
+    assert report["totals"]["sparsity"] == 0.5
+    assert report["layers"]["q"]["status"] == "selected"
+    # The exact decimal count: 0.29 of 100 units prunes 29.
+    _, report = prunemask.prune({"a": weights(10, 10)}, pattern="1x1", sparsity=0.29)
+    assert report["layers"]["a"]["pruned_units"] == 29
+
+
+def test_prune_transposed_groups_run_down_dim_0():
+    w = weights(16, 12)  # [in, out]
+    masks, _ = prunemask.prune({"c_fc": w}, transposed=("c_fc",))
+    assert (masks["c_fc"].reshape(4, 4, 12).sum(1) == 2).all()
+
+
+# --- dtypes, zero copy ------------------------------------------------------
+
+
+def test_inputs_are_read_in_place():
+    w = weights(8, 8)
+    a, kind = prunemask._scores(w, "w")
+    assert kind == "f32" and np.shares_memory(a, w)
+    h = weights(8, 8, dtype=np.float16)
+    a, kind = prunemask._scores(h, "h")
+    assert kind == "f16" and np.shares_memory(a, h)
+    # Not contiguous: one documented copy.
+    t = w.T
+    a, _ = prunemask._scores(t, "t")
+    assert not np.shares_memory(a, t) and a.flags.c_contiguous
+
+
+def test_mask_types_follow_pre_masks():
+    s = {"a": weights(8, 8)}
+    p = prunemask.get_pattern({"pattern": "2:4"})
+    for dtype in (np.bool_, np.uint8, np.float32, np.float64):
+        m = p.get_masks(s, 0.5, {"a": np.ones((8, 8), dtype=dtype)}, 1.0)["a"]
+        assert m.dtype == dtype and m.sum() == 32
+
+
+def test_f16_and_f32_give_the_same_masks_for_the_same_values():
+    w16 = weights(16, 16, dtype=np.float16)
+    p = prunemask.get_pattern({"pattern": "4x1"})
+    a = p.get_masks({"a": w16}, 0.5, {}, 1.0)["a"]
+    b = p.get_masks({"a": w16.astype(np.float32)}, 0.5, {}, 1.0)["a"]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_torch_tensors(torch):
+    w = torch.randn(16, 32)
+    p = prunemask.get_pattern({"pattern": "2:4"})
+    m = p.get_masks({"a": w}, 0.5, {"a": torch.ones(16, 32)}, 1.0)["a"]
+    assert isinstance(m, torch.Tensor) and m.dtype == torch.float32
+    assert (m.reshape(-1, 4).sum(1) == 2).all()
+    b = p.get_masks({"a": w}, 0.5, {"a": torch.ones(16, 32, dtype=torch.bool)}, 1.0)["a"]
+    assert b.dtype == torch.bool and torch.equal(b.float(), m)
+    # bfloat16 is read as its bits, and ranks as its values.
+    wb = w.to(torch.bfloat16)
+    mb = p.get_masks({"a": wb}, 0.5, {}, 1.0)["a"]
+    mf = p.get_masks({"a": wb.float()}, 0.5, {}, 1.0)["a"]
+    assert torch.equal(mb, mf)
+    a, kind = prunemask._scores(w, "w")
+    assert kind == "f32" and a.ctypes.data == w.data_ptr()  # zero copy
+    masks, _ = prunemask.prune({"a": w.requires_grad_()})
+    assert masks["a"].dtype == torch.bool
+
+
+# --- errors, the GIL, panics -------------------------------------------------
+
+
+def test_errors_name_the_layer():
+    p = prunemask.get_pattern({"pattern": "4x1"})
+    bad = weights(8, 8)
+    bad[3, 5] = np.nan
+    with pytest.raises(ValueError, match=r"^encoder\.bad: .*NaN"):
+        p.get_masks({"ok": weights(8, 8), "encoder.bad": bad}, 0.5, {}, 1.0)
+    with pytest.raises(TypeError, match=r"^d64: dtype float64"):
+        p.get_masks({"d64": np.ones((4, 4))}, 0.5, {}, 1.0)
+    with pytest.raises(ValueError, match=r"^bias: shape \[8\]"):
+        p.get_masks({"bias": np.ones(8, dtype=np.float32)}, 0.5, {}, 1.0)
+    with pytest.raises(ValueError, match="target_sparsity|sparsity"):
+        p.get_masks({"a": weights(8, 8)}, 1.5, {}, 1.0)
+    with pytest.raises(ValueError, match="N:M pattern can prune"):
+        prunemask.get_pattern({"pattern": "2:4"}).get_masks({"a": weights(8, 8)}, 0.75, {}, 1.0)
+
+
+def test_gil_is_released_while_masks_are_computed():
+    big = {"a": weights(2048, 4096)}
+    p = prunemask.get_pattern({"pattern": "1x1"}, ties="exact")
+    state = {"in_call": False, "count": 0, "done": False}
+
+    def count():
+        while not state["done"]:
+            if state["in_call"]:
+                state["count"] += 1
+
+    t = threading.Thread(target=count)
+    t.start()
+    try:
+        for _ in range(3):
+            state["in_call"] = True
+            p.get_masks(big, 0.5, {}, 1.0)
+            state["in_call"] = False
+    finally:
+        state["done"] = True
+        t.join()
+    assert state["count"] > 100, state["count"]
+
+
+def test_a_panic_is_an_exception_not_an_abort():
+    with pytest.raises(BaseException, match="deliberate panic") as info:
+        prunemask._native._panic_for_tests()
+    assert type(info.value).__name__ == "PanicException"
