@@ -355,26 +355,30 @@ impl<'a> Planner<'_, 'a, '_, '_> {
 
     fn tally_of(&mut self, i: usize, key: u32) -> Result<(), Error> {
         let units = self.units(i)?;
-        let counts_elements = self.opts.ties == Ties::Inclusive;
         let mut t = Tally::default();
-        units
-            .for_each_key(|unit, k| {
+        let mut add = |k: u32, elements: u64| {
+            if k < key {
+                t.below += 1;
+                t.below_elements += elements;
+            } else if k == key {
+                t.equal += 1;
+                t.equal_elements += elements;
+            }
+        };
+        let counted = match self.opts.ties {
+            // Elements only count for inclusive ties; N:M groups lose as
+            // many as their marks say, counted in the scoring pass.
+            Ties::Inclusive if units.kernels().pruned_per_group() > 0 => {
+                units.for_each_key_pruned(|_, k, elements| add(k, elements))
+            }
+            Ties::Inclusive => units.for_each_key(|unit, k| {
                 if k <= key {
-                    let elements = if counts_elements {
-                        units.pruned_elements(unit)
-                    } else {
-                        0
-                    };
-                    if k < key {
-                        t.below += 1;
-                        t.below_elements += elements;
-                    } else {
-                        t.equal += 1;
-                        t.equal_elements += elements;
-                    }
+                    add(k, units.pruned_elements(unit));
                 }
-            })
-            .map_err(|kind| Error::in_layer(i, kind))?;
+            }),
+            Ties::Exact => units.for_each_key(|_, k| add(k, 0)),
+        };
+        counted.map_err(|kind| Error::in_layer(i, kind))?;
         self.plans[i].tally = t;
         Ok(())
     }

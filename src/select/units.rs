@@ -5,7 +5,7 @@ use super::Scoring;
 use crate::arch::all::inlined;
 use crate::arch::all::keys::order_key;
 use crate::arch::Level;
-use crate::score::TILE;
+use crate::score::{MARKS, TILE};
 use crate::vocab::error::ErrorKind;
 use crate::vocab::ext::{Grid, KernelSet, Tile};
 use crate::vocab::scores::Layer;
@@ -82,6 +82,39 @@ impl<'a> Units<'a> {
             self.keys(tile, first, &mut scores[..n], &mut keys[..n])?;
             for (j, &key) in keys[..n].iter().enumerate() {
                 f(first + j, key);
+            }
+            Ok(())
+        })
+    }
+
+    /// Calls `f(unit, key, pruned)` for every unit in pool order, as
+    /// [`for_each_key`](Self::for_each_key), with the elements pruning the
+    /// unit zeroes under the layer's ties: for a kind that prunes part of a
+    /// unit (N:M), counted from the keep marks its kernel writes in the
+    /// same pass as the scores (the pass mask writing makes); else the
+    /// unit's size.
+    pub(crate) fn for_each_key_pruned(
+        &self,
+        mut f: impl FnMut(usize, u32, u64),
+    ) -> Result<(), ErrorKind> {
+        let (set, grid) = (&self.kernels, &self.grid);
+        let kind = set.kind;
+        let size = (grid.unit_rows * grid.unit_cols) as u64;
+        let m = grid.unit_cols;
+        let mut scores = [0.0f32; TILE];
+        let mut marks = [0u8; MARKS];
+        self.tiles(kind.mask_tile(grid), |tile, first, n| {
+            let written = kind.mask_scores(set, tile, &mut scores[..n], &mut marks);
+            self.check_scores(&scores[..n], first)?;
+            for (j, &x) in scores[..n].iter().enumerate() {
+                let pruned = match marks.get(j * m..(j + 1) * m) {
+                    // Marks are 0 (pruned) or 1 (kept).
+                    Some(unit) if written > 0 => {
+                        m as u64 - unit.iter().map(|&k| u64::from(k)).sum::<u64>()
+                    }
+                    _ => size,
+                };
+                f(first + j, order_key(x), pruned);
             }
             Ok(())
         })
