@@ -280,7 +280,12 @@ fn prune<'py>(
     let layers = b.layers()?;
     let mut outs = mask_slices(&mut held_masks, &b.names)?;
     let mut plans = vec![LayerPlan::default(); layers.len()];
-    let result = py.detach(|| Pruner::new().prune(&layers, &opts, &mut plans, &mut outs));
+    // Scratch for the one-pass selection (sized by elements, which bound
+    // the units): without it the same plan takes four radix passes.
+    let elements: u64 = layers.iter().map(|l| l.scores.len() as u64).sum();
+    let mut scratch = vec![0u64; Pruner::scratch_words(elements)];
+    let result = py
+        .detach(|| Pruner::with_scratch(&mut scratch).prune(&layers, &opts, &mut plans, &mut outs));
     result.map_err(|e| error(e, &b.names))?;
     plans.iter().map(|p| report(py, p.report())).collect()
 }
