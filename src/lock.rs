@@ -191,12 +191,22 @@ pub(crate) fn score_mass(
             value: mask[index],
         }));
     }
-    Ok(layer.scores.visit(Mass { criterion, mask }))
+    let mut out = ScoreMass::default();
+    crate::arch::vectorized(
+        level,
+        crate::arch::all::inlined(
+            #[inline(always)]
+            || out = layer.scores.visit(Mass { criterion, mask }),
+        ),
+    );
+    Ok(out)
 }
 
-/// The two sums in a fixed order: four lanes of f64 over chunks of four
-/// elements, then the lanes and the tail in order (the same on every
-/// machine).
+/// The two sums in a fixed order: eight lanes of f64 over chunks of eight
+/// elements, lane `j` summing elements `j`, `j + 8`, ... in order; then
+/// the lanes added pairwise and the tail in order. Each lane's sequence is
+/// the same at every level, so the result is too (the lanes are what a
+/// vector unit adds side by side).
 struct Mass<'a> {
     criterion: Criterion,
     mask: &'a [u8],
@@ -204,21 +214,24 @@ struct Mass<'a> {
 
 impl VisitElements for Mass<'_> {
     type Out = ScoreMass;
+    #[inline(always)]
     fn visit<E: Element>(self, xs: &[E]) -> ScoreMass {
-        let (mut kept, mut total) = ([0.0f64; 4], [0.0f64; 4]);
-        let (chunks, tail) = xs.as_chunks::<4>();
-        let (masks, mask_tail) = self.mask.as_chunks::<4>();
+        const L: usize = 8;
+        let (mut kept, mut total) = ([0.0f64; L], [0.0f64; L]);
+        let (chunks, tail) = xs.as_chunks::<L>();
+        let (masks, mask_tail) = self.mask.as_chunks::<L>();
         for (x, m) in chunks.iter().zip(masks) {
-            for j in 0..4 {
+            for j in 0..L {
                 let s = f64::from(self.criterion.read(x[j]));
                 total[j] += s;
                 // A select, not `s * m`: an infinite score masked out adds 0.
                 kept[j] += if m[j] == 0 { 0.0 } else { s };
             }
         }
+        let pairs = |v: [f64; L]| ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
         let mut out = ScoreMass {
-            kept: (kept[0] + kept[1]) + (kept[2] + kept[3]),
-            total: (total[0] + total[1]) + (total[2] + total[3]),
+            kept: pairs(kept),
+            total: pairs(total),
         };
         for (&x, &m) in tail.iter().zip(mask_tail) {
             let s = f64::from(self.criterion.read(x));

@@ -153,7 +153,10 @@ pub(crate) fn range_scan(
 /// `#[inline(always)]`, or it may stay outside the SIMD function.
 #[inline(always)]
 pub(crate) fn vectorized(level: Level, mut f: impl FnMut()) {
-    if !at_simd_level(level, &mut f) {
+    // `Plain` borrows `f` itself: through `at_simd_level(level, &mut f)`
+    // it would hold a `&mut &mut F`, whose `call_mut` LLVM may leave out
+    // of line, compiled for the baseline instead of the level.
+    if !dispatch(level, generic::Plain(&mut f)) {
         f()
     }
 }

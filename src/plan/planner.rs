@@ -369,7 +369,31 @@ impl<'a> Planner<'_, 'a, '_, '_> {
             // Elements only count for inclusive ties; N:M groups lose as
             // many as their marks say, counted in the scoring pass.
             Ties::Inclusive if units.kernels().pruned_per_group() > 0 => {
-                units.for_each_key_pruned(|_, k, elements| add(k, elements))
+                let level = units.level();
+                units.for_each_key_pruned(|keys, pruned| {
+                    // Without a branch per unit: the loop vectorises.
+                    let (mut below, mut equal, mut below_el, mut equal_el) =
+                        (0u64, 0u64, 0u64, 0u64);
+                    crate::arch::vectorized(
+                        level,
+                        crate::arch::all::inlined(
+                            #[inline(always)]
+                            || {
+                                for (&k, &p) in keys.iter().zip(pruned) {
+                                    let (b, e) = ((k < key) as u64, (k == key) as u64);
+                                    below += b;
+                                    equal += e;
+                                    below_el += b * u64::from(p);
+                                    equal_el += e * u64::from(p);
+                                }
+                            },
+                        ),
+                    );
+                    t.below += below;
+                    t.equal += equal;
+                    t.below_elements += below_el;
+                    t.equal_elements += equal_el;
+                })
             }
             Ties::Inclusive => units.for_each_key(|unit, k| {
                 if k <= key {

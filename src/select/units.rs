@@ -87,35 +87,52 @@ impl<'a> Units<'a> {
         })
     }
 
-    /// Calls `f(unit, key, pruned)` for every unit in pool order, as
-    /// [`for_each_key`](Self::for_each_key), with the elements pruning the
-    /// unit zeroes under the layer's ties: for a kind that prunes part of a
-    /// unit (N:M), counted from the keep marks its kernel writes in the
-    /// same pass as the scores (the pass mask writing makes); else the
-    /// unit's size.
+    /// Calls `f(keys, pruned)` for every tile of units in pool order: the
+    /// units' keys, as [`for_each_key`](Self::for_each_key) (and its
+    /// errors), and the elements pruning each unit zeroes under the layer's
+    /// ties: for a kind that prunes part of a unit (N:M), counted from the
+    /// keep marks its kernel writes in the same pass as the scores (the
+    /// pass mask writing makes); else the unit's size.
     pub(crate) fn for_each_key_pruned(
         &self,
-        mut f: impl FnMut(usize, u32, u64),
+        mut f: impl FnMut(&[u32], &[u32]),
     ) -> Result<(), ErrorKind> {
         let (set, grid) = (&self.kernels, &self.grid);
         let kind = set.kind;
-        let size = (grid.unit_rows * grid.unit_cols) as u64;
+        let size = (grid.unit_rows * grid.unit_cols) as u32;
         let m = grid.unit_cols;
         let mut scores = [0.0f32; TILE];
+        let mut keys = [0u32; TILE];
+        let mut pruned = [0u32; TILE];
         let mut marks = [0u8; MARKS];
         self.tiles(kind.mask_tile(grid), |tile, first, n| {
             let written = kind.mask_scores(set, tile, &mut scores[..n], &mut marks);
             self.check_scores(&scores[..n], first)?;
-            for (j, &x) in scores[..n].iter().enumerate() {
-                let pruned = match marks.get(j * m..(j + 1) * m) {
-                    // Marks are 0 (pruned) or 1 (kept).
-                    Some(unit) if written > 0 => {
-                        m as u64 - unit.iter().map(|&k| u64::from(k)).sum::<u64>()
-                    }
-                    _ => size,
-                };
-                f(first + j, order_key(x), pruned);
-            }
+            crate::arch::vectorized(
+                self.tile.level,
+                inlined(
+                    #[inline(always)]
+                    || {
+                        for (k, &x) in keys[..n].iter_mut().zip(&scores[..n]) {
+                            *k = order_key(x);
+                        }
+                        if written == 0 {
+                            pruned[..n].fill(size);
+                        } else if m == 4 {
+                            // Marks are 0 (pruned) or 1 (kept), four a word.
+                            let (words, _) = marks[..4 * n].as_chunks::<4>();
+                            for (p, w) in pruned[..n].iter_mut().zip(words) {
+                                *p = 4 - u32::from_le_bytes(*w).count_ones();
+                            }
+                        } else {
+                            for (p, unit) in pruned[..n].iter_mut().zip(marks.chunks_exact(m)) {
+                                *p = m as u32 - unit.iter().map(|&k| u32::from(k)).sum::<u32>();
+                            }
+                        }
+                    },
+                ),
+            );
+            f(&keys[..n], &pruned[..n]);
             Ok(())
         })
     }

@@ -152,8 +152,9 @@ impl Scores<'_> {
         typed!(*self, s => criterion.read(s[index]))
     }
 
-    /// Runs `f` on the typed slice: kernels are monomorphised per element type.
-    #[inline]
+    /// Runs `f` on the typed slice: kernels are monomorphised per element
+    /// type (and inlined into the caller's SIMD level).
+    #[inline(always)]
     pub(crate) fn visit<V: VisitElements>(&self, v: V) -> V::Out {
         typed!(*self, s => v.visit(s))
     }
