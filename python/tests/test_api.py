@@ -224,3 +224,17 @@ def test_a_panic_is_an_exception_not_an_abort():
     with pytest.raises(BaseException, match="deliberate panic") as info:
         prunemask._native._panic_for_tests()
     assert type(info.value).__name__ == "PanicException"
+
+
+def test_where_inc_goes_wrong():
+    p = prunemask.get_pattern({"pattern": "4x1"})
+    # +inf scores rank above every finite one: never pruned before them.
+    s = np.abs(weights(8, 4))
+    s[0:4, 0] = np.inf
+    m = p.get_masks({"a": s}, 0.5, {}, 1.0)["a"]
+    assert (m[0:4, 0] == 1).all() and m.mean() == 0.5
+    # A cap that allows no unit keeps the layer whole (4x1 on 8x4: 8
+    # blocks, a cap of 0.1 is 0 blocks), while the other layer is pruned.
+    m = p.get_masks({"capped": np.abs(weights(8, 4)), "b": np.abs(weights(64, 4))}, 0.5, {}, 0.1)
+    assert (m["capped"] == 1).all()
+    assert m["b"].mean() < 1
