@@ -166,27 +166,48 @@ def _scores(x: Any, name: str) -> Tuple[np.ndarray, str]:
     return np.ascontiguousarray(a), kind
 
 
-def _like(mask8: np.ndarray, template: Any, scores: Any) -> Any:
-    """A uint8 0/1 mask in the type of ``template`` (a pre_mask), or of
-    ``scores`` when there is none: torch float32 for torch, numpy float32
-    for numpy (INC 2.0's float 0/1)."""
+def _mask_out(template: Any, scores: Any, shape: Tuple[int, ...]) -> Tuple[np.ndarray, Callable[[], Any]]:
+    """A mask buffer the extension writes (uint8 or float32), and how to
+    return it: in the type of ``template`` (a pre_mask), or of ``scores``
+    when there is none (torch float32 for torch, numpy float32 for numpy:
+    INC 2.0's float 0/1). float32, bool and uint8 masks are written in
+    place, other dtypes converted once."""
     torch = _torch()
     ref = template if template is not None else scores
     if torch is not None and _is_torch(ref):
-        t = torch.from_numpy(mask8)
         dtype = template.dtype if template is not None else torch.float32
-        if dtype == torch.bool:
-            t = t.view(torch.bool)
-        elif dtype != torch.uint8:
-            t = t.to(dtype)
-        return t.to(ref.device) if ref.device.type != "cpu" else t
-    if isinstance(template, np.ndarray):
+        if dtype == torch.float32:
+            t = torch.empty(shape, dtype=torch.float32)
+            buf = t.numpy()
+        else:
+            t = torch.empty(shape, dtype=torch.uint8)
+            buf = t.numpy()
+            if dtype == torch.bool:
+                t = t.view(torch.bool)
+            elif dtype != torch.uint8:
+                t8 = t
+                return buf, lambda: _to_device(t8.to(dtype), ref)
+        return buf, lambda: _to_device(t, ref)
+    if isinstance(template, np.ndarray) and template.dtype != np.float32:
+        buf = np.empty(shape, dtype=np.uint8)
         if template.dtype == np.bool_:
-            return mask8.view(np.bool_)
+            return buf, lambda: buf.view(np.bool_)
         if template.dtype == np.uint8:
-            return mask8
-        return mask8.astype(template.dtype)
-    return mask8.astype(np.float32)
+            return buf, lambda: buf
+        return buf, lambda: buf.astype(template.dtype)
+    buf = np.empty(shape, dtype=np.float32)
+    return buf, lambda: buf
+
+
+def _to_device(t: Any, ref: Any) -> Any:
+    return t.to(ref.device) if ref.device.type != "cpu" else t
+
+
+def _like(mask8: np.ndarray, template: Any, scores: Any) -> Any:
+    """A uint8 0/1 mask in the type :func:`_mask_out` would give."""
+    buf, done = _mask_out(template, scores, mask8.shape)
+    buf[...] = mask8
+    return done()
 
 
 def _mask_bytes(m: Any, name: str) -> np.ndarray:
@@ -213,16 +234,22 @@ def _run_prune(
     criterion: str,
     compat: str,
     transposed: Tuple[str, ...] = (),
-) -> Tuple[Dict[str, np.ndarray], Dict[str, dict]]:
+    outputs: Optional[Callable[[str, Tuple[int, ...]], Tuple[np.ndarray, Callable[[], Any]]]] = None,
+) -> Tuple[Dict[str, Any], Dict[str, dict]]:
+    """Masks for ``scores`` and each layer's report. ``outputs(name,
+    shape)`` gives a layer's buffer and its finisher (default: uint8)."""
     names = list(scores)
     arrays = [_scores(scores[n], n) for n in names]
-    masks = [np.empty(a.shape, dtype=np.uint8) for a, _ in arrays]
+    if outputs is None:
+        outs = [(lambda b: (b, lambda: b))(np.empty(a.shape, dtype=np.uint8)) for a, _ in arrays]
+    else:
+        outs = [outputs(n, a.shape) for n, (a, _) in zip(names, arrays)]
     layers = [(a, kind, n in transposed) for (a, kind), n in zip(arrays, names)]
     reports = _native.prune(
-        layers, names, masks, pattern, float(sparsity), scope, float(max_ratio),
+        layers, names, [b for b, _ in outs], pattern, float(sparsity), scope, float(max_ratio),
         float(min_ratio), ties, cap, reduce, criterion, compat,
     )
-    return dict(zip(names, masks)), dict(zip(names, reports))
+    return {n: done() for n, (_, done) in zip(names, outs)}, dict(zip(names, reports))
 
 
 # ---------------------------------------------------------------------------
@@ -277,12 +304,13 @@ class Pattern:
     def _masks(self, scores, target, pre_masks, max_ratio, scope):
         if max_ratio is None:
             max_ratio = self.max_sparsity_ratio_per_op if self.max_sparsity_ratio_per_op is not None else 1.0
+        pre = pre_masks or {}
         masks, _ = _run_prune(
             scores, self._name, target, scope, max_ratio, self.min_sparsity_ratio_per_op,
             self.ties, self.cap, self.reduce, "scores", self.compat,
+            outputs=lambda n, shape: _mask_out(pre.get(n), scores[n], shape),
         )
-        pre = pre_masks or {}
-        return {n: _like(m, pre.get(n), scores[n]) for n, m in masks.items()}
+        return masks
 
     def get_masks_global(self, scores, target_sparsity_ratio, pre_masks, max_sparsity_ratio_per_layer):
         """One threshold over all layers (INC's global masks)."""

@@ -174,6 +174,28 @@ fn report<'py>(py: Python<'py>, r: &LayerReport) -> PyResult<Bound<'py, PyDict>>
     Ok(d)
 }
 
+/// A mask array the caller lends: uint8 (written as it is) or float32
+/// (0.0/1.0, INC's masks, widened from the bytes layer by layer).
+enum MaskArray<'py> {
+    U8(PyReadwriteArrayDyn<'py, u8>),
+    F32(PyReadwriteArrayDyn<'py, f32>),
+}
+
+/// A lent mask as a slice.
+enum MaskOut<'a> {
+    U8(&'a mut [u8]),
+    F32(&'a mut [f32]),
+}
+
+impl MaskOut<'_> {
+    fn len(&self) -> usize {
+        match self {
+            MaskOut::U8(m) => m.len(),
+            MaskOut::F32(m) => m.len(),
+        }
+    }
+}
+
 /// The layers and masks of a call, borrowed and checked.
 struct Borrowed<'py> {
     names: Vec<String>,
@@ -181,15 +203,13 @@ struct Borrowed<'py> {
     shapes: Vec<Shape>,
 }
 
-/// The masks as the library writes them.
-fn mask_slices<'a>(
-    masks: &'a mut [PyReadwriteArrayDyn<'_, u8>],
-    names: &[String],
-) -> PyResult<Vec<&'a mut [u8]>> {
+/// The masks as slices.
+fn mask_slices<'a>(masks: &'a mut [MaskArray<'_>], names: &[String]) -> PyResult<Vec<MaskOut<'a>>> {
+    let not = |name: &String| PyTypeError::new_err(format!("{name}: the mask is not C-contiguous"));
     (masks.iter_mut().zip(names))
-        .map(|(m, name)| {
-            m.as_slice_mut()
-                .map_err(|_| PyTypeError::new_err(format!("{name}: the mask is not C-contiguous")))
+        .map(|(m, name)| match m {
+            MaskArray::U8(a) => a.as_slice_mut().map(MaskOut::U8).map_err(|_| not(name)),
+            MaskArray::F32(a) => a.as_slice_mut().map(MaskOut::F32).map_err(|_| not(name)),
         })
         .collect()
 }
@@ -198,7 +218,7 @@ fn borrow<'py>(
     scores: &[(Bound<'py, PyAny>, String, bool)],
     names: Vec<String>,
     masks: &[Bound<'py, PyAny>],
-) -> PyResult<(Borrowed<'py>, Vec<PyReadwriteArrayDyn<'py, u8>>)> {
+) -> PyResult<(Borrowed<'py>, Vec<MaskArray<'py>>)> {
     if names.len() != scores.len() || masks.len() != scores.len() {
         return Err(PyValueError::new_err(format!(
             "{} layers, {} names, {} masks",
@@ -215,15 +235,25 @@ fn borrow<'py>(
         let dims = h.dims();
         shapes.push(shape_of(&dims, *in_out, name)?);
         held.push(h);
-        let m: PyReadwriteArrayDyn<'py, u8> = mask.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{name}: the mask must be a writable C-contiguous uint8 array (not borrowed elsewhere)"
-            ))
-        })?;
-        if m.shape() != dims.as_slice() {
+        let (m, shape) = match mask.extract::<PyReadwriteArrayDyn<'py, u8>>() {
+            Ok(a) => {
+                let shape = a.shape().to_vec();
+                (MaskArray::U8(a), shape)
+            }
+            Err(_) => {
+                let a: PyReadwriteArrayDyn<'py, f32> = mask.extract().map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "{name}: the mask must be a writable C-contiguous uint8 or float32 array \
+                         (not borrowed elsewhere)"
+                    ))
+                })?;
+                let shape = a.shape().to_vec();
+                (MaskArray::F32(a), shape)
+            }
+        };
+        if shape != dims {
             return Err(PyValueError::new_err(format!(
-                "{name}: mask shape {:?} is not the scores' {dims:?}",
-                m.shape()
+                "{name}: mask shape {shape:?} is not the scores' {dims:?}"
             )));
         }
         outs.push(m);
@@ -278,16 +308,93 @@ fn prune<'py>(
     )?;
     let (b, mut held_masks) = borrow(&scores, names, &masks)?;
     let layers = b.layers()?;
-    let mut outs = mask_slices(&mut held_masks, &b.names)?;
+    let outs = mask_slices(&mut held_masks, &b.names)?;
     let mut plans = vec![LayerPlan::default(); layers.len()];
     // Scratch for the one-pass selection (sized by elements, which bound
     // the units): without it the same plan takes four radix passes.
     let elements: u64 = layers.iter().map(|l| l.scores.len() as u64).sum();
     let mut scratch = vec![0u64; Pruner::scratch_words(elements)];
-    let result = py
-        .detach(|| Pruner::with_scratch(&mut scratch).prune(&layers, &opts, &mut plans, &mut outs));
-    result.map_err(|e| error(e, &b.names))?;
+    let result = py.detach(|| {
+        Pruner::with_scratch(&mut scratch)
+            .plan(&layers, &opts, &mut plans)
+            .map_err(|e| (None, e))?;
+        write_masks(&layers, &opts, &plans, outs)
+    });
+    result.map_err(|(layer, e)| match layer {
+        Some(i) => error_in(i, e, &b.names),
+        None => error(e, &b.names),
+    })?;
     plans.iter().map(|p| report(py, p.report())).collect()
+}
+
+/// A single-layer library error as a `ValueError` naming layer `i`.
+fn error_in(i: usize, e: prunemask::Error, names: &[String]) -> PyErr {
+    let name = names.get(i).map_or("?", String::as_str);
+    PyValueError::new_err(format!("{name}: {e}"))
+}
+
+/// Every layer's mask from its plan (`Pruner::write_mask`), the layers
+/// shared out over the cores, largest first (masks are independent, so
+/// the result does not depend on the split). A float32 mask is written
+/// as bytes into the thread's buffer, then widened.
+fn write_masks(
+    layers: &[Layer<'_>],
+    opts: &Options,
+    plans: &[LayerPlan],
+    outs: Vec<MaskOut<'_>>,
+) -> Result<(), (Option<usize>, prunemask::Error)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(outs.len().max(1));
+    let mut jobs: Vec<(usize, MaskOut<'_>)> = outs.into_iter().enumerate().collect();
+    jobs.sort_by_key(|(i, out)| (std::cmp::Reverse(out.len()), *i));
+    let mut buckets: Vec<Vec<(usize, MaskOut<'_>)>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut load = vec![0usize; threads];
+    for job in jobs {
+        let t = (0..threads).min_by_key(|&t| load[t]).unwrap_or(0);
+        load[t] += job.1.len();
+        buckets[t].push(job);
+    }
+    let results: Vec<Result<(), (usize, prunemask::Error)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = buckets
+            .into_iter()
+            .map(|bucket| {
+                s.spawn(move || {
+                    let pruner = Pruner::new();
+                    let mut bytes = Vec::new();
+                    for (i, out) in bucket {
+                        let write =
+                            |m: &mut [u8]| pruner.write_mask(&layers[i], opts, &plans[i], m);
+                        match out {
+                            MaskOut::U8(m) => write(m).map_err(|e| (i, e))?,
+                            MaskOut::F32(m) => {
+                                bytes.resize(m.len(), 0u8);
+                                write(&mut bytes).map_err(|e| (i, e))?;
+                                for (d, &b) in m.iter_mut().zip(&bytes) {
+                                    *d = f32::from(b);
+                                }
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    // The first failing layer, whichever thread met it.
+    match results
+        .into_iter()
+        .filter_map(Result::err)
+        .min_by_key(|(i, _)| *i)
+    {
+        Some((i, e)) => Err((Some(i), e)),
+        None => Ok(()),
+    }
 }
 
 /// Pattern-lock masks from the weights (`Pruner::lock`): same arguments
@@ -304,7 +411,20 @@ fn lock<'py>(
         .map_err(|e| PyValueError::new_err(format!("pattern {pattern:?}: {e}")))?;
     let (b, mut held_masks) = borrow(&scores, names, &masks)?;
     let layers = b.layers()?;
-    let mut outs = mask_slices(&mut held_masks, &b.names)?;
+    let mut outs = Vec::with_capacity(held_masks.len());
+    for (out, name) in mask_slices(&mut held_masks, &b.names)?
+        .into_iter()
+        .zip(&b.names)
+    {
+        match out {
+            MaskOut::U8(m) => outs.push(m),
+            MaskOut::F32(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{name}: pattern-lock masks are written as uint8"
+                )))
+            }
+        }
+    }
     let mut reports = vec![LayerReport::default(); layers.len()];
     let result = py.detach(|| Pruner::new().lock(&layers, &pattern, &mut reports, &mut outs));
     result.map_err(|e| error(e, &b.names))?;
