@@ -24,6 +24,15 @@ torch float32 0/1; a torch bool or uint8, or a numpy array, gives the same
 type back), or, without ``pre_masks``, as torch float32 for torch scores
 and numpy float32 for numpy scores. 1 keeps a weight, 0 prunes it.
 
+float16 and bfloat16 scores are ranked by their exact values: the masks
+equal INC's for those scores in float32 (INC computes block means in the
+tensor's own precision, which can round two blocks to a tie). float64 and
+integer scores are refused (``TypeError``): cast them (``.float()``).
+Overriding ``get_masks_global`` in a subclass is honoured (local scope
+calls it per layer, as INC does); overriding ``get_block_size_dict`` or
+``get_mask_single`` does not change ``get_masks``, which computes blocks
+and caps itself.
+
 Defaults reproduce INC 2.0's masks exactly (``compat="inc"``: inclusive
 ties, INC's cap, mean block scores, INC's conv views and its float ``k``).
 Keyword options of :func:`get_pattern` select what prunemask does better:
@@ -279,7 +288,10 @@ class Pattern:
             raise TypeError(f"unknown options {sorted(unknown)}; known: ties, cap, reduce, compat")
         if reduce is not None and "reduce" not in options:
             options["reduce"] = reduce
-        native = any(k in options for k in ("ties", "cap", "reduce"))
+        # INC 2.0's own choices (INC 3.x's default reduction is "mean") keep
+        # INC mode; any other switches to native.
+        inc_defaults = {"ties": "inclusive", "cap": "seed", "reduce": "mean"}
+        native = any(k in options and options[k] != v for k, v in inc_defaults.items())
         self.compat = options.get("compat", "native" if native else "inc")
         self.ties = options.get("ties", "inclusive")
         self.cap = options.get("cap", "seed")
@@ -304,6 +316,9 @@ class Pattern:
     def _masks(self, scores, target, pre_masks, max_ratio, scope):
         if max_ratio is None:
             max_ratio = self.max_sparsity_ratio_per_op if self.max_sparsity_ratio_per_op is not None else 1.0
+        if isinstance(getattr(self, "block_size", None), list):
+            # INC turns the list into a per-layer dict on the first call.
+            self.block_size = self.get_block_size_dict(scores)
         pre = pre_masks or {}
         masks, _ = _run_prune(
             scores, self._name, target, scope, max_ratio, self.min_sparsity_ratio_per_op,
@@ -318,7 +333,18 @@ class Pattern:
 
     def get_masks_local(self, scores, target_sparsity_ratio, pre_masks, max_sparsity_ratio_per_layer):
         """One threshold per layer (INC's local masks); a layer the pattern
-        does not fit is kept dense (INC crashes on it)."""
+        does not fit is kept dense (INC crashes on it). A subclass that
+        overrides ``get_masks_global`` gets INC's loop: that method, called
+        with one layer at a time."""
+        if type(self).get_masks_global is not Pattern.get_masks_global:
+            pre = pre_masks or {}
+            return {
+                key: self.get_masks_global(
+                    {key: scores[key]}, target_sparsity_ratio, {key: pre.get(key)} if key in pre else {},
+                    max_sparsity_ratio_per_layer,
+                )[key]
+                for key in scores
+            }
         return self._masks(scores, target_sparsity_ratio, pre_masks, max_sparsity_ratio_per_layer, "local")
 
     def get_mask_single(self, score, exact_sparsity_ratio):
@@ -338,12 +364,9 @@ class Pattern:
         raise NotImplementedError
 
     def get_sparsity_ratio(self, pre_masks):
-        """The share of zero units in ``pre_masks``: blocks whose mask is all
-        zero over the blocks of the layers the pattern fits (NxM), zero
-        elements over all elements (N:M), as INC counts it."""
-        names = list(pre_masks)
-        zero, total = _native.mask_sparsity(self._name, names, [_mask_bytes(pre_masks[n], n) for n in names])
-        return float(zero) / total if total else 0.0
+        """The share of zero units in ``pre_masks``, computed as INC 2.0
+        computes it (see the subclasses)."""
+        raise NotImplementedError
 
     def get_pattern_lock_masks(self, modules):
         """Masks from the weights themselves (INC's pattern lock):
@@ -353,7 +376,13 @@ class Pattern:
         names = list(modules)
         arrays = [_scores(modules[n], n) for n in names]
         masks = [np.empty(a.shape, dtype=np.uint8) for a, _ in arrays]
-        _native.lock([(a, k, False) for a, k in arrays], names, masks, self._name)
+        for n, (a, k), m in zip(names, arrays, masks):
+            # INC's `Nxchannel` block on a conv is `[N, I]` (input channels)
+            # of the `[O, H*W*I]` view, not the whole row.
+            name = self._name
+            if a.ndim == 4 and name.endswith("xchannel"):
+                name = f"{name.split('x')[0]}x{a.shape[1]}"
+            _native.lock([(a, k, False)], [n], [m], name)
         out = {}
         for n, m in zip(names, masks):
             w = modules[n].weight if hasattr(modules[n], "weight") else modules[n]
@@ -375,6 +404,25 @@ class PatternNxM(Pattern):
             self.block_size = [int(self.N), "channel"]
         else:
             self.block_size = [int(self.N), int(self.M)]
+
+    def get_sparsity_ratio(self, pre_masks):
+        """Blocks whose mask is all zero over the blocks of the layers the
+        pattern fits, INC 2.0's way: a conv mask is reshaped to
+        ``[O, I*H*W]`` without INC's selection permute, ``channel`` blocks
+        are ``[O, 1]`` / ``[1, I]`` (``get_block_size_dict``). Returns 0.0
+        when no layer fits (INC divides by zero)."""
+        sizes = self.get_block_size_dict(pre_masks)
+        zero = total = 0
+        for key, mask in pre_masks.items():
+            m = _mask_bytes(mask, key)
+            m = m.reshape(m.shape[0], -1) if m.ndim == 4 else m
+            (bh, bw), (rows, cols) = sizes[key], m.shape
+            if rows % bh or cols % bw:
+                continue  # INC: "not support under current pattern, ignoring"
+            blocks = m.reshape(rows // bh, bh, cols // bw, bw).sum(axis=(1, 3), dtype=np.int64)
+            zero += int((blocks == 0).sum())
+            total += blocks.size
+        return float(zero) / total if total else 0.0
 
     def get_block_size_dict(self, data):
         out = {}
@@ -398,6 +446,15 @@ class PatternNInM(Pattern):
         super().__init__(config, **options)
         n, m = self._name.split(":")
         self.N, self.M = int(n), int(m)
+
+    def get_sparsity_ratio(self, pre_masks):
+        """Element-wise, INC 2.0's way: ``1 - nonzero / total``."""
+        nonzero = total = 0
+        for key, mask in pre_masks.items():
+            m = _mask_bytes(mask, key)
+            nonzero += int(m.sum(dtype=np.int64))
+            total += m.size
+        return 1.0 - float(nonzero) / total
 
 
 def prune(

@@ -238,3 +238,39 @@ def test_where_inc_goes_wrong():
     m = p.get_masks({"capped": np.abs(weights(8, 4)), "b": np.abs(weights(64, 4))}, 0.5, {}, 0.1)
     assert (m["capped"] == 1).all()
     assert m["b"].mean() < 1
+
+
+def test_inc_conv_rules_for_lock_and_ratio():
+    # INC's 1xchannel lock block on a conv is [1, I] of the [O, H*W*I] view.
+    w = np.array([[[[0, 1]], [[0, 2]]]], dtype=np.float32)  # [O=1, I=2, H=1, W=2]
+    lock = prunemask.get_pattern({"pattern": "1xchannel"}).get_pattern_lock_masks({"c": w})
+    np.testing.assert_array_equal(lock["c"].reshape(-1), [0, 1, 0, 1])
+    # INC counts conv mask blocks on [O, I*H*W], without its permute.
+    m = np.array([[[[0, 1]], [[0, 1]]]], dtype=np.float32)
+    assert prunemask.get_pattern({"pattern": "1x2"}).get_sparsity_ratio({"c": m}) == 0.0
+    # N:M: 1 - nonzero / total, to the last bit.
+    m = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 1, 1]], dtype=np.float32)
+    assert prunemask.get_pattern({"pattern": "2:4"}).get_sparsity_ratio({"a": m}) == 1.0 - 8 / 12
+    # The extension's own count (prunemask's view) for a matrix.
+    u8 = (m != 0).astype(np.uint8)
+    assert prunemask._native.mask_sparsity("2:4", ["a"], [u8]) == (4, 12)
+
+
+def test_inc3_mean_reduction_stays_inc_mode_and_block_size_becomes_a_dict():
+    p = prunemask.get_pattern({"pattern": "4x1", "pruning_scope": "global", "criterion_reduce_type": "mean"})
+    assert p.compat == "inc"
+    p.get_masks({"a": weights(8, 8)}, 0.5, {}, 1.0)
+    assert p.block_size == {"a": [4, 1]}
+
+
+def test_local_scope_calls_an_overridden_get_masks_global_per_layer():
+    seen = []
+
+    class Mine(prunemask.PatternNInM):
+        def get_masks_global(self, scores, *args):
+            seen.append(list(scores))
+            return super().get_masks_global(scores, *args)
+
+    p = Mine({"pattern": "2:4", "prune_domain": "local"})
+    p.get_masks({"a": weights(4, 8), "b": weights(4, 8)}, 0.5, {}, 1.0)
+    assert seen == [["a"], ["b"]]
