@@ -1111,6 +1111,15 @@ fn k_is_the_count_written() {
     let w: Vec<f32> = (0..800).map(|i| ((i * 37) % 800) as f32).collect();
     let nm = run(&[mat(&w, 2, 400)], &exact("2:4", 0.29));
     assert_eq!(nm.summary.target_units, 116);
+    // N/M as an f64 (1.0 / 3.0 for 1:3) is every group, although its
+    // decimal, 0.3333333333333333, times 3 is just under 1.
+    let w: Vec<f32> = (0..600).map(|i| ((i * 37) % 600) as f32).collect();
+    for (pattern, s) in [("1:3", 1.0 / 3.0), ("2:3", 2.0 / 3.0), ("3:7", 3.0 / 7.0)] {
+        let m: usize = pattern[2..].parse().unwrap();
+        let layer = [mat(&w[..m * 60], 2, m * 30)];
+        let all = run(&layer, &exact(pattern, s));
+        assert_eq!(all.summary.target_units, all.summary.units, "{pattern}");
+    }
 }
 
 #[test]

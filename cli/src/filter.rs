@@ -21,10 +21,10 @@
 //! pruning to the names it matches and, for those, lifts the default
 //! rules (so `--include 'lm_head'` prunes the head).
 //!
-//! Layout: a matrix is `[out, in]` unless it is stored `[in, out]`:
-//! every matrix to prune of a model whose `config.json` `model_type` is of
-//! the GPT-2 family ([`IN_OUT_MODEL_TYPES`]: transformers' `Conv1D`), or
-//! the matrices `--transposed` matches (which replaces the guess from the
+//! Layout: a matrix is `[out, in]` unless it is stored `[in, out]`: the
+//! `Conv1D` weights ([`CONV1D_MODULES`]) of a model whose `config.json`
+//! `model_type` is of the GPT-2 family ([`IN_OUT_MODEL_TYPES`]), or the
+//! matrices `--transposed` matches (which replaces the guess from the
 //! config).
 
 use regex::Regex;
@@ -38,6 +38,16 @@ use crate::checkpoint::{Checkpoint, Tensor};
 /// `Linear` (CLVP) need `--transposed`.
 pub const IN_OUT_MODEL_TYPES: [&str; 4] =
     ["gpt2", "openai-gpt", "imagegpt", "decision_transformer"];
+
+/// The module names of those models' `Conv1D` layers; their other matrices
+/// (a classification head's `score`, Decision Transformer's `predict_*`)
+/// are `nn.Linear`, stored `[out, in]`.
+pub const CONV1D_MODULES: [&str; 4] = [".c_attn.", ".c_fc.", ".c_proj.", ".q_attn."];
+
+/// Whether a tensor name is that of a `Conv1D` weight of the GPT-2 family.
+pub fn conv1d_named(name: &str) -> bool {
+    CONV1D_MODULES.iter().any(|m| name.contains(m))
+}
 
 /// What a tensor kept dense by default is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,8 +173,8 @@ impl Filter {
     }
 
     /// Whether a tensor to prune is stored `[in, out]`: `--transposed`
-    /// matches it, or (without `--transposed`) it is a matrix of a model
-    /// of the GPT-2 family. `--transposed` matching a tensor that is not a
+    /// matches it, or (without `--transposed`) it is a `Conv1D` weight of
+    /// a model of the GPT-2 family. `--transposed` matching a tensor that is not a
     /// matrix is an error.
     pub fn in_out(&self, tensor: &Tensor, model_type: Option<&str>) -> Result<bool, String> {
         let matrix = tensor.dims.len() == 2;
@@ -180,7 +190,9 @@ impl Filter {
                 Ok(true)
             }
             Some(_) => Ok(false),
-            None => Ok(matrix && model_type.is_some_and(|m| IN_OUT_MODEL_TYPES.contains(&m))),
+            None => Ok(matrix
+                && conv1d_named(&tensor.name)
+                && model_type.is_some_and(|m| IN_OUT_MODEL_TYPES.contains(&m))),
         }
     }
 

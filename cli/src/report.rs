@@ -468,11 +468,7 @@ fn notes(p: &Parts<'_>, rows: &[Row]) -> Vec<String> {
         .filter(|&t| {
             let tensor = &p.ckpt.tensors[t];
             let name = &tensor.name;
-            tensor.dims.len() == 2
-                && !tensor.in_out
-                && [".c_attn.", ".c_fc.", ".c_proj.", ".q_attn."]
-                    .iter()
-                    .any(|c| name.contains(c))
+            tensor.dims.len() == 2 && !tensor.in_out && crate::filter::conv1d_named(name)
         })
         .collect();
     if !conv1d_named.is_empty() {

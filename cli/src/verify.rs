@@ -269,9 +269,11 @@ fn check(ckpt: &Checkpoint, t: usize, geometry: Geometry, asp: bool) -> Check {
     let zero = |r: usize, col: usize| bits.get(view.index(r, col)) & !sign == 0;
     match geometry {
         Geometry::NInM { n, m } => {
-            if cols % m != 0 {
+            // As prune: groups must not straddle a conv's kernel positions.
+            if cols % m != 0 || view.inner() % m != 0 {
                 c.failures.push(format!(
-                    "{cols} in features do not divide into groups of {m}"
+                    "{} input channels do not divide into groups of {m}",
+                    view.inner()
                 ));
                 return c;
             }

@@ -110,9 +110,6 @@ impl Target {
             }
             let to = temp.path().join(rel);
             let shown = || self.path.join(rel).display().to_string();
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", shown()))?;
-            }
             std::fs::copy(dir.join(rel), &to).map_err(|e| {
                 format!(
                     "{}: cannot copy to {}: {e}",
@@ -226,6 +223,14 @@ impl Target {
                 let json = index_json(index)?;
                 std::fs::write(temp.path().join(index_name), json).map_err(cannot)?;
             }
+            // The folders of the other files, now: copying then never
+            // creates a folder, so it cannot recreate a temporary that
+            // Ctrl-C deleted.
+            for rel in &ckpt.others {
+                if let Some(dir) = rel.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(temp.path().join(dir)).map_err(cannot)?;
+                }
+            }
             Temp::Dir(temp)
         } else {
             let temp = builder.tempfile_in(parent).map_err(cannot)?;
@@ -259,18 +264,15 @@ impl Target {
             .map_err(|e| format!("{}: tensor `{tensor}`: {e}", name.display()))
     }
 
-    /// Flushes everything to disk and gives the temporary its final name
-    /// (the caller holds [`interrupt::hold`]). Returns the path.
-    fn finish(self, held: &mut Vec<PathBuf>) -> Result<PathBuf, String> {
+    /// Flushes every file and folder of the output to disk (before the
+    /// interrupt lock is taken: a flush can take long, and Ctrl-C meanwhile
+    /// still deletes the temporaries).
+    fn flush(&self) -> Result<(), String> {
         let shown = self.path.display().to_string();
         for (file, name) in &self.files {
             file.sync_all()
                 .map_err(|e| format!("{}: {e}", name.display()))?;
         }
-        let temp_path = match &self.temp {
-            Temp::File(temp) => temp.path().to_path_buf(),
-            Temp::Dir(temp) => temp.path().to_path_buf(),
-        };
         if let Temp::Dir(temp) = &self.temp {
             // Index, copied files and folders: every folder's entries.
             let mut dirs = vec![temp.path().to_path_buf()];
@@ -286,6 +288,17 @@ impl Target {
                 sync(&dir)?;
             }
         }
+        Ok(())
+    }
+
+    /// Gives the flushed temporary its final name (the caller holds
+    /// [`interrupt::hold`]). Returns the path.
+    fn finish(self, held: &mut Vec<PathBuf>) -> Result<PathBuf, String> {
+        let shown = self.path.display().to_string();
+        let temp_path = match &self.temp {
+            Temp::File(temp) => temp.path().to_path_buf(),
+            Temp::Dir(temp) => temp.path().to_path_buf(),
+        };
         match self.temp {
             Temp::File(temp) => {
                 temp.persist_noclobber(&self.path)
@@ -304,12 +317,13 @@ impl Target {
             }
         }
         held.retain(|p| *p != temp_path);
-        // The rename itself, on disk.
+        // The rename itself, on disk. Best effort: the output is complete
+        // and in place, and some file systems refuse to flush a folder.
         let parent = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        sync(parent)?;
+        let _ = sync(parent);
         Ok(self.path)
     }
 }
@@ -330,6 +344,9 @@ impl Outputs {
     /// removed again, so an error leaves neither. A Ctrl-C meanwhile waits
     /// until both are in place.
     pub fn finish(self) -> Result<(), String> {
+        for target in [&self.masks, &self.weights].into_iter().flatten() {
+            target.flush()?;
+        }
         let mut held = interrupt::hold();
         let first = (self.masks).map(|t| t.finish(&mut held)).transpose()?;
         if let Err(e) = (self.weights).map(|t| t.finish(&mut held)).transpose() {

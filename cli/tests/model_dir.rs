@@ -459,6 +459,30 @@ fn gpt2_like_directory_prunes_along_the_inputs() {
     load_with_transformers(&input, &tmp.path().join("gpt2-2of4"));
 }
 
+/// In a GPT-2-family model only the `Conv1D` weights are `[in, out]`: a
+/// classification head (`score`, an `nn.Linear`) stays `[out, in]`.
+#[test]
+fn gpt2_family_head_is_out_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("gpt2-cls");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_safetensors(
+        &dir.join("model.safetensors"),
+        &[
+            tensor("transformer.h.0.mlp.c_fc.weight", &[16, 64], 1),
+            tensor("score.weight", &[8, 16], 2),
+        ],
+    );
+    std::fs::write(dir.join("config.json"), r#"{"model_type": "gpt2"}"#).unwrap();
+    let report = prune(&[s(&dir)]);
+    assert_eq!(
+        row(&report, "transformer.h.0.mlp.c_fc.weight")["layout"],
+        "in,out"
+    );
+    assert_eq!(row(&report, "score.weight")["layout"], "out,in");
+    assert_eq!(row(&report, "score.weight")["status"], "selected");
+}
+
 #[test]
 fn conv1d_weights_are_pruned_along_input_channels() {
     let tmp = tempfile::tempdir().unwrap();

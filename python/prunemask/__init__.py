@@ -17,7 +17,8 @@ Inputs are dicts of layer name -> ``numpy.ndarray`` or ``torch.Tensor``
 in place, never copied, when they are C-contiguous and on the CPU;
 otherwise one copy is made (``numpy.ascontiguousarray`` / ``.cpu()``) and
 the masks go back to the input's device. The GIL is released while the
-masks are computed.
+masks are computed: the arrays must not be written by another thread
+meanwhile (as for any function that releases it).
 
 Masks come back in the type of ``pre_masks``' entries (INC 2.0 returns
 torch float32 0/1; a torch bool or uint8, or a numpy array, gives the same
@@ -120,7 +121,8 @@ def get_pattern(config: Any, **options: Any) -> "Pattern":
     if ":" in short:
         return PATTERNS["N:M"](config, **options)
     raise ValueError(
-        f"pattern {name!r}: not NxM or N:M; registered: {sorted(PATTERNS)}"
+        f"pattern {name!r}: not NxM or N:M (built in: {', '.join(_native.builtin_patterns())}; "
+        f"registered: {sorted(PATTERNS)})"
     )
 
 
@@ -292,6 +294,11 @@ class Pattern:
         # INC mode; any other switches to native.
         inc_defaults = {"ties": "inclusive", "cap": "seed", "reduce": "mean"}
         native = any(k in options and options[k] != v for k, v in inc_defaults.items())
+        if native and options.get("compat") == "inc":
+            raise ValueError(
+                "compat='inc' is INC 2.0's ties, cap and reduction; drop it to use "
+                f"{sorted(k for k in inc_defaults if k in options)}"
+            )
         self.compat = options.get("compat", "native" if native else "inc")
         self.ties = options.get("ties", "inclusive")
         self.cap = options.get("cap", "seed")
@@ -415,7 +422,7 @@ class PatternNxM(Pattern):
         zero = total = 0
         for key, mask in pre_masks.items():
             m = _mask_bytes(mask, key)
-            m = m.reshape(m.shape[0], -1) if m.ndim == 4 else m
+            m = m.reshape(m.shape[0], -1) if m.ndim > 2 else m.reshape(1, -1) if m.ndim < 2 else m
             (bh, bw), (rows, cols) = sizes[key], m.shape
             if rows % bh or cols % bw:
                 continue  # INC: "not support under current pattern, ignoring"
@@ -454,7 +461,7 @@ class PatternNInM(Pattern):
             m = _mask_bytes(mask, key)
             nonzero += int(m.sum(dtype=np.int64))
             total += m.size
-        return 1.0 - float(nonzero) / total
+        return 1.0 - float(nonzero) / total if total else 0.0
 
 
 def prune(

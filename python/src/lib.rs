@@ -5,9 +5,14 @@
 //! Every array is borrowed, never copied: scores are read through
 //! `PyReadonlyArray` (C-contiguous float32, float16, or bfloat16 passed
 //! as its int16/uint16 bits with `kind = "bf16"`), masks are written into
-//! the caller's C-contiguous uint8 arrays. The GIL is released while the
-//! library works. Errors are `ValueError`/`TypeError` naming the layer; a
-//! panic (a bug) becomes `pyo3_runtime.PanicException`, never an abort.
+//! the caller's C-contiguous uint8 or float32 arrays. rust-numpy's borrow
+//! checking refuses an array lent twice (a score that is also a mask, one
+//! mask for two layers). The GIL is released while the library works:
+//! like any function that releases it (numpy's own), the arrays must not
+//! be written by another thread meanwhile (an optimizer step on the same
+//! weights), which numpy and torch do not prevent. Errors are
+//! `ValueError`/`TypeError` naming the layer; a panic (a bug) becomes
+//! `pyo3_runtime.PanicException`, never an abort.
 
 use half::slice::HalfBitsSliceExt;
 use half::{bf16, f16};
@@ -20,8 +25,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// A borrowed score array, kept borrowed (and so unmodifiable from
-/// Python through numpy's borrow flags) while the library reads it.
+/// A borrowed score array, registered with rust-numpy's borrow checker
+/// while the library reads it (which catches an array lent twice to this
+/// call; numpy itself does not consult it).
 enum Held<'py> {
     F32(PyReadonlyArrayDyn<'py, f32>),
     F16(PyReadonlyArrayDyn<'py, f16>),
@@ -62,7 +68,8 @@ impl Held<'_> {
 fn hold<'py>(array: &Bound<'py, PyAny>, kind: &str, name: &str) -> PyResult<Held<'py>> {
     let wrong = |want: &str| {
         PyTypeError::new_err(format!(
-            "{name}: expected a C-contiguous {want} array for dtype {kind}"
+            "{name}: expected a C-contiguous {want} array for dtype {kind}, not lent twice to \
+             this call"
         ))
     };
     Ok(match kind {
@@ -442,6 +449,13 @@ fn mask_sparsity(
 ) -> PyResult<(u64, u64)> {
     let pattern = Pattern::parse(pattern)
         .map_err(|e| PyValueError::new_err(format!("pattern {pattern:?}: {e}")))?;
+    if names.len() != masks.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} masks, {} names",
+            masks.len(),
+            names.len()
+        )));
+    }
     let mut shapes = Vec::with_capacity(masks.len());
     let mut slices = Vec::with_capacity(masks.len());
     for (m, name) in masks.iter().zip(&names) {

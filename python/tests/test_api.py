@@ -44,6 +44,10 @@ def test_bad_configs():
         prunemask.get_pattern({"pattern": "4x1", "pruning_scope": "everywhere"})
     with pytest.raises(TypeError, match="unknown options"):
         prunemask.get_pattern({"pattern": "4x1"}, speed="max")
+    with pytest.raises(ValueError, match="compat='inc'"):
+        prunemask.get_pattern({"pattern": "4x1"}, ties="exact", compat="inc")
+    with pytest.raises(ValueError, match="built in: 1x1, 4x1"):
+        prunemask.get_pattern({"pattern": "dense"})
 
 
 def test_register_pattern_subclass():

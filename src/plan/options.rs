@@ -337,6 +337,12 @@ impl UnitRatio {
     /// for units that prune `share.0` of `share.1` elements), exactly, at
     /// most 1; `value` is a checked ratio in `[0, 1]`.
     pub(crate) fn exact(value: f64, (pruned, of): (usize, usize)) -> Self {
+        // The f64 nearest to the share itself (`1.0 / 3.0` for 1:3) stands
+        // for the share: every unit. Its decimal (0.3333333333333333)
+        // would leave one unit out.
+        if of > 0 && value == pruned as f64 / of as f64 {
+            return UnitRatio::Exact { num: 1, den: 1 };
+        }
         let exact = decimal(value).and_then(|(digits, places)| {
             let num = digits.checked_mul(of as u128)?;
             let den = 10u128.checked_pow(places)?.checked_mul(pruned as u128)?;
