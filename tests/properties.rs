@@ -454,6 +454,10 @@ fn count(opts: &Options, r: f64, per_group: bool, units: u64) -> u64 {
     if opts.compat == Compat::Inc20 {
         return ((r / (n as f64 / m as f64)).min(1.0) * units as f64) as u64;
     }
+    // The f64 nearest to N/M itself is every unit.
+    if r == n as f64 / m as f64 {
+        return units;
+    }
     let text = format!("{r}");
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
     let digits: u128 = format!("{int}{frac}").parse().unwrap();

@@ -324,7 +324,8 @@ impl<'a> Arbitrary<'a> for Input {
 
 /// `floor(r * M/N * units)` (and the ceiling) for an element ratio `r`
 /// over units that prune `N` of `M` elements (`share`), at most `units`, as
-/// documented: the decimal `r` stands for (its `Display` form), exactly;
+/// documented: the decimal `r` stands for (its `Display` form), exactly,
+/// except the `f64` nearest to `N/M`, which is every unit;
 /// INC 2.0's float product `int(r / (N/M) * units)` under `Compat::Inc20`.
 fn count(input: &Input, r: f64, (n, m): (usize, usize), units: u64) -> (u64, u64) {
     let float = || {
@@ -333,6 +334,10 @@ fn count(input: &Input, r: f64, (n, m): (usize, usize), units: u64) -> (u64, u64
     };
     if input.compat == Compat::Inc20 {
         return float();
+    }
+    // The f64 nearest to N/M itself is every unit.
+    if r == n as f64 / m as f64 {
+        return (units, units);
     }
     let text = format!("{r}");
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
