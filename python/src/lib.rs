@@ -118,6 +118,11 @@ where
         .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
 }
 
+/// A pattern name, or a `ValueError` naming it.
+fn parse_pattern(name: &str) -> PyResult<Pattern> {
+    Pattern::parse(name).map_err(|e| PyValueError::new_err(format!("pattern {name:?}: {e}")))
+}
+
 /// The options, checked (named as INC 3.x names them).
 #[allow(clippy::too_many_arguments)]
 fn options(
@@ -132,8 +137,7 @@ fn options(
     criterion: &str,
     compat: &str,
 ) -> PyResult<Options> {
-    let pattern = Pattern::parse(pattern)
-        .map_err(|e| PyValueError::new_err(format!("pattern {pattern:?}: {e}")))?;
+    let pattern = parse_pattern(pattern)?;
     let opts = Options::new(pattern, sparsity)
         .scope(word::<Scope>(scope, "pruning_scope")?)
         .max_sparsity_ratio_per_op(max_ratio)
@@ -414,8 +418,7 @@ fn lock<'py>(
     masks: Vec<Bound<'py, PyAny>>,
     pattern: &str,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
-    let pattern = Pattern::parse(pattern)
-        .map_err(|e| PyValueError::new_err(format!("pattern {pattern:?}: {e}")))?;
+    let pattern = parse_pattern(pattern)?;
     let (b, mut held_masks) = borrow(&scores, names, &masks)?;
     let layers = b.layers()?;
     let mut outs = Vec::with_capacity(held_masks.len());
@@ -447,8 +450,7 @@ fn mask_sparsity(
     names: Vec<String>,
     masks: Vec<PyReadonlyArrayDyn<'_, u8>>,
 ) -> PyResult<(u64, u64)> {
-    let pattern = Pattern::parse(pattern)
-        .map_err(|e| PyValueError::new_err(format!("pattern {pattern:?}: {e}")))?;
+    let pattern = parse_pattern(pattern)?;
     if names.len() != masks.len() {
         return Err(PyValueError::new_err(format!(
             "{} masks, {} names",
