@@ -6,7 +6,7 @@ use crate::arch::Level;
 use crate::plan::{check_count, check_mask, check_nan, LayerReport, Status, Summary};
 use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::scores::{Element, Layer, VisitElements};
-use crate::vocab::shape::Shape;
+use crate::vocab::shape::{Shape, View};
 use crate::vocab::terms::Criterion;
 use crate::Pattern;
 
@@ -182,7 +182,8 @@ pub(crate) fn score_mass(
 ) -> Result<ScoreMass, Error> {
     level.check()?;
     let one = |e: Error| Error::new(e.kind().clone());
-    layer.checked_view(0).map_err(one)?;
+    let view = layer.checked_view(0).map_err(one)?;
+    layer.check_scale(0, criterion, &view).map_err(one)?;
     check_mask(0, layer, mask).map_err(one)?;
     check_nan(0, layer, level).map_err(one)?;
     if let Some(index) = mask.iter().position(|&m| m > 1) {
@@ -196,7 +197,13 @@ pub(crate) fn score_mass(
         level,
         crate::arch::all::inlined(
             #[inline(always)]
-            || out = layer.scores.visit(Mass { criterion, mask }),
+            || {
+                out = layer.scores.visit(Mass {
+                    criterion,
+                    mask,
+                    scale: layer.input_scale.map(|s| (s, view)),
+                })
+            },
         ),
     );
     Ok(out)
@@ -210,6 +217,8 @@ pub(crate) fn score_mass(
 struct Mass<'a> {
     criterion: Criterion,
     mask: &'a [u8],
+    /// Wanda's scale and the view that says which input each element is.
+    scale: Option<(&'a [f32], View)>,
 }
 
 impl VisitElements for Mass<'_> {
@@ -220,6 +229,9 @@ impl VisitElements for Mass<'_> {
         let (mut kept, mut total) = ([0.0f64; L], [0.0f64; L]);
         let (chunks, tail) = xs.as_chunks::<L>();
         let (masks, mask_tail) = self.mask.as_chunks::<L>();
+        if let Some((scale, view)) = self.scale {
+            return scaled_mass(xs, self.mask, self.criterion, scale, view);
+        }
         for (x, m) in chunks.iter().zip(masks) {
             for j in 0..L {
                 let s = f64::from(self.criterion.read(x[j]));
@@ -240,4 +252,40 @@ impl VisitElements for Mass<'_> {
         }
         out
     }
+}
+
+/// [`Mass`] of Wanda scores (`|w| · s[input]`, rounded to `f32` as the
+/// kernels score it), in the same order: eight lanes, then the tail.
+fn scaled_mass<E: Element>(
+    xs: &[E],
+    mask: &[u8],
+    criterion: Criterion,
+    scale: &[f32],
+    view: View,
+) -> ScoreMass {
+    const L: usize = 8;
+    let (mut kept, mut total) = ([0.0f64; L], [0.0f64; L]);
+    let whole = xs.len() / L * L;
+    let mut inputs = view.inputs();
+    let mut score = |x: E| {
+        let input = inputs.next().unwrap_or(0);
+        let s = criterion.read(x) * scale.get(input).copied().unwrap_or(f32::NAN);
+        f64::from(s)
+    };
+    for (i, (&x, &m)) in xs[..whole].iter().zip(mask).enumerate() {
+        let s = score(x);
+        total[i % L] += s;
+        kept[i % L] += if m == 0 { 0.0 } else { s };
+    }
+    let pairs = |v: [f64; L]| ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+    let mut out = ScoreMass {
+        kept: pairs(kept),
+        total: pairs(total),
+    };
+    for (&x, &m) in xs[whole..].iter().zip(mask.get(whole..).unwrap_or(&[])) {
+        let s = score(x);
+        out.total += s;
+        out.kept += if m == 0 { 0.0 } else { s };
+    }
+    out
 }

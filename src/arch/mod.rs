@@ -33,6 +33,7 @@ mod aarch64;
 mod x86_64;
 
 pub(crate) use crate::vocab::terms::Level;
+pub(crate) use crate::vocab::scores::Read;
 use crate::vocab::terms::{Reduce, Ties};
 
 /// Runs a job at a level; false for the scalar level, one this CPU lacks,
@@ -65,21 +66,21 @@ pub(crate) fn nm_scores(
     m: usize,
     n: usize,
     ties: Ties,
-    magnitude: bool,
+    read: Read<'_>,
     out: &mut [f32],
     keep: Option<&mut [u8]>,
 ) -> bool {
     let exact = ties == Ties::Exact;
     if m == 4 {
         let quad = Quad::Group { n: n as f32, exact };
-        return quads(level, xs, quad, magnitude, out, keep);
+        return quads(level, xs, quad, read, out, keep);
     }
     let job = generic::Groups {
         xs,
         m,
         n: n as f32,
         exact,
-        magnitude,
+        read,
         out,
         keep,
     };
@@ -92,10 +93,10 @@ pub(crate) fn quad_block_scores(
     level: Level,
     xs: &[f32],
     reduce: Reduce,
-    magnitude: bool,
+    read: Read<'_>,
     out: &mut [f32],
 ) -> bool {
-    quads(level, xs, Quad::Block(reduce), magnitude, out, None)
+    quads(level, xs, Quad::Block(reduce), read, out, None)
 }
 
 /// What a run of four contiguous scores gives.
@@ -111,14 +112,14 @@ fn quads(
     level: Level,
     xs: &[f32],
     quad: Quad,
-    magnitude: bool,
+    read: Read<'_>,
     out: &mut [f32],
     keep: Option<&mut [u8]>,
 ) -> bool {
     let job = generic::Quads {
         xs,
         quad,
-        magnitude,
+        read,
         out,
         keep,
     };
@@ -189,7 +190,7 @@ pub(crate) fn column_scores(
     first: usize,
     cols: usize,
     reduce: Reduce,
-    magnitude: bool,
+    read: Read<'_>,
     out: &mut [f32],
 ) -> bool {
     let run = BlockRows {
@@ -198,7 +199,7 @@ pub(crate) fn column_scores(
         first,
         cols,
         reduce,
-        magnitude,
+        read,
         out,
     };
     cols >= 2 && block_rows(level, BlockKernel::Columns, run)
@@ -218,7 +219,7 @@ pub(crate) struct BlockRows<'a> {
     pub first: usize,
     pub cols: usize,
     pub reduce: Reduce,
-    pub magnitude: bool,
+    pub read: Read<'a>,
     pub out: &'a mut [f32],
 }
 
@@ -256,7 +257,7 @@ pub(crate) fn wide_block_scores(
     first: usize,
     cols: usize,
     reduce: Reduce,
-    magnitude: bool,
+    read: Read<'_>,
     out: &mut [f32],
 ) -> bool {
     let run = BlockRows {
@@ -265,7 +266,7 @@ pub(crate) fn wide_block_scores(
         first,
         cols,
         reduce,
-        magnitude,
+        read,
         out,
     };
     width.is_power_of_two()
@@ -284,7 +285,7 @@ pub(crate) fn long_block_scores(
     first: usize,
     cols: usize,
     reduce: Reduce,
-    magnitude: bool,
+    read: Read<'_>,
     out: &mut [f32],
 ) -> bool {
     let run = BlockRows {
@@ -293,7 +294,7 @@ pub(crate) fn long_block_scores(
         first,
         cols,
         reduce,
-        magnitude,
+        read,
         out,
     };
     block_rows(level, BlockKernel::Long, run)

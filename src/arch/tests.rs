@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use std::vec::Vec;
 
 use super::{
-    column_scores, long_block_scores, nm_scores, quad_block_scores, wide_block_scores, Level, Rows,
+    column_scores, long_block_scores, nm_scores, quad_block_scores, wide_block_scores, Level, Read,
+    Rows,
 };
 use crate::arch::all::block::block_score;
 use crate::arch::all::group::{group_score, least_n};
@@ -151,7 +152,7 @@ proptest! {
         for level in simd_levels() {
             let mut got = std::vec![7.0f32; cols - first];
             let tile = Rows { xs: &xs[first * width..], stride: cols * width, rows };
-            prop_assert!(long_block_scores(level, tile, width, first, cols, reduce, magnitude, &mut got), "{:?} has a kernel", level);
+            prop_assert!(long_block_scores(level, tile, width, first, cols, reduce, Read::plain(magnitude), &mut got), "{:?} has a kernel", level);
             prop_assert!(same(&got, &want[first..]), "{:?} {}x{} cols {} first {}: {:?} != {:?}", level, rows, width, cols, first, got, &want[first..]);
         }
     }
@@ -188,11 +189,11 @@ proptest! {
         for level in simd_levels() {
             let mut got = std::vec![7.0f32; cols - first];
             let tile = Rows { xs: &xs[first * width..], stride: cols * width, rows };
-            prop_assert!(wide_block_scores(level, tile, width, first, cols, reduce, magnitude, &mut got), "{:?} has a kernel", level);
+            prop_assert!(wide_block_scores(level, tile, width, first, cols, reduce, Read::plain(magnitude), &mut got), "{:?} has a kernel", level);
             prop_assert!(same(&got, &want[first..]), "{:?} {}x{} cols {} first {}: {:?} != {:?}", level, rows, width, cols, first, got, &want[first..]);
         }
         let tile = Rows { xs: &xs, stride: cols * width, rows };
-        prop_assert!(!wide_block_scores(Level::Scalar, tile, width, 0, cols, reduce, magnitude, &mut std::vec![0.0; cols]));
+        prop_assert!(!wide_block_scores(Level::Scalar, tile, width, 0, cols, reduce, Read::plain(magnitude), &mut std::vec![0.0; cols]));
     }
 
     /// N:M groups of every length the SIMD kernels take: up to 50 groups
@@ -235,7 +236,7 @@ proptest! {
         for level in simd_levels() {
             let mut got = std::vec![7.0f32; groups];
             let mut keep = std::vec![7u8; xs.len()];
-            prop_assert!(nm_scores(level, xs, m, n, ties, magnitude, &mut got, Some(&mut keep)), "{:?} has a kernel", level);
+            prop_assert!(nm_scores(level, xs, m, n, ties, Read::plain(magnitude), &mut got, Some(&mut keep)), "{:?} has a kernel", level);
             prop_assert!(same(&got, &want), "{:?} {}:{}: {:?} != {:?} for {:?}", level, n, m, got, want, xs);
             for (g, vals) in xs.chunks_exact(m).enumerate() {
                 let vals: Vec<f32> = vals.iter().map(|x| if magnitude { x.abs() } else { *x }).collect();
@@ -247,7 +248,7 @@ proptest! {
                 prop_assert_eq!(&keep[m * g..m * g + m], &want_keep[..], "{:?} group {}", level, g);
             }
         }
-        prop_assert!(!nm_scores(Level::Scalar, xs, m, n, ties, magnitude, &mut std::vec![0.0; groups], None));
+        prop_assert!(!nm_scores(Level::Scalar, xs, m, n, ties, Read::plain(magnitude), &mut std::vec![0.0; groups], None));
     }
 
     /// `1x4` blocks, every reduction, on the kernel shared with N:M.
@@ -266,7 +267,7 @@ proptest! {
             .collect();
         for level in simd_levels() {
             let mut got = std::vec![7.0f32; xs.len() / 4];
-            prop_assert!(quad_block_scores(level, &xs, reduce, magnitude, &mut got), "{:?} has a kernel", level);
+            prop_assert!(quad_block_scores(level, &xs, reduce, Read::plain(magnitude), &mut got), "{:?} has a kernel", level);
             prop_assert!(same(&got, &want), "{:?} {:?}: {:?} != {:?} for {:?}", level, reduce, got, want, xs);
         }
     }
@@ -284,7 +285,7 @@ proptest! {
         for level in simd_levels() {
             let mut got = std::vec![7.0f32; cols];
             let tile = Rows { xs, stride: cols, rows };
-            prop_assert!(column_scores(level, tile, 0, cols, reduce, magnitude, &mut got));
+            prop_assert!(column_scores(level, tile, 0, cols, reduce, Read::plain(magnitude), &mut got));
             prop_assert!(same(&got, &want), "{:?} rows {} cols {}: {:?} != {:?}", level, rows, cols, got, want);
         }
     }
@@ -314,7 +315,7 @@ fn columns_across_torch_chunks() {
                 first,
                 cols,
                 Reduce::Mean,
-                true,
+                Read::plain(true),
                 &mut got
             ));
             assert!(
@@ -343,7 +344,7 @@ fn columns_on_narrow_layers() {
                         stride: cols,
                         rows,
                     };
-                    assert!(column_scores(level, tile, 0, cols, reduce, false, &mut got));
+                    assert!(column_scores(level, tile, 0, cols, reduce, Read::plain(false), &mut got));
                     assert!(
                         same(&got, &want),
                         "{level:?} rows {rows} cols {cols} {reduce:?}"
@@ -376,7 +377,7 @@ fn wide_blocks_across_torch_chunks() {
                             rows,
                         };
                         assert!(wide_block_scores(
-                            level, tile, width, first, cols, reduce, true, &mut got
+                            level, tile, width, first, cols, reduce, Read::plain(true), &mut got
                         ));
                         assert!(
                             same(&got, &want[first..]),
@@ -408,7 +409,7 @@ fn wide_blocks_decline_what_they_cannot_take() {
                 0,
                 1,
                 Reduce::Sum,
-                false,
+                Read::plain(false),
                 &mut [0.0; 1]
             ));
         }
@@ -424,7 +425,7 @@ fn wide_blocks_decline_what_they_cannot_take() {
             0,
             5,
             Reduce::Sum,
-            false,
+            Read::plain(false),
             &mut [0.0; 5]
         ));
         let tile = Rows {
@@ -439,7 +440,7 @@ fn wide_blocks_decline_what_they_cannot_take() {
             0,
             5,
             Reduce::Sum,
-            false,
+            Read::plain(false),
             &mut [0.0; 5]
         ));
         let tile = Rows {
@@ -454,7 +455,7 @@ fn wide_blocks_decline_what_they_cannot_take() {
             0,
             5,
             Reduce::Sum,
-            false,
+            Read::plain(false),
             &mut [0.0; 5]
         ));
         let tile = Rows {
@@ -469,7 +470,7 @@ fn wide_blocks_decline_what_they_cannot_take() {
             0,
             5,
             Reduce::Sum,
-            false,
+            Read::plain(false),
             &mut [0.0; 4]
         ));
     }

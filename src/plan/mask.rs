@@ -39,6 +39,7 @@ fn check_planned(
 ) -> Result<(), Error> {
     check_mask(0, layer, mask)?;
     let scoring = opts.scoring(level);
+    layer.check_scale(0, opts.criterion, &layer.checked_view(0)?)?;
     let units = scoring.units(0, layer)?;
     let report = plan.report();
     let fits = match (&units, report.status) {

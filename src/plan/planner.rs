@@ -17,6 +17,8 @@ use crate::CapMode;
 /// Checks what scoring a layer's units does not: shape and length, and NaN
 /// in scores no built-in kernel reads (skipped layers, custom kernels).
 pub(crate) fn check_layer(index: usize, layer: &Layer<'_>, scoring: &Scoring) -> Result<(), Error> {
+    let view = layer.checked_view(index)?;
+    layer.check_scale(index, scoring.criterion, &view)?;
     match scoring.units(index, layer)? {
         Ok(units) if units.checks_nan() => Ok(()),
         _ => check_nan(index, layer, scoring.level),

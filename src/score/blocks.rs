@@ -6,7 +6,7 @@ use crate::arch::all::block::{block_score, element_score};
 use crate::arch::all::inlined;
 use crate::vocab::ext::Tile;
 use crate::vocab::scores::{Element, VisitElements};
-use crate::vocab::terms::{Criterion, Reduce};
+use crate::vocab::terms::Reduce;
 
 struct Blocks<'t, 'o, const N: usize, const M: usize> {
     tile: &'t Tile<'t>,
@@ -27,7 +27,7 @@ impl<const N: usize, const M: usize> VisitElements for Blocks<'_, '_, N, M> {
         for (u, out) in self.out.iter_mut().enumerate() {
             let uc = t.first_unit + u;
             let c0 = uc * bm;
-            let read = |r: usize, j: usize| t.criterion.read(xs[t.view.index(r0 + r, c0 + j)]);
+            let read = |r: usize, j: usize| t.element(xs[t.view.index(r0 + r, c0 + j)], c0 + j);
             *out = block_score(bn, bm, uc, ucols, t.reduce, read);
         }
     }
@@ -57,18 +57,9 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
 /// 4 KiB buffer, so taller blocks take fewer units at a time. False when
 /// the kernel does not apply.
 fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
-    let magnitude = tile.criterion == Criterion::Magnitude;
     let (cols, first) = (tile.view.cols(), tile.first_unit);
-    super::simd_rows(tile, bn, 1, out, |rows, offset, out| {
-        arch::column_scores(
-            tile.level,
-            rows,
-            first + offset,
-            cols,
-            tile.reduce,
-            magnitude,
-            out,
-        )
+    super::simd_rows(tile, bn, 1, out, |rows, read, offset, out| {
+        arch::column_scores(tile.level, rows, first + offset, cols, tile.reduce, read, out)
     })
 }
 
@@ -77,15 +68,24 @@ fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
 fn elements(tile: &Tile<'_>, out: &mut [f32]) -> bool {
     // Captured by value: read through a reference, the criterion would be
     // reloaded after every store, and the loop would not vectorise.
-    let magnitude = tile.criterion == Criterion::Magnitude;
-    let read = move |x: f32| if magnitude { x.abs() } else { x };
-    super::simd_rows(tile, 1, 1, out, |rows, _, out| {
-        // Each reduction its own loop, so none tests it per element.
+    let abs = tile.criterion.abs();
+    let magnitude = move |x: f32| if abs { x.abs() } else { x };
+    super::simd_rows(tile, 1, 1, out, |rows, read, _, out| {
+        // Each reduction its own loop, so none tests it per element; the
+        // scaled read its own too (`|x| · s`, as `Read::element`).
         let mut each = inlined(
             #[inline(always)]
-            move |reduce: Reduce| {
-                for (o, &x) in out.iter_mut().zip(rows.xs) {
-                    *o = element_score(reduce, read(x));
+            move |reduce: Reduce| match read.scale {
+                Some(scale) if scale.len() >= out.len() => {
+                    for ((o, &x), &s) in out.iter_mut().zip(rows.xs).zip(scale) {
+                        *o = element_score(reduce, magnitude(x) * s);
+                    }
+                }
+                Some(_) => out.fill(f32::NAN),
+                None => {
+                    for (o, &x) in out.iter_mut().zip(rows.xs) {
+                        *o = element_score(reduce, magnitude(x));
+                    }
                 }
             },
         );
@@ -111,14 +111,13 @@ fn elements(tile: &Tile<'_>, out: &mut [f32]) -> bool {
 /// sums long block rows eight lanes at a time. False when it does not
 /// apply.
 fn wide(tile: &Tile<'_>, bn: usize, bm: usize, out: &mut [f32], long: bool) -> bool {
-    let magnitude = tile.criterion == Criterion::Magnitude;
     let (cols, first) = (tile.view.cols() / bm, tile.first_unit);
     let kernel = if long {
         arch::long_block_scores
     } else {
         arch::wide_block_scores
     };
-    super::simd_rows(tile, bn, bm, out, |rows, offset, out| {
+    super::simd_rows(tile, bn, bm, out, |rows, read, offset, out| {
         kernel(
             tile.level,
             rows,
@@ -126,7 +125,7 @@ fn wide(tile: &Tile<'_>, bn: usize, bm: usize, out: &mut [f32], long: bool) -> b
             first + offset,
             cols,
             tile.reduce,
-            magnitude,
+            read,
             out,
         )
     })
@@ -136,8 +135,7 @@ fn wide(tile: &Tile<'_>, bn: usize, bm: usize, out: &mut [f32], long: bool) -> b
 /// the SIMD kernel shared with N:M groups of four. False when it does not
 /// apply.
 fn quad_blocks(tile: &Tile<'_>, out: &mut [f32]) -> bool {
-    let magnitude = tile.criterion == Criterion::Magnitude;
-    super::simd_rows(tile, 1, 4, out, |rows, _, out| {
-        arch::quad_block_scores(tile.level, rows.xs, tile.reduce, magnitude, out)
+    super::simd_rows(tile, 1, 4, out, |rows, read, _, out| {
+        arch::quad_block_scores(tile.level, rows.xs, tile.reduce, read, out)
     })
 }

@@ -4,7 +4,6 @@
 use crate::arch::all::group::{group_score, least_n};
 use crate::vocab::ext::{Tile, MAX_GROUP};
 use crate::vocab::scores::{Element, VisitElements};
-use crate::vocab::terms::Criterion;
 
 struct Groups<'t, 'o, const M: usize> {
     tile: &'t Tile<'t>,
@@ -22,8 +21,8 @@ impl<const M: usize> VisitElements for Groups<'_, '_, M> {
         let vals = &mut buf[..m];
         for (u, out) in self.out.iter_mut().enumerate() {
             let c0 = (t.first_unit + u) * m;
-            for (v, index) in vals.iter_mut().zip(t.view.run(t.unit_row, c0)) {
-                *v = t.criterion.read(xs[index]);
+            for (c, (v, index)) in (c0..).zip(vals.iter_mut().zip(t.view.run(t.unit_row, c0))) {
+                *v = t.element(xs[index], c);
             }
             if vals.iter().any(|v| v.is_nan()) {
                 // The caller reports the NaN element.
@@ -44,13 +43,12 @@ fn simd_groups(tile: &Tile<'_>, m: usize, out: &mut [f32], keep: Option<&mut [u8
     if !(2..=crate::arch::MAX_SIMD_GROUP).contains(&m) {
         return false;
     }
-    let magnitude = tile.criterion == Criterion::Magnitude;
     let (n, ties) = (tile.prune_per_group, tile.ties);
     let mut keep = keep;
-    super::simd_rows(tile, 1, m, out, |rows, offset, out| {
+    super::simd_rows(tile, 1, m, out, |rows, read, offset, out| {
         let marks = offset * m..(offset + out.len()) * m;
         let keep = keep.as_deref_mut().and_then(|k| k.get_mut(marks));
-        crate::arch::nm_scores(tile.level, rows.xs, m, n, ties, magnitude, out, keep)
+        crate::arch::nm_scores(tile.level, rows.xs, m, n, ties, read, out, keep)
     })
 }
 
@@ -66,8 +64,8 @@ pub(crate) fn group_scores_and_keep(tile: &Tile<'_>, out: &mut [f32], keep: &mut
     let vals = &mut buf[..m];
     for (g, (o, keep)) in out.iter_mut().zip(keep.chunks_exact_mut(m)).enumerate() {
         let c0 = (tile.first_unit + g) * m;
-        for (v, index) in vals.iter_mut().zip(tile.view.run(tile.unit_row, c0)) {
-            *v = tile.scores.read(tile.criterion, index);
+        for (c, (v, index)) in (c0..).zip(vals.iter_mut().zip(tile.view.run(tile.unit_row, c0))) {
+            *v = tile.value_at(index, c);
         }
         let marks = least_n(vals, tile.prune_per_group, tile.ties);
         for (j, k) in keep.iter_mut().enumerate() {

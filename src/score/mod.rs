@@ -19,7 +19,7 @@ pub(crate) use nan::first_nan;
 use crate::arch::all::inlined;
 use crate::arch::Level;
 use crate::vocab::ext::{Tile, UnitScoresFn};
-use crate::vocab::scores::{typed, Element, Scores};
+use crate::vocab::scores::{typed, Element, Read, Scores};
 
 /// Units a kernel scores per call: big enough to amortise the call and the
 /// SIMD dispatch, small enough for fixed stack buffers.
@@ -51,21 +51,25 @@ pub(crate) const fn group_scores_for<const M: usize>() -> UnitScoresFn {
 /// contiguous view). `f32` scores are borrowed in place, row stride the
 /// view's columns; halves are widened at `tile.level` into a 4 KiB buffer
 /// a part of the tile at a time, row stride the part's width, so larger
-/// units take fewer units a part. `kernel(rows, offset, out)` scores units
-/// `offset..offset + out.len()` of the tile. False when a run is out of
-/// range or the kernel declines (the caller then runs the scalar kernel).
+/// units take fewer units a part. `kernel(rows, read, offset, out)`
+/// scores units `offset..offset + out.len()` of the tile, `read` the
+/// tile's read with its scale (Wanda) aligned with the rows: row offset
+/// `k` is input feature `first column + k` (a contiguous view's columns
+/// are its input features). False when a run is out of range or the
+/// kernel declines (the caller then runs the scalar kernel).
 pub(crate) fn simd_rows(
     tile: &Tile<'_>,
     rows: usize,
     width: usize,
     out: &mut [f32],
-    mut kernel: impl FnMut(crate::arch::Rows<'_>, usize, &mut [f32]) -> bool,
+    mut kernel: impl FnMut(crate::arch::Rows<'_>, Read<'_>, usize, &mut [f32]) -> bool,
 ) -> bool {
     let cols = tile.view.cols();
     let start = tile.unit_row * rows * cols + tile.first_unit * width;
     if rows == 0 || width == 0 || tile.level == Level::Scalar || !tile.view.is_contiguous() {
         return false;
     }
+    let read = tile.read().from(tile.first_unit * width);
     if let Scores::F32(s) = tile.scores {
         let len = (rows - 1) * cols + out.len() * width;
         let Some(xs) = s.get(start..start + len) else {
@@ -76,7 +80,7 @@ pub(crate) fn simd_rows(
             stride: cols,
             rows,
         };
-        return kernel(rows, 0, out);
+        return kernel(rows, read, 0, out);
     }
     let mut buf = [0.0f32; 4 * TILE];
     let step = buf.len() / (rows * width);
@@ -98,6 +102,7 @@ pub(crate) fn simd_rows(
                 stride: run,
                 rows,
             },
+            read.from(offset * width),
             offset,
             part,
         ) {

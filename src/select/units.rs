@@ -38,6 +38,7 @@ impl<'a> Units<'a> {
                 prune_per_group: kernels.pruned_per_group(),
                 reduce: scoring.reduce,
                 criterion: scoring.criterion,
+                input_scale: layer.input_scale,
                 ties: scoring.ties,
                 level: scoring.level,
                 unit_row: 0,
@@ -266,8 +267,9 @@ impl<'a> Units<'a> {
     fn nan_cause(&self, unit: usize) -> ErrorKind {
         let (r0, c0) = self.origin(unit);
         for r in r0..r0 + self.grid.unit_rows {
-            for index in self.tile.view.run(r, c0).take(self.grid.unit_cols) {
-                if self.tile.scores.read(self.tile.criterion, index).is_nan() {
+            let run = self.tile.view.run(r, c0).take(self.grid.unit_cols);
+            for (c, index) in (c0..).zip(run) {
+                if self.tile.value_at(index, c).is_nan() {
                     return ErrorKind::NanScore { index };
                 }
             }

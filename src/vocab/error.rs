@@ -273,6 +273,33 @@ pub enum ErrorKind {
         /// Row of the matrix.
         row: usize,
     },
+    /// [`Criterion::Wanda`](crate::Criterion::Wanda) needs the layer's
+    /// input scale, and it has none.
+    InputScaleMissing,
+    /// The layer lends an input scale, but the criterion uses none.
+    InputScaleUnused {
+        /// The criterion of the options.
+        criterion: crate::Criterion,
+    },
+    /// The input scale does not have one value per input feature.
+    InputScaleLength {
+        /// Input features of the layer's view (input channels of a conv).
+        expected: usize,
+        /// Values given.
+        got: usize,
+    },
+    /// An input scale value is NaN, infinite or negative.
+    InputScaleValue {
+        /// Input feature.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+    /// A layer has a target of its own under global scope, where one
+    /// threshold serves every layer.
+    LayerTargetInGlobalScope,
+    /// Row scope with inclusive ties: each row prunes exactly its `k`.
+    RowScopeTies,
 }
 
 impl Error {
@@ -424,6 +451,27 @@ impl fmt::Display for Error {
             ErrorKind::BitmaskPadding { row } => {
                 write!(f, "row {row}: bitmask bit set past the last column")
             }
+            ErrorKind::InputScaleMissing => f.write_str(
+                "criterion wanda needs the layer's input scale (the L2 norm of each input feature over calibration tokens)",
+            ),
+            ErrorKind::InputScaleUnused { criterion } => write!(
+                f,
+                "the layer has an input scale, but criterion {criterion} uses none (criterion wanda does)"
+            ),
+            ErrorKind::InputScaleLength { expected, got } => write!(
+                f,
+                "input scale has {got} values, the layer has {expected} input features"
+            ),
+            ErrorKind::InputScaleValue { index, value } => write!(
+                f,
+                "input scale of input feature {index} is {value}; it must be finite and >= 0"
+            ),
+            ErrorKind::LayerTargetInGlobalScope => f.write_str(
+                "the layer has a target_sparsity of its own, which needs local or row scope (global scope has one threshold for all)",
+            ),
+            ErrorKind::RowScopeTies => f.write_str(
+                "row scope prunes exactly k units per row: it needs exact ties, not inclusive (INC has no row scope)",
+            ),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! `pattern/`.
 
 use crate::vocab::error::{Error, ErrorKind};
-use crate::vocab::scores::Scores;
+use crate::vocab::scores::{typed, Element, Read, Scores};
 use crate::vocab::shape::View;
 use crate::vocab::terms::{Criterion, Level, Reduce, Ties};
 
@@ -139,6 +139,9 @@ pub struct Tile<'a> {
     pub reduce: Reduce,
     /// How element scores are read.
     pub criterion: Criterion,
+    /// The layer's per-input-feature scale (the Wanda criterion), indexed
+    /// by input feature: view column `c` is input `c % view.inner()`.
+    pub input_scale: Option<&'a [f32]>,
     /// Tie rule (N:M least-N marking depends on it).
     pub ties: Ties,
     /// The instruction-set level built-in kernels run at.
@@ -149,13 +152,38 @@ pub struct Tile<'a> {
     pub first_unit: usize,
 }
 
-impl Tile<'_> {
-    /// The element score at view position `(r, c)`, read by the criterion.
-    /// Never NaN: every score is checked before any kernel runs. See the
-    /// [`Tile`] example.
+impl<'a> Tile<'a> {
+    /// The element score at view position `(r, c)`, read by the criterion
+    /// (`|w| · s[input]` for Wanda). Never NaN: every score is checked
+    /// before any kernel runs. See the [`Tile`] example.
     #[inline]
     pub fn value(&self, r: usize, c: usize) -> f32 {
-        self.scores.read(self.criterion, self.view.index(r, c))
+        self.value_at(self.view.index(r, c), c)
+    }
+
+    /// The score of flat element `index`, which sits at view column `c`.
+    #[inline]
+    pub(crate) fn value_at(&self, index: usize, c: usize) -> f32 {
+        typed!(self.scores, s => self.element(s[index], c))
+    }
+
+    /// The score of value `x`, which sits at view column `c`.
+    #[inline(always)]
+    pub(crate) fn element<E: Element>(&self, x: E, c: usize) -> f32 {
+        let inner = self.view.inner();
+        let input = if c < inner { c } else { c % inner };
+        self.read().element(x.widen(), input)
+    }
+
+    /// How kernels read this tile's values: the scale indexed by input
+    /// feature (a kernel on contiguous rows takes it [`from`](Read::from)
+    /// its first column).
+    #[inline(always)]
+    pub(crate) fn read(&self) -> Read<'a> {
+        Read {
+            abs: self.criterion.abs(),
+            scale: self.input_scale,
+        }
     }
 }
 

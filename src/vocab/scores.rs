@@ -30,6 +30,50 @@ pub trait Element: Copy + sealed::Sealed + 'static {
     fn is_nan(self) -> bool;
 }
 
+/// How a kernel reads element scores from a run of values.
+///
+/// `scale`, when given, is aligned with the run's rows: the value at
+/// offset `k` of any row of the run (`xs[r * stride + k]`) is scaled by
+/// `scale[k]`. The score is `|x| · scale[k]` (with `abs`) or `x ·
+/// scale[k]`: one `f32` multiply, correctly rounded on every level, so
+/// every level gives the same bits. `|x · s| = |x| · s` for `s >= 0`, so
+/// a kernel may take the magnitude before or after scaling.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Read<'a> {
+    /// Take `|x|` (the magnitude and Wanda criteria).
+    pub abs: bool,
+    /// Per-offset scale (Wanda), aligned with the run.
+    pub scale: Option<&'a [f32]>,
+}
+
+impl<'a> Read<'a> {
+    /// `|x|` or `x`, unscaled.
+    pub(crate) const fn plain(abs: bool) -> Self {
+        Read { abs, scale: None }
+    }
+
+    /// The same read for a run starting `offset` values further on.
+    #[inline(always)]
+    pub(crate) fn from(self, offset: usize) -> Self {
+        Read {
+            abs: self.abs,
+            scale: self.scale.map(|s| s.get(offset..).unwrap_or(&[])),
+        }
+    }
+
+    /// The score of value `x` at offset `k` of its row. A scale too short
+    /// for `k` (never, once lengths are checked) reads as NaN, so the
+    /// caller's NaN check reports it rather than a wrong score.
+    #[inline(always)]
+    pub(crate) fn element(self, x: f32, k: usize) -> f32 {
+        let x = if self.abs { x.abs() } else { x };
+        match self.scale {
+            Some(s) => x * s.get(k).copied().unwrap_or(f32::NAN),
+            None => x,
+        }
+    }
+}
+
 /// Runs `$body` with `$s` bound to the typed slice of a [`Scores`]: the
 /// one list of element types every generic kernel is instantiated from.
 macro_rules! typed {
@@ -184,13 +228,17 @@ impl<'a> From<&'a [bf16]> for Scores<'a> {
     }
 }
 
-/// One layer: its scores (or weights) and its shape.
+/// One layer: its scores (or weights) and its shape; for the Wanda
+/// criterion its input scale, and under local or row scope optionally a
+/// target of its own.
 ///
 /// ```
 /// use prunemask::{Layer, Shape};
 /// let w = vec![0.0f32; 16 * 8];
-/// let layer = Layer::new(&w[..], Shape::matrix(16, 8));
+/// let norms = [1.0f32; 8]; // ‖X_j‖₂ of the 8 input features
+/// let layer = Layer::new(&w[..], Shape::matrix(16, 8)).input_scale(&norms).target_sparsity(0.6);
 /// assert_eq!(layer.shape, Shape::matrix(16, 8));
+/// assert_eq!(layer.target_sparsity, Some(0.6));
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Layer<'a> {
@@ -198,6 +246,17 @@ pub struct Layer<'a> {
     pub scores: Scores<'a>,
     /// The tensor's shape.
     pub shape: Shape,
+    /// Wanda's scale, one per input feature of the layer's view
+    /// ([`View::inner`]: the in features of a linear weight, the input
+    /// channels of a conv weight): `‖X_j‖₂` over calibration tokens. The
+    /// score of weight `w` of input `j` is `|w| · input_scale[j]`
+    /// ([`Criterion::Wanda`], which needs it; other criteria refuse it).
+    pub input_scale: Option<&'a [f32]>,
+    /// This layer's own target sparsity, in place of
+    /// [`Options::target_sparsity`](crate::Options::target_sparsity), under
+    /// local and row scope (layer budgets such as OWL's); global scope
+    /// refuses it, as one threshold cannot serve two targets.
+    pub target_sparsity: Option<f64>,
 }
 
 impl<'a> Layer<'a> {
@@ -213,6 +272,60 @@ impl<'a> Layer<'a> {
         Layer {
             scores: scores.into(),
             shape,
+            input_scale: None,
+            target_sparsity: None,
+        }
+    }
+
+    /// Lends the layer's per-input-feature scale (Wanda's `‖X_j‖₂`); see
+    /// [`Layer::input_scale`](Layer#structfield.input_scale).
+    ///
+    /// ```
+    /// use prunemask::{Layer, Shape};
+    /// let (w, s) = ([1.0f32; 6], [0.5f32, 2.0, 1.0]);
+    /// let layer = Layer::new(&w[..], Shape::matrix(2, 3)).input_scale(&s);
+    /// assert_eq!(layer.input_scale, Some(&s[..]));
+    /// ```
+    pub fn input_scale(mut self, scale: &'a [f32]) -> Self {
+        self.input_scale = Some(scale);
+        self
+    }
+
+    /// Sets the layer's own target sparsity (local and row scope); see
+    /// [`Layer::target_sparsity`](Layer#structfield.target_sparsity).
+    ///
+    /// ```
+    /// use prunemask::{Layer, Shape};
+    /// let w = [1.0f32; 4];
+    /// assert_eq!(Layer::new(&w[..], Shape::matrix(2, 2)).target_sparsity(0.25).target_sparsity, Some(0.25));
+    /// ```
+    pub fn target_sparsity(mut self, ratio: f64) -> Self {
+        self.target_sparsity = Some(ratio);
+        self
+    }
+
+    /// Checks the input scale against the criterion and the view: present
+    /// exactly when the criterion scales, one finite value `>= 0` per
+    /// input feature.
+    pub(crate) fn check_scale(
+        &self,
+        index: usize,
+        criterion: Criterion,
+        view: &View,
+    ) -> Result<(), Error> {
+        let fail = |kind| Err(Error::in_layer(index, kind));
+        match (criterion.scaled(), self.input_scale) {
+            (false, None) => Ok(()),
+            (false, Some(_)) => fail(ErrorKind::InputScaleUnused { criterion }),
+            (true, None) => fail(ErrorKind::InputScaleMissing),
+            (true, Some(s)) if s.len() != view.inner() => fail(ErrorKind::InputScaleLength {
+                expected: view.inner(),
+                got: s.len(),
+            }),
+            (true, Some(s)) => match s.iter().position(|x| !(x.is_finite() && *x >= 0.0)) {
+                Some(i) => fail(ErrorKind::InputScaleValue { index: i, value: s[i] }),
+                None => Ok(()),
+            },
         }
     }
 

@@ -258,6 +258,18 @@ impl View {
         self.inner
     }
 
+    /// The input feature (view column modulo [`inner`](Self::inner)) of
+    /// each flat element of the tensor, in flat order: what a
+    /// per-input-feature scale is indexed by.
+    pub(crate) fn inputs(&self) -> Inputs {
+        Inputs {
+            step: self.step,
+            inner: self.inner,
+            count: 0,
+            input: 0,
+        }
+    }
+
     /// True for a matrix (and a 1x1 conv): view rows are contiguous.
     pub(crate) fn is_contiguous(&self) -> bool {
         self.row == self.cols && self.step == 1
@@ -333,6 +345,35 @@ impl Iterator for Run {
             self.next = self.row_base + self.k * self.kernel;
         } else {
             self.next += self.step;
+        }
+        Some(out)
+    }
+}
+
+/// The input feature of each flat element in order; see [`View::inputs`].
+/// Flat element `i` is input `(i / step) % inner`, counted without a
+/// division.
+#[derive(Clone, Debug)]
+pub(crate) struct Inputs {
+    step: usize,
+    inner: usize,
+    count: usize,
+    input: usize,
+}
+
+impl Iterator for Inputs {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        let out = self.input;
+        self.count += 1;
+        if self.count >= self.step {
+            self.count = 0;
+            self.input += 1;
+            if self.input >= self.inner {
+                self.input = 0;
+            }
         }
         Some(out)
     }

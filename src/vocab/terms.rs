@@ -94,6 +94,7 @@ named!(Ties, "ties", [Ties::Exact => "exact", Ties::Inclusive => "inclusive"]);
 /// use prunemask::Criterion;
 /// assert_eq!("magnitude".parse::<Criterion>().unwrap(), Criterion::Magnitude);
 /// assert_eq!(Criterion::Scores.to_string(), "scores");
+/// assert_eq!("wanda".parse::<Criterion>().unwrap(), Criterion::Wanda);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Criterion {
@@ -102,18 +103,41 @@ pub enum Criterion {
     Scores,
     /// `|w|`: the slices hold weights, ranked by magnitude (taken on the fly).
     Magnitude,
+    /// Wanda (Sun et al., 2023, "A Simple and Effective Pruning Approach
+    /// for Large Language Models"): `|w_ij| · s_j`, the slices hold
+    /// weights and each layer lends `s`, the L2 norm `‖X_j‖₂` of input
+    /// feature `j` over calibration tokens
+    /// ([`Layer::input_scale`](crate::Layer::input_scale); for a conv
+    /// weight, one per input channel). Taken on the fly, one `f32`
+    /// multiply per element, nothing copied. Wanda compares within each
+    /// output row: use it with [`Scope::Row`](crate::Scope::Row) (N:M
+    /// groups lie within a row already).
+    Wanda,
 }
 
-named!(Criterion, "criterion", [Criterion::Scores => "scores", Criterion::Magnitude => "magnitude"]);
+named!(Criterion, "criterion", [Criterion::Scores => "scores", Criterion::Magnitude => "magnitude", Criterion::Wanda => "wanda"]);
 
 impl Criterion {
-    /// One element's score.
+    /// One element's score before any scale: `|x|` for magnitude and
+    /// Wanda, `x` for scores.
     #[inline(always)]
     pub(crate) fn read<E: Element>(self, x: E) -> f32 {
-        match self {
-            Criterion::Magnitude => x.widen().abs(),
-            Criterion::Scores => x.widen(),
+        if self.abs() {
+            x.widen().abs()
+        } else {
+            x.widen()
         }
+    }
+
+    /// Whether the score takes the magnitude of the value.
+    #[inline(always)]
+    pub(crate) fn abs(self) -> bool {
+        self != Criterion::Scores
+    }
+
+    /// Whether each layer must lend a per-input-feature scale.
+    pub(crate) fn scaled(self) -> bool {
+        self == Criterion::Wanda
     }
 }
 

@@ -1,9 +1,10 @@
 //! Blocks two or more wide: one lane per block (power-of-two widths up to
 //! 16), or one block at a time with eight-lane row sums.
 
-use super::{magnitude_of, Job, Lane, Lanes};
+use super::{read_eight, read_vector, Job, Lane, Lanes};
 use crate::arch::all::block::Value;
 use crate::arch::all::inlined;
+use crate::vocab::scores::Read;
 use crate::arch::all::sum::{contiguous_sum, row_sum, sequential_end, vertical_sum, Sum};
 use crate::vocab::terms::Reduce;
 
@@ -72,12 +73,9 @@ impl Wide<'_> {
                     // In range (the caller checks): NaN only to stay total.
                     let mut v = [nan; B];
                     if let Some(run) = xs.get(start..start + B * L::LANES) {
-                        for (v, c) in v.iter_mut().zip(L::chunks(run).0) {
-                            *v = if self.0.magnitude {
-                                l.abs(l.load(c))
-                            } else {
-                                l.load(c)
-                            };
+                        let k = i * L::LANES * B;
+                        for (j, (v, c)) in v.iter_mut().zip(L::chunks(run).0).enumerate() {
+                            *v = read_vector(l, self.0.read, l.load(c), k + j * L::LANES);
                         }
                     }
                     deinterleave(l, v)
@@ -132,7 +130,7 @@ impl Job for Long<'_> {
     #[inline(always)]
     fn run<L: Lanes>(mut self, l: L) {
         let crate::arch::Rows { xs, stride, rows } = self.0.rows;
-        let (width, magnitude, reduce) = (self.0.width, self.0.magnitude, self.0.reduce);
+        let (width, read, reduce) = (self.0.width, self.0.read, self.0.reduce);
         if width < 8 || reduce == Reduce::Max {
             self.0.scalar_from(0);
             return;
@@ -143,7 +141,7 @@ impl Job for Long<'_> {
                 |r: usize| {
                     let start = r * stride + u * width;
                     let run = xs.get(start..start + width).unwrap_or(&[f32::NAN]);
-                    reduce.finish(long_sum(l, run, magnitude, reduce), width)
+                    reduce.finish(long_sum(l, run, read.from(u * width), reduce), width)
                 },
             );
             let total = vertical_sum(rows, self.0.first + u, self.0.cols, 0.0, row);
@@ -180,24 +178,20 @@ impl<L: Lanes> Value for Eight<L> {
 /// `row_sum` over the whole chunks of eight, here one vector per chunk;
 /// then the tail from 0.0, then lanes 0..8 onto it.
 #[inline(always)]
-fn long_sum<L: Lanes>(l: L, xs: &[f32], magnitude: bool, reduce: Reduce) -> f32 {
+fn long_sum<L: Lanes>(l: L, xs: &[f32], read: Read<'_>, reduce: Reduce) -> f32 {
     let (chunks, tail) = xs.as_chunks::<8>();
     let zero = l.splat8(0.0);
     let chunk = inlined(
         #[inline(always)]
         |v: usize| {
-            let mut x = chunks.get(v).map_or(zero, |c| l.load8(c));
-            if magnitude {
-                x = l.abs8(x);
-            }
-            reduce.term(Eight(l, x))
+            let x = chunks.get(v).map_or(zero, |c| l.load8(c));
+            reduce.term(Eight(l, read_eight(l, read, x, 8 * v)))
         },
     );
     let lanes = row_sum(chunks.len(), Eight(l, zero), chunk).1;
     let mut acc = 0.0f32;
-    for &x in tail {
-        let x = magnitude_of(x, magnitude);
-        acc += reduce.term(x);
+    for (t, &x) in tail.iter().enumerate() {
+        acc += reduce.term(read.element(x, 8 * chunks.len() + t));
     }
     for lane in l.store8(lanes) {
         acc += lane;

@@ -1,6 +1,6 @@
 //! `rows x 1` blocks: one lane per block column.
 
-use super::{Job, Lane, Lanes};
+use super::{read_vector, Job, Lane, Lanes};
 use crate::arch::all::inlined;
 use crate::arch::all::sum::{sequential_end, vertical_sum};
 use crate::vocab::terms::Reduce;
@@ -48,11 +48,7 @@ impl Columns<'_> {
                         .get(start..start + L::LANES)
                         .and_then(|s| L::chunks(s).0.first());
                     let x = chunk.map_or(l.splat(f32::NAN), |c| l.load(c));
-                    if self.0.magnitude {
-                        l.abs(x)
-                    } else {
-                        x
-                    }
+                    read_vector(l, self.0.read, x, i * L::LANES)
                 },
             );
             *out = l.store(match self.0.reduce {

@@ -1,8 +1,9 @@
 //! N:M groups of 2 to 32 (not 4), transposed through a small buffer.
 
-use super::{divide, magnitude_of, Job, Lane, Lanes};
+use super::{divide, Job, Lane, Lanes};
 use crate::arch::all::group::{group_score, least_n};
 use crate::arch::all::inlined;
+use crate::vocab::scores::Read;
 use crate::arch::all::sum::contiguous_sum;
 use crate::vocab::terms::Ties;
 
@@ -12,7 +13,8 @@ pub(crate) struct Groups<'a> {
     pub m: usize,
     pub n: f32,
     pub exact: bool,
-    pub magnitude: bool,
+    /// How the values are read (a scale aligned with `xs`).
+    pub read: Read<'a>,
     pub out: &'a mut [f32],
     /// If given, 1 per element outside its group's least N, 0 inside
     /// (`m * out.len()` bytes).
@@ -64,9 +66,26 @@ impl Groups<'_> {
             .zip(self.xs.chunks_exact(m * L::LANES))
             .enumerate()
         {
+            // Scaled on the way in (`|x| · s` is `|x · s|`: the magnitude
+            // below gives the scalar read's bits).
+            let base = b * m * L::LANES;
             for (g, group) in xs.chunks_exact(m).enumerate() {
-                for (row, &x) in t.iter_mut().zip(group) {
-                    row[g] = x;
+                match self.read.scale.and_then(|s| s.get(base + g * m..base + g * m + m)) {
+                    Some(scale) => {
+                        for ((row, &x), &s) in t.iter_mut().zip(group).zip(scale) {
+                            row[g] = x * s;
+                        }
+                    }
+                    None if self.read.scale.is_some() => {
+                        for row in t.iter_mut() {
+                            row[g] = f32::NAN;
+                        }
+                    }
+                    None => {
+                        for (row, &x) in t.iter_mut().zip(group) {
+                            row[g] = x;
+                        }
+                    }
                 }
             }
             let load = inlined(
@@ -76,7 +95,7 @@ impl Groups<'_> {
                         .0
                         .first()
                         .map_or(zero, |c| l.load(c));
-                    if self.magnitude {
+                    if self.read.abs {
                         l.abs(x)
                     } else {
                         x
@@ -133,7 +152,7 @@ impl Groups<'_> {
             let keep = keep
                 .as_deref_mut()
                 .and_then(|k| k.get_mut(m * g..m * g + m));
-            *o = scalar_group(xs, self.n as usize, self.exact, self.magnitude, keep);
+            *o = scalar_group(xs, self.n as usize, self.exact, self.read.from(m * g), keep);
         }
     }
 }
@@ -144,13 +163,13 @@ pub(super) fn scalar_group(
     xs: &[f32],
     n: usize,
     exact: bool,
-    magnitude: bool,
+    read: Read<'_>,
     keep: Option<&mut [u8]>,
 ) -> f32 {
     let mut buf = [0.0f32; crate::arch::MAX_SIMD_GROUP];
     let vals = &mut buf[..xs.len().min(crate::arch::MAX_SIMD_GROUP)];
-    for (v, &x) in vals.iter_mut().zip(xs) {
-        *v = magnitude_of(x, magnitude);
+    for (k, (v, &x)) in vals.iter_mut().zip(xs).enumerate() {
+        *v = read.element(x, k);
     }
     let ties = if exact { Ties::Exact } else { Ties::Inclusive };
     let marks = least_n(vals, n, ties);

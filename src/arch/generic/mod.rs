@@ -17,6 +17,7 @@ mod range;
 
 use crate::arch::all::block::{block_score, Value};
 use crate::arch::all::inlined;
+use crate::vocab::scores::Read;
 use crate::arch::all::sum::Sum;
 pub(crate) use blocks::{Long, Wide};
 pub(crate) use columns::Columns;
@@ -114,13 +115,37 @@ fn divide<L: Lanes>(l: L, x: L::V, n: usize) -> L::V {
     }
 }
 
-/// `|x|` for the magnitude criterion, `x` for scores as given.
+/// [`Read::element`] on a vector: `x` holds the values at offsets
+/// `k..k + LANES` of a row of the run. The same operations in the same
+/// order as the scalar read (`|x|`, then one multiply), so the same bits.
 #[inline(always)]
-fn magnitude_of(x: f32, magnitude: bool) -> f32 {
-    if magnitude {
-        x.abs()
-    } else {
-        x
+fn read_vector<L: Lanes>(l: L, read: Read<'_>, x: L::V, k: usize) -> L::V {
+    let x = if read.abs { l.abs(x) } else { x };
+    match read.scale {
+        Some(s) => {
+            let scale = s
+                .get(k..k + L::LANES)
+                .and_then(|c| L::chunks(c).0.first())
+                .map_or(l.splat(f32::NAN), |c| l.load(c));
+            l.mul(x, scale)
+        }
+        None => x,
+    }
+}
+
+/// [`read_vector`] on eight lanes.
+#[inline(always)]
+fn read_eight<L: Lanes>(l: L, read: Read<'_>, x: L::E, k: usize) -> L::E {
+    let x = if read.abs { l.abs8(x) } else { x };
+    match read.scale {
+        Some(s) => {
+            let scale = s
+                .get(k..k + 8)
+                .and_then(|c| c.first_chunk::<8>())
+                .map_or(l.splat8(f32::NAN), |c| l.load8(c));
+            l.mul8(x, scale)
+        }
+        None => x,
     }
 }
 
@@ -167,16 +192,16 @@ impl crate::arch::BlockRows<'_> {
     fn scalar_from(&mut self, from: usize) {
         let crate::arch::Rows { xs, stride, rows } = self.rows;
         let (width, first, cols) = (self.width, self.first, self.cols);
-        let (reduce, magnitude) = (self.reduce, self.magnitude);
+        let (reduce, read) = (self.reduce, self.read);
         for (u, o) in self.out.iter_mut().enumerate().skip(from) {
-            let read = inlined(
+            let value = inlined(
                 #[inline(always)]
                 |r: usize, j: usize| {
                     let x = xs.get(r * stride + u * width + j).copied();
-                    magnitude_of(x.unwrap_or(f32::NAN), magnitude)
+                    read.element(x.unwrap_or(f32::NAN), u * width + j)
                 },
             );
-            *o = block_score(rows, width, first + u, cols, reduce, read);
+            *o = block_score(rows, width, first + u, cols, reduce, value);
         }
     }
 }

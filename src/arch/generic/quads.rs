@@ -2,9 +2,10 @@
 //! registers.
 
 use super::groups::scalar_group;
-use super::{divide, magnitude_of, spread_bits, Job, Lane, Lanes};
+use super::{divide, read_vector, spread_bits, Job, Lane, Lanes};
 use crate::arch::all::block::block_score;
 use crate::arch::all::inlined;
+use crate::vocab::scores::Read;
 use crate::arch::all::sum::Sum;
 use crate::arch::Quad;
 use crate::vocab::terms::Reduce;
@@ -13,7 +14,8 @@ use crate::vocab::terms::Reduce;
 pub(crate) struct Quads<'a> {
     pub xs: &'a [f32],
     pub quad: Quad,
-    pub magnitude: bool,
+    /// How the values are read (a scale aligned with `xs`).
+    pub read: Read<'a>,
     pub out: &'a mut [f32],
     /// If given (groups only), 1 per element outside its group's least N,
     /// 0 inside (`4 * out.len()` bytes).
@@ -34,16 +36,11 @@ impl Job for Quads<'_> {
         let block = 4 * L::LANES;
         let mut done = 0;
         for (b, (xs, out)) in chunks.chunks_exact(4).zip(outs.iter_mut()).enumerate() {
-            let mut x = [
-                l.load(&xs[0]),
-                l.load(&xs[1]),
-                l.load(&xs[2]),
-                l.load(&xs[3]),
-            ];
-            if self.magnitude {
-                x = [l.abs(x[0]), l.abs(x[1]), l.abs(x[2]), l.abs(x[3])];
-            }
-            let e = l.transpose4(x);
+            let x = inlined(
+                #[inline(always)]
+                |i: usize| read_vector(l, self.read, l.load(&xs[i]), (4 * b + i) * L::LANES),
+            );
+            let e = l.transpose4([x(0), x(1), x(2), x(3)]);
             // A run holding a NaN gives NaN, as the scalar kernels.
             let nan = l.or(
                 l.or(l.is_nan(e[0]), l.is_nan(e[1])),
@@ -121,13 +118,14 @@ impl Job for Quads<'_> {
                     let keep = keep
                         .as_deref_mut()
                         .and_then(|k| k.get_mut(4 * g..4 * g + 4));
-                    scalar_group(xs, n as usize, exact, self.magnitude, keep)
+                    scalar_group(xs, n as usize, exact, self.read.from(4 * g), keep)
                 }
                 // One block row: its score does not depend on the block's
                 // column (the column order only matters across rows).
                 Quad::Block(reduce) => {
-                    let read = |_: usize, j: usize| magnitude_of(xs[j], self.magnitude);
-                    block_score(1, 4, 0, 1, reduce, read)
+                    let read = self.read.from(4 * g);
+                    let value = |_: usize, j: usize| read.element(xs[j], j);
+                    block_score(1, 4, 0, 1, reduce, value)
                 }
             };
         }

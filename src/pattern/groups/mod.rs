@@ -129,8 +129,8 @@ impl Kind for Groups {
     fn pruned_elements(&self, tile: &Tile<'_>, (r, c0): (usize, usize)) -> u64 {
         let m = tile.unit_cols.min(MAX_GROUP);
         let mut buf = [0.0f32; MAX_GROUP];
-        for (v, index) in buf[..m].iter_mut().zip(tile.view.run(r, c0)) {
-            *v = tile.scores.read(tile.criterion, index);
+        for (c, (v, index)) in (c0..).zip(buf[..m].iter_mut().zip(tile.view.run(r, c0))) {
+            *v = tile.value_at(index, c);
         }
         least_n(&buf[..m], tile.prune_per_group, tile.ties).count_ones() as u64
     }
