@@ -30,8 +30,11 @@ fn score() -> impl Strategy<Value = f32> {
 struct Case {
     shapes: Vec<Shape>,
     data: Vec<Vec<f32>>,
+    /// Each layer's input scale, used under the Wanda criterion.
+    scales: Vec<Vec<f32>>,
     pattern: &'static str,
-    opts: (f64, bool, bool, bool, bool, u8),
+    /// Target, inclusive, seed cap, scope, criterion, reduction.
+    opts: (f64, bool, bool, u8, u8, u8),
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -78,9 +81,9 @@ fn case() -> impl Strategy<Value = Case> {
             0.0f64..=0.5,
             any::<bool>(),
             any::<bool>(),
-            any::<bool>(),
-            any::<bool>(),
             0u8..3,
+            0u8..3,
+            0u8..4,
         ),
     )
         .prop_flat_map(|(shapes, pattern, opts)| {
@@ -88,21 +91,39 @@ fn case() -> impl Strategy<Value = Case> {
                 .iter()
                 .map(|s| proptest::collection::vec(score(), s.elements().unwrap()))
                 .collect::<Vec<_>>();
-            (Just(shapes), data, Just(pattern), Just(opts))
+            let scales = shapes
+                .iter()
+                .map(|s| proptest::collection::vec(scale(), s.view().unwrap().inner()))
+                .collect::<Vec<_>>();
+            (Just(shapes), data, scales, Just(pattern), Just(opts))
         })
-        .prop_map(|(shapes, data, pattern, opts)| Case {
+        .prop_map(|(shapes, data, scales, pattern, opts)| Case {
             shapes,
             data,
+            scales,
             pattern,
             opts,
         })
 }
 
+/// Wanda scales: `‖X_j‖₂` is finite and `>= 0`; zeros, tiny and huge
+/// ones (products that overflow to infinity) included.
+fn scale() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        6 => (0u8..9).prop_map(|i| i as f32 * 0.375),
+        4 => 0.0f32..1e4,
+        1 => Just(0.0f32),
+        1 => Just(f32::MIN_POSITIVE / 8.0),
+        1 => Just(3e38f32),
+    ]
+}
+
 fn options(c: &Case) -> Options {
-    let (s, local, inclusive, seed, magnitude, reduce) = c.opts;
+    let (s, inclusive, seed, scope, criterion, reduce) = c.opts;
+    let scope = [Scope::Global, Scope::Local, Scope::Row][scope as usize];
     Options::new(Pattern::parse(c.pattern).unwrap(), s)
-        .scope(if local { Scope::Local } else { Scope::Global })
-        .ties(if inclusive {
+        .scope(scope)
+        .ties(if inclusive && scope != Scope::Row {
             Ties::Inclusive
         } else {
             Ties::Exact
@@ -113,11 +134,7 @@ fn options(c: &Case) -> Options {
             CapMode::Redistribute
         })
         .max_sparsity_ratio_per_op(0.9)
-        .criterion(if magnitude {
-            Criterion::Magnitude
-        } else {
-            Criterion::Scores
-        })
+        .criterion([Criterion::Scores, Criterion::Magnitude, Criterion::Wanda][criterion as usize])
         .reduce([Reduce::Mean, Reduce::Sum, Reduce::L2, Reduce::Max][reduce as usize])
 }
 
@@ -127,12 +144,16 @@ fn run<T: Copy>(c: &Case, level: Level, data: &[Vec<T>]) -> Outcome
 where
     for<'a> &'a [T]: Into<prunemask::Scores<'a>>,
 {
+    let opts = options(c);
     let layers: Vec<Layer<'_>> = data
         .iter()
         .zip(&c.shapes)
-        .map(|(d, &s)| Layer::new(&d[..], s))
+        .zip(&c.scales)
+        .map(|((d, &s), scale)| match opts.criterion {
+            Criterion::Wanda => Layer::new(&d[..], s).input_scale(scale),
+            _ => Layer::new(&d[..], s),
+        })
         .collect();
-    let opts = options(c);
     let mut pruner = Pruner::new().level(level);
     let mut masks: Vec<Vec<u8>> = data.iter().map(|d| vec![7u8; d.len()]).collect();
     let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();

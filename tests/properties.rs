@@ -129,8 +129,26 @@ fn layers(max_layers: usize) -> impl Strategy<Value = Layers> {
     any::<bool>().prop_flat_map(move |general| layers_with(max_layers, general))
 }
 
-fn as_layers(ls: &Layers) -> Vec<Layer<'_>> {
-    ls.iter().map(|(s, v)| Layer::new(&v[..], *s)).collect()
+/// The layers, each lending [`test_scale`] for the Wanda criterion.
+fn layers_for<'a>(ls: &'a Layers, opts: &Options) -> Vec<Layer<'a>> {
+    ls.iter()
+        .map(|(s, v)| with_scale(Layer::new(&v[..], *s), opts))
+        .collect()
+}
+
+/// The layer lending [`test_scale`] if the criterion is Wanda.
+fn with_scale<'a>(layer: Layer<'a>, opts: &Options) -> Layer<'a> {
+    if opts.criterion != Criterion::Wanda {
+        return layer;
+    }
+    let inner = dims(&layer.shape).2;
+    let scale: Vec<f32> = (0..inner).map(test_scale).collect();
+    layer.input_scale(Vec::leak(scale))
+}
+
+/// The Wanda scale of input `j` in these tests: unequal, some below 1.
+fn test_scale(j: usize) -> f32 {
+    [0.5, 1.0, 3.0, 1e-3, 7.25][j % 5]
 }
 
 /// The most an N:M pattern can prune (1 for blocks).
@@ -146,16 +164,18 @@ fn unbounded_options() -> impl Strategy<Value = Options> {
     (
         select(PATTERNS.to_vec()),
         prop_oneof![Just(0.0f64), Just(1.0f64), Just(0.5f64), 0.0f64..=1.0],
-        any::<bool>(),
+        select(vec![Scope::Global, Scope::Global, Scope::Local, Scope::Row]),
         any::<bool>(),
         select(vec![Reduce::Mean, Reduce::Sum, Reduce::Max, Reduce::L2]),
-        prop_oneof![3 => Just(Criterion::Scores), 1 => Just(Criterion::Magnitude)],
+        prop_oneof![3 => Just(Criterion::Scores), 1 => Just(Criterion::Magnitude), 1 => Just(Criterion::Wanda)],
     )
-        .prop_map(|(name, u, global, exact, reduce, criterion)| {
+        .prop_map(|(name, u, scope, exact, reduce, criterion)| {
             let p = Pattern::parse(name).unwrap();
             let s = u * per_unit(&p);
+            // Row scope takes exact ties only.
+            let exact = exact || scope == Scope::Row;
             Options::new(p, s)
-                .scope(if global { Scope::Global } else { Scope::Local })
+                .scope(scope)
                 .ties(if exact { Ties::Exact } else { Ties::Inclusive })
                 .reduce(reduce)
                 .criterion(criterion)
@@ -201,7 +221,7 @@ fn reports_of(plans: &[LayerPlan]) -> Vec<LayerReport> {
 }
 
 fn run(ls: &Layers, opts: &Options) -> Result<Out, Error> {
-    let layers = as_layers(ls);
+    let layers = layers_for(ls, opts);
     let mut masks: Vec<Vec<u8>> = ls.iter().map(|(_, v)| vec![SENTINEL; v.len()]).collect();
     let mut plans = vec![LayerPlan::default(); ls.len()];
     let res = {
@@ -356,6 +376,8 @@ fn least_n(vals: &[f32], n: usize, ties: Ties) -> Vec<bool> {
 
 struct Unit {
     score: f32,
+    /// Unit row (the pool of row scope).
+    row: usize,
     /// Flat indices that pruning the unit zeroes.
     zeroes: Vec<usize>,
 }
@@ -374,6 +396,7 @@ fn model_units(s: &Shape, vals: &[f32], opts: &Options) -> Model {
         match opts.criterion {
             Criterion::Magnitude => x.abs(),
             Criterion::Scores => x,
+            Criterion::Wanda => x.abs() * test_scale(c % inner),
         }
     };
     let mut units = Vec::new();
@@ -401,6 +424,7 @@ fn model_units(s: &Shape, vals: &[f32], opts: &Options) -> Model {
                         .collect();
                     units.push(Unit {
                         score: block_score(&block, opts.reduce, uc, cols / bm),
+                        row: ur,
                         zeroes,
                     });
                 }
@@ -421,6 +445,7 @@ fn model_units(s: &Shape, vals: &[f32], opts: &Options) -> Model {
                         .collect();
                     units.push(Unit {
                         score: run_sum(&masked) / m as f32,
+                        row: r,
                         zeroes: (0..m)
                             .filter(|&j| marks[j])
                             .map(|j| flat(s, r, g * m + j))
@@ -507,16 +532,24 @@ fn model(ls: &Layers, opts: &Options) -> Result<ModelOut, (usize, ErrorKind)> {
     }
     let mut masks: Vec<Vec<u8>> = ls.iter().map(|(_, v)| vec![1u8; v.len()]).collect();
     let mut pruned = vec![0u64; ls.len()];
-    let pools: Vec<Vec<usize>> = match opts.scope {
-        Scope::Global => vec![(0..ls.len()).collect()],
-        Scope::Local => (0..ls.len()).map(|i| vec![i]).collect(),
+    // Pools as (layer, unit row or every row).
+    let pools: Vec<Vec<(usize, Option<usize>)>> = match opts.scope {
+        Scope::Global => vec![(0..ls.len()).map(|i| (i, None)).collect()],
+        Scope::Local => (0..ls.len()).map(|i| vec![(i, None)]).collect(),
+        Scope::Row => (0..ls.len())
+            .flat_map(|i| {
+                let rows = per_layer[i].as_ref().map_or(0, |u| u.last().map_or(0, |u| u.row + 1));
+                (0..rows).map(move |r| vec![(i, Some(r))])
+            })
+            .collect(),
     };
     let mut k_total = 0;
     for members in pools {
         let mut pool = Vec::new();
-        for &l in &members {
+        for &(l, row) in &members {
             if let Some(units) = &per_layer[l] {
-                pool.extend(units.iter().enumerate().map(|(u, x)| (l, u, x.score)));
+                let in_pool = units.iter().enumerate().filter(|(_, x)| row.is_none_or(|r| x.row == r));
+                pool.extend(in_pool.map(|(u, x)| (l, u, x.score)));
             }
         }
         if pool.is_empty() {
@@ -724,7 +757,7 @@ proptest! {
     /// options (bounds and cap modes included).
     #[test]
     fn plan_then_write_mask_is_prune(ls in layers(3), opts in bounded_options()) {
-        let layers = as_layers(&ls);
+        let layers = layers_for(&ls, &opts);
         let mut plans = vec![LayerPlan::default(); ls.len()];
         let mut pruner = Pruner::new();
         let planned = pruner.plan(&layers, &opts, &mut plans);
@@ -756,7 +789,7 @@ proptest! {
         spare in select(vec![0usize, 1, 3, 6, 8, 16, 64, 100_000]),
         short in any::<bool>(),
     ) {
-        let layers = as_layers(&ls);
+        let layers = layers_for(&ls, &opts);
         let mut want = vec![LayerPlan::default(); ls.len()];
         let mut got = vec![LayerPlan::default(); ls.len()];
         let words = if short { Pruner::SCRATCH_MIN - 1 } else { Pruner::SCRATCH_MIN + spare };
@@ -776,6 +809,8 @@ proptest! {
         opts in unbounded_options(),
         max in select(vec![0.0f64, 0.2, 0.3, 0.5, 0.6, 0.75, 0.8, 0.9]),
     ) {
+        // Row scope bounds each row (`row_scope_bounds_each_row`).
+        prop_assume!(opts.scope != Scope::Row);
         let opts = opts
             .ties(Ties::Exact)
             .cap(CapMode::Redistribute)
@@ -786,7 +821,7 @@ proptest! {
         check_counts(&ls, &opts, &out)?;
         let pools: Vec<Vec<usize>> = match opts.scope {
             Scope::Global => vec![(0..ls.len()).collect()],
-            Scope::Local => (0..ls.len()).map(|i| vec![i]).collect(),
+            Scope::Local | Scope::Row => (0..ls.len()).map(|i| vec![i]).collect(),
         };
         for r in &out.reports {
             if r.units > 0 {
@@ -823,7 +858,7 @@ proptest! {
         if let Ok(out) = run(&ls, &opts) {
             check_counts(&ls, &opts, &out)?;
             let (max, min) = (opts.max_sparsity_ratio_per_op, opts.min_sparsity_ratio_per_op);
-            for r in &out.reports {
+            for r in out.reports.iter().filter(|_| opts.scope != Scope::Row) {
                 let want = match r.status {
                     Status::Bounded(Bound::Max) => match opts.cap {
                         CapMode::Seed => count(&opts, max, false, r.units),
@@ -850,6 +885,7 @@ proptest! {
         max in select(vec![0.2f64, 0.5, 0.75, 1.0]),
         min in select(vec![0.0f64, 0.1, 0.2]),
     ) {
+        prop_assume!(opts.scope != Scope::Row);
         let opts = opts
             .cap(CapMode::Redistribute)
             .max_sparsity_ratio_per_op(max)
@@ -886,8 +922,8 @@ proptest! {
         let hw: Layers = ls.iter().zip(&h).map(|((s, _), v)| (*s, v.iter().map(|x| x.to_f32()).collect())).collect();
         let bw: Layers = ls.iter().zip(&b).map(|((s, _), v)| (*s, v.iter().map(|x| x.to_f32()).collect())).collect();
         for (halves, widened) in [
-            (ls.iter().zip(&h).map(|((s, _), v)| Layer::new(&v[..], *s)).collect::<Vec<_>>(), &hw),
-            (ls.iter().zip(&b).map(|((s, _), v)| Layer::new(&v[..], *s)).collect::<Vec<_>>(), &bw),
+            (ls.iter().zip(&h).map(|((s, _), v)| with_scale(Layer::new(&v[..], *s), &opts)).collect::<Vec<_>>(), &hw),
+            (ls.iter().zip(&b).map(|((s, _), v)| with_scale(Layer::new(&v[..], *s), &opts)).collect::<Vec<_>>(), &bw),
         ] {
             let mut masks: Vec<Vec<u8>> = halves.iter().map(|l| vec![SENTINEL; l.scores.len()]).collect();
             let mut plans = vec![LayerPlan::default(); halves.len()];
@@ -976,7 +1012,7 @@ proptest! {
         prop_assert_eq!(err.layer(), Some(l));
         prop_assert_eq!(err.kind(), &ErrorKind::NanScore { index: e });
         let mut plans = vec![LayerPlan::default(); ls.len()];
-        prop_assert_eq!(Pruner::new().plan(&as_layers(&ls), &opts, &mut plans).unwrap_err(), err);
+        prop_assert_eq!(Pruner::new().plan(&layers_for(&ls, &opts), &opts, &mut plans).unwrap_err(), err);
         prop_assert!(plans.iter().all(|r| *r == LayerPlan::default()));
     }
 
@@ -1010,7 +1046,7 @@ proptest! {
                 (None, ErrorKind::LayerCount { what: "masks", expected: ls.len(), got: mask_lens.len() })
             }
         };
-        let layers = as_layers(&ls);
+        let layers = layers_for(&ls, &opts);
         let mut masks: Vec<Vec<u8>> = mask_lens.iter().map(|&n| vec![SENTINEL; n]).collect();
         let mut plans = vec![LayerPlan::default(); ls.len()];
         let err = {

@@ -9,7 +9,7 @@ use crate::arch::all::inlined;
 use crate::arch::all::keys::{key_value, order_key};
 use crate::arch::Level;
 use crate::score::{MARKS, TILE};
-use crate::select::Units;
+use crate::select::{kth_in_row, Units};
 use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::scores::Layer;
 use crate::vocab::terms::Criterion;
@@ -80,7 +80,16 @@ fn write_planned(
             return Ok(());
         }
     };
-    write_units(&units, mask, rule.key, rule.quota).map_err(Error::new)
+    match rule.per_row {
+        // Row scope: each unit row by its own threshold.
+        Some(k) => (0..units.grid().rows).try_for_each(|r| {
+            let row = units.row(r);
+            let (key, quota) = kth_in_row(&row, k)?;
+            write_units(&row, mask, key, quota)
+        }),
+        None => write_units(&units, mask, rule.key, rule.quota),
+    }
+    .map_err(Error::new)
 }
 
 /// Plans, then writes every mask in one more pass (see `Pruner::prune`).

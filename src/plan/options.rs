@@ -8,25 +8,35 @@ use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::terms::{named, Criterion, Level, Reduce, Ties};
 use crate::Pattern;
 
-/// One pool for all layers, or one pool per layer (INC 3.x
-/// `pruning_scope`; INC 2.0's `prune_domain`).
+/// One pool for all layers, one per layer, or one per row of units (INC
+/// 3.x `pruning_scope` for the first two; INC 2.0's `prune_domain`).
 ///
 /// ```
 /// use prunemask::{Options, Pattern, Scope};
 /// let opts = Options::new(Pattern::parse("4x1").unwrap(), 0.5).scope(Scope::Local);
 /// assert_eq!(opts.scope, Scope::Local);
 /// assert_eq!("global".parse::<Scope>().unwrap(), Scope::Global);
+/// assert_eq!("row".parse::<Scope>().unwrap(), Scope::Row);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// One threshold across every layer the pattern fits.
     #[default]
     Global,
-    /// Each layer on its own, at the same target.
+    /// Each layer on its own, at the same target (or its own,
+    /// [`Layer::target_sparsity`](crate::Layer::target_sparsity)).
     Local,
+    /// Each row of units is its own pool: for unstructured and `1xM`
+    /// blocks (and N:M groups) each output row of the view, as Wanda
+    /// compares (Sun et al., 2023). A row of `u` units prunes exactly
+    /// `floor(s · u)` (`s` the layer's target; equal scores: lower column
+    /// first); a block `N` rows high makes a unit row of `N` output rows.
+    /// Per-layer bounds hold each row at `floor(bound · u)`. Exact ties
+    /// only ([`ErrorKind::RowScopeTies`]); not in INC.
+    Row,
 }
 
-named!(Scope, "scope", [Scope::Global => "global", Scope::Local => "local"]);
+named!(Scope, "scope", [Scope::Global => "global", Scope::Local => "local", Scope::Row => "row"]);
 
 /// What happens to a layer that crosses `max_sparsity_ratio_per_op` (or
 /// `min_sparsity_ratio_per_op`).
@@ -243,7 +253,8 @@ impl Options {
     /// [`ErrorKind::BadRatio`] for a ratio that is NaN or outside
     /// `[0, 1]`, [`ErrorKind::BoundsCrossed`] for a minimum above the
     /// maximum, [`ErrorKind::RatioAbovePattern`] for an N:M target above
-    /// `N/M`.
+    /// `N/M`, [`ErrorKind::RowScopeTies`] for row scope with inclusive
+    /// ties.
     ///
     /// ```
     /// use prunemask::{ErrorKind, Options, Pattern};
@@ -284,26 +295,62 @@ impl Options {
                 max: self.max_sparsity_ratio_per_op,
             }));
         }
-        // An N:M target counts elements; its pool counts groups (INC: s / (N/M)).
+        if self.scope == Scope::Row && self.ties == Ties::Inclusive {
+            return Err(Error::new(ErrorKind::RowScopeTies));
+        }
+        let target = self.target_ratio(self.target_sparsity)?;
+        let share = self.pattern.kernels().pruned_fraction();
+        Ok(UnitRatios {
+            target,
+            max: self.unit_ratio(self.max_sparsity_ratio_per_op, share),
+            min: self.unit_ratio(self.min_sparsity_ratio_per_op, share),
+            seed_max: self.unit_ratio(self.max_sparsity_ratio_per_op, (1, 1)),
+        })
+    }
+
+    /// A target sparsity (checked in `[0, 1]` by the caller) in units,
+    /// after checking it against the pattern: an N:M target counts
+    /// elements, its pool counts groups (INC: `s / (N/M)`).
+    fn target_ratio(&self, value: f64) -> Result<UnitRatio, Error> {
         let per_unit = self.pattern.kernels().pruned_share();
-        if self.target_sparsity / per_unit > 1.0 {
+        if value / per_unit > 1.0 {
             return Err(Error::new(ErrorKind::RatioAbovePattern {
-                sparsity: self.target_sparsity,
+                sparsity: value,
                 max: per_unit,
             }));
         }
-        let (pruned, of) = self.pattern.kernels().pruned_fraction();
-        let ratio = |value: f64, share: (usize, usize)| match self.compat {
+        Ok(self.unit_ratio(value, self.pattern.kernels().pruned_fraction()))
+    }
+
+    /// An element ratio as a ratio of units pruning `share` of theirs.
+    fn unit_ratio(&self, value: f64, share: (usize, usize)) -> UnitRatio {
+        match self.compat {
             // INC's own float product, `int(s / (N/M) * units)`.
             Compat::Inc20 => UnitRatio::Float((value / (share.0 as f64 / share.1 as f64)).min(1.0)),
             Compat::Native => UnitRatio::exact(value, share),
+        }
+    }
+
+    /// Layer `index`'s target in units: its own
+    /// ([`Layer::target_sparsity`](crate::Layer::target_sparsity), local
+    /// and row scope only) or the options'.
+    pub(crate) fn layer_target(
+        &self,
+        index: usize,
+        own: Option<f64>,
+        ratios: &UnitRatios,
+    ) -> Result<UnitRatio, Error> {
+        let Some(value) = own else {
+            return Ok(ratios.target);
         };
-        Ok(UnitRatios {
-            target: ratio(self.target_sparsity, (pruned, of)),
-            max: ratio(self.max_sparsity_ratio_per_op, (pruned, of)),
-            min: ratio(self.min_sparsity_ratio_per_op, (pruned, of)),
-            seed_max: ratio(self.max_sparsity_ratio_per_op, (1, 1)),
-        })
+        if self.scope == Scope::Global {
+            return Err(Error::in_layer(index, ErrorKind::LayerTargetInGlobalScope));
+        }
+        if !(0.0..=1.0).contains(&value) {
+            let what = "the layer's target_sparsity";
+            return Err(Error::in_layer(index, ErrorKind::BadRatio { what, value }));
+        }
+        self.target_ratio(value).map_err(|e| e.at_layer(index))
     }
 }
 

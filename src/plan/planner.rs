@@ -4,7 +4,7 @@
 use core::cell::Cell;
 
 use super::options::{Options, Scope, UnitRatios};
-use super::report::{Bound, LayerPlan, LayerReport, Scored, Status, Summary, Tally};
+use super::report::{Bound, LayerPlan, LayerReport, Rule, Scored, Status, Summary, Tally};
 use super::{check_count, check_nan};
 use crate::arch::all::keys::key_value;
 use crate::arch::Level;
@@ -66,6 +66,7 @@ pub(crate) fn plan(
     let scoring = opts.scoring(level);
     for (i, layer) in layers.iter().enumerate() {
         check_layer(i, layer, &scoring)?;
+        opts.layer_target(i, layer.target_sparsity, &ratios)?;
     }
     let mut stack = [0u64; STACK_BINS];
     let mut scratch = Scratch::new(&mut stack, scratch);
@@ -77,7 +78,7 @@ pub(crate) fn plan(
             let k = ratios.target.floor(units.sum());
             prepare(|| valid_units(layers, &scoring), k, &mut scratch)?
         }
-        Scope::Local => {
+        Scope::Local | Scope::Row => {
             for (i, layer) in layers.iter().enumerate() {
                 validate(i, layer, &scoring)?;
             }
@@ -130,12 +131,20 @@ pub(crate) fn plan(
             summary.threshold = planner.select(k, ready)?;
         }
         Scope::Local => {
-            for i in 0..layers.len() {
+            for (i, layer) in layers.iter().enumerate() {
                 if planner.plans[i].report.status == Status::Selected {
                     planner.plans[i].in_pool = true;
-                    let k = ratios.target.floor(planner.plans[i].report.units);
+                    let target = opts.layer_target(i, layer.target_sparsity, &ratios)?;
+                    let k = target.floor(planner.plans[i].report.units);
                     summary.target_units += k;
                     planner.select(k, Ready::Nothing)?;
+                }
+            }
+        }
+        Scope::Row => {
+            for i in 0..layers.len() {
+                if planner.plans[i].report.status == Status::Selected {
+                    summary.target_units += planner.plan_rows(i)?;
                 }
             }
         }
@@ -171,6 +180,41 @@ impl<'a> Planner<'_, 'a, '_, '_> {
         self.scoring
             .units(i, &self.layers[i])?
             .map_err(|_| Error::in_layer(i, ErrorKind::PlanMismatch))
+    }
+
+    /// Plans layer `i` under row scope: every unit row prunes its own
+    /// `k_row = floor(target · units in the row)`, held at a bound if it
+    /// crosses one; returns the units the target asks for. Exact ties
+    /// (the options are checked): the counts are known without selecting,
+    /// and the mask writer finds each row's threshold.
+    fn plan_rows(&mut self, i: usize) -> Result<u64, Error> {
+        let units = self.units(i)?;
+        let grid = *units.grid();
+        let (rows, cols) = (grid.rows as u64, grid.cols as u64);
+        let target = self
+            .opts
+            .layer_target(i, self.layers[i].target_sparsity, &self.ratios)?;
+        let asked = target.floor(cols);
+        let UnitRatios { max, min, .. } = self.ratios;
+        let (k_row, status) = if max.exceeded_by(asked, cols) {
+            (max.floor(cols), Status::Bounded(Bound::Max))
+        } else if min.unmet_by(asked, cols) {
+            (min.floor(cols), Status::Bounded(Bound::Min))
+        } else {
+            (asked, Status::Selected)
+        };
+        let plan = &mut self.plans[i];
+        plan.rule = Rule {
+            prunes: k_row > 0,
+            per_row: Some(k_row),
+            ..Rule::default()
+        };
+        let r = &mut plan.report;
+        r.status = status;
+        r.pruned_units = k_row * rows;
+        r.pruned_elements = r.pruned_units * units.kernels().pruned_per_unit(&grid);
+        r.threshold = None;
+        Ok(asked * rows)
     }
 
     /// Selects `k` units over the layers in the pool, holding layers at their

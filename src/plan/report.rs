@@ -42,12 +42,15 @@ pub enum Bound {
 }
 
 /// How a planned layer's mask is written: units below `key` are pruned,
-/// then the first `quota` units equal to it.
+/// then the first `quota` units equal to it; or, under row scope
+/// (`per_row`), that many units of every unit row, by each row's own
+/// threshold.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Rule {
     pub prunes: bool,
     pub key: u32,
     pub quota: u64,
+    pub per_row: Option<u64>,
 }
 
 /// How a plan's units were scored: writing its mask must score them the
@@ -170,6 +173,7 @@ impl LayerPlan {
             prunes: true,
             key,
             quota: taken,
+            per_row: None,
         };
         let r = &mut self.report;
         r.pruned_units = t.below + taken;

@@ -4,10 +4,12 @@
 //! description, not from the public options.
 
 mod radix;
+mod row;
 mod units;
 
 pub(crate) use radix::WIDE_BINS;
 pub(crate) use radix::{kth_smallest, prepare, Counts, Ready, Scratch, STACK_BINS};
+pub(crate) use row::kth_in_row;
 pub(crate) use units::Units;
 
 use crate::arch::Level;

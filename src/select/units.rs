@@ -22,7 +22,10 @@ fn any_nan(scores: &[f32]) -> bool {
 #[derive(Clone, Copy)]
 pub(crate) struct Units<'a> {
     tile: Tile<'a>,
+    /// The unit grid of the units seen: all of the layer's unit rows, or
+    /// `grid.rows` of them from `first_row` on ([`row`](Self::row)).
     grid: Grid,
+    first_row: usize,
     kernels: KernelSet,
 }
 
@@ -45,8 +48,18 @@ impl<'a> Units<'a> {
                 first_unit: 0,
             },
             grid,
+            first_row: 0,
             kernels,
         }
+    }
+
+    /// Unit row `r` alone (`r` below the grid's rows): a pool of its own
+    /// (row scope), its units numbered as in the whole layer.
+    pub(crate) fn row(&self, r: usize) -> Self {
+        let mut row = *self;
+        row.first_row = self.first_row + r;
+        row.grid.rows = 1;
+        row
     }
 
     pub(crate) fn count(&self) -> usize {
@@ -169,7 +182,7 @@ impl<'a> Units<'a> {
         let mut scores = [0.0f32; TILE];
         let mut keys = [0u32; TILE];
         let mut tile = self.tile;
-        for ur in 0..self.grid.rows {
+        for ur in self.first_row..self.first_row + self.grid.rows {
             let mut run = *phase;
             while run < runs {
                 let uc = run * size;
@@ -223,7 +236,7 @@ impl<'a> Units<'a> {
         mut f: impl FnMut(&Tile<'a>, usize, usize) -> Result<(), ErrorKind>,
     ) -> Result<(), ErrorKind> {
         let mut tile = self.tile;
-        for ur in 0..self.grid.rows {
+        for ur in self.first_row..self.first_row + self.grid.rows {
             let mut uc = 0;
             while uc < self.grid.cols {
                 let n = size.min(self.grid.cols - uc);

@@ -47,7 +47,8 @@ pub(crate) struct Read<'a> {
 }
 
 impl<'a> Read<'a> {
-    /// `|x|` or `x`, unscaled.
+    /// `|x|` or `x`, unscaled (the kernel tests' read).
+    #[cfg(test)]
     pub(crate) const fn plain(abs: bool) -> Self {
         Read { abs, scale: None }
     }
