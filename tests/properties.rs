@@ -538,7 +538,9 @@ fn model(ls: &Layers, opts: &Options) -> Result<ModelOut, (usize, ErrorKind)> {
         Scope::Local => (0..ls.len()).map(|i| vec![(i, None)]).collect(),
         Scope::Row => (0..ls.len())
             .flat_map(|i| {
-                let rows = per_layer[i].as_ref().map_or(0, |u| u.last().map_or(0, |u| u.row + 1));
+                let rows = per_layer[i]
+                    .as_ref()
+                    .map_or(0, |u| u.last().map_or(0, |u| u.row + 1));
                 (0..rows).map(move |r| vec![(i, Some(r))])
             })
             .collect(),
@@ -548,7 +550,10 @@ fn model(ls: &Layers, opts: &Options) -> Result<ModelOut, (usize, ErrorKind)> {
         let mut pool = Vec::new();
         for &(l, row) in &members {
             if let Some(units) = &per_layer[l] {
-                let in_pool = units.iter().enumerate().filter(|(_, x)| row.is_none_or(|r| x.row == r));
+                let in_pool = units
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| row.is_none_or(|r| x.row == r));
                 pool.extend(in_pool.map(|(u, x)| (l, u, x.score)));
             }
         }

@@ -32,8 +32,8 @@ mod aarch64;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
-pub(crate) use crate::vocab::terms::Level;
 pub(crate) use crate::vocab::scores::Read;
+pub(crate) use crate::vocab::terms::Level;
 use crate::vocab::terms::{Reduce, Ties};
 
 /// Runs a job at a level; false for the scalar level, one this CPU lacks,

@@ -344,7 +344,15 @@ fn columns_on_narrow_layers() {
                         stride: cols,
                         rows,
                     };
-                    assert!(column_scores(level, tile, 0, cols, reduce, Read::plain(false), &mut got));
+                    assert!(column_scores(
+                        level,
+                        tile,
+                        0,
+                        cols,
+                        reduce,
+                        Read::plain(false),
+                        &mut got
+                    ));
                     assert!(
                         same(&got, &want),
                         "{level:?} rows {rows} cols {cols} {reduce:?}"
@@ -377,7 +385,14 @@ fn wide_blocks_across_torch_chunks() {
                             rows,
                         };
                         assert!(wide_block_scores(
-                            level, tile, width, first, cols, reduce, Read::plain(true), &mut got
+                            level,
+                            tile,
+                            width,
+                            first,
+                            cols,
+                            reduce,
+                            Read::plain(true),
+                            &mut got
                         ));
                         assert!(
                             same(&got, &want[first..]),

@@ -59,7 +59,15 @@ pub(crate) fn block_scores<const N: usize, const M: usize>(tile: &Tile<'_>, out:
 fn columns(tile: &Tile<'_>, bn: usize, out: &mut [f32]) -> bool {
     let (cols, first) = (tile.view.cols(), tile.first_unit);
     super::simd_rows(tile, bn, 1, out, |rows, read, offset, out| {
-        arch::column_scores(tile.level, rows, first + offset, cols, tile.reduce, read, out)
+        arch::column_scores(
+            tile.level,
+            rows,
+            first + offset,
+            cols,
+            tile.reduce,
+            read,
+            out,
+        )
     })
 }
 

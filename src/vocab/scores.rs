@@ -324,7 +324,10 @@ impl<'a> Layer<'a> {
                 got: s.len(),
             }),
             (true, Some(s)) => match s.iter().position(|x| !(x.is_finite() && *x >= 0.0)) {
-                Some(i) => fail(ErrorKind::InputScaleValue { index: i, value: s[i] }),
+                Some(i) => fail(ErrorKind::InputScaleValue {
+                    index: i,
+                    value: s[i],
+                }),
                 None => Ok(()),
             },
         }

@@ -4,8 +4,8 @@
 use super::{read_eight, read_vector, Job, Lane, Lanes};
 use crate::arch::all::block::Value;
 use crate::arch::all::inlined;
-use crate::vocab::scores::Read;
 use crate::arch::all::sum::{contiguous_sum, row_sum, sequential_end, vertical_sum, Sum};
+use crate::vocab::scores::Read;
 use crate::vocab::terms::Reduce;
 
 /// `rows x width` block scores, `width` 2, 4, 8 or 16: see

@@ -3,8 +3,8 @@
 use super::{divide, Job, Lane, Lanes};
 use crate::arch::all::group::{group_score, least_n};
 use crate::arch::all::inlined;
-use crate::vocab::scores::Read;
 use crate::arch::all::sum::contiguous_sum;
+use crate::vocab::scores::Read;
 use crate::vocab::terms::Ties;
 
 /// N:M scores for groups of `m` (2 to 32, not 4): see `arch::nm_scores`.
@@ -70,7 +70,11 @@ impl Groups<'_> {
             // below gives the scalar read's bits).
             let base = b * m * L::LANES;
             for (g, group) in xs.chunks_exact(m).enumerate() {
-                match self.read.scale.and_then(|s| s.get(base + g * m..base + g * m + m)) {
+                match self
+                    .read
+                    .scale
+                    .and_then(|s| s.get(base + g * m..base + g * m + m))
+                {
                     Some(scale) => {
                         for ((row, &x), &s) in t.iter_mut().zip(group).zip(scale) {
                             row[g] = x * s;

@@ -17,8 +17,8 @@ mod range;
 
 use crate::arch::all::block::{block_score, Value};
 use crate::arch::all::inlined;
-use crate::vocab::scores::Read;
 use crate::arch::all::sum::Sum;
+use crate::vocab::scores::Read;
 pub(crate) use blocks::{Long, Wide};
 pub(crate) use columns::Columns;
 pub(crate) use groups::Groups;

@@ -5,9 +5,9 @@ use super::groups::scalar_group;
 use super::{divide, read_vector, spread_bits, Job, Lane, Lanes};
 use crate::arch::all::block::block_score;
 use crate::arch::all::inlined;
-use crate::vocab::scores::Read;
 use crate::arch::all::sum::Sum;
 use crate::arch::Quad;
+use crate::vocab::scores::Read;
 use crate::vocab::terms::Reduce;
 
 /// Scores of runs of four: N:M groups of four or `1x4` blocks.
