@@ -70,12 +70,16 @@ mod plan;
 // Pattern lock, the sparsity of masks.
 mod lock;
 
+// Layer budgets: outlier ratios and OWL's targets.
+mod budget;
+
 // Compressed N:M matrices (values, index metadata, bitmask) and back.
 pub mod compress;
 
 // The entry points.
 mod pruner;
 
+pub use budget::{owl_targets, Outliers};
 pub use lock::{MaskSparsity, ScoreMass};
 pub use pattern::Pattern;
 pub use plan::{Bound, CapMode, Compat, LayerPlan, LayerReport, Options, Scope, Status, Summary};

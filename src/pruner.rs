@@ -2,6 +2,7 @@
 //! scratch every operation runs with.
 
 use crate::arch::Level;
+use crate::budget::Outliers;
 use crate::lock::{MaskSparsity, ScoreMass};
 use crate::plan::{LayerPlan, LayerReport, Options, Summary};
 use crate::select::WIDE_BINS;
@@ -383,5 +384,36 @@ impl<'s> Pruner<'s> {
         mask: &[u8],
     ) -> Result<ScoreMass, Error> {
         lock::score_mass(self.level, layer, criterion, mask)
+    }
+
+    /// OWL's outlier count over a set of layers (one block of a network,
+    /// Yin et al., 2024): each element's score read by `criterion`
+    /// (`|w| · s_j` for Wanda, with each layer's input scale), their mean
+    /// over all the layers' elements, and how many are above `m` times it
+    /// (OWL: `M = 5`). Plain code summing in a fixed order (f64), so the
+    /// same on every machine; two passes over the scores.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::BadParameter`](crate::ErrorKind::BadParameter) for `m`
+    /// not finite and positive; per layer (by its index): a shape that does
+    /// not match its slice, a missing or bad input scale (as
+    /// [`plan`](Pruner::plan)), a NaN element.
+    ///
+    /// ```
+    /// use prunemask::{Criterion, Layer, Pruner, Shape};
+    /// let (w, s) = ([1.0f32, 2.0, 1.0, 2.0], [1.0f32, 10.0]);
+    /// let layer = Layer::new(&w[..], Shape::matrix(2, 2)).input_scale(&s);
+    /// let o = Pruner::new().outliers(&[layer], Criterion::Wanda, 1.5)?;
+    /// assert_eq!((o.above, o.mean), (2, 10.5));
+    /// # Ok::<(), prunemask::Error>(())
+    /// ```
+    pub fn outliers(
+        &self,
+        layers: &[Layer<'_>],
+        criterion: Criterion,
+        m: f64,
+    ) -> Result<Outliers, Error> {
+        crate::budget::outliers(layers, criterion, m)
     }
 }

@@ -300,6 +300,15 @@ pub enum ErrorKind {
     LayerTargetInGlobalScope,
     /// Row scope with inclusive ties: each row prunes exactly its `k`.
     RowScopeTies,
+    /// A numeric parameter outside its range.
+    BadParameter {
+        /// Which parameter.
+        what: &'static str,
+        /// The value.
+        value: f64,
+        /// Its range.
+        expected: &'static str,
+    },
 }
 
 impl Error {
@@ -469,6 +478,11 @@ impl fmt::Display for Error {
             ErrorKind::LayerTargetInGlobalScope => f.write_str(
                 "the layer has a target_sparsity of its own, which needs local or row scope (global scope has one threshold for all)",
             ),
+            ErrorKind::BadParameter {
+                what,
+                value,
+                expected,
+            } => write!(f, "{what} must be {expected}, got {value}"),
             ErrorKind::RowScopeTies => f.write_str(
                 "row scope prunes exactly k units per row: it needs exact ties, not inclusive (INC has no row scope)",
             ),
