@@ -379,6 +379,7 @@ fn unit_score_1x1(x: f32, criterion: Criterion, reduce: Reduce) -> f32 {
     let x = match criterion {
         Criterion::Magnitude => x.abs(),
         Criterion::Scores => x,
+        Criterion::Wanda => unreachable!("the input generator makes no Wanda run (no input scales)"),
     };
     match reduce {
         Reduce::L2 => x * x,
@@ -416,6 +417,7 @@ fn oracle_1x1(input: &Input, target: f64) -> Vec<Vec<u8>> {
             }
             pools.push(pool);
         }
+        Scope::Row => unreachable!("the input generator makes no row-scope run"),
         Scope::Local => {
             for (li, l) in input.layers.iter().enumerate() {
                 let mut pool = Vec::new();
@@ -820,6 +822,7 @@ fuzz_target!(|input: Input| {
                 assert!(summary.pruned_units >= k, "inclusive prunes at least k");
             }
         }
+        Scope::Row => unreachable!("the input generator makes no row-scope run"),
         Scope::Local => {
             let k: u64 = reports
                 .iter()
