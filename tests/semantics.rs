@@ -1717,7 +1717,11 @@ fn option_words_round_trip() {
 
     check(
         "scope",
-        &[(Scope::Global, "global"), (Scope::Local, "local")],
+        &[
+            (Scope::Global, "global"),
+            (Scope::Local, "local"),
+            (Scope::Row, "row"),
+        ],
         Scope::NAMES,
     );
     check(
@@ -1740,6 +1744,7 @@ fn option_words_round_trip() {
         &[
             (Criterion::Scores, "scores"),
             (Criterion::Magnitude, "magnitude"),
+            (Criterion::Wanda, "wanda"),
         ],
         Criterion::NAMES,
     );
