@@ -24,7 +24,9 @@ use half::{bf16, f16};
 
 mod support;
 
-use prunemask::{Criterion, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, Shape};
+use prunemask::{
+    Criterion, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, Scope, Shape,
+};
 use support::model;
 use support::stream::{read_stream, read_write_stream};
 
@@ -407,6 +409,61 @@ fn main() {
                 false,
                 Some(3.5),
             );
+        }
+    }
+
+    // Wanda against magnitude: the same jobs on the same layers, the two
+    // criteria taking turns run by run; the ratio of their times is the
+    // element rate's (target: Wanda at most 1.1x magnitude).
+    if !lock_only {
+        println!();
+        println!("wanda (|w| * s[j]) against magnitude, same layers, same job:");
+        println!(
+            "{:<48} {:>6} {:>9} {:>9} {:>8}  target",
+            "what", "level", "mag ms", "wanda ms", "ratio"
+        );
+        let scales: Vec<Vec<f32>> = (big.shapes.iter())
+            .map(|&(_, c)| (0..c).map(|j| 0.5 + (j % 7) as f32 / 7.0).collect())
+            .collect();
+        let scaled: Vec<Layer<'_>> = (layers.iter().zip(&scales))
+            .map(|(l, s)| l.input_scale(s))
+            .collect();
+        for &level in &levels {
+            let mut pruner = Pruner::with_scratch(&mut scratch).level(level);
+            for (name, scope) in [
+                ("1x1", Scope::Global),
+                ("1x1", Scope::Row),
+                ("2:4", Scope::Global),
+                ("4x1", Scope::Global),
+                ("1x4", Scope::Row),
+            ] {
+                if !pattern_wanted(name) {
+                    continue;
+                }
+                let mag = opts(name).scope(scope);
+                let wanda = mag.clone().criterion(Criterion::Wanda);
+                let mut best = [Duration::MAX; 2];
+                for _ in 0..runs {
+                    for (i, (ls, o)) in [(&layers, &mag), (&scaled, &wanda)].into_iter().enumerate()
+                    {
+                        let t = Instant::now();
+                        let mut outs: Vec<&mut [u8]> =
+                            masks.iter_mut().map(|m| &mut m[..]).collect();
+                        pruner.prune(ls, o, &mut plans, &mut outs).unwrap();
+                        best[i] = best[i].min(t.elapsed());
+                    }
+                }
+                let ratio = best[1].as_secs_f64() / best[0].as_secs_f64();
+                println!(
+                    "{:<48} {:>6} {:>9.1} {:>9.1} {:>8.3}  <= 1.1: {}",
+                    format!("{name} {scope}, prune (plan + masks, f32)"),
+                    format!("{level:?}"),
+                    best[0].as_secs_f64() * 1e3,
+                    best[1].as_secs_f64() * 1e3,
+                    ratio,
+                    if ratio <= 1.1 { "met" } else { "missed" }
+                );
+            }
         }
     }
 

@@ -98,7 +98,9 @@ pub struct PruneArgs {
     /// group, as sparse kernels need; 0.5 for blocks).
     #[arg(long, allow_negative_numbers = true)]
     pub sparsity: Option<f64>,
-    /// One threshold for all layers (global), or one per layer (local).
+    /// global: one threshold over all layers; local: one per layer; row:
+    /// one per output row of each layer (Wanda's comparison group), each
+    /// row pruned exactly floor(sparsity x its units).
     #[arg(
         long,
         visible_alias = "domain",
@@ -144,13 +146,33 @@ pub struct PruneArgs {
         default_value_t = Reduce::Mean
     )]
     pub reduce: Reduce,
-    /// magnitude = |w|; scores = the tensor values as they are.
+    /// magnitude = |w|; wanda = |w| x the input feature's activation norm
+    /// (needs --activations); scores = the tensor values as they are.
     #[arg(
         long,
         value_parser = named::<Criterion>(Criterion::NAMES),
         default_value_t = Criterion::Magnitude
     )]
     pub criterion: Criterion,
+    /// Wanda's statistics: a safetensors file holding, under each target
+    /// weight's own name, an f32 vector of ||X_j||_2, the L2 norm of input
+    /// feature j over the calibration tokens (one value per input feature;
+    /// scripts/activation_stats.py writes it).
+    #[arg(long, value_name = "FILE")]
+    pub activations: Option<PathBuf>,
+    /// Layer budgets: a JSON object from tensor names to their own target
+    /// sparsity ({"encoder.layer.0.attention.self.query.weight": 0.4, ...});
+    /// targets it does not name take --sparsity. Needs --scope local or row.
+    #[arg(long, value_name = "FILE", conflicts_with = "owl")]
+    pub layer_sparsity: Option<PathBuf>,
+    /// OWL layer budgets (Yin et al., 2024): each block of layers (names up
+    /// to their first number, e.g. `model.layers.7`) is pruned less the
+    /// larger its share of scores above M times their mean, its target
+    /// within --sparsity +- LAMBDA, the mean kept (the paper: 5,0.08);
+    /// layers in no numbered block keep --sparsity. Needs --scope local or
+    /// row.
+    #[arg(long, value_name = "M,LAMBDA", value_parser = owl_pair)]
+    pub owl: Option<Owl>,
     /// `inc`: INC 2.0 behaviour (inclusive ties, seed cap, mean reduction,
     /// INC's `Nxchannel` conv blocks); it overrides --ties, --cap and --reduce.
     #[arg(
@@ -181,6 +203,25 @@ pub struct PruneArgs {
     /// each holds one mask buffer). The selection itself runs on one.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+}
+
+/// `--owl M,LAMBDA`: the outlier multiple and the spread of the targets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Owl {
+    /// Outliers are scores above `m` times the mean score of their block.
+    pub m: f64,
+    /// Block targets lie within `target +- lambda`.
+    pub lambda: f64,
+}
+
+fn owl_pair(text: &str) -> Result<Owl, String> {
+    let bad = || format!("`{text}` is not M,LAMBDA (two numbers, e.g. 5,0.08)");
+    let (m, lambda) = text.split_once(',').ok_or_else(bad)?;
+    let number = |s: &str| s.trim().parse::<f64>().map_err(|_| bad());
+    Ok(Owl {
+        m: number(m)?,
+        lambda: number(lambda)?,
+    })
 }
 
 /// A value parser for one of the library's option words: clap checks the
@@ -313,5 +354,46 @@ mod tests {
         );
         assert_eq!(p.pattern, "4x1");
         assert_eq!((p.compat, p.threads), (Compat::Inc20, Some(3)));
+    }
+
+    #[test]
+    fn calibration_and_budget_flags() {
+        let p = prune(&[
+            "--criterion",
+            "wanda",
+            "--activations",
+            "stats.safetensors",
+            "--scope",
+            "row",
+            "--owl",
+            "5,0.08",
+        ]);
+        assert_eq!((p.criterion, p.scope), (Criterion::Wanda, Scope::Row));
+        assert_eq!(
+            p.activations.as_deref(),
+            Some(std::path::Path::new("stats.safetensors"))
+        );
+        assert_eq!(
+            p.owl,
+            Some(Owl {
+                m: 5.0,
+                lambda: 0.08
+            })
+        );
+        assert_eq!(prune(&[]).owl, None);
+        for bad in ["5", "5,", "a,0.1", "5;0.1"] {
+            let err = Cli::try_parse_from(["prunemask", "prune", "--owl", bad]).unwrap_err();
+            assert!(err.to_string().contains("M,LAMBDA"), "{bad}: {err}");
+        }
+        let both = [
+            "prunemask",
+            "prune",
+            "--owl",
+            "5,0.1",
+            "--layer-sparsity",
+            "t.json",
+        ];
+        let err = Cli::try_parse_from(both).unwrap_err().to_string();
+        assert!(err.contains("cannot be used with"), "{err}");
     }
 }

@@ -25,6 +25,8 @@
 //! are in [`select`] (options, the plan) and [`produce`] (masks, lock).
 
 mod args;
+mod budget;
+mod calibration;
 mod checkpoint;
 mod demo;
 mod filter;

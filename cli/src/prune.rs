@@ -3,6 +3,10 @@
 //! 1. Open: map the shards, parse their headers (`safetensors`), build one
 //!    `Layer` per prunable tensor over the mapped bytes ([`crate::checkpoint`]),
 //!    create the outputs under temporary names ([`crate::write`]).
+//!    With `--activations`, each layer borrows its statistics
+//!    ([`crate::calibration`]); layer budgets ([`crate::budget`]) set each
+//!    layer's own target: from a file, or OWL's two passes over the weights
+//!    (on `--threads` threads, block by block).
 //! 2. Select: one `Pruner::plan` call (with scratch) over all layers, on
 //!    one thread (the library is single-threaded; [`crate::select`]). It samples
 //!    the mapped data, then streams one pass over it (the scores in a range
@@ -25,6 +29,8 @@ use std::time::Instant;
 
 use prunemask::{Layer, LayerReport, Summary};
 
+use crate::budget;
+use crate::calibration::Activations;
 use crate::checkpoint::Checkpoint;
 use crate::demo;
 use crate::produce::{Masked, Masking, Work};
@@ -87,6 +93,15 @@ pub fn run(set: &Settings) -> Result<Report, String> {
         layer_of[t] = Some(l);
     }
 
+    // Wanda's statistics and a budgets file: read before any output exists.
+    let activations = (set.activations.as_deref())
+        .map(|p| Activations::read(p, &ckpt, &layer_ids))
+        .transpose()?;
+    let mut targets = match &set.layer_sparsity {
+        Some(path) => budget::from_file(path, &ckpt, &layer_ids)?,
+        None => vec![None; layer_ids.len()],
+    };
+
     // Outputs first: a path that exists or cannot be written fails now,
     // before the long part.
     let about = HashMap::from([
@@ -102,13 +117,49 @@ pub fn run(set: &Settings) -> Result<Report, String> {
             .transpose()?,
     };
     ckpt.advise_sequential();
-    let layers: Vec<Layer<'_>> = layer_ids
+    let mut layers: Vec<Layer<'_>> = layer_ids
         .iter()
         .map(|&t| ckpt.layer(t).expect("float tensor of rank 2 or 4, aligned"))
         .collect();
+    if let Some(a) = &activations {
+        for (layer, scale) in layers.iter_mut().zip(&a.scales) {
+            *layer = layer.input_scale(scale);
+        }
+    }
     let opened = start.elapsed();
 
+    // OWL's targets: two passes over the weights, block by block.
     let progress = Progress::new();
+    let budgeting = Instant::now();
+    let blocks = match set.owl {
+        Some(owl) => {
+            progress.spin(format!("OWL: outliers of {} layers", layers.len()));
+            let names: Vec<&str> = (layer_ids.iter())
+                .map(|&t| ckpt.tensors[t].name.as_str())
+                .collect();
+            let blocks = budget::owl(
+                &layers,
+                &names,
+                opts.criterion,
+                owl,
+                opts.target_sparsity,
+                set.level,
+                set.threads,
+            )?;
+            for block in &blocks {
+                for &l in &block.layers {
+                    targets[l] = Some(block.target);
+                }
+            }
+            blocks
+        }
+        None => Vec::new(),
+    };
+    for (layer, target) in layers.iter_mut().zip(&targets) {
+        layer.target_sparsity = *target;
+    }
+    let budgeting = budgeting.elapsed().as_secs_f64();
+
     let threads = set.threads;
     let work = Work::new(&ckpt, &layers, &layer_of, &outputs, &progress, set.level);
     // The selection (none for pattern lock), then the masks (written when
@@ -128,7 +179,7 @@ pub fn run(set: &Settings) -> Result<Report, String> {
         ));
         let start = Instant::now();
         let (summary, plans) = select::plan(&layers, opts, set.level, &ckpt, &layer_ids)?;
-        let seconds = start.elapsed().as_secs_f64();
+        let seconds = start.elapsed().as_secs_f64() + budgeting;
         let planned = Masking::Planned {
             opts,
             plans: &plans,
@@ -171,6 +222,11 @@ pub fn run(set: &Settings) -> Result<Report, String> {
         roles: &roles,
         layer_of: &layer_of,
         masked: &masked,
+        targets: &targets,
+        blocks: &blocks,
+        activations: activations.as_ref().map(|a| a.path.display().to_string()),
+        layer_sparsity: display(&set.layer_sparsity),
+        owl: set.owl,
         summary: &summary,
         seconds: Seconds {
             open: opened.as_secs_f64(),

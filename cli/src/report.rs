@@ -2,7 +2,7 @@
 //! the totals and the times, printed as a table or as JSON (`--json`).
 
 use prunemask::ext::Geometry;
-use prunemask::{Bound, Level, Options, ScoreMass, SkipReason, Status, Summary};
+use prunemask::{Bound, Level, Options, Scope, ScoreMass, SkipReason, Status, Summary};
 use serde::Serialize;
 
 use crate::checkpoint::Checkpoint;
@@ -16,6 +16,8 @@ pub struct Report {
     pub mode: &'static str,
     pub options: Settings,
     pub tensors: Vec<Row>,
+    /// The blocks OWL scored (`--owl`; empty without it).
+    pub owl_blocks: Vec<BlockRow>,
     pub totals: Totals,
     pub seconds: Seconds,
     pub masks: Option<String>,
@@ -62,8 +64,26 @@ pub struct Settings {
     pub min_sparsity_ratio_per_op: f64,
     pub reduce: String,
     pub criterion: String,
+    /// `--activations`: Wanda's statistics file.
+    pub activations: Option<String>,
+    /// `--layer-sparsity`: the layer budgets file.
+    pub layer_sparsity: Option<String>,
+    /// `--owl M,LAMBDA`, as `[M, LAMBDA]`.
+    pub owl: Option<[f64; 2]>,
     pub compat: String,
     pub level: String,
+}
+
+/// One block of layers under `--owl`.
+#[derive(Debug, Serialize)]
+pub struct BlockRow {
+    /// The layers' common name prefix (through its first number).
+    pub name: String,
+    pub layers: usize,
+    /// Share of the block's scores above M times their mean.
+    pub outlier_ratio: f64,
+    /// The target its layers were given.
+    pub target: f64,
 }
 
 /// One tensor of the checkpoint.
@@ -81,6 +101,10 @@ pub struct Row {
     pub elements: u64,
     pub pruned_elements: u64,
     pub sparsity: f64,
+    /// The layer's target: its own (`--layer-sparsity`, `--owl`) or
+    /// `--sparsity`; `None` under global scope (one threshold for all) and
+    /// for dense tensors.
+    pub target: Option<f64>,
     /// How the tensor is stored (`out,in`, `in,out`, `O,I,K`, ...), for a
     /// tensor given to the selection.
     pub layout: Option<&'static str>,
@@ -146,6 +170,12 @@ pub struct Parts<'a> {
     pub layer_of: &'a [Option<usize>],
     /// Per layer: its report and the mass its mask keeps.
     pub masked: &'a [Masked],
+    /// Per layer: its own target, if any.
+    pub targets: &'a [Option<f64>],
+    pub blocks: &'a [crate::budget::Block],
+    pub activations: Option<String>,
+    pub layer_sparsity: Option<String>,
+    pub owl: Option<crate::args::Owl>,
     pub summary: &'a Summary,
     pub seconds: Seconds,
     pub masks: Option<String>,
@@ -174,6 +204,7 @@ impl Report {
                     elements: tensor.dims.iter().product::<usize>() as u64,
                     pruned_elements: 0,
                     sparsity: 0.0,
+                    target: None,
                     status: "dense",
                     reason: p.roles[t].map(|d| d.reason(tensor)),
                     threshold: None,
@@ -190,6 +221,10 @@ impl Report {
                         pruned_units: r.pruned_units,
                         pruned_elements: r.pruned_elements,
                         sparsity: r.sparsity_ratio(),
+                        target: match p.opts.scope {
+                            Scope::Global => None,
+                            _ => Some(p.targets[l].unwrap_or(p.opts.target_sparsity)),
+                        },
                         status,
                         reason,
                         threshold: r.threshold,
@@ -243,10 +278,21 @@ impl Report {
                 min_sparsity_ratio_per_op: o.min_sparsity_ratio_per_op,
                 reduce: o.reduce.to_string(),
                 criterion: o.criterion.to_string(),
+                activations: p.activations.clone(),
+                layer_sparsity: p.layer_sparsity.clone(),
+                owl: p.owl.map(|w| [w.m, w.lambda]),
                 compat: o.compat.to_string(),
                 level: p.level.to_string(),
             },
             tensors,
+            owl_blocks: (p.blocks.iter())
+                .map(|b| BlockRow {
+                    name: b.name.clone(),
+                    layers: b.layers.len(),
+                    outlier_ratio: b.outlier_ratio,
+                    target: b.target,
+                })
+                .collect(),
             totals,
             seconds: p.seconds,
             masks: p.masks,
@@ -297,8 +343,8 @@ impl Report {
             .unwrap_or(4)
             .max(4);
         println!(
-            "{:<width$}  {:>16}  {:>9}  {:>5}  {:>10}  {:>10}  {:>8}  {:>6}  note",
-            "name", "shape", "layout", "dtype", "units", "pruned", "sparsity", "kept"
+            "{:<width$}  {:>16}  {:>9}  {:>5}  {:>10}  {:>10}  {:>8}  {:>6}  {:>6}  note",
+            "name", "shape", "layout", "dtype", "units", "pruned", "sparsity", "target", "kept"
         );
         for r in &self.tensors {
             let dims: Vec<String> = r.shape.iter().map(|d| d.to_string()).collect();
@@ -311,8 +357,9 @@ impl Report {
                 note.push_str(" (misaligned in the file: copied)");
             }
             let kept = r.score_kept.map_or("-".into(), |k| format!("{k:.4}"));
+            let target = r.target.map_or("-".into(), |t| format!("{t:.4}"));
             println!(
-                "{:<width$}  {:>16}  {:>9}  {:>5}  {:>10}  {:>10}  {:>8.4}  {kept:>6}  {note}",
+                "{:<width$}  {:>16}  {:>9}  {:>5}  {:>10}  {:>10}  {:>8.4}  {target:>6}  {kept:>6}  {note}",
                 r.name,
                 dims.join("x"),
                 r.layout.unwrap_or("-"),
@@ -320,6 +367,12 @@ impl Report {
                 r.units,
                 r.pruned_units,
                 r.sparsity,
+            );
+        }
+        for b in &self.owl_blocks {
+            println!(
+                "owl block {}: {} layers, outlier ratio {:.5}, target {:.4}",
+                b.name, b.layers, b.outlier_ratio, b.target
             );
         }
         let t = &self.totals;

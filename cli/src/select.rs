@@ -51,6 +51,9 @@ pub fn options(args: &PruneArgs) -> Result<Options, String> {
                 "--sparsity {sparsity} is above what --pattern {} can prune ({max})",
                 args.pattern
             ),
+            ErrorKind::RowScopeTies => "--scope row prunes exactly k units per row: it needs \
+                                        --ties exact (not --ties inclusive or --compat inc)"
+                .to_string(),
             _ => e.to_string(),
         }
     })?;

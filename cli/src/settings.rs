@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use prunemask::{Level, Options};
+use prunemask::{Criterion, Level, Options, Pruner, Scope};
 
-use crate::args::PruneArgs;
+use crate::args::{Owl, PruneArgs};
 use crate::filter::Filter;
 use crate::select;
 
@@ -24,6 +24,12 @@ pub struct Settings {
     pub json: bool,
     /// Threads writing masks and outputs.
     pub threads: usize,
+    /// Wanda's statistics (`--activations`), for `--criterion wanda`.
+    pub activations: Option<PathBuf>,
+    /// Layer budgets from a file (`--layer-sparsity`).
+    pub layer_sparsity: Option<PathBuf>,
+    /// Layer budgets by OWL (`--owl M,LAMBDA`).
+    pub owl: Option<Owl>,
     /// The masks' metadata entry `prunemask`: the pattern as it was typed
     /// and the sparsity.
     pub mask_note: String,
@@ -38,6 +44,7 @@ impl Settings {
             "masks, pattern {}, sparsity {}",
             args.pattern, opts.target_sparsity
         );
+        calibration_and_budgets(&args, &opts)?;
         let filter = Filter::from_args(&args.targets)?;
         if args.masks.is_some() && args.masks == args.output {
             return Err("--masks and --output name the same path".into());
@@ -57,6 +64,56 @@ impl Settings {
             json: args.json,
             threads,
             mask_note,
+            activations: args.activations,
+            layer_sparsity: args.layer_sparsity,
+            owl: args.owl,
         })
     }
+}
+
+/// `--criterion wanda` with `--activations` (and neither alone); layer
+/// budgets under local or row scope, not with `--lock`; OWL's M and LAMBDA
+/// as the library checks them.
+fn calibration_and_budgets(args: &PruneArgs, opts: &Options) -> Result<(), String> {
+    match (opts.criterion, &args.activations) {
+        (Criterion::Wanda, None) => {
+            return Err(
+                "--criterion wanda needs --activations FILE (each weight's input \
+                        feature norms ||X_j||_2; scripts/activation_stats.py writes it)"
+                    .into(),
+            )
+        }
+        (c, Some(_)) if c != Criterion::Wanda => {
+            return Err(format!(
+                "--activations is read only by --criterion wanda (this run's criterion is {c})"
+            ))
+        }
+        _ => {}
+    }
+    let budget = match (&args.layer_sparsity, args.owl) {
+        (Some(_), _) => "--layer-sparsity",
+        (None, Some(_)) => "--owl",
+        (None, None) => return Ok(()),
+    };
+    if args.lock {
+        return Err(format!(
+            "{budget} sets layer targets for the selection; --lock keeps the weights' own zeros"
+        ));
+    }
+    if opts.scope == Scope::Global {
+        return Err(format!(
+            "{budget} gives layers targets of their own: it needs --scope local or row (global \
+             scope has one threshold for all layers)"
+        ));
+    }
+    if let Some(owl) = args.owl {
+        // The library's own checks, on no layers, before any file is read.
+        let flag = format!("--owl {},{}", owl.m, owl.lambda);
+        Pruner::new()
+            .outliers(&[], opts.criterion, owl.m)
+            .map_err(|e| format!("{flag}: {e}"))?;
+        prunemask::owl_targets(&[], opts.target_sparsity, owl.lambda, &mut [])
+            .map_err(|e| format!("{flag}: {e}"))?;
+    }
+    Ok(())
 }

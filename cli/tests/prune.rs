@@ -825,3 +825,435 @@ fn help_and_version() {
         .success()
         .stdout(format!("prunemask {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+/// Wanda's input scale of a layer with `inputs` input features: uneven,
+/// with zeros (ties broken by the lower column), all finite and >= 0.
+fn test_scale(inputs: usize, seed: usize) -> Vec<f32> {
+    (0..inputs)
+        .map(|j| ((j * 7919 + seed * 31) % 13) as f32 / 4.0)
+        .collect()
+}
+
+/// A statistics file for `--activations`: each named vector, f32.
+fn write_stats(path: &Path, stats: &[(&str, Vec<f32>)]) {
+    let bytes: Vec<Vec<u8>> = (stats.iter())
+        .map(|(_, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<_> = (stats.iter().zip(&bytes))
+        .map(|((name, v), b)| {
+            (
+                *name,
+                TensorView::new(Dtype::F32, vec![v.len()], b).unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, path).unwrap();
+}
+
+/// The statistics of the three layers of the test checkpoint (in features
+/// 16, 32, 16), and one of a tensor no run prunes.
+fn layer_stats() -> Vec<(&'static str, Vec<f32>)> {
+    vec![
+        (LAYERS[0], test_scale(16, 0)),
+        (LAYERS[1], test_scale(32, 1)),
+        (LAYERS[2], test_scale(16, 2)),
+        ("lm_head.weight", test_scale(16, 3)),
+    ]
+}
+
+/// Every mask of a masks directory written for the sharded checkpoint.
+fn read_masks(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut masks = BTreeMap::new();
+    for file in SHARD_NAMES {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        for (name, view) in st.tensors() {
+            masks.insert(name, view.data().to_vec());
+        }
+    }
+    masks
+}
+
+/// `--criterion wanda --activations FILE`: per row, each output row of a
+/// layer prunes exactly floor(0.5 x its columns) weights, the smallest
+/// `|w| · s[j]` (ties: lower column), computed here independently of the
+/// library; 2:4 and local blocks give the library's own masks for the same
+/// scales; the scores change the masks (magnitude gives others); the
+/// pruned model has zeros where the masks do.
+#[test]
+fn wanda_from_a_statistics_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    write_checkpoint(&input);
+    let stats = tmp.path().join("stats.safetensors");
+    write_stats(&stats, &layer_stats());
+    let scales: BTreeMap<&str, Vec<f32>> = layer_stats().into_iter().collect();
+    let masks_of = |flags: &[&str], name: &str| {
+        let dir = tmp.path().join(name);
+        let base = [s(&input), "--exclude", "embed|lm_head", "--masks", s(&dir)];
+        let report = run(&[&base[..], flags].concat()).unwrap();
+        (report, read_masks(&dir))
+    };
+    let wanda = ["--criterion", "wanda", "--activations", s(&stats)];
+
+    // Per row, 1x1, against the independent model.
+    let row_flags = [
+        &wanda[..],
+        &["--pattern", "1x1", "--sparsity", "0.5", "--scope", "row"],
+    ];
+    let (report, masks) = masks_of(&row_flags.concat(), "row");
+    assert_eq!(report["options"]["criterion"], "wanda");
+    assert_eq!(report["options"]["scope"], "row");
+    assert_eq!(report["options"]["activations"], s(&stats));
+    for (name, dims, w) in layer_weights(&report) {
+        let (rows, cols) = (dims[0], dims[1]);
+        let scale = &scales[name.as_str()];
+        let mut expected = vec![1u8; rows * cols];
+        for r in 0..rows {
+            let score = |c: usize| w[r * cols + c].to_f32().abs() * scale[c];
+            let mut order: Vec<usize> = (0..cols).collect();
+            order.sort_by(|&a, &b| score(a).total_cmp(&score(b)).then(a.cmp(&b)));
+            for &c in &order[..cols / 2] {
+                expected[r * cols + c] = 0;
+            }
+        }
+        assert_eq!(masks[&name], expected, "{name}");
+        assert_eq!(row(&report, &name)["target"], 0.5);
+        assert_eq!(row(&report, &name)["sparsity"], 0.5);
+    }
+
+    // Magnitude per row prunes other weights.
+    let (_, magnitude) = masks_of(
+        &["--pattern", "1x1", "--sparsity", "0.5", "--scope", "row"],
+        "mag",
+    );
+    assert_ne!(magnitude, masks);
+
+    // 2:4 (global) and 1x4 blocks (local): the library's masks for the same
+    // layers and scales.
+    for (flags, scope) in [
+        (vec!["--pattern", "2:4"], Scope::Global),
+        (
+            vec!["--pattern", "1x4", "--sparsity", "0.4", "--scope", "local"],
+            Scope::Local,
+        ),
+    ] {
+        let name = format!("lib-{}", flags[1].replace(':', "in"));
+        let (report, masks) = masks_of(&[&wanda[..], &flags].concat(), &name);
+        let weights = layer_weights(&report);
+        let layers: Vec<Layer<'_>> = (as_layers(&weights).into_iter().zip(&weights))
+            .map(|(l, (name, ..))| l.input_scale(&scales[name.as_str()]))
+            .collect();
+        let sparsity = if scope == Scope::Global { 0.5 } else { 0.4 };
+        let opts = Options::new(Pattern::parse(flags[1]).unwrap(), sparsity)
+            .scope(scope)
+            .criterion(Criterion::Wanda);
+        let mut expected: Vec<Vec<u8>> = layers.iter().map(|l| vec![0; l.scores.len()]).collect();
+        let mut outs: Vec<&mut [u8]> = expected.iter_mut().map(|m| &mut m[..]).collect();
+        let mut plans = vec![LayerPlan::default(); layers.len()];
+        Pruner::new()
+            .prune(&layers, &opts, &mut plans, &mut outs)
+            .unwrap();
+        for ((name, ..), mask) in weights.iter().zip(&expected) {
+            assert_eq!(&masks[name], mask, "{flags:?} {name}");
+        }
+    }
+
+    // The pruned model: the input's weights, +0.0 where the mask prunes.
+    let out = tmp.path().join("out");
+    run(&[
+        &row_flags.concat()[..],
+        &[s(&input), "--exclude", "embed|lm_head", "--output", s(&out)],
+    ]
+    .concat())
+    .unwrap();
+    let bytes = std::fs::read(out.join(SHARD_NAMES[0])).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let pruned: Vec<bf16> = bytemuck::pod_collect_to_vec(file.tensor(LAYERS[0]).unwrap().data());
+    let (_, _, _, orig) = shards()
+        .into_iter()
+        .flatten()
+        .find(|t| t.0 == LAYERS[0])
+        .unwrap();
+    let orig: Vec<bf16> = bytemuck::pod_collect_to_vec(&orig);
+    for ((p, o), &keep) in pruned.iter().zip(&orig).zip(&masks[LAYERS[0]]) {
+        assert_eq!(p.to_bits(), if keep == 1 { o.to_bits() } else { 0 });
+    }
+}
+
+/// `--layer-sparsity FILE` gives the layers it names their own target (the
+/// others take --sparsity), reported per layer; `--owl M,LAMBDA` gives each
+/// numbered block the target `owl_targets` makes of its outlier ratio, as
+/// the library computes both for the same layers.
+#[test]
+fn layer_budgets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    write_checkpoint(&input);
+    let budgets = tmp.path().join("budgets.json");
+    let file = serde_json::json!({ LAYERS[0]: 0.25, LAYERS[2]: 0.75 });
+    std::fs::write(&budgets, file.to_string()).unwrap();
+    let base = [
+        s(&input),
+        "--exclude",
+        "embed|lm_head",
+        "--pattern",
+        "1x1",
+        "--sparsity",
+        "0.5",
+    ];
+    for scope in ["local", "row"] {
+        let flags = ["--scope", scope, "--layer-sparsity", s(&budgets)];
+        let report = run(&[&base[..], &flags].concat()).unwrap();
+        assert_eq!(report["options"]["layer_sparsity"], s(&budgets));
+        for (name, target) in [(LAYERS[0], 0.25), (LAYERS[1], 0.5), (LAYERS[2], 0.75)] {
+            let r = row(&report, name);
+            assert_eq!(r["target"], target, "{scope} {name}");
+            assert_eq!(r["sparsity"], target, "{scope} {name}");
+        }
+    }
+    let global = run(&base).unwrap();
+    assert!(row(&global, LAYERS[0])["target"].is_null());
+
+    // OWL: blocks model.layers.0 (two layers) and model.layers.1 (one).
+    let stats = tmp.path().join("stats.safetensors");
+    write_stats(&stats, &layer_stats());
+    let scales: BTreeMap<&str, Vec<f32>> = layer_stats().into_iter().collect();
+    for wanda in [false, true] {
+        let mut flags = vec!["--scope", "local", "--owl", "2,0.1"];
+        if wanda {
+            flags.extend(["--criterion", "wanda", "--activations", s(&stats)]);
+        }
+        let report = run(&[&base[..], &flags].concat()).unwrap();
+        let weights = layer_weights(&report);
+        let layers: Vec<Layer<'_>> = (as_layers(&weights).into_iter().zip(&weights))
+            .map(|(l, (name, ..))| {
+                if wanda {
+                    l.input_scale(&scales[name.as_str()])
+                } else {
+                    l
+                }
+            })
+            .collect();
+        let criterion = if wanda {
+            Criterion::Wanda
+        } else {
+            Criterion::Magnitude
+        };
+        let ratio = |ls: &[Layer<'_>]| Pruner::new().outliers(ls, criterion, 2.0).unwrap().ratio();
+        let ratios = [ratio(&layers[..2]), ratio(&layers[2..])];
+        let mut targets = [0.0; 2];
+        prunemask::owl_targets(&ratios, 0.5, 0.1, &mut targets).unwrap();
+        assert_ne!(targets[0], targets[1], "the blocks differ in outliers");
+        let blocks = report["owl_blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 2);
+        for (b, (name, layers)) in blocks
+            .iter()
+            .zip([("model.layers.0", 2), ("model.layers.1", 1)])
+        {
+            assert_eq!(
+                (b["name"].as_str(), b["layers"].as_u64()),
+                (Some(name), Some(layers))
+            );
+        }
+        for (l, block) in [0, 0, 1].into_iter().enumerate() {
+            assert_eq!(blocks[block]["outlier_ratio"], ratios[block]);
+            assert_eq!(blocks[block]["target"], targets[block]);
+            let r = row(&report, LAYERS[l]);
+            assert_eq!(r["target"], targets[block], "{}", LAYERS[l]);
+            let units = r["units"].as_u64().unwrap();
+            let k = (targets[block] * units as f64).floor() as u64;
+            assert_eq!(r["pruned_units"], k, "{}", LAYERS[l]);
+        }
+    }
+}
+
+/// Wanda's and the budgets' bad inputs: one line naming the file, the
+/// tensor and the flag, before any output exists.
+#[test]
+fn wanda_and_budget_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    write_checkpoint(&input);
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let out = work.join("out");
+    let stats_file = |name: &str, stats: &[(&str, Vec<f32>)]| {
+        let path = tmp.path().join(name);
+        write_stats(&path, stats);
+        path.to_str().unwrap().to_string()
+    };
+    let call = |flags: &[&str], says: &[&str]| {
+        let base = [s(&input), "--exclude", "embed|lm_head", "--output", s(&out)];
+        fails(&work, &[&base[..], flags].concat(), says);
+    };
+    let wanda = |file: &str| -> Vec<String> {
+        ["--criterion", "wanda", "--activations", file]
+            .map(String::from)
+            .to_vec()
+    };
+    let call_wanda = |file: &str, extra: &[&str], says: &[&str]| {
+        let w = wanda(file);
+        let mut flags: Vec<&str> = w.iter().map(String::as_str).collect();
+        flags.extend(extra);
+        call(&flags, says);
+    };
+
+    // A target without statistics: named, with the way out; --exclude it
+    // and the run goes through.
+    let partial = stats_file("partial.safetensors", &layer_stats()[..2]);
+    call_wanda(
+        &partial,
+        &[],
+        &["partial.safetensors", LAYERS[2], "--exclude"],
+    );
+    let w = wanda(&partial);
+    let mut flags: Vec<&str> = w.iter().map(String::as_str).collect();
+    flags.extend([s(&input), "--exclude", "embed|lm_head|q_proj"]);
+    assert_eq!(run(&flags).unwrap()["totals"]["layers"], 2);
+
+    // Wrong length, negative, NaN, infinite, a matrix, not a float.
+    let mut stats = layer_stats();
+    stats[1].1.pop();
+    let short = stats_file("short.safetensors", &stats);
+    call_wanda(
+        &short,
+        &[],
+        &[
+            "short.safetensors",
+            LAYERS[1],
+            "31 values",
+            "32 input features",
+        ],
+    );
+    for (file, value) in [("neg", -1.0f32), ("nan", f32::NAN), ("inf", f32::INFINITY)] {
+        let mut stats = layer_stats();
+        stats[2].1[5] = value;
+        let path = stats_file(&format!("{file}.safetensors"), &stats);
+        call_wanda(
+            &path,
+            &[],
+            &[&format!("{file}.safetensors"), LAYERS[2], "input feature 5"],
+        );
+    }
+    let matrix = tmp.path().join("matrix.safetensors");
+    let b: Vec<u8> = (0..32).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let mut views = vec![(
+        LAYERS[1],
+        TensorView::new(Dtype::F32, vec![2, 16], &b).unwrap(),
+    )];
+    let one: Vec<u8> = test_scale(16, 0)
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    views.push((
+        LAYERS[0],
+        TensorView::new(Dtype::F32, vec![16], &one).unwrap(),
+    ));
+    views.push((
+        LAYERS[2],
+        TensorView::new(Dtype::F32, vec![16], &one).unwrap(),
+    ));
+    safetensors::serialize_to_file(views, None, &matrix).unwrap();
+    call_wanda(
+        s(&matrix),
+        &[],
+        &["matrix.safetensors", LAYERS[1], "vector"],
+    );
+    let ints = tmp.path().join("ints.safetensors");
+    let b: Vec<u8> = (0..16i64).flat_map(i64::to_le_bytes).collect();
+    let views = vec![(
+        LAYERS[0],
+        TensorView::new(Dtype::I64, vec![16], &b).unwrap(),
+    )];
+    safetensors::serialize_to_file(views, None, &ints).unwrap();
+    call_wanda(s(&ints), &[], &["ints.safetensors", LAYERS[0], "I64"]);
+    // Not a safetensors file; no file.
+    let text = tmp.path().join("stats.txt");
+    std::fs::write(&text, "not safetensors").unwrap();
+    call_wanda(s(&text), &[], &["stats.txt", "safetensors"]);
+    call_wanda(
+        s(&tmp.path().join("none.safetensors")),
+        &[],
+        &["none.safetensors"],
+    );
+
+    // The flags together: wanda needs the file, the file needs wanda; row
+    // scope needs exact ties; budgets need local or row scope and no lock.
+    let good = stats_file("good.safetensors", &layer_stats());
+    call(
+        &["--criterion", "wanda"],
+        &["--criterion wanda", "--activations"],
+    );
+    call(&["--activations", &good], &["--activations", "magnitude"]);
+    call(
+        &["--scope", "row", "--compat", "inc"],
+        &["--scope row", "--ties exact"],
+    );
+    call(
+        &["--scope", "row", "--ties", "inclusive"],
+        &["--scope row", "--ties exact"],
+    );
+    let budgets = tmp.path().join("budgets.json");
+    std::fs::write(&budgets, serde_json::json!({ LAYERS[0]: 0.25 }).to_string()).unwrap();
+    call(
+        &["--layer-sparsity", s(&budgets)],
+        &["--layer-sparsity", "--scope local or row"],
+    );
+    call(&["--owl", "5,0.08"], &["--owl", "--scope local or row"]);
+    call(
+        &["--owl", "5,0.08", "--scope", "local", "--lock"],
+        &["--owl", "--lock"],
+    );
+    call(
+        &["--owl", "0,0.08", "--scope", "local"],
+        &["--owl 0,0.08", "outlier multiple"],
+    );
+    call(
+        &["--owl", "5,0.8", "--scope", "local"],
+        &["--owl 5,0.8", "lambda"],
+    );
+    let head = [s(&input), "--include", "lm_head", "--output", s(&out)];
+    let flags = ["--owl", "5,0.1", "--scope", "local"];
+    fails(
+        &work,
+        &[&head[..], &flags].concat(),
+        &["--owl", "numbered block"],
+    );
+
+    // Budget files: a name not in the checkpoint, a tensor kept dense, a
+    // target out of range, not JSON.
+    for (name, json, says) in [
+        (
+            "ghost.json",
+            serde_json::json!({"ghost.weight": 0.5}),
+            vec!["ghost.weight", "no tensor"],
+        ),
+        (
+            "dense.json",
+            serde_json::json!({"lm_head.weight": 0.5}),
+            vec!["lm_head.weight", "not a tensor this run prunes"],
+        ),
+        (
+            "range.json",
+            serde_json::json!({ LAYERS[1]: 1.5 }),
+            vec![LAYERS[1], "1.5", "[0, 1]"],
+        ),
+        (
+            "text.json",
+            serde_json::json!({ LAYERS[1]: "half" }),
+            vec![LAYERS[1], "[0, 1]"],
+        ),
+        (
+            "list.json",
+            serde_json::json!([0.5]),
+            vec!["list.json", "JSON object"],
+        ),
+    ] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, json.to_string()).unwrap();
+        let mut says = says;
+        says.push(name);
+        call(&["--scope", "local", "--layer-sparsity", s(&path)], &says);
+    }
+}

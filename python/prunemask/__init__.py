@@ -232,6 +232,17 @@ def _mask_bytes(m: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray((a != 0).astype(np.uint8))
 
 
+def _norms(x: Any, name: str) -> np.ndarray:
+    """Wanda's input-feature norms of layer ``name`` as a contiguous float32
+    vector (a copy only when they are not one already)."""
+    if _is_torch(x):
+        x = x.detach().float().cpu().numpy()
+    a = np.asarray(x)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name}: activation norms of dtype {a.dtype}, expected float")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
 def _run_prune(
     scores: Mapping[str, Any],
     pattern: str,
@@ -246,10 +257,24 @@ def _run_prune(
     compat: str,
     transposed: Tuple[str, ...] = (),
     outputs: Optional[Callable[[str, Tuple[int, ...]], Tuple[np.ndarray, Callable[[], Any]]]] = None,
+    activations: Optional[Mapping[str, Any]] = None,
+    layer_sparsity: Optional[Mapping[str, float]] = None,
 ) -> Tuple[Dict[str, Any], Dict[str, dict]]:
     """Masks for ``scores`` and each layer's report. ``outputs(name,
-    shape)`` gives a layer's buffer and its finisher (default: uint8)."""
+    shape)`` gives a layer's buffer and its finisher (default: uint8);
+    ``activations`` and ``layer_sparsity`` as in :func:`prune`."""
     names = list(scores)
+    # Norms of other layers are ignored (one file serves any subset), a
+    # target for a layer not given is a mistake.
+    unknown = sorted(set(layer_sparsity or ()) - set(names))
+    if unknown:
+        raise ValueError(f"layer_sparsity: {unknown[0]!r} is not a layer of the weights given")
+    scales = None
+    if activations is not None:
+        scales = [_norms(activations[n], n) if n in activations else None for n in names]
+    targets = None
+    if layer_sparsity is not None:
+        targets = [float(layer_sparsity[n]) if n in layer_sparsity else None for n in names]
     arrays = [_scores(scores[n], n) for n in names]
     if outputs is None:
         outs = [(lambda b: (b, lambda: b))(np.empty(a.shape, dtype=np.uint8)) for a, _ in arrays]
@@ -258,7 +283,7 @@ def _run_prune(
     layers = [(a, kind, n in transposed) for (a, kind), n in zip(arrays, names)]
     reports = _native.prune(
         layers, names, [b for b, _ in outs], pattern, float(sparsity), scope, float(max_ratio),
-        float(min_ratio), ties, cap, reduce, criterion, compat,
+        float(min_ratio), ties, cap, reduce, criterion, compat, scales, targets,
     )
     return {n: done() for n, (_, done) in zip(names, outs)}, dict(zip(names, reports))
 
@@ -478,6 +503,8 @@ def prune(
     criterion: str = "magnitude",
     compat: str = "native",
     transposed: Tuple[str, ...] = (),
+    activations: Optional[Mapping[str, Any]] = None,
+    layer_sparsity: Optional[Mapping[str, float]] = None,
 ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """Masks for a dict of weights, and a report.
 
@@ -485,7 +512,14 @@ def prune(
     bfloat16), ``[out, in]``, conv ``[O, I, ...]``, or ``[in, out]`` for the
     names in ``transposed`` (GPT-2's ``Conv1D``). ``sparsity`` defaults to
     N/M for N:M (every group pruned) and 0.5 for blocks. ``criterion``:
-    ``"magnitude"`` ranks by ``|w|``, ``"scores"`` by the values as given.
+    ``"magnitude"`` ranks by ``|w|``, ``"wanda"`` by ``|w| * activations[name][j]``
+    (Sun et al., 2023: ``activations`` maps each weight's name to the L2
+    norm of each of its input features over calibration tokens, a float
+    vector of length in_features, e.g. from ``scripts/activation_stats.py``),
+    ``"scores"`` by the values as given. ``scope``: ``"global"``,
+    ``"local"`` (per layer) or ``"row"`` (per output row, Wanda's
+    comparison group; exact ties). ``layer_sparsity``: name -> that layer's
+    own target (local and row scope; the others take ``sparsity``).
 
     Returns ``(masks, report)``: masks as bool arrays (torch bool for torch
     weights) of the weights' shapes, ``True`` = keep; ``report`` with
@@ -501,6 +535,7 @@ def prune(
     masks8, reports = _run_prune(
         weights, pattern, sparsity, scope, max_sparsity_ratio_per_op, min_sparsity_ratio_per_op,
         ties, cap, reduce, criterion, compat, tuple(transposed),
+        activations=activations, layer_sparsity=layer_sparsity,
     )
     torch = _torch()
     masks = {}

@@ -1,7 +1,7 @@
 """Type stubs of the Rust extension (python/src/lib.rs). The public API is
 the `prunemask` package; these are its building blocks."""
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -21,6 +21,8 @@ def prune(
     reduce: str,
     criterion: str,
     compat: str,
+    scales: Optional[List[Optional[np.ndarray]]] = None,
+    targets: Optional[List[Optional[float]]] = None,
 ) -> List[Dict[str, Any]]:
     """Selects and writes every layer's mask in one call.
 
@@ -28,7 +30,9 @@ def prune(
     float32 (kind "f32"), float16 ("f16"), or bfloat16 bits as uint16/int16
     ("bf16"), shaped [out, in] (or [in, out] with in_out), or [O, I, ...].
     masks: C-contiguous uint8 arrays of the same shapes, written 1 = keep,
-    0 = prune. Returns per layer a report dict (status, reason, units,
+    0 = prune. scales: per layer None or a C-contiguous float32 vector
+    of input-feature norms (criterion "wanda"); targets: per layer None or
+    its own target sparsity (local and row scope). Returns per layer a report dict (status, reason, units,
     pruned_units, elements, pruned_elements, sparsity, threshold).
     Raises ValueError naming the layer (NaN, ratios, shapes), TypeError
     (dtypes, layouts); on an error no mask is written."""

@@ -296,7 +296,7 @@ impl Borrowed<'_> {
 /// the same shapes. Returns each layer's report (a dict). On an error no
 /// mask is written.
 #[pyfunction]
-#[pyo3(signature = (scores, names, masks, pattern, sparsity, scope, max_ratio, min_ratio, ties, cap, reduce, criterion, compat))]
+#[pyo3(signature = (scores, names, masks, pattern, sparsity, scope, max_ratio, min_ratio, ties, cap, reduce, criterion, compat, scales=None, targets=None))]
 #[allow(clippy::too_many_arguments)]
 fn prune<'py>(
     py: Python<'py>,
@@ -313,12 +313,41 @@ fn prune<'py>(
     reduce: &str,
     criterion: &str,
     compat: &str,
+    scales: Option<Vec<Option<PyReadonlyArrayDyn<'py, f32>>>>,
+    targets: Option<Vec<Option<f64>>>,
 ) -> PyResult<Vec<Bound<'py, PyDict>>> {
     let opts = options(
         pattern, sparsity, scope, max_ratio, min_ratio, ties, cap, reduce, criterion, compat,
     )?;
     let (b, mut held_masks) = borrow(&scores, names, &masks)?;
-    let layers = b.layers()?;
+    let mut layers = b.layers()?;
+    let scales = scales.unwrap_or_default();
+    let targets = targets.unwrap_or_default();
+    for (what, len) in [("scales", scales.len()), ("targets", targets.len())] {
+        if len != 0 && len != layers.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} layers, {len} {what}",
+                layers.len()
+            )));
+        }
+    }
+    for (i, scale) in scales.iter().enumerate() {
+        let Some(scale) = scale else { continue };
+        let name = &b.names[i];
+        if scale.ndim() != 1 {
+            return Err(PyValueError::new_err(format!(
+                "{name}: the activation norms must be a vector (one per input feature), not shape {:?}",
+                scale.shape()
+            )));
+        }
+        let slice = scale.as_slice().map_err(|_| {
+            PyTypeError::new_err(format!("{name}: the activation norms are not C-contiguous"))
+        })?;
+        layers[i] = layers[i].input_scale(slice);
+    }
+    for (layer, target) in layers.iter_mut().zip(&targets) {
+        layer.target_sparsity = *target;
+    }
     let outs = mask_slices(&mut held_masks, &b.names)?;
     let mut plans = vec![LayerPlan::default(); layers.len()];
     // Scratch for the one-pass selection (sized by elements, which bound

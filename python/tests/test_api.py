@@ -134,6 +134,72 @@ def test_prune_transposed_groups_run_down_dim_0():
 # --- dtypes, zero copy ------------------------------------------------------
 
 
+def wanda_model(w, s, sparsity):
+    """Wanda per row, independently: each row prunes floor(sparsity * cols)
+    weights of least |w| * s[j] (f32 product; ties: lower column)."""
+    rows, cols = w.shape
+    keep = np.ones(w.shape, dtype=bool)
+    score = np.abs(w).astype(np.float32) * s.astype(np.float32)
+    k = int(np.floor(sparsity * cols))
+    for r in range(rows):
+        order = np.lexsort((np.arange(cols), score[r]))
+        keep[r, order[:k]] = False
+    return keep
+
+
+def test_wanda_per_row_and_layer_targets():
+    ws = {"a": weights(8, 32), "b": weights(4, 64, dtype=np.float16)}
+    acts = {n: np.abs(RNG.standard_normal(w.shape[1])).astype(np.float32) for n, w in ws.items()}
+    acts["a"][3] = 0.0  # a zero norm: ties, broken by the lower column
+    acts["unused"] = np.ones(5, dtype=np.float32)  # norms of other layers are ignored
+    masks, report = prunemask.prune(ws, "1x1", 0.5, "row", criterion="wanda", activations=acts)
+    for n, w in ws.items():
+        np.testing.assert_array_equal(masks[n], wanda_model(w.astype(np.float32), acts[n], 0.5), n)
+    magnitude, _ = prunemask.prune(ws, "1x1", 0.5, "row")
+    assert any((magnitude[n] != masks[n]).any() for n in ws)
+    # float64 norms (and torch tensors) are taken as float32.
+    as64 = {n: a.astype(np.float64) for n, a in acts.items()}
+    again, _ = prunemask.prune(ws, "1x1", 0.5, "row", criterion="wanda", activations=as64)
+    for n in ws:
+        np.testing.assert_array_equal(again[n], masks[n])
+    # 2:4 by Wanda: every group keeps 2, the 2 of least score pruned.
+    m24, _ = prunemask.prune({"a": ws["a"]}, "2:4", criterion="wanda", activations=acts)
+    score = np.abs(ws["a"]) * acts["a"]
+    for g_keep, g_score in zip(m24["a"].reshape(-1, 4), score.reshape(-1, 4)):
+        assert g_keep.sum() == 2
+        assert g_score[~g_keep].max() <= g_score[g_keep].min()
+    # Layer targets, local and row.
+    for scope in ("local", "row"):
+        _, rep = prunemask.prune(ws, "1x1", 0.5, scope, layer_sparsity={"a": 0.25})
+        assert rep["layers"]["a"]["sparsity"] == 0.25
+        assert rep["layers"]["b"]["sparsity"] == 0.5
+
+
+def test_wanda_errors_name_the_layer():
+    ws = {"a": weights(8, 32), "b": weights(4, 64)}
+    acts = {"a": np.ones(32, dtype=np.float32), "b": np.ones(64, dtype=np.float32)}
+    with pytest.raises(ValueError, match="b: .*input scale"):
+        prunemask.prune(ws, "1x1", 0.5, "row", criterion="wanda", activations={"a": acts["a"]})
+    with pytest.raises(ValueError, match="b: input scale has 63 values"):
+        prunemask.prune(ws, "1x1", 0.5, criterion="wanda", activations={**acts, "b": np.ones(63, np.float32)})
+    bad = acts["a"].copy()
+    bad[7] = -1.0
+    with pytest.raises(ValueError, match="a: input scale of input feature 7 is -1"):
+        prunemask.prune(ws, "1x1", 0.5, criterion="wanda", activations={**acts, "a": bad})
+    with pytest.raises(ValueError, match="a: .*vector"):
+        prunemask.prune(ws, "1x1", 0.5, criterion="wanda", activations={**acts, "a": np.ones((2, 16), np.float32)})
+    with pytest.raises(TypeError, match="a: activation norms of dtype int64"):
+        prunemask.prune(ws, "1x1", 0.5, criterion="wanda", activations={**acts, "a": np.ones(32, np.int64)})
+    with pytest.raises(ValueError, match="criterion magnitude uses none"):
+        prunemask.prune(ws, "1x1", 0.5, activations=acts)
+    with pytest.raises(ValueError, match="needs local or row scope"):
+        prunemask.prune(ws, "1x1", 0.5, layer_sparsity={"a": 0.3})
+    with pytest.raises(ValueError, match="layer_sparsity: 'c' is not a layer"):
+        prunemask.prune(ws, "1x1", 0.5, "local", layer_sparsity={"c": 0.3})
+    with pytest.raises(ValueError, match="exact ties"):
+        prunemask.prune(ws, "1x1", 0.5, "row", ties="inclusive")
+
+
 def test_inputs_are_read_in_place():
     w = weights(8, 8)
     a, kind = prunemask._scores(w, "w")
