@@ -121,7 +121,7 @@ pub fn owl(
             .level(level)
             .outliers(&group, criterion, owl.m)
             .map_err(|e| match e.layer() {
-                Some(i) => format!("--owl: `{}`: {e}", names[b.layers[i]]),
+                Some(i) => format!("--owl: `{}`: {}", names[b.layers[i]], e.kind()),
                 None => format!("--owl {},{}: {e}", owl.m, owl.lambda),
             })?;
         Ok(outliers.ratio())

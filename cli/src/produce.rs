@@ -224,10 +224,10 @@ impl<'a> Work<'a> {
                     .map(|_| report[0])
             }
         }
-        .map_err(|e| format!("{}: {e}", self.ckpt.locate(t)))?;
+        .map_err(|e| format!("{}: {}", self.ckpt.locate(t), e.kind()))?;
         let mass = (self.pruner)
             .score_mass(layer, criterion, mask)
-            .map_err(|e| format!("{}: {e}", self.ckpt.locate(t)))?;
+            .map_err(|e| format!("{}: {}", self.ckpt.locate(t), e.kind()))?;
         let tensor = &self.ckpt.tensors[t];
         if let Some(masks) = &self.outputs.masks {
             for range in pieces(mask.len()) {

@@ -85,11 +85,7 @@ pub fn plan(
 /// A library error, naming the file and tensor instead of a layer index.
 fn library_error(e: &prunemask::Error, ckpt: &Checkpoint, layer_ids: &[usize]) -> String {
     match e.layer() {
-        Some(l) => {
-            let text = e.to_string();
-            let what = text.strip_prefix(&format!("layer {l}: ")).unwrap_or(&text);
-            format!("{}: {what}", ckpt.locate(layer_ids[l]))
-        }
+        Some(l) => format!("{}: {}", ckpt.locate(layer_ids[l]), e.kind()),
         None => e.to_string(),
     }
 }

@@ -104,7 +104,7 @@ fn shape_of(dims: &[usize], in_out: bool, name: &str) -> PyResult<Shape> {
 /// A library error as a `ValueError` naming the layer.
 fn error(e: prunemask::Error, names: &[String]) -> PyErr {
     match e.layer().and_then(|i| names.get(i)) {
-        Some(name) => PyValueError::new_err(format!("{name}: {e}")),
+        Some(name) => PyValueError::new_err(format!("{name}: {}", e.kind())),
         None => PyValueError::new_err(e.to_string()),
     }
 }
@@ -370,7 +370,7 @@ fn prune<'py>(
 /// A single-layer library error as a `ValueError` naming layer `i`.
 fn error_in(i: usize, e: prunemask::Error, names: &[String]) -> PyErr {
     let name = names.get(i).map_or("?", String::as_str);
-    PyValueError::new_err(format!("{name}: {e}"))
+    PyValueError::new_err(format!("{name}: {}", e.kind()))
 }
 
 /// Every layer's mask from its plan (`Pruner::write_mask`), the layers

@@ -365,11 +365,32 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    /// `layer N: ` (when the error is in a layer), then the kind.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(layer) = self.layer {
             write!(f, "layer {layer}: ")?;
         }
-        match &self.kind {
+        fmt::Display::fmt(&self.kind, f)
+    }
+}
+
+/// What is wrong, without the layer: for a caller that names the layer
+/// itself (a tensor name, a file).
+///
+/// ```
+/// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape};
+/// let (a, b) = ([1.0f32; 4], [1.0, f32::NAN, 2.0, 3.0]);
+/// let layers = [&a[..], &b[..]].map(|w| Layer::new(w, Shape::matrix(1, 4)));
+/// let opts = Options::new(Pattern::parse("1x1")?, 0.5);
+/// let e = Pruner::new().plan(&layers, &opts, &mut [LayerPlan::default(); 2]).unwrap_err();
+/// assert_eq!(e.layer(), Some(1));
+/// assert_eq!(e.to_string(), format!("layer 1: {}", e.kind()));
+/// assert_eq!(e.kind().to_string(), "score at element 1 is NaN");
+/// # Ok::<(), prunemask::Error>(())
+/// ```
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             ErrorKind::ZeroDimension => f.write_str("shape has a zero dimension"),
             ErrorKind::ShapeOverflow => f.write_str("shape has more elements than usize holds"),
             ErrorKind::ScoreLength { expected, got } => {
