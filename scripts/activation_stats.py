@@ -6,8 +6,8 @@ accumulates, per input feature ``j``, the sum of squares of the layer's
 inputs over all calibration tokens; writes ``sqrt`` of it, an f32 vector
 of the layer's in features, to a safetensors file under the weight's own
 name (``encoder.layer.0.attention.self.query.weight``). This is the
-``‖X_j‖₂`` of Wanda (Sun et al., 2023: score ``|W_ij| · ‖X_j‖₂``); the
-prunemask CLI does not read it yet.
+``‖X_j‖₂`` of Wanda (Sun et al., 2023: score ``|W_ij| · ‖X_j‖₂``), what
+``prunemask prune --criterion wanda --activations FILE`` reads.
 
     python scripts/activation_stats.py MODEL_DIR calibration.txt stats.safetensors
 

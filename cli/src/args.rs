@@ -167,11 +167,11 @@ pub struct PruneArgs {
     pub layer_sparsity: Option<PathBuf>,
     /// OWL layer budgets (Yin et al., 2024): each block of layers (names up
     /// to their first number, e.g. `model.layers.7`) is pruned less the
-    /// larger its share of scores above M times their mean, its target
-    /// within --sparsity +- LAMBDA, the mean kept (the paper: 5,0.08);
+    /// larger its share of scores above M times their mean; the targets
+    /// span 2 x LAMBDA and average --sparsity (the paper: 5,0.08);
     /// layers in no numbered block keep --sparsity. Needs --scope local or
     /// row.
-    #[arg(long, value_name = "M,LAMBDA", value_parser = owl_pair)]
+    #[arg(long, value_name = "M,LAMBDA", value_parser = owl_pair, allow_hyphen_values = true)]
     pub owl: Option<Owl>,
     /// `inc`: INC 2.0 behaviour (inclusive ties, seed cap, mean reduction,
     /// INC's `Nxchannel` conv blocks); it overrides --ties, --cap and --reduce.

@@ -33,22 +33,50 @@ impl Activations {
         let bytes = std::fs::read(path).map_err(|e| format!("--activations {shown}: {e}"))?;
         let file = SafeTensors::deserialize(&bytes)
             .map_err(|e| format!("--activations {shown}: not a safetensors file: {e}"))?;
+        let missing: Vec<usize> = (layer_ids.iter().copied())
+            .filter(|&t| file.tensor(&ckpt.tensors[t].name).is_err())
+            .collect();
+        if let Some(&first) = missing.first() {
+            let mut held = file.names();
+            held.sort();
+            let example = held
+                .first()
+                .map_or("none".to_string(), |n| format!("e.g. `{n}`"));
+            let (count, of) = (missing.len(), layer_ids.len());
+            let which = if count == of {
+                format!(
+                    "none of the {of} weights to prune, as `{}`",
+                    ckpt.tensors[first].name
+                )
+            } else {
+                format!(
+                    "`{}` and {} more of the {of} weights to prune",
+                    ckpt.tensors[first].name,
+                    count - 1
+                )
+            };
+            return Err(format!(
+                "--activations {shown} has no statistics for {which} ({}; the file holds {} \
+                 tensors, {example}): collect them for this model (scripts/activation_stats.py), \
+                 or --exclude the weights without them",
+                ckpt.locate(first),
+                held.len()
+            ));
+        }
         let mut scales = Vec::with_capacity(layer_ids.len());
         for &t in layer_ids {
             let name = &ckpt.tensors[t].name;
             let at = |what: String| format!("--activations {shown}: tensor `{name}`: {what}");
-            let view = file.tensor(name).map_err(|_| {
-                format!(
-                    "--activations {shown} has no statistics for `{name}` ({}); collect them \
-                     for every weight to prune, or --exclude it",
-                    ckpt.locate(t)
-                )
-            })?;
+            let view = file.tensor(name).map_err(|e| at(e.to_string()))?;
             let inputs = (ckpt.tensors[t].shape())
                 .and_then(|s| s.view().ok())
                 .map(|v| v.inner());
-            let values = floats(view.dtype(), view.data())
-                .ok_or_else(|| at(format!("dtype {}, expected F32", view.dtype())))?;
+            let values = floats(view.dtype(), view.data()).ok_or_else(|| {
+                at(format!(
+                    "dtype {}, expected a float vector (F32; F16, BF16, F64 are read too)",
+                    view.dtype()
+                ))
+            })?;
             if view.shape().len() != 1 {
                 return Err(at(format!(
                     "shape {:?}, expected a vector (one value per input feature)",
@@ -58,7 +86,7 @@ impl Activations {
             if let Some(inputs) = inputs.filter(|&n| n != values.len()) {
                 return Err(at(format!(
                     "{} values, but the weight ({}, shape {:?}, layout {}) has {inputs} input \
-                     features",
+                     features (statistics of another model?)",
                     values.len(),
                     ckpt.locate(t),
                     ckpt.tensors[t].dims,

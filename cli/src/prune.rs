@@ -178,7 +178,12 @@ pub fn run(set: &Settings) -> Result<Report, String> {
             bytes as f64 / 1e9
         ));
         let start = Instant::now();
-        let (summary, plans) = select::plan(&layers, opts, set.level, &ckpt, &layer_ids)?;
+        let budget = match (&set.layer_sparsity, set.owl) {
+            (Some(_), _) => Some("--layer-sparsity"),
+            (None, Some(_)) => Some("--owl"),
+            (None, None) => None,
+        };
+        let (summary, plans) = select::plan(&layers, opts, set.level, &ckpt, &layer_ids, budget)?;
         let seconds = start.elapsed().as_secs_f64() + budgeting;
         let planned = Masking::Planned {
             opts,

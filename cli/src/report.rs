@@ -533,6 +533,26 @@ fn notes(p: &Parts<'_>, rows: &[Row]) -> Vec<String> {
             names(&conv1d_named)
         ));
     }
+    // Layer budgets keep the mean target over blocks or as written; what
+    // the run prunes overall can still differ.
+    if p.targets.iter().any(Option::is_some) {
+        let overall = p.summary.sparsity_ratio();
+        let wanted = p.opts.target_sparsity;
+        if (overall - wanted).abs() > 0.005 {
+            let clipped = p.blocks.iter().any(|b| b.target <= 0.0 || b.target >= 1.0);
+            let bounded = p.summary.bounded > 0;
+            let why = match (clipped, bounded) {
+                (true, true) => "targets clipped to [0, 1] and layers held at their bounds",
+                (true, false) => "targets clipped to [0, 1]",
+                (false, true) => "layers held at --max/--min-sparsity-ratio-per-op",
+                (false, false) => "the layers' targets weighted by their sizes",
+            };
+            notes.push(format!(
+                "the layer budgets prune {overall:.4} of the layers overall, not --sparsity \
+                 {wanted} ({why}); a smaller LAMBDA or other targets keep it closer"
+            ));
+        }
+    }
     let skipped = rows.iter().filter(|r| r.status == "skipped").count();
     if skipped > 0 {
         notes.push(format!(

@@ -70,6 +70,7 @@ pub fn plan(
     level: Level,
     ckpt: &Checkpoint,
     layer_ids: &[usize],
+    budget: Option<&str>,
 ) -> Result<(Summary, Vec<LayerPlan>), String> {
     let mut plans = vec![LayerPlan::default(); layers.len()];
     let elements: usize = layers.iter().map(|l| l.scores.len()).sum();
@@ -78,7 +79,20 @@ pub fn plan(
     let summary = Pruner::with_scratch(&mut scratch)
         .level(level)
         .plan(layers, opts, &mut plans)
-        .map_err(|e| library_error(&e, ckpt, layer_ids))?;
+        .map_err(|e| {
+            let text = library_error(&e, ckpt, layer_ids);
+            match (
+                e.kind(),
+                budget,
+                e.layer().map(|l| layers[l].target_sparsity),
+            ) {
+                (ErrorKind::RatioAbovePattern { .. }, Some(flag), Some(Some(_))) => format!(
+                    "{text}: the layer's target comes from {flag}; N:M targets must stay at most \
+                     N/M (lower --sparsity, or LAMBDA, or the file's value)"
+                ),
+                _ => text,
+            }
+        })?;
     Ok((summary, plans))
 }
 

@@ -85,7 +85,8 @@ fn calibration_and_budgets(args: &PruneArgs, opts: &Options) -> Result<(), Strin
         }
         (c, Some(_)) if c != Criterion::Wanda => {
             return Err(format!(
-                "--activations is read only by --criterion wanda (this run's criterion is {c})"
+                "--activations is read only by --criterion wanda (this run's criterion is {c}; \
+                 add --criterion wanda)"
             ))
         }
         _ => {}

@@ -1112,6 +1112,22 @@ fn wanda_and_budget_errors() {
     flags.extend([s(&input), "--exclude", "embed|lm_head|q_proj"]);
     assert_eq!(run(&flags).unwrap()["totals"]["layers"], 2);
 
+    // A file of another model: none of the weights found, one of its names shown.
+    let other = stats_file(
+        "other.safetensors",
+        &[("h.0.attn.c_attn.weight", vec![1.0; 4])],
+    );
+    call_wanda(
+        &other,
+        &[],
+        &[
+            "other.safetensors",
+            "none of the 3 weights",
+            "h.0.attn.c_attn.weight",
+        ],
+    );
+    call_wanda(&partial, &[], &["and 0 more of the 3"]);
+
     // Wrong length, negative, NaN, infinite, a matrix, not a float.
     let mut stats = layer_stats();
     stats[1].1.pop();
@@ -1162,10 +1178,30 @@ fn wanda_and_budget_errors() {
     );
     let ints = tmp.path().join("ints.safetensors");
     let b: Vec<u8> = (0..16i64).flat_map(i64::to_le_bytes).collect();
-    let views = vec![(
-        LAYERS[0],
-        TensorView::new(Dtype::I64, vec![16], &b).unwrap(),
-    )];
+    let (b32, b16): (Vec<u8>, Vec<u8>) = (
+        test_scale(32, 1)
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        test_scale(16, 2)
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+    );
+    let views = vec![
+        (
+            LAYERS[0],
+            TensorView::new(Dtype::I64, vec![16], &b).unwrap(),
+        ),
+        (
+            LAYERS[1],
+            TensorView::new(Dtype::F32, vec![32], &b32).unwrap(),
+        ),
+        (
+            LAYERS[2],
+            TensorView::new(Dtype::F32, vec![16], &b16).unwrap(),
+        ),
+    ];
     safetensors::serialize_to_file(views, None, &ints).unwrap();
     call_wanda(s(&ints), &[], &["ints.safetensors", LAYERS[0], "I64"]);
     // Not a safetensors file; no file.
@@ -1201,6 +1237,21 @@ fn wanda_and_budget_errors() {
         &["--layer-sparsity", "--scope local or row"],
     );
     call(&["--owl", "5,0.08"], &["--owl", "--scope local or row"]);
+    let flags = [
+        "--pattern",
+        "2:4",
+        "--scope",
+        "local",
+        "--layer-sparsity",
+        s(&budgets),
+    ];
+    let high = tmp.path().join("high.json");
+    std::fs::write(&high, serde_json::json!({ LAYERS[0]: 0.75 }).to_string()).unwrap();
+    call(
+        &[&flags[..4], &["--layer-sparsity", s(&high)]].concat(),
+        &[LAYERS[0], "comes from --layer-sparsity", "N/M"],
+    );
+    run(&[&[s(&input), "--exclude", "embed|lm_head"][..], &flags].concat()).unwrap();
     call(
         &["--owl", "5,0.08", "--scope", "local", "--lock"],
         &["--owl", "--lock"],
