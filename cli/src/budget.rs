@@ -21,9 +21,21 @@ pub fn from_file(
     let shown = path.display();
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("--layer-sparsity {shown}: {e}"))?;
-    let map: HashMap<String, serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
+    let Entries(entries) = serde_json::from_str(&text).map_err(|e| {
         format!("--layer-sparsity {shown}: not a JSON object from tensor names to targets: {e}")
     })?;
+    if entries.is_empty() {
+        return Err(format!(
+            "--layer-sparsity {shown}: names no tensor (an object from tensor names to targets)"
+        ));
+    }
+    // A name given twice is a mistake JSON maps would hide (the last wins).
+    let mut map: HashMap<String, serde_json::Value> = HashMap::new();
+    for (name, value) in entries {
+        if map.insert(name.clone(), value).is_some() {
+            return Err(format!("--layer-sparsity {shown}: `{name}` is given twice"));
+        }
+    }
     let mut layer_of: HashMap<&str, usize> = HashMap::new();
     for (l, &t) in layer_ids.iter().enumerate() {
         layer_of.insert(&ckpt.tensors[t].name, l);
@@ -48,6 +60,32 @@ pub fn from_file(
         }
     }
     Ok(targets)
+}
+
+/// A JSON object's entries in file order, duplicates kept.
+struct Entries(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object from tensor names to targets")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = m.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 /// The block a layer belongs to for OWL: its name up to and including the

@@ -1264,6 +1264,13 @@ fn wanda_and_budget_errors() {
         &["--owl", "5,0.8", "--scope", "local"],
         &["--owl 5,0.8", "lambda"],
     );
+    let twice = tmp.path().join("twice.json");
+    let text = format!(r#"{{"{0}": 0.25, "{0}": 0.5}}"#, LAYERS[0]);
+    std::fs::write(&twice, text).unwrap();
+    call(
+        &["--scope", "local", "--layer-sparsity", s(&twice)],
+        &["twice.json", LAYERS[0], "given twice"],
+    );
     let head = [s(&input), "--include", "lm_head", "--output", s(&out)];
     let flags = ["--owl", "5,0.1", "--scope", "local"];
     fails(
@@ -1300,6 +1307,7 @@ fn wanda_and_budget_errors() {
             serde_json::json!([0.5]),
             vec!["list.json", "JSON object"],
         ),
+        ("empty.json", serde_json::json!({}), vec!["names no tensor"]),
     ] {
         let path = tmp.path().join(name);
         std::fs::write(&path, json.to_string()).unwrap();
