@@ -9,7 +9,7 @@
 //! read too (converted to f32). Tensors the run does not prune are ignored,
 //! so one file serves every `--include`/`--exclude`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use half::{bf16, f16};
 use safetensors::{Dtype, SafeTensors};
@@ -18,7 +18,6 @@ use crate::checkpoint::Checkpoint;
 
 /// The statistics of every layer, in layer order.
 pub struct Activations {
-    pub path: PathBuf,
     /// `scales[l]`: layer `l`'s input scale.
     pub scales: Vec<Vec<f32>>,
 }
@@ -102,10 +101,7 @@ impl Activations {
             }
             scales.push(values);
         }
-        Ok(Activations {
-            path: path.to_path_buf(),
-            scales,
-        })
+        Ok(Activations { scales })
     }
 }
 

@@ -178,12 +178,8 @@ pub fn run(set: &Settings) -> Result<Report, String> {
             bytes as f64 / 1e9
         ));
         let start = Instant::now();
-        let budget = match (&set.layer_sparsity, set.owl) {
-            (Some(_), _) => Some("--layer-sparsity"),
-            (None, Some(_)) => Some("--owl"),
-            (None, None) => None,
-        };
-        let (summary, plans) = select::plan(&layers, opts, set.level, &ckpt, &layer_ids, budget)?;
+        let (summary, plans) =
+            select::plan(&layers, opts, set.level, &ckpt, &layer_ids, set.budget)?;
         let seconds = start.elapsed().as_secs_f64() + budgeting;
         let planned = Masking::Planned {
             opts,
@@ -229,7 +225,7 @@ pub fn run(set: &Settings) -> Result<Report, String> {
         masked: &masked,
         targets: &targets,
         blocks: &blocks,
-        activations: activations.as_ref().map(|a| a.path.display().to_string()),
+        activations: display(&set.activations),
         layer_sparsity: display(&set.layer_sparsity),
         owl: set.owl,
         summary: &summary,

@@ -30,6 +30,8 @@ pub struct Settings {
     pub layer_sparsity: Option<PathBuf>,
     /// Layer budgets by OWL (`--owl M,LAMBDA`).
     pub owl: Option<Owl>,
+    /// The flag the layer budgets come from, if any (for messages).
+    pub budget: Option<&'static str>,
     /// The masks' metadata entry `prunemask`: the pattern as it was typed
     /// and the sparsity.
     pub mask_note: String,
@@ -44,7 +46,7 @@ impl Settings {
             "masks, pattern {}, sparsity {}",
             args.pattern, opts.target_sparsity
         );
-        calibration_and_budgets(&args, &opts)?;
+        let budget = calibration_and_budgets(&args, &opts)?;
         let filter = Filter::from_args(&args.targets)?;
         if args.masks.is_some() && args.masks == args.output {
             return Err("--masks and --output name the same path".into());
@@ -67,14 +69,18 @@ impl Settings {
             activations: args.activations,
             layer_sparsity: args.layer_sparsity,
             owl: args.owl,
+            budget,
         })
     }
 }
 
 /// `--criterion wanda` with `--activations` (and neither alone); layer
 /// budgets under local or row scope, not with `--lock`; OWL's M and LAMBDA
-/// as the library checks them.
-fn calibration_and_budgets(args: &PruneArgs, opts: &Options) -> Result<(), String> {
+/// as the library checks them. Returns the flag the budgets come from.
+fn calibration_and_budgets(
+    args: &PruneArgs,
+    opts: &Options,
+) -> Result<Option<&'static str>, String> {
     match (opts.criterion, &args.activations) {
         (Criterion::Wanda, None) => {
             return Err(
@@ -94,7 +100,7 @@ fn calibration_and_budgets(args: &PruneArgs, opts: &Options) -> Result<(), Strin
     let budget = match (&args.layer_sparsity, args.owl) {
         (Some(_), _) => "--layer-sparsity",
         (None, Some(_)) => "--owl",
-        (None, None) => return Ok(()),
+        (None, None) => return Ok(None),
     };
     if args.lock {
         return Err(format!(
@@ -116,5 +122,5 @@ fn calibration_and_budgets(args: &PruneArgs, opts: &Options) -> Result<(), Strin
         prunemask::owl_targets(&[], opts.target_sparsity, owl.lambda, &mut [])
             .map_err(|e| format!("{flag}: {e}"))?;
     }
-    Ok(())
+    Ok(Some(budget))
 }

@@ -1217,26 +1217,47 @@ fn wanda_and_budget_errors() {
     // The flags together: wanda needs the file, the file needs wanda; row
     // scope needs exact ties; budgets need local or row scope and no lock.
     let good = stats_file("good.safetensors", &layer_stats());
-    call(
-        &["--criterion", "wanda"],
-        &["--criterion wanda", "--activations"],
-    );
-    call(&["--activations", &good], &["--activations", "magnitude"]);
-    call(
-        &["--scope", "row", "--compat", "inc"],
-        &["--scope row", "--ties exact"],
-    );
-    call(
-        &["--scope", "row", "--ties", "inclusive"],
-        &["--scope row", "--ties exact"],
-    );
     let budgets = tmp.path().join("budgets.json");
     std::fs::write(&budgets, serde_json::json!({ LAYERS[0]: 0.25 }).to_string()).unwrap();
-    call(
-        &["--layer-sparsity", s(&budgets)],
-        &["--layer-sparsity", "--scope local or row"],
-    );
-    call(&["--owl", "5,0.08"], &["--owl", "--scope local or row"]);
+    let refused: [(&[&str], &[&str]); 10] = [
+        (
+            &["--criterion", "wanda"],
+            &["--criterion wanda", "--activations"],
+        ),
+        (&["--activations", &good], &["--activations", "magnitude"]),
+        (
+            &["--scope", "row", "--compat", "inc"],
+            &["--scope row", "--ties exact"],
+        ),
+        (
+            &["--scope", "row", "--ties", "inclusive"],
+            &["--scope row", "--ties exact"],
+        ),
+        (
+            &["--layer-sparsity", s(&budgets)],
+            &["--layer-sparsity", "--scope local or row"],
+        ),
+        (&["--owl", "5,0.08"], &["--owl", "--scope local or row"]),
+        (
+            &["--owl", "5,0.08", "--scope", "local", "--lock"],
+            &["--owl", "--lock"],
+        ),
+        (
+            &["--owl", "0,0.08", "--scope", "local"],
+            &["--owl 0,0.08", "outlier multiple"],
+        ),
+        (
+            &["--owl", "5,0.8", "--scope", "local"],
+            &["--owl 5,0.8", "lambda"],
+        ),
+        (
+            &["--owl", "-1,0.08", "--scope", "local"],
+            &["--owl -1,0.08", "outlier multiple"],
+        ),
+    ];
+    for (flags, says) in refused {
+        call(flags, says);
+    }
     let flags = [
         "--pattern",
         "2:4",
@@ -1252,18 +1273,6 @@ fn wanda_and_budget_errors() {
         &[LAYERS[0], "comes from --layer-sparsity", "N/M"],
     );
     run(&[&[s(&input), "--exclude", "embed|lm_head"][..], &flags].concat()).unwrap();
-    call(
-        &["--owl", "5,0.08", "--scope", "local", "--lock"],
-        &["--owl", "--lock"],
-    );
-    call(
-        &["--owl", "0,0.08", "--scope", "local"],
-        &["--owl 0,0.08", "outlier multiple"],
-    );
-    call(
-        &["--owl", "5,0.8", "--scope", "local"],
-        &["--owl 5,0.8", "lambda"],
-    );
     let twice = tmp.path().join("twice.json");
     let text = format!(r#"{{"{0}": 0.25, "{0}": 0.5}}"#, LAYERS[0]);
     std::fs::write(&twice, text).unwrap();
