@@ -79,20 +79,22 @@ impl<'s> Pruner<'s> {
     pub const SCRATCH_MIN: usize = WIDE_BINS;
 
     /// Scratch words for a pool of `units` units (blocks or groups) and up
-    /// to 4096 layers: [`SCRATCH_MIN`](Pruner::SCRATCH_MIN), two words per
-    /// layer, and room for 1/64 of the units' keys, two a word. The
-    /// sample-select collects about 1/100 of them; a bucket of a 16-bit
-    /// digit, its fallback, holds 1/300 to 1/100 for real weights (so 234
-    /// MiB for 3.75G units, a 30 GB bf16 checkpoint at 2:4).
+    /// to 4096 layers: [`SCRATCH_MIN`](Pruner::SCRATCH_MIN), three words
+    /// per layer, and a word for each of 1/64 of the units (a candidate's
+    /// key and, under inclusive N:M ties, its group's pruned elements; two
+    /// keys a word otherwise). The sample-select collects about 1/100 of
+    /// them; a bucket of a 16-bit digit, its fallback, holds 1/300 to 1/100
+    /// for real weights (so 469 MiB for 3.75G units, a 30 GB bf16
+    /// checkpoint at 2:4).
     ///
     /// ```
     /// use prunemask::Pruner;
-    /// assert_eq!(Pruner::scratch_words(0), Pruner::SCRATCH_MIN + 8192);
-    /// assert_eq!(Pruner::scratch_words(1 << 20), Pruner::SCRATCH_MIN + 8192 + 8192);
+    /// assert_eq!(Pruner::scratch_words(0), Pruner::SCRATCH_MIN + 3 * 4096);
+    /// assert_eq!(Pruner::scratch_words(1 << 20), Pruner::SCRATCH_MIN + 3 * 4096 + 16384);
     /// ```
     pub fn scratch_words(units: u64) -> usize {
-        let keys = units.div_ceil(64);
-        Self::SCRATCH_MIN + 2 * 4096 + keys.div_ceil(2).min(usize::MAX as u64 / 2) as usize
+        let candidates = units.div_ceil(64).min(usize::MAX as u64 / 2) as usize;
+        Self::SCRATCH_MIN + 3 * 4096 + candidates
     }
 
     /// A pruner at [`Level::best`] that uses `scratch` (its contents on

@@ -58,7 +58,7 @@ pub(crate) const MAX_SIMD_GROUP: usize = 32;
 
 /// N:M group scores (`2 <= m <= MAX_SIMD_GROUP`, `n < m`) over contiguous
 /// `f32`: `xs` holds `m * out.len()` scores, group `g` at `xs[mg..mg + m]`;
-/// `keep`, if given, gets 1 per element outside its group's least N.
+/// `marks` gets what it asks for beside the scores (see [`Marks`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn nm_scores(
     level: Level,
@@ -68,12 +68,12 @@ pub(crate) fn nm_scores(
     ties: Ties,
     read: Read<'_>,
     out: &mut [f32],
-    keep: Option<&mut [u8]>,
+    marks: Marks<'_>,
 ) -> bool {
     let exact = ties == Ties::Exact;
     if m == 4 {
         let quad = Quad::Group { n: n as f32, exact };
-        return quads(level, xs, quad, read, out, keep);
+        return quads(level, xs, quad, read, out, marks);
     }
     let job = generic::Groups {
         xs,
@@ -82,7 +82,7 @@ pub(crate) fn nm_scores(
         exact,
         read,
         out,
-        keep,
+        marks,
     };
     m <= MAX_SIMD_GROUP && dispatch(level, job)
 }
@@ -96,7 +96,55 @@ pub(crate) fn quad_block_scores(
     read: Read<'_>,
     out: &mut [f32],
 ) -> bool {
-    quads(level, xs, Quad::Block(reduce), read, out, None)
+    quads(level, xs, Quad::Block(reduce), read, out, Marks::None)
+}
+
+/// What an N:M kernel writes beside its group scores: the least-N marks
+/// of each group, as mask bytes or as their count.
+pub(crate) enum Marks<'a> {
+    /// Nothing.
+    None,
+    /// One byte per element (`m` a group): 1 outside its group's least N
+    /// (kept when the group is pruned), 0 inside.
+    Keep(&'a mut [u8]),
+    /// One count per group: the elements its least N marks, which pruning
+    /// the group zeroes (more than N only where inclusive ties meet at the
+    /// N-th smallest).
+    Count(&'a mut [f32]),
+}
+
+impl Marks<'_> {
+    /// The marks of groups `from..from + len`, groups `m` long (nothing
+    /// where the buffer is too short).
+    pub(crate) fn part(&mut self, from: usize, len: usize, m: usize) -> Marks<'_> {
+        match self {
+            Marks::None => Marks::None,
+            Marks::Keep(k) => k
+                .get_mut(from * m..(from + len) * m)
+                .map_or(Marks::None, Marks::Keep),
+            Marks::Count(c) => c
+                .get_mut(from..from + len)
+                .map_or(Marks::None, Marks::Count),
+        }
+    }
+
+    /// Writes the marks of one group (bit `j` of `marks`: element `j` in
+    /// the least N) into the first group of the buffer.
+    pub(crate) fn write_group(&mut self, marks: u128, m: usize) {
+        match self {
+            Marks::None => {}
+            Marks::Keep(k) => {
+                for (j, k) in k.iter_mut().take(m).enumerate() {
+                    *k = (marks >> j & 1 == 0) as u8;
+                }
+            }
+            Marks::Count(c) => {
+                if let Some(c) = c.first_mut() {
+                    *c = marks.count_ones() as f32;
+                }
+            }
+        }
+    }
 }
 
 /// What a run of four contiguous scores gives.
@@ -114,28 +162,28 @@ fn quads(
     quad: Quad,
     read: Read<'_>,
     out: &mut [f32],
-    keep: Option<&mut [u8]>,
+    marks: Marks<'_>,
 ) -> bool {
     let job = generic::Quads {
         xs,
         quad,
         read,
         out,
-        keep,
+        marks,
     };
     dispatch(level, job)
 }
 
 /// The selection's range pass over checked (non-NaN) scores: adds to
-/// `below` the scores below `low`, and calls `inside` with those in
-/// `low..=high`, in order. False for the scalar level or one this CPU
+/// `below` the scores below `low`, and calls `inside(index, x)` with those
+/// in `low..=high`, in order. False for the scalar level or one this CPU
 /// lacks (the caller runs the same loop as plain code).
 pub(crate) fn range_scan(
     level: Level,
     scores: &[f32],
     (low, high): (f32, f32),
     below: &mut u64,
-    inside: impl FnMut(f32),
+    inside: impl FnMut(usize, f32),
 ) -> bool {
     let job = generic::RangeScan {
         scores,

@@ -5,8 +5,8 @@ use proptest::prelude::*;
 use std::vec::Vec;
 
 use super::{
-    column_scores, long_block_scores, nm_scores, quad_block_scores, wide_block_scores, Level, Read,
-    Rows,
+    column_scores, long_block_scores, nm_scores, quad_block_scores, wide_block_scores, Level,
+    Marks, Read, Rows,
 };
 use crate::arch::all::block::block_score;
 use crate::arch::all::group::{group_score, least_n};
@@ -212,10 +212,10 @@ proptest! {
         let (a, b) = (pick(&bounds.0), pick(&bounds.1));
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
         let (mut want_below, mut want) = (0u64, Vec::new());
-        crate::arch::all::range::scan(&xs, low, high, &mut want_below, |x| want.push(x.to_bits()));
+        crate::arch::all::range::scan(&xs, low, high, &mut want_below, |j, x| want.push((j, x.to_bits())));
         for level in simd_levels() {
             let (mut below, mut got) = (0u64, Vec::new());
-            prop_assert!(super::range_scan(level, &xs, (low, high), &mut below, |x| got.push(x.to_bits())));
+            prop_assert!(super::range_scan(level, &xs, (low, high), &mut below, |j, x| got.push((j, x.to_bits()))));
             prop_assert_eq!((below, &got), (want_below, &want), "{:?}", level);
         }
     }
@@ -236,8 +236,13 @@ proptest! {
         for level in simd_levels() {
             let mut got = std::vec![7.0f32; groups];
             let mut keep = std::vec![7u8; xs.len()];
-            prop_assert!(nm_scores(level, xs, m, n, ties, Read::plain(magnitude), &mut got, Some(&mut keep)), "{:?} has a kernel", level);
+            prop_assert!(nm_scores(level, xs, m, n, ties, Read::plain(magnitude), &mut got, Marks::Keep(&mut keep)), "{:?} has a kernel", level);
             prop_assert!(same(&got, &want), "{:?} {}:{}: {:?} != {:?} for {:?}", level, n, m, got, want, xs);
+            // The counting pass gives the same scores, and each group's
+            // count of marked elements.
+            let (mut counted, mut counts) = (std::vec![7.0f32; groups], std::vec![7.0f32; groups]);
+            prop_assert!(nm_scores(level, xs, m, n, ties, Read::plain(magnitude), &mut counted, Marks::Count(&mut counts)));
+            prop_assert!(same(&counted, &want), "{:?} counting pass", level);
             for (g, vals) in xs.chunks_exact(m).enumerate() {
                 let vals: Vec<f32> = vals.iter().map(|x| if magnitude { x.abs() } else { *x }).collect();
                 if vals.iter().any(|v| v.is_nan()) {
@@ -246,9 +251,10 @@ proptest! {
                 let marks = least_n(&vals, n, ties);
                 let want_keep: Vec<u8> = (0..m).map(|j| (marks >> j & 1 == 0) as u8).collect();
                 prop_assert_eq!(&keep[m * g..m * g + m], &want_keep[..], "{:?} group {}", level, g);
+                prop_assert_eq!(counts[g], marks.count_ones() as f32, "{:?} group {} count", level, g);
             }
         }
-        prop_assert!(!nm_scores(Level::Scalar, xs, m, n, ties, Read::plain(magnitude), &mut std::vec![0.0; groups], None));
+        prop_assert!(!nm_scores(Level::Scalar, xs, m, n, ties, Read::plain(magnitude), &mut std::vec![0.0; groups], Marks::None));
     }
 
     /// `1x4` blocks, every reduction, on the kernel shared with N:M.

@@ -6,9 +6,11 @@ use core::cell::Cell;
 use super::options::{Options, Scope, UnitRatios};
 use super::report::{Bound, LayerPlan, LayerReport, Rule, Scored, Status, Summary, Tally};
 use super::{check_count, check_nan};
-use crate::arch::all::keys::key_value;
+use crate::arch::all::keys::{key_value, order_key};
 use crate::arch::Level;
-use crate::select::{kth_smallest, prepare, Counts, Ready, Scoring, Scratch, Units, STACK_BINS};
+use crate::select::{
+    kth_smallest, prepare, whole, Counts, Ready, Scoring, Scratch, Units, STACK_BINS,
+};
 use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::scores::Layer;
 use crate::vocab::terms::Ties;
@@ -69,7 +71,10 @@ pub(crate) fn plan(
         opts.layer_target(i, layer.target_sparsity, &ratios)?;
     }
     let mut stack = [0u64; STACK_BINS];
-    let mut scratch = Scratch::new(&mut stack, scratch);
+    // Inclusive N:M groups lose N or more elements each (ties at the N-th
+    // smallest): the selection counts them with the units.
+    let elements = opts.ties == Ties::Inclusive && opts.pattern.kernels().pruned_per_group() > 0;
+    let mut scratch = Scratch::new(&mut stack, scratch, elements);
     // Every unit is scored (and so checked) before any report is written:
     // globally by the selection's first pass, which it then goes on from.
     let ready = match opts.scope {
@@ -365,29 +370,26 @@ impl<'a> Planner<'_, 'a, '_, '_> {
                     _ => None,
                 })
         };
-        // Candidates count units; inclusive N:M tallies also need the
-        // pruned elements of each group, so they take the counting pass.
+        // Elements only count for inclusive ties: N:M groups lose what the
+        // selection counted, blocks (tiling their layer) elements / units.
         let nm = opts.pattern.kernels().pruned_per_group() > 0;
         let mut record = |i: usize, c: Counts| {
             let mut r = plans[i].get();
-            // As `tally_of`: elements only count for inclusive ties, where
-            // (blocks tiling their layer) every unit has elements / units.
-            let per_unit = match opts.ties {
-                Ties::Inclusive => r.report.elements / r.report.units.max(1),
-                Ties::Exact => 0,
+            let per_unit = r.report.elements / r.report.units.max(1);
+            let (below_elements, equal_elements) = match (opts.ties, nm) {
+                (Ties::Inclusive, true) => (c.below_elements, c.equal_elements),
+                (Ties::Inclusive, false) => (c.below * per_unit, c.equal * per_unit),
+                (Ties::Exact, _) => (0, 0),
             };
             r.tally = Tally {
                 below: c.below,
                 equal: c.equal,
-                below_elements: c.below * per_unit,
-                equal_elements: c.equal * per_unit,
+                below_elements,
+                equal_elements,
             };
             plans[i].set(r);
         };
-        let counted: Option<&mut dyn FnMut(usize, Counts)> = match (opts.ties, nm) {
-            (Ties::Inclusive, true) => None,
-            _ => Some(&mut record),
-        };
+        let counted: Option<&mut dyn FnMut(usize, Counts)> = Some(&mut record);
         let (key, tallied) = kth_smallest(pool, k, ready, &mut self.scratch, counted)?;
         if !tallied {
             for i in 0..self.plans.len() {
@@ -399,24 +401,17 @@ impl<'a> Planner<'_, 'a, '_, '_> {
         Ok(key)
     }
 
+    /// Layer `i`'s tally against `key`, by one more pass over its units
+    /// (when the selection did not count them).
     fn tally_of(&mut self, i: usize, key: u32) -> Result<(), Error> {
         let units = self.units(i)?;
         let mut t = Tally::default();
-        let mut add = |k: u32, elements: u64| {
-            if k < key {
-                t.below += 1;
-                t.below_elements += elements;
-            } else if k == key {
-                t.equal += 1;
-                t.equal_elements += elements;
-            }
-        };
         let counted = match self.opts.ties {
-            // Elements only count for inclusive ties; N:M groups lose as
-            // many as their marks say, counted in the scoring pass.
-            Ties::Inclusive if units.kernels().pruned_per_group() > 0 => {
+            // Elements only count for inclusive ties: each unit's, as its
+            // kernel counts them in the scoring pass.
+            Ties::Inclusive => {
                 let level = units.level();
-                units.for_each_key_pruned(|keys, pruned| {
+                units.for_each_scored_pruned(|_, scores, pruned| {
                     // Without a branch per unit: the loop vectorises.
                     let (mut below, mut equal, mut below_el, mut equal_el) =
                         (0u64, 0u64, 0u64, 0u64);
@@ -425,12 +420,13 @@ impl<'a> Planner<'_, 'a, '_, '_> {
                         crate::arch::all::inlined(
                             #[inline(always)]
                             || {
-                                for (&k, &p) in keys.iter().zip(pruned) {
+                                for (&x, &p) in scores.iter().zip(pruned) {
+                                    let (k, p) = (order_key(x), u64::from(whole(p)));
                                     let (b, e) = ((k < key) as u64, (k == key) as u64);
                                     below += b;
                                     equal += e;
-                                    below_el += b * u64::from(p);
-                                    equal_el += e * u64::from(p);
+                                    below_el += b * p;
+                                    equal_el += e * p;
                                 }
                             },
                         ),
@@ -441,12 +437,10 @@ impl<'a> Planner<'_, 'a, '_, '_> {
                     t.equal_elements += equal_el;
                 })
             }
-            Ties::Inclusive => units.for_each_key(|unit, k| {
-                if k <= key {
-                    add(k, units.pruned_elements(unit));
-                }
+            Ties::Exact => units.for_each_key(|_, k| {
+                t.below += (k < key) as u64;
+                t.equal += (k == key) as u64;
             }),
-            Ties::Exact => units.for_each_key(|_, k| add(k, 0)),
         };
         counted.map_err(|kind| Error::in_layer(i, kind))?;
         self.plans[i].tally = t;

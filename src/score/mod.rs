@@ -13,7 +13,7 @@ mod groups;
 mod nan;
 
 pub(crate) use blocks::block_scores;
-pub(crate) use groups::{group_scores, group_scores_and_keep};
+pub(crate) use groups::{group_scores, group_scores_marked};
 pub(crate) use nan::first_nan;
 
 use crate::arch::all::inlined;

@@ -10,7 +10,7 @@ mod units;
 pub(crate) use radix::WIDE_BINS;
 pub(crate) use radix::{kth_smallest, prepare, Counts, Ready, Scratch, STACK_BINS};
 pub(crate) use row::kth_in_row;
-pub(crate) use units::Units;
+pub(crate) use units::{whole, Units};
 
 use crate::arch::Level;
 use crate::vocab::error::Error;

@@ -18,7 +18,7 @@
 //!
 //! Every way gives the same key and counts; only the passes differ.
 
-use super::Units;
+use super::{whole, Units};
 use crate::arch::all::inlined;
 use crate::arch::all::keys::{key_value, order_key};
 use crate::vocab::error::Error;
@@ -32,37 +32,57 @@ pub(crate) const WIDE_BINS: usize = 1 << 16;
 pub(crate) struct Scratch<'s> {
     /// `2^width` bins.
     bins: &'s mut [u64],
-    /// Collected keys, two a word, from the front; two words
-    /// per layer (units below the bucket, candidates) from the back.
+    /// Collected candidates from the front: keys two a word, or, when
+    /// counting elements, a key and its unit's pruned elements a word;
+    /// three words per layer (units below the bucket, their pruned
+    /// elements, candidates) from the back.
     spare: &'s mut [u64],
+    /// Whether the selection counts each unit's pruned elements (inclusive
+    /// N:M, where a group loses N or more): candidates carry them.
+    elements: bool,
 }
 
 impl<'s> Scratch<'s> {
     /// The caller's scratch if it holds a wide histogram, else the stack's.
-    pub(crate) fn new(stack: &'s mut [u64; STACK_BINS], caller: &'s mut [u64]) -> Self {
+    /// `elements`: whether candidates carry their pruned elements.
+    pub(crate) fn new(
+        stack: &'s mut [u64; STACK_BINS],
+        caller: &'s mut [u64],
+        elements: bool,
+    ) -> Self {
         if caller.len() >= WIDE_BINS {
             let (bins, spare) = caller.split_at_mut(WIDE_BINS);
-            Scratch { bins, spare }
+            Scratch {
+                bins,
+                spare,
+                elements,
+            }
         } else {
             Scratch {
                 bins: stack,
                 spare: &mut [],
+                elements,
             }
         }
+    }
+
+    /// Slots (halves of a word) a candidate takes.
+    fn per(&self) -> usize {
+        1 + self.elements as usize
     }
 
     fn width(&self) -> u32 {
         self.bins.len().trailing_zeros()
     }
 
-    /// Keys the scratch holds beside the records of `layers` layers.
+    /// Candidates the scratch holds beside the records of `layers` layers.
     fn capacity(&self, layers: usize) -> u64 {
-        2 * self.spare.len().saturating_sub(2 * layers) as u64
+        (2 * self.spare.len().saturating_sub(RECORD * layers) / self.per()) as u64
     }
 
     /// Whether the scratch holds a wide histogram and `layers` records.
     fn wide(&self, layers: usize) -> bool {
-        self.width() == 16 && 2 * layers <= self.spare.len()
+        self.width() == 16 && RECORD * layers <= self.spare.len()
     }
 
     /// Whether the top-digit bucket holding `count` keys over `layers`
@@ -71,31 +91,60 @@ impl<'s> Scratch<'s> {
         self.wide(layers) && count <= self.capacity(layers)
     }
 
-    /// Whole keys, two a word (the range of a sample-select).
-    fn set_key(&mut self, i: usize, key: u32) {
+    fn set_slot(&mut self, i: usize, value: u32) {
         let w = &mut self.spare[i / 2];
         let shift = 32 * (i % 2);
-        *w = (*w & !(0xffff_ffff << shift)) | (key as u64) << shift;
+        *w = (*w & !(0xffff_ffff << shift)) | (value as u64) << shift;
     }
 
-    fn key(&self, i: usize) -> u32 {
+    fn slot(&self, i: usize) -> u32 {
         (self.spare[i / 2] >> (32 * (i % 2))) as u32
     }
 
-    /// The record of the `j`-th pool layer: (units below the bucket,
-    /// candidates).
-    fn record(&mut self, j: usize) -> (&mut u64, &mut u64) {
-        let n = self.spare.len();
-        let (head, tail) = self.spare.split_at_mut(n - 2 * j - 1);
-        (&mut head[head.len() - 1], &mut tail[0])
+    /// Candidate `i`: its whole key, and its unit's pruned elements if
+    /// the scratch counts them.
+    fn set_candidate(&mut self, i: usize, key: u32, pruned: u32) {
+        let per = self.per();
+        self.set_slot(i * per, key);
+        if self.elements {
+            self.set_slot(i * per + 1, pruned);
+        }
+    }
+
+    fn key(&self, i: usize) -> u32 {
+        self.slot(i * self.per())
+    }
+
+    /// Candidate `i`'s pruned elements (0 unless the scratch counts them).
+    fn pruned(&self, i: usize) -> u32 {
+        if self.elements {
+            self.slot(i * 2 + 1)
+        } else {
+            0
+        }
+    }
+
+    /// The record of the `j`-th pool layer (`j` below the layers
+    /// [`wide`](Self::wide) was asked for): units below the bucket, their
+    /// pruned elements, candidates.
+    fn record(&mut self, j: usize) -> &mut [u64; RECORD] {
+        let (_, records) = self.spare.as_rchunks_mut::<RECORD>();
+        let last = records.len() - 1;
+        &mut records[last - j]
     }
 }
 
-/// Counts of one pool layer against a threshold key.
+/// Words of scratch per pool layer for its record.
+const RECORD: usize = 3;
+
+/// Counts of one pool layer against a threshold key: units, and, when the
+/// scratch counts elements, their pruned elements (else 0).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Counts {
     pub below: u64,
     pub equal: u64,
+    pub below_elements: u64,
+    pub equal_elements: u64,
 }
 
 /// One radix pass: the histogram, into `bins`, of the digit at `shift`
@@ -274,7 +323,8 @@ where
 }
 
 /// One pass over the pool: every layer's units below `lo`, and the keys in
-/// `lo..=hi` collected whole. `None` if they do not fit.
+/// `lo..=hi` collected whole (and, when the scratch counts elements, the
+/// pruned elements of both). `None` if they do not fit.
 fn gather<'a, I>(
     pool: &impl Fn() -> I,
     lo: u32,
@@ -295,30 +345,54 @@ where
     let (low, high) = (bound_score(lo, false), bound_score(hi, true));
     let (mut n, mut total) = (0usize, 0u64);
     for (j, (index, units)) in pool().enumerate().take(layers) {
-        let (mut below, first) = (0u64, n);
-        units
-            .for_each_scored(|_, scores| {
-                let mut count = inlined(
-                    #[inline(always)]
-                    |x| {
-                        if n < capacity {
-                            scratch.set_key(n, order_key(x));
-                        }
-                        n += 1;
-                    },
+        let (mut below, mut below_elements, first) = (0u64, 0u64, n);
+        let (level, elements) = (units.level(), scratch.elements);
+        let mut scan = |scores: &[f32], pruned: &[f32]| {
+            let mut count = inlined(
+                #[inline(always)]
+                |j: usize, x: f32| {
+                    if n < capacity {
+                        let p = pruned.get(j).map_or(0, |&p| whole(p));
+                        scratch.set_candidate(n, order_key(x), p);
+                    }
+                    n += 1;
+                },
+            );
+            let range = (low, high);
+            if !crate::arch::range_scan(level, scores, range, &mut below, &mut count) {
+                crate::arch::all::range::scan(scores, low, high, &mut below, &mut count);
+            }
+            if !pruned.is_empty() {
+                // Below the range, the units' pruned elements: a
+                // branchless sum per tile (at most `TILE * M` fits a u32).
+                let mut sum = 0u32;
+                crate::arch::vectorized(
+                    level,
+                    inlined(
+                        #[inline(always)]
+                        || {
+                            let mut s = 0u32;
+                            for (&x, &p) in scores.iter().zip(pruned) {
+                                s += (x < low) as u32 * whole(p);
+                            }
+                            sum = s;
+                        },
+                    ),
                 );
-                let range = (low, high);
-                if !crate::arch::range_scan(units.level(), scores, range, &mut below, &mut count) {
-                    crate::arch::all::range::scan(scores, low, high, &mut below, &mut count);
-                }
-            })
-            .map_err(|kind| Error::in_layer(index, kind))?;
+                below_elements += u64::from(sum);
+            }
+        };
+        let scanned = if elements {
+            units.for_each_scored_pruned(|_, scores, pruned| scan(scores, pruned))
+        } else {
+            units.for_each_scored(|_, scores| scan(scores, &[]))
+        };
+        scanned.map_err(|kind| Error::in_layer(index, kind))?;
         if n > capacity {
             return Ok(None);
         }
         total += below;
-        let (b, c) = scratch.record(j);
-        (*b, *c) = (below, (n - first) as u64);
+        *scratch.record(j) = [below, below_elements, (n - first) as u64];
     }
     Ok(Some(Range {
         lo,
@@ -361,11 +435,12 @@ fn finish(
     let (mut key, mut fixed) = (0u32, 0u32);
     let base = range.lo >> 16;
     let span = ((range.hi >> 16) - base) as usize + 1;
+    let per = scratch.per();
     for (shift, width, offset) in [(16u32, span, base), (8, 256, 0), (0, 256, 0)] {
         let (bins, keys) = (&mut scratch.bins[..width], &*scratch.spare);
         bins.fill(0);
         let digit_mask = if shift == 16 { u32::MAX } else { 0xff };
-        for i in 0..n {
+        for i in (0..n).map(|i| i * per) {
             let c = (keys[i / 2] >> (32 * (i % 2))) as u32;
             if c & fixed == key {
                 let digit = (c >> shift & digit_mask).wrapping_sub(offset) as usize;
@@ -382,18 +457,19 @@ fn finish(
     if let Some(counted) = counted {
         let mut i = 0usize;
         for (j, index) in layer_indices.enumerate().take(range.layers) {
-            let (below, inside) = scratch.record(j);
-            let (mut counts, inside) = (
-                Counts {
-                    below: *below,
-                    equal: 0,
-                },
-                *inside as usize,
-            );
+            let [below, below_elements, inside] = *scratch.record(j);
+            let mut counts = Counts {
+                below,
+                below_elements,
+                ..Counts::default()
+            };
+            let inside = inside as usize;
             for c in i..i + inside {
-                let c = scratch.key(c);
+                let (c, pruned) = (scratch.key(c), u64::from(scratch.pruned(c)));
                 counts.below += (c < key) as u64;
                 counts.equal += (c == key) as u64;
+                counts.below_elements += (c < key) as u64 * pruned;
+                counts.equal_elements += (c == key) as u64 * pruned;
             }
             i += inside;
             counted(index, counts);

@@ -5,7 +5,7 @@ use super::Scoring;
 use crate::arch::all::inlined;
 use crate::arch::all::keys::order_key;
 use crate::arch::Level;
-use crate::score::{MARKS, TILE};
+use crate::score::TILE;
 use crate::vocab::error::ErrorKind;
 use crate::vocab::ext::{Grid, KernelSet, Tile};
 use crate::vocab::scores::Layer;
@@ -16,6 +16,14 @@ use crate::vocab::shape::View;
 #[inline(always)]
 fn any_nan(scores: &[f32]) -> bool {
     scores.iter().fold(false, |nan, x| nan | x.is_nan())
+}
+
+/// A count kept as an `f32` whole number (below 2^23) as an integer:
+/// adding 2^23 puts it in the low mantissa bits, a conversion loops
+/// vectorise (`as u32` saturates, one value at a time).
+#[inline(always)]
+pub(crate) fn whole(count: f32) -> u32 {
+    (count + 8_388_608.0).to_bits() - 0x4b00_0000
 }
 
 /// One valid layer seen as units.
@@ -101,52 +109,29 @@ impl<'a> Units<'a> {
         })
     }
 
-    /// Calls `f(keys, pruned)` for every tile of units in pool order: the
-    /// units' keys, as [`for_each_key`](Self::for_each_key) (and its
-    /// errors), and the elements pruning each unit zeroes under the layer's
-    /// ties: for a kind that prunes part of a unit (N:M), counted from the
-    /// keep marks its kernel writes in the same pass as the scores (the
-    /// pass mask writing makes); else the unit's size.
-    pub(crate) fn for_each_key_pruned(
+    /// Calls `f(first unit, scores, pruned)` for every tile of units in
+    /// pool order: the scores, checked as in
+    /// [`for_each_scored`](Self::for_each_scored), and the elements pruning
+    /// each unit zeroes under the layer's ties, as whole `f32` numbers (see
+    /// [`whole`]): for a kind that prunes part of a unit (N:M), counted by
+    /// its kernel in the same pass as the scores; else the unit's size.
+    pub(crate) fn for_each_scored_pruned(
         &self,
-        mut f: impl FnMut(&[u32], &[u32]),
+        mut f: impl FnMut(usize, &[f32], &[f32]),
     ) -> Result<(), ErrorKind> {
         let (set, grid) = (&self.kernels, &self.grid);
-        let kind = set.kind;
-        let size = (grid.unit_rows * grid.unit_cols) as u32;
-        let m = grid.unit_cols;
+        let size = (grid.unit_rows * grid.unit_cols) as f32;
         let mut scores = [0.0f32; TILE];
-        let mut keys = [0u32; TILE];
-        let mut pruned = [0u32; TILE];
-        let mut marks = [0u8; MARKS];
-        self.tiles(kind.mask_tile(grid), |tile, first, n| {
-            let written = kind.mask_scores(set, tile, &mut scores[..n], &mut marks);
+        let mut pruned = [0.0f32; TILE];
+        self.tiles(TILE, |tile, first, n| {
+            if !set
+                .kind
+                .pruned_scores(set, tile, &mut scores[..n], &mut pruned[..n])
+            {
+                pruned[..n].fill(size);
+            }
             self.check_scores(&scores[..n], first)?;
-            crate::arch::vectorized(
-                self.tile.level,
-                inlined(
-                    #[inline(always)]
-                    || {
-                        for (k, &x) in keys[..n].iter_mut().zip(&scores[..n]) {
-                            *k = order_key(x);
-                        }
-                        if written == 0 {
-                            pruned[..n].fill(size);
-                        } else if m == 4 {
-                            // Marks are 0 (pruned) or 1 (kept), four a word.
-                            let (words, _) = marks[..4 * n].as_chunks::<4>();
-                            for (p, w) in pruned[..n].iter_mut().zip(words) {
-                                *p = 4 - u32::from_le_bytes(*w).count_ones();
-                            }
-                        } else {
-                            for (p, unit) in pruned[..n].iter_mut().zip(marks.chunks_exact(m)) {
-                                *p = m as u32 - unit.iter().map(|&k| u32::from(k)).sum::<u32>();
-                            }
-                        }
-                    },
-                ),
-            );
-            f(&keys[..n], &pruned[..n]);
+            f(first, &scores[..n], &pruned[..n]);
             Ok(())
         })
     }
@@ -293,13 +278,5 @@ impl<'a> Units<'a> {
     /// Whether the kernel itself reports NaN elements (as a NaN unit score).
     pub(crate) fn checks_nan(&self) -> bool {
         self.kernels.builtin
-    }
-
-    /// Elements that pruning `unit` zeroes with inclusive ties (scores
-    /// already checked).
-    pub(crate) fn pruned_elements(&self, unit: usize) -> u64 {
-        self.kernels
-            .kind
-            .pruned_elements(&self.tile, self.origin(unit))
     }
 }

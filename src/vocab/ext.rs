@@ -345,14 +345,22 @@ pub(crate) trait Kind: Sync {
         keep: &mut [u8],
     ) -> usize;
 
+    /// Scores a tile into `scores` and, for a kind that prunes part of a
+    /// unit, the elements pruning each unit zeroes under the tile's ties
+    /// into `pruned` (one per unit, in the same pass). False when a pruned
+    /// unit is zeroed whole (`pruned` untouched).
+    fn pruned_scores(
+        &self,
+        set: &KernelSet,
+        tile: &Tile<'_>,
+        scores: &mut [f32],
+        pruned: &mut [f32],
+    ) -> bool;
+
     /// One contiguous view row of a tile's mask, `width` elements a unit:
     /// `kept[u]` is 1 for a kept unit; `keep` the marks of
     /// [`mask_scores`](Kind::mask_scores).
     fn write_row(&self, level: Level, row: &mut [u8], kept: &[u8], keep: &[u8], width: usize);
-
-    /// Elements that pruning the unit at view position `origin` zeroes
-    /// with inclusive ties (scores already checked).
-    fn pruned_elements(&self, tile: &Tile<'_>, origin: (usize, usize)) -> u64;
 
     /// Pattern lock of a layer (`docs/semantics.md`, section 8): writes every byte of `out`,
     /// returns the (units, elements) locked.

@@ -4,6 +4,7 @@ use super::{divide, Job, Lane, Lanes};
 use crate::arch::all::group::{group_score, least_n};
 use crate::arch::all::inlined;
 use crate::arch::all::sum::contiguous_sum;
+use crate::arch::Marks;
 use crate::vocab::scores::Read;
 use crate::vocab::terms::Ties;
 
@@ -16,9 +17,8 @@ pub(crate) struct Groups<'a> {
     /// How the values are read (a scale aligned with `xs`).
     pub read: Read<'a>,
     pub out: &'a mut [f32],
-    /// If given, 1 per element outside its group's least N, 0 inside
-    /// (`m * out.len()` bytes).
-    pub keep: Option<&'a mut [u8]>,
+    /// What the kernel writes beside the scores.
+    pub marks: Marks<'a>,
 }
 
 impl Job for Groups<'_> {
@@ -58,7 +58,7 @@ impl Groups<'_> {
         }
         let (zero, one, n) = (l.splat(0.0), l.splat(1.0), l.splat(self.n));
         let mut t = [[0.0f32; 16]; MAX];
-        let mut keep = self.keep;
+        let mut marks = self.marks;
         let (outs, _) = L::chunks_mut(self.out);
         let mut done = 0;
         for (b, (out, xs)) in outs
@@ -131,15 +131,28 @@ impl Groups<'_> {
                 *mark = l.lt(rank, n);
             }
             let block = L::LANES * m;
-            let dst = keep.as_deref_mut();
-            if let Some(dst) = dst.and_then(|k| k.get_mut(b * block..(b + 1) * block)) {
-                // Element j of group g sits at g * m + j.
-                for (j, &mark) in marked.iter().enumerate().take(m) {
-                    let bits = l.bits(mark);
-                    for (g, k) in dst.iter_mut().skip(j).step_by(m).enumerate() {
-                        *k = (bits >> g & 1 == 0) as u8;
+            match &mut marks {
+                Marks::Keep(k) => {
+                    if let Some(dst) = k.get_mut(b * block..(b + 1) * block) {
+                        // Element j of group g sits at g * m + j.
+                        for (j, &mark) in marked.iter().enumerate().take(m) {
+                            let bits = l.bits(mark);
+                            for (g, k) in dst.iter_mut().skip(j).step_by(m).enumerate() {
+                                *k = (bits >> g & 1 == 0) as u8;
+                            }
+                        }
                     }
                 }
+                Marks::Count(c) => {
+                    if let Some(dst) = c.get_mut(b * L::LANES..(b + 1) * L::LANES) {
+                        let mut count = zero;
+                        for &mark in marked.iter().take(m) {
+                            count = l.add(count, l.select(mark, one, zero));
+                        }
+                        dst.copy_from_slice(l.store(count).as_ref());
+                    }
+                }
+                Marks::None => {}
             }
             let term = inlined(
                 #[inline(always)]
@@ -153,22 +166,26 @@ impl Groups<'_> {
         // Groups past the last whole vector: the scalar kernel.
         let groups = self.out.iter_mut().zip(self.xs.chunks_exact(m));
         for (g, (o, xs)) in groups.enumerate().skip(done) {
-            let keep = keep
-                .as_deref_mut()
-                .and_then(|k| k.get_mut(m * g..m * g + m));
-            *o = scalar_group(xs, self.n as usize, self.exact, self.read.from(m * g), keep);
+            let marks = marks.part(g, 1, m);
+            *o = scalar_group(
+                xs,
+                self.n as usize,
+                self.exact,
+                self.read.from(m * g),
+                marks,
+            );
         }
     }
 }
 
 /// One N:M group (up to `MAX_SIMD_GROUP` long) by the scalar kernel, for
-/// the tails: its score, and its keep bytes if `keep` is given.
+/// the tails: its score, and the marks `out` asks for.
 pub(super) fn scalar_group(
     xs: &[f32],
     n: usize,
     exact: bool,
     read: Read<'_>,
-    keep: Option<&mut [u8]>,
+    mut out: Marks<'_>,
 ) -> f32 {
     let mut buf = [0.0f32; crate::arch::MAX_SIMD_GROUP];
     let vals = &mut buf[..xs.len().min(crate::arch::MAX_SIMD_GROUP)];
@@ -177,9 +194,7 @@ pub(super) fn scalar_group(
     }
     let ties = if exact { Ties::Exact } else { Ties::Inclusive };
     let marks = least_n(vals, n, ties);
-    for (j, k) in keep.into_iter().flatten().enumerate() {
-        *k = (marks >> j & 1 == 0) as u8;
-    }
+    out.write_group(marks, vals.len());
     if vals.iter().any(|v| v.is_nan()) {
         f32::NAN
     } else {

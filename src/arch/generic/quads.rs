@@ -6,7 +6,7 @@ use super::{divide, read_vector, spread_bits, Job, Lane, Lanes};
 use crate::arch::all::block::block_score;
 use crate::arch::all::inlined;
 use crate::arch::all::sum::Sum;
-use crate::arch::Quad;
+use crate::arch::{Marks, Quad};
 use crate::vocab::scores::Read;
 use crate::vocab::terms::Reduce;
 
@@ -17,9 +17,8 @@ pub(crate) struct Quads<'a> {
     /// How the values are read (a scale aligned with `xs`).
     pub read: Read<'a>,
     pub out: &'a mut [f32],
-    /// If given (groups only), 1 per element outside its group's least N,
-    /// 0 inside (`4 * out.len()` bytes).
-    pub keep: Option<&'a mut [u8]>,
+    /// What groups write beside their scores (blocks: nothing).
+    pub marks: Marks<'a>,
 }
 
 impl Job for Quads<'_> {
@@ -32,7 +31,7 @@ impl Job for Quads<'_> {
         let (zero, one) = (l.splat(0.0), l.splat(1.0));
         let (chunks, _) = L::chunks(self.xs);
         let (outs, _) = L::chunks_mut(self.out);
-        let mut keep = self.keep;
+        let mut marks = self.marks;
         let block = 4 * L::LANES;
         let mut done = 0;
         for (b, (xs, out)) in chunks.chunks_exact(4).zip(outs.iter_mut()).enumerate() {
@@ -70,17 +69,32 @@ impl Job for Quads<'_> {
                         l.lt(rank[2], n),
                         l.lt(rank[3], n),
                     ];
-                    let dst = keep.as_deref_mut();
-                    if let Some(dst) = dst.and_then(|k| k.get_mut(b * block..(b + 1) * block)) {
-                        // Back to memory order, one keep byte per element.
-                        let k = inlined(
-                            #[inline(always)]
-                            |i: usize| l.select(marked[i], zero, one),
-                        );
-                        let kept = l.transpose4([k(0), k(1), k(2), k(3)]);
-                        for (d, k) in dst.chunks_exact_mut(L::LANES).zip(kept) {
-                            spread_bits(l.bits(l.lt(zero, k)), d);
+                    match &mut marks {
+                        Marks::Keep(k) => {
+                            if let Some(dst) = k.get_mut(b * block..(b + 1) * block) {
+                                // Back to memory order, one keep byte per element.
+                                let k = inlined(
+                                    #[inline(always)]
+                                    |i: usize| l.select(marked[i], zero, one),
+                                );
+                                let kept = l.transpose4([k(0), k(1), k(2), k(3)]);
+                                for (d, k) in dst.chunks_exact_mut(L::LANES).zip(kept) {
+                                    spread_bits(l.bits(l.lt(zero, k)), d);
+                                }
+                            }
                         }
+                        Marks::Count(c) => {
+                            let lanes = b * L::LANES..(b + 1) * L::LANES;
+                            if let Some(dst) = c.get_mut(lanes) {
+                                let k = inlined(
+                                    #[inline(always)]
+                                    |i: usize| l.select(marked[i], one, zero),
+                                );
+                                let count = l.add(l.add(l.add(k(0), k(1)), k(2)), k(3));
+                                dst.copy_from_slice(l.store(l.group_order(count)).as_ref());
+                            }
+                        }
+                        Marks::None => {}
                     }
                     let p = inlined(
                         #[inline(always)]
@@ -115,10 +129,8 @@ impl Job for Quads<'_> {
         for (g, (o, xs)) in runs.enumerate().skip(done) {
             *o = match self.quad {
                 Quad::Group { n, exact } => {
-                    let keep = keep
-                        .as_deref_mut()
-                        .and_then(|k| k.get_mut(4 * g..4 * g + 4));
-                    scalar_group(xs, n as usize, exact, self.read.from(4 * g), keep)
+                    let marks = marks.part(g, 1, 4);
+                    scalar_group(xs, n as usize, exact, self.read.from(4 * g), marks)
                 }
                 // One block row: its score does not depend on the block's
                 // column (the column order only matters across rows).

@@ -72,6 +72,17 @@ impl Kind for Blocks {
         0
     }
 
+    fn pruned_scores(
+        &self,
+        set: &KernelSet,
+        tile: &Tile<'_>,
+        scores: &mut [f32],
+        _: &mut [f32],
+    ) -> bool {
+        set.score(tile, scores);
+        false
+    }
+
     fn write_row(&self, level: Level, row: &mut [u8], kept: &[u8], _: &[u8], width: usize) {
         vectorized(
             level,
@@ -88,10 +99,6 @@ impl Kind for Blocks {
                 },
             ),
         );
-    }
-
-    fn pruned_elements(&self, tile: &Tile<'_>, _: (usize, usize)) -> u64 {
-        (tile.unit_rows * tile.unit_cols) as u64
     }
 
     fn lock(

@@ -7,10 +7,10 @@
 mod lock;
 
 use super::zeros::{lock_with, zero_bytes, zeros_with};
-use crate::arch::all::group::least_n;
 use crate::arch::all::inlined;
+use crate::arch::Marks;
 use crate::arch::{vectorized, Level};
-use crate::score::{group_scores, group_scores_and_keep, group_scores_for, MARKS, TILE};
+use crate::score::{group_scores, group_scores_for, group_scores_marked, MARKS, TILE};
 use crate::vocab::error::ErrorKind;
 use crate::vocab::ext::{Geometry, Grid, KernelSet, Kind, SkipReason, Tile, MAX_GROUP};
 use crate::vocab::scores::typed;
@@ -90,10 +90,26 @@ impl Kind for Groups {
         let marks = scores.len() * tile.unit_cols;
         match keep.get_mut(..marks) {
             Some(keep) => {
-                group_scores_and_keep(tile, scores, keep);
+                group_scores_marked(tile, scores, Marks::Keep(keep));
                 marks
             }
             None => 0,
+        }
+    }
+
+    fn pruned_scores(
+        &self,
+        _: &KernelSet,
+        tile: &Tile<'_>,
+        scores: &mut [f32],
+        pruned: &mut [f32],
+    ) -> bool {
+        match pruned.get_mut(..scores.len()) {
+            Some(pruned) => {
+                group_scores_marked(tile, scores, Marks::Count(pruned));
+                true
+            }
+            None => false,
         }
     }
 
@@ -124,15 +140,6 @@ impl Kind for Groups {
                 },
             ),
         );
-    }
-
-    fn pruned_elements(&self, tile: &Tile<'_>, (r, c0): (usize, usize)) -> u64 {
-        let m = tile.unit_cols.min(MAX_GROUP);
-        let mut buf = [0.0f32; MAX_GROUP];
-        for (c, (v, index)) in (c0..).zip(buf[..m].iter_mut().zip(tile.view.run(r, c0))) {
-            *v = tile.value_at(index, c);
-        }
-        least_n(&buf[..m], tile.prune_per_group, tile.ties).count_ones() as u64
     }
 
     fn lock(
