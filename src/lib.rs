@@ -84,6 +84,7 @@ pub use lock::{MaskSparsity, ScoreMass};
 pub use pattern::Pattern;
 pub use plan::{Bound, CapMode, Compat, LayerPlan, LayerReport, Options, Scope, Status, Summary};
 pub use pruner::Pruner;
+pub use select::SplitRange;
 pub use vocab::error::{Error, ErrorKind, PatternName};
 pub use vocab::ext::SkipReason;
 pub use vocab::scores::{Layer, Scores};

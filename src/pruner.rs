@@ -5,7 +5,7 @@ use crate::arch::Level;
 use crate::budget::Outliers;
 use crate::lock::{MaskSparsity, ScoreMass};
 use crate::plan::{LayerPlan, LayerReport, Options, Summary};
-use crate::select::WIDE_BINS;
+use crate::select::{SplitRange, WIDE_BINS};
 use crate::vocab::error::Error;
 use crate::vocab::scores::Layer;
 use crate::vocab::shape::Shape;
@@ -189,7 +189,114 @@ impl<'s> Pruner<'s> {
         opts: &Options,
         plans: &mut [LayerPlan],
     ) -> Result<Summary, Error> {
-        plan::planner::plan(self.level, self.scratch, layers, opts, plans)
+        plan::planner::plan(self.level, self.scratch, layers, opts, plans, None)
+    }
+
+    /// A global selection split over workers, step 1 of 3: checks the
+    /// layers and options as [`plan`](Pruner::plan) does, and finds, from a
+    /// sample of about 49,000 unit scores over all of them (the pass
+    /// `plan` starts with), the key range the threshold lies in. Step 2:
+    /// workers (threads, or machines holding some of the layers) each run
+    /// [`gather_part`](Pruner::gather_part) over a contiguous run of the
+    /// layers, independently: one pass that counts its layers' units below
+    /// the range and collects those inside it. Step 3:
+    /// [`plan_split`](Pruner::plan_split) merges the parts, in layer order,
+    /// into the plans and summary `plan` gives, bit for bit, whatever the
+    /// split.
+    ///
+    /// `None` when the selection does not split: a scope other than
+    /// global (there every layer, or row, is its own pool: plan any subset
+    /// of the layers on its own), a scratch without the wide histogram
+    /// ([`SCRATCH_MIN`](Pruner::SCRATCH_MIN)), or a target of no unit.
+    /// Then plan in one go.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`plan`](Pruner::plan) for options and shapes (unit
+    /// scores are checked by the workers).
+    ///
+    /// ```
+    /// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape, SplitRange};
+    /// let ws: Vec<Vec<f32>> = (0..4)
+    ///     .map(|l| (0..4096).map(|i| ((i * 37 + l * 11) % 997) as f32).collect())
+    ///     .collect();
+    /// let layers: Vec<Layer<'_>> = ws.iter().map(|w| Layer::new(&w[..], Shape::matrix(64, 64))).collect();
+    /// let opts = Options::new(Pattern::parse("4x1").unwrap(), 0.6);
+    /// let mut scratch = vec![0u64; Pruner::scratch_words(4 * 1024)];
+    /// let mut pruner = Pruner::with_scratch(&mut scratch);
+    /// let range = pruner.split_range(&layers, &opts).unwrap().unwrap();
+    /// // Two workers, layers 0..1 and 1..4, each into its own words.
+    /// let mut parts = vec![vec![0u64; SplitRange::part_words(1, 4096)], vec![0u64; SplitRange::part_words(3, 3 * 4096)]];
+    /// let (a, b) = parts.split_at_mut(1);
+    /// let used_a = pruner.gather_part(&layers[..1], 0, &opts, &range, &mut a[0]).unwrap().unwrap();
+    /// let used_b = pruner.gather_part(&layers[1..], 1, &opts, &range, &mut b[0]).unwrap().unwrap();
+    /// let words = [&parts[0][..used_a], &parts[1][..used_b]];
+    /// let mut split = vec![LayerPlan::default(); 4];
+    /// let summary = pruner.plan_split(&layers, &opts, &range, &words, &mut split).unwrap();
+    /// let mut whole = vec![LayerPlan::default(); 4];
+    /// assert_eq!(summary, Pruner::new().plan(&layers, &opts, &mut whole).unwrap());
+    /// assert_eq!(split, whole);
+    /// ```
+    pub fn split_range(
+        &mut self,
+        layers: &[Layer<'_>],
+        opts: &Options,
+    ) -> Result<Option<SplitRange>, Error> {
+        plan::planner::split_range(self.level, self.scratch, layers, opts)
+    }
+
+    /// A split selection, step 2 (see [`split_range`](Pruner::split_range)):
+    /// one worker's part, the layers `first..first + layers.len()` of the
+    /// whole list, scored in one pass into `out` (the pruner's scratch is
+    /// not used, so workers may share one pruner). Returns the words of
+    /// `out` the part fills, to pass to [`plan_split`](Pruner::plan_split)
+    /// as they are (they may be sent to another machine: 24 bytes per layer
+    /// and 4 bytes per unit near the threshold, 8 under inclusive N:M ties,
+    /// about 1/100 of the units), or `None` if they do not fit: give it
+    /// [`SplitRange::part_words`] words.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`plan`](Pruner::plan) for these layers (named by their
+    /// index in the whole list): shapes, NaN scores;
+    /// [`SplitParts`](crate::ErrorKind::SplitParts) for options that are
+    /// not the range's.
+    pub fn gather_part(
+        &self,
+        layers: &[Layer<'_>],
+        first: usize,
+        opts: &Options,
+        range: &SplitRange,
+        out: &mut [u64],
+    ) -> Result<Option<usize>, Error> {
+        plan::planner::gather_part(self.level, layers, first, opts, range, out)
+    }
+
+    /// A split selection, step 3 (see [`split_range`](Pruner::split_range)):
+    /// the parts, in layer order, merged into every layer's plan: the plans
+    /// and summary [`plan`](Pruner::plan) gives for the same layers and
+    /// options. The threshold comes from the parts' candidates, in memory
+    /// (they must fit the scratch, as [`scratch_words`](Pruner::scratch_words)
+    /// sizes it; if not, the selection runs in passes over the layers, same
+    /// result). Layers held at a bound are selected again here, in passes,
+    /// as `plan` does.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`plan`](Pruner::plan);
+    /// [`SplitParts`](crate::ErrorKind::SplitParts) for a range that is not
+    /// these layers' and options', or parts that are not the range's parts
+    /// of these layers in order. Nothing is written on error.
+    pub fn plan_split(
+        &mut self,
+        layers: &[Layer<'_>],
+        opts: &Options,
+        range: &SplitRange,
+        parts: &[&[u64]],
+        plans: &mut [LayerPlan],
+    ) -> Result<Summary, Error> {
+        let split = Some((range, parts));
+        plan::planner::plan(self.level, self.scratch, layers, opts, plans, split)
     }
 
     /// Writes one layer's mask from its plan (1 = keep, 0 = prune): with

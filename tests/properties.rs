@@ -16,7 +16,7 @@ use proptest::sample::select;
 use prunemask::ext::{Extent, Geometry};
 use prunemask::{
     Bound, CapMode, Compat, Criterion, Error, ErrorKind, Layer, LayerPlan, LayerReport, Level,
-    Options, Pattern, Pruner, Reduce, Scope, Shape, Status, Summary, Ties,
+    Options, Pattern, Pruner, Reduce, Scope, Shape, SplitRange, Status, Summary, Ties,
 };
 
 const SENTINEL: u8 = 7;
@@ -803,6 +803,63 @@ proptest! {
         let b = Pruner::with_scratch(&mut scratch).plan(&layers, &opts, &mut got);
         prop_assert_eq!(a, b);
         prop_assert_eq!(want, got);
+    }
+
+    /// A global selection split over workers (any contiguous parts, each
+    /// gathered on its own, merged in order) gives the plans and summary
+    /// of one `plan` call, whatever the scratch of the merge (the
+    /// candidates in memory, or too many: passes).
+    #[test]
+    fn split_selection_gives_the_plan(
+        ls in layers(4),
+        opts in bounded_options(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
+        spare in select(vec![0usize, 8, 100_000]),
+    ) {
+        let opts = opts.scope(Scope::Global);
+        let layers = layers_for(&ls, &opts);
+        let mut want = vec![LayerPlan::default(); ls.len()];
+        let expected = Pruner::new().plan(&layers, &opts, &mut want);
+        let mut scratch = vec![0x5a5a_5a5a_5a5a_5a5au64; Pruner::SCRATCH_MIN + 100_000];
+        let mut pruner = Pruner::with_scratch(&mut scratch);
+        let range = match pruner.split_range(&layers, &opts) {
+            Ok(Some(range)) => range,
+            // No unit to prune, or no range from the sample: plan in one go.
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                prop_assert_eq!(Err(e), expected);
+                return Ok(());
+            }
+        };
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(layers.len() + 1)).collect();
+        bounds.extend([0, layers.len()]);
+        bounds.sort_unstable();
+        let mut parts = Vec::new();
+        for w in bounds.windows(2) {
+            let part = &layers[w[0]..w[1]];
+            let elements: u64 = part.iter().map(|l| l.scores.len() as u64).sum();
+            let mut out = vec![0u64; SplitRange::part_words(part.len(), elements) + 4096];
+            match pruner.gather_part(part, w[0], &opts, &range, &mut out) {
+                Ok(Some(used)) => {
+                    out.truncate(used);
+                    parts.push(out);
+                }
+                Ok(None) => prop_assert!(false, "part {:?} did not fit", w),
+                Err(e) => {
+                    // The first bad layer of the part is the first of all
+                    // when earlier parts are valid.
+                    prop_assert!(expected.is_err(), "{:?}", e);
+                    return Ok(());
+                }
+            }
+        }
+        let words: Vec<&[u64]> = parts.iter().map(|p| &p[..]).collect();
+        let mut got = vec![LayerPlan::default(); ls.len()];
+        // The merge's scratch may hold fewer candidates than the parts.
+        let mut merge_scratch = vec![0x5a5a_5a5a_5a5a_5a5au64; Pruner::SCRATCH_MIN + spare];
+        let merged = Pruner::with_scratch(&mut merge_scratch).plan_split(&layers, &opts, &range, &words, &mut got);
+        prop_assert_eq!(merged, expected);
+        prop_assert_eq!(got, want);
     }
 
     /// Redistribute cap, exact ties, no minimum: no layer is pruned beyond

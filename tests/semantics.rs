@@ -2585,3 +2585,78 @@ fn scratch_plan_reads_the_scores_about_once() {
         assert!(with >= 2 * units, "{with} of {units}");
     }
 }
+
+/// Parts that are not the range's parts of these layers, in order, are
+/// errors naming the part; a range of other options is refused by the
+/// workers and by the merge; nothing is written.
+#[test]
+fn split_parts_errors() {
+    use prunemask::SplitRange;
+    let ws: Vec<Vec<f32>> = (0..3)
+        .map(|l| {
+            (0..4096)
+                .map(|i| ((i * 37 + l * 101) % 997) as f32)
+                .collect()
+        })
+        .collect();
+    let layers: Vec<Layer<'_>> = ws
+        .iter()
+        .map(|w| Layer::new(&w[..], Shape::matrix(64, 64)))
+        .collect();
+    let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5);
+    let mut scratch = vec![0u64; Pruner::scratch_words(3 * 4096)];
+    let mut pruner = Pruner::with_scratch(&mut scratch);
+    let range = pruner.split_range(&layers, &opts).unwrap().unwrap();
+    let part = |pruner: &Pruner<'_>, from: usize, to: usize| {
+        let mut out = vec![0u64; SplitRange::part_words(to - from, 4096 * (to - from) as u64)];
+        let used = pruner
+            .gather_part(&layers[from..to], from, &opts, &range, &mut out)
+            .unwrap()
+            .unwrap();
+        out.truncate(used);
+        out
+    };
+    let (a, b) = (part(&pruner, 0, 1), part(&pruner, 1, 3));
+    // A range made for other options.
+    let inc = opts.clone().inc_compat();
+    let other = pruner.split_range(&layers, &inc).unwrap().unwrap();
+    let mut out = vec![0u64; SplitRange::part_words(3, 3 * 4096)];
+    let refused = pruner
+        .gather_part(&layers, 0, &opts, &other, &mut out)
+        .map_err(|e| e.kind().clone());
+    let mut plans = vec![LayerPlan::default(); 3];
+    let mut merge = |parts: &[&[u64]], range: &SplitRange| {
+        plans.fill(LayerPlan::default());
+        let got = pruner
+            .plan_split(&layers, &opts, range, parts, &mut plans)
+            .map_err(|e| e.kind().clone());
+        assert!(
+            got.is_ok() || plans.iter().all(|p| *p == LayerPlan::default()),
+            "written on error"
+        );
+        got
+    };
+    assert!(merge(&[&a, &b], &range).is_ok());
+    fn split<T>(part: Option<usize>, reason: &'static str) -> Result<T, ErrorKind> {
+        Err(ErrorKind::SplitParts { part, reason })
+    }
+    assert_eq!(
+        merge(&[&a], &range),
+        split(None, "the parts do not hold these layers, in order")
+    );
+    assert_eq!(
+        merge(&[&a[..1], &b], &range),
+        split(Some(0), "its words are not a part")
+    );
+    // Counts that do not fit a layer's units: the second part given first.
+    let wrong = merge(&[&b, &a], &range);
+    assert!(
+        matches!(wrong, Err(ErrorKind::SplitParts { .. })),
+        "{wrong:?}"
+    );
+    assert_eq!(refused, split(None, "the range is not these options'"));
+    assert_eq!(
+        merge(&[&a, &b], &other),
+        split(None, "the range is not these layers' and options'")
+    );
+}

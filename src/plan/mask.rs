@@ -106,7 +106,7 @@ pub(crate) fn prune(
     for (i, (layer, mask)) in layers.iter().zip(masks.iter()).enumerate() {
         check_mask(i, layer, mask)?;
     }
-    let summary = plan(level, scratch, layers, opts, plans)?;
+    let summary = plan(level, scratch, layers, opts, plans, None)?;
     for (i, ((layer, plan), mask)) in layers
         .iter()
         .zip(plans.iter())

@@ -9,12 +9,19 @@ use super::{check_count, check_nan};
 use crate::arch::all::keys::{key_value, order_key};
 use crate::arch::Level;
 use crate::select::{
-    kth_smallest, prepare, whole, Counts, Ready, Scoring, Scratch, Units, STACK_BINS,
+    self, kth_smallest, merge_parts, prepare, split_sample, whole, Counts, MergeError, Ready,
+    Scoring, Scratch, SplitRange, Units, STACK_BINS,
 };
 use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::scores::Layer;
 use crate::vocab::terms::Ties;
 use crate::CapMode;
+
+/// Whether the selection counts each unit's pruned elements: inclusive N:M
+/// groups lose N or more (ties at the N-th smallest).
+pub(crate) fn counts_elements(opts: &Options) -> bool {
+    opts.ties == Ties::Inclusive && opts.pattern.kernels().pruned_per_group() > 0
+}
 
 /// Checks what scoring a layer's units does not: shape and length, and NaN
 /// in scores no built-in kernel reads (skipped layers, custom kernels).
@@ -61,6 +68,7 @@ pub(crate) fn plan(
     layers: &[Layer<'_>],
     opts: &Options,
     plans: &mut [LayerPlan],
+    split: Option<(&SplitRange, &[&[u64]])>,
 ) -> Result<Summary, Error> {
     level.check()?;
     let ratios = opts.unit_ratios()?;
@@ -71,17 +79,51 @@ pub(crate) fn plan(
         opts.layer_target(i, layer.target_sparsity, &ratios)?;
     }
     let mut stack = [0u64; STACK_BINS];
-    // Inclusive N:M groups lose N or more elements each (ties at the N-th
-    // smallest): the selection counts them with the units.
-    let elements = opts.ties == Ties::Inclusive && opts.pattern.kernels().pruned_per_group() > 0;
+    let elements = counts_elements(opts);
     let mut scratch = Scratch::new(&mut stack, scratch, elements);
     // Every unit is scored (and so checked) before any report is written:
     // globally by the selection's first pass, which it then goes on from.
     let ready = match opts.scope {
         Scope::Global => {
-            let units = valid_units(layers, &scoring).map(|(_, u)| u.count() as u64);
-            let k = ratios.target.floor(units.sum());
-            prepare(|| valid_units(layers, &scoring), k, &mut scratch)?
+            let units: u64 = valid_units(layers, &scoring)
+                .map(|(_, u)| u.count() as u64)
+                .sum();
+            let k = ratios.target.floor(units);
+            let pool = || valid_units(layers, &scoring);
+            match split {
+                // The workers scored (and checked) every unit.
+                Some((range, parts)) => {
+                    let pool_layers = pool().count();
+                    let wrong = |reason| Error::new(ErrorKind::SplitParts { part: None, reason });
+                    if (range.k, range.units, range.layers, range.pool)
+                        != (k, units, layers.len(), pool_layers)
+                        || range.elements != elements
+                    {
+                        return Err(wrong("the range is not these layers' and options'"));
+                    }
+                    let merged = merge_parts(pool, range, parts, &mut scratch).map_err(|e| {
+                        let (part, reason) = match e {
+                            MergeError::Malformed(i) => (Some(i), "its words are not a part"),
+                            MergeError::Layers(Some(i)) => {
+                                (Some(i), "it does not start where the part before ends")
+                            }
+                            MergeError::Layers(None) => {
+                                (None, "the parts do not hold these layers, in order")
+                            }
+                            MergeError::Inconsistent(i) => {
+                                (Some(i), "its counts do not fit these layers or the range")
+                            }
+                        };
+                        Error::new(ErrorKind::SplitParts { part, reason })
+                    })?;
+                    match merged {
+                        Some(ready) => ready,
+                        // More candidates than the scratch holds: passes.
+                        None => prepare(pool, k, &mut scratch)?,
+                    }
+                }
+                None => prepare(pool, k, &mut scratch)?,
+            }
         }
         Scope::Local | Scope::Row => {
             for (i, layer) in layers.iter().enumerate() {
@@ -167,6 +209,77 @@ pub(crate) fn plan(
         }
     }
     Ok(summary)
+}
+
+/// The first step of a split selection (see `Pruner::split_range`): the
+/// layers and options checked, and a key range from a sample of the pool.
+pub(crate) fn split_range(
+    level: Level,
+    scratch: &mut [u64],
+    layers: &[Layer<'_>],
+    opts: &Options,
+) -> Result<Option<SplitRange>, Error> {
+    level.check()?;
+    let ratios = opts.unit_ratios()?;
+    let scoring = opts.scoring(level);
+    for (i, layer) in layers.iter().enumerate() {
+        check_layer(i, layer, &scoring)?;
+        opts.layer_target(i, layer.target_sparsity, &ratios)?;
+    }
+    let elements = counts_elements(opts);
+    let Some(mut scratch) = Scratch::wide_only(scratch, elements) else {
+        return Ok(None);
+    };
+    if opts.scope != Scope::Global {
+        return Ok(None);
+    }
+    let pool = || valid_units(layers, &scoring);
+    let units: u64 = pool().map(|(_, u)| u.count() as u64).sum();
+    let k = ratios.target.floor(units);
+    Ok(
+        split_sample(pool, k, &mut scratch).map(|(lo, hi)| SplitRange {
+            lo,
+            hi,
+            k,
+            units,
+            layers: layers.len(),
+            pool: pool().count(),
+            elements,
+        }),
+    )
+}
+
+/// One worker's part of a split selection (see `Pruner::gather_part`):
+/// `layers` are the pool's layers `first..`, errors name them so.
+pub(crate) fn gather_part(
+    level: Level,
+    layers: &[Layer<'_>],
+    first: usize,
+    opts: &Options,
+    range: &SplitRange,
+    out: &mut [u64],
+) -> Result<Option<usize>, Error> {
+    level.check()?;
+    let ratios = opts.unit_ratios()?;
+    let scoring = opts.scoring(level);
+    for (i, layer) in layers.iter().enumerate() {
+        check_layer(first + i, layer, &scoring)?;
+        opts.layer_target(first + i, layer.target_sparsity, &ratios)?;
+    }
+    if counts_elements(opts) != range.elements || opts.scope != Scope::Global {
+        return Err(Error::new(ErrorKind::SplitParts {
+            part: None,
+            reason: "the range is not these options'",
+        }));
+    }
+    let pool = || {
+        (layers.iter().enumerate()).filter_map(|(i, layer)| match scoring.units(first + i, layer) {
+            Ok(Ok(units)) => Some((first + i, units)),
+            _ => None,
+        })
+    };
+    let span = (first, layers.len());
+    select::gather_part(pool, span, (range.lo, range.hi), range.elements, out)
 }
 
 struct Planner<'l, 'a, 'r, 's> {

@@ -66,6 +66,20 @@ impl<'s> Scratch<'s> {
         }
     }
 
+    /// The caller's scratch if it holds a wide histogram (no stack
+    /// fallback), else `None`.
+    pub(crate) fn wide_only(caller: &'s mut [u64], elements: bool) -> Option<Self> {
+        if caller.len() < WIDE_BINS {
+            return None;
+        }
+        let (bins, spare) = caller.split_at_mut(WIDE_BINS);
+        Some(Scratch {
+            bins,
+            spare,
+            elements,
+        })
+    }
+
     /// Slots (halves of a word) a candidate takes.
     fn per(&self) -> usize {
         1 + self.elements as usize
@@ -539,6 +553,227 @@ where
         }
     }
     Ok((prefix, false))
+}
+
+/// The key range a selection split over workers collects: found once,
+/// from a sample of the whole pool ([`Pruner::split_range`]); every worker
+/// gathers its layers' part against it ([`Pruner::gather_part`]), and the
+/// parts merge into the plan one pass would make ([`Pruner::plan_split`]).
+///
+/// [`Pruner::split_range`]: crate::Pruner::split_range
+/// [`Pruner::gather_part`]: crate::Pruner::gather_part
+/// [`Pruner::plan_split`]: crate::Pruner::plan_split
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SplitRange {
+    pub(crate) lo: u32,
+    pub(crate) hi: u32,
+    /// Units the selection prunes, of `units` in the pool.
+    pub(crate) k: u64,
+    pub(crate) units: u64,
+    /// Layers given, and the pool's (those the pattern fits).
+    pub(crate) layers: usize,
+    pub(crate) pool: usize,
+    /// Whether candidates carry their pruned elements (inclusive N:M).
+    pub(crate) elements: bool,
+}
+
+impl SplitRange {
+    /// Units the selection prunes (`k`), of the pool's units.
+    pub fn k(&self) -> u64 {
+        self.k
+    }
+
+    /// Units in the pool.
+    pub fn units(&self) -> u64 {
+        self.units
+    }
+
+    /// Words a part of `layers` layers holding `elements` elements needs
+    /// to be sure to hold its candidates for real weights (as
+    /// [`Pruner::scratch_words`](crate::Pruner::scratch_words) for the
+    /// whole pool): a header, records and a word per 64 elements.
+    pub fn part_words(layers: usize, elements: u64) -> usize {
+        let candidates = elements.div_ceil(64).min(usize::MAX as u64 / 4) as usize;
+        PART_HEADER + 2 * RECORD * layers + candidates
+    }
+}
+
+/// Words before a part's records: its first layer and layers in the whole
+/// list, its pool layers (those the pattern fits) and candidates.
+const PART_HEADER: usize = 4;
+
+/// A key range for a split selection from a sample of the whole pool, as
+/// [`prepare`] finds one; `None` if the scratch has no wide histogram or
+/// the sample gives none (the caller then plans in one go).
+pub(crate) fn split_sample<'a, I>(
+    pool: impl Fn() -> I,
+    k: u64,
+    scratch: &mut Scratch<'_>,
+) -> Option<(u32, u32)>
+where
+    I: Iterator<Item = (usize, Units<'a>)>,
+{
+    let layers = pool().count();
+    let units: u64 = pool().map(|(_, u)| u.count() as u64).sum();
+    if k >= 1 && k <= units && scratch.wide(layers) {
+        sample_range(&pool, k, units, layers, scratch)
+    } else {
+        None
+    }
+}
+
+/// One worker's part of a split selection: [`gather`] over the pool
+/// layers among `span` (list layers `first..first + len`) into `out`, laid
+/// out to be sent as it is: `[first, len, pool layers, candidates, a
+/// record (below, their pruned elements, candidates) per pool layer, the
+/// candidates]`. Returns the words used, or `None` if the candidates do
+/// not fit.
+pub(crate) fn gather_part<'a, I>(
+    pool: impl Fn() -> I,
+    span: (usize, usize),
+    (lo, hi): (u32, u32),
+    elements: bool,
+    out: &mut [u64],
+) -> Result<Option<usize>, Error>
+where
+    I: Iterator<Item = (usize, Units<'a>)>,
+{
+    let layers = pool().count();
+    let head = PART_HEADER + RECORD * layers;
+    if out.len() < head + RECORD * layers {
+        return Ok(None);
+    }
+    let (front, spare) = out.split_at_mut(head);
+    let mut scratch = Scratch {
+        bins: &mut [],
+        spare,
+        elements,
+    };
+    let Some(range) = gather(&pool, lo, hi, layers, &mut scratch)? else {
+        return Ok(None);
+    };
+    for (j, record) in front[PART_HEADER..].chunks_exact_mut(RECORD).enumerate() {
+        record.copy_from_slice(scratch.record(j));
+    }
+    let header = [span.0 as u64, span.1 as u64, layers as u64, range.inside];
+    front[..PART_HEADER].copy_from_slice(&header);
+    let slots = range.inside as usize * scratch.per();
+    Ok(Some(head + slots.div_ceil(2)))
+}
+
+/// What a part's words hold, checked against its length.
+struct Part<'p> {
+    records: &'p [u64],
+    candidates: &'p [u64],
+    /// The list layers it covers, from the first.
+    first: u64,
+    len: u64,
+    layers: usize,
+    count: usize,
+}
+
+fn part_of(words: &[u64], per: usize) -> Option<Part<'_>> {
+    let (&[first, len, layers, count], rest) = words.split_first_chunk::<PART_HEADER>()?;
+    let layers = usize::try_from(layers).ok()?;
+    let count = usize::try_from(count).ok()?;
+    let (records, candidates) = rest.split_at_checked(layers.checked_mul(RECORD)?)?;
+    let slots = count.checked_mul(per)?;
+    let candidates = candidates.get(..slots.div_ceil(2))?;
+    Some(Part {
+        records,
+        candidates,
+        first,
+        len,
+        layers,
+        count,
+    })
+}
+
+/// Why merged parts cannot be planned from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MergeError {
+    /// A part's words are not a part.
+    Malformed(usize),
+    /// The parts do not cover the layers in order (the part that does
+    /// not follow on, or none: they end too soon or hold other layers).
+    Layers(Option<usize>),
+    /// A layer's record does not fit its units, or a candidate is
+    /// outside the range (the part).
+    Inconsistent(usize),
+}
+
+/// The parts of a split selection, in layer order, merged into the scratch
+/// as one [`gather`] over the whole pool leaves it: `Ok(None)` if the
+/// candidates do not fit (the caller then selects in passes).
+pub(crate) fn merge_parts<'a, I>(
+    pool: impl Fn() -> I,
+    range: &SplitRange,
+    parts: &[&[u64]],
+    scratch: &mut Scratch<'_>,
+) -> Result<Option<Ready>, MergeError>
+where
+    I: Iterator<Item = (usize, Units<'a>)>,
+{
+    let per = 1 + range.elements as usize;
+    let (mut layers, mut count, mut next) = (0usize, 0u64, 0u64);
+    for (i, words) in parts.iter().enumerate() {
+        let part = part_of(words, per).ok_or(MergeError::Malformed(i))?;
+        if part.first != next {
+            return Err(MergeError::Layers(Some(i)));
+        }
+        next = part.first.saturating_add(part.len);
+        layers = layers.saturating_add(part.layers);
+        count += part.count as u64;
+    }
+    if next != range.layers as u64 || layers != range.pool || layers != pool().count() {
+        return Err(MergeError::Layers(None));
+    }
+    if scratch.elements != range.elements || !scratch.fits(count, layers) {
+        return Ok(None);
+    }
+    let (mut j, mut n, mut below_total) = (0usize, 0usize, 0u64);
+    let mut units = pool().map(|(_, u)| u.count() as u64);
+    for (i, words) in parts.iter().enumerate() {
+        let part = part_of(words, per).ok_or(MergeError::Malformed(i))?;
+        let slot = |c: usize| (part.candidates[c / 2] >> (32 * (c % 2))) as u32;
+        let mut c = 0usize;
+        for record in part.records.chunks_exact(RECORD) {
+            let [below, below_elements, inside] = [record[0], record[1], record[2]];
+            let fits = below
+                .checked_add(inside)
+                .is_some_and(|used| used <= units.next().unwrap_or(0));
+            let end = usize::try_from(inside).ok().and_then(|x| x.checked_add(c));
+            let Some(end) = end.filter(|&e| fits && e <= part.count) else {
+                return Err(MergeError::Inconsistent(i));
+            };
+            for cand in c..end {
+                let key = slot(cand * per);
+                if key < range.lo || key > range.hi {
+                    return Err(MergeError::Inconsistent(i));
+                }
+                let pruned = if range.elements {
+                    slot(cand * per + 1)
+                } else {
+                    0
+                };
+                scratch.set_candidate(n, key, pruned);
+                n += 1;
+            }
+            *scratch.record(j) = [below, below_elements, inside];
+            below_total += below;
+            (j, c) = (j + 1, end);
+        }
+        if c != part.count {
+            return Err(MergeError::Inconsistent(i));
+        }
+    }
+    Ok(Some(Ready::Range(Range {
+        lo: range.lo,
+        hi: range.hi,
+        below: below_total,
+        inside: n as u64,
+        layers,
+    })))
 }
 
 #[cfg(test)]

@@ -214,6 +214,15 @@ pub enum ErrorKind {
     /// A layer given to [`Pruner::write_mask`](crate::Pruner::write_mask) is
     /// not the one planned.
     PlanMismatch,
+    /// The parts given to [`Pruner::plan_split`](crate::Pruner::plan_split)
+    /// are not those of these layers and options: `part` (its index, if one
+    /// is to blame) and what is wrong.
+    SplitParts {
+        /// The part at fault, if one is.
+        part: Option<usize>,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// The pattern does not fit the layer (for calls that need units).
     NotFitting {
         /// Why.
@@ -450,6 +459,12 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadPattern { reason } => write!(f, "bad pattern: {reason}"),
             ErrorKind::Registry { reason } => write!(f, "registry: {reason}"),
             ErrorKind::PlanMismatch => f.write_str("layer does not match its plan"),
+            ErrorKind::SplitParts { part: Some(i), reason } => {
+                write!(f, "split selection, part {i}: {reason}")
+            }
+            ErrorKind::SplitParts { part: None, reason } => {
+                write!(f, "split selection: {reason}")
+            }
             ErrorKind::NotFitting { reason } => write!(f, "the pattern does not fit: {reason:?}"),
             ErrorKind::OutputLength { expected, got } => {
                 write!(f, "output buffer has {got} elements, needs {expected}")
