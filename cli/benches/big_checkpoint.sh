@@ -10,6 +10,8 @@
 #
 #   - one plain read of the files (cat > /dev/null),
 #   - prune, 2:4 global at 0.5, embeddings and lm_head dense, --masks only,
+#   - prune --masks again with --threads 1 (the runs above use every
+#     core): the scaling of the selection and of the masks,
 #   - a plain copy of the checkpoint (cp -r),
 #   - prune as above with --output (the pruned weights),
 #
@@ -87,7 +89,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 # ${1}_peak (KiB), ${1}_phases and ${1}_sync (seconds of the sync after it).
 prune_run() {
   local run
-  run=$(timed_peak "$prunemask" prune "$work/in" --exclude "$exclude" "--$2" "$work/$1" --json)
+  run=$(timed_peak "$prunemask" prune "$work/in" --exclude "$exclude" "--$2" "$work/$1" --json "${@:3}")
   printf -v "${1}_s" %s "${run% *}"
   printf -v "${1}_peak" %s "${run#* }"
   printf -v "${1}_phases" %s "$(phases)"
@@ -104,6 +106,10 @@ echo "::: prune --masks"
 prune_run masks masks
 masks_bytes=$(du -sb "$work/masks" | cut -f1)
 rm -rf "$work/masks"
+
+echo "::: prune --masks --threads 1"
+prune_run one masks --threads 1
+rm -rf "$work/one"
 
 copy_s=
 if fits "$in_bytes"; then
@@ -122,6 +128,7 @@ echo
 echo "checkpoint: $(awk -v b="$in_bytes" 'BEGIN { printf "%.2f", b / 1e9 }') GB bf16, $(ls "$work"/in/*.safetensors | wc -l) shards; 2:4 global at 0.5, $exclude dense"
 echo "plain read (cat):      $read_s s"
 echo "prune --masks:         $masks_s s + $masks_sync s sync ($masks_phases), $(ratio "$masks_s" "$read_s")x the read (target <= 3), peak RssAnon $(mib "$masks_peak") MiB, masks $(awk -v b="$masks_bytes" 'BEGIN { printf "%.2f", b / 1e9 }') GB"
+echo "  on one thread:       $one_s s ($one_phases); $(nproc) threads take $(ratio "$masks_s" "$one_s")x its time"
 if [[ -n $copy_s ]]; then
   echo "plain copy (cp -r):    $copy_s s + $copy_sync s sync"
   durable=$(ratio "$(plus "$out_s" "$out_sync")" "$(plus "$copy_s" "$copy_sync")")

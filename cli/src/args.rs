@@ -199,8 +199,9 @@ pub struct PruneArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Threads writing masks and outputs (default: the cores, at most 4;
-    /// each holds one mask buffer). The selection itself runs on one.
+    /// Threads for the selection (a global one split by layers, merged
+    /// into the same plan) and for masks and outputs (each writer holds
+    /// one mask buffer) [default: every core]
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }

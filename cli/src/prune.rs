@@ -173,13 +173,15 @@ pub fn run(set: &Settings) -> Result<Report, String> {
         }
         let bytes: usize = layer_ids.iter().map(|&t| ckpt.tensors[t].range.len()).sum();
         progress.spin(format!(
-            "selecting over {} layers, {:.1} GB (one thread)",
+            "selecting over {} layers, {:.1} GB ({} threads)",
             layers.len(),
-            bytes as f64 / 1e9
+            bytes as f64 / 1e9,
+            threads
         ));
         let start = Instant::now();
-        let (summary, plans) =
-            select::plan(&layers, opts, set.level, &ckpt, &layer_ids, set.budget)?;
+        let (summary, plans) = select::plan(
+            &layers, opts, set.level, &ckpt, &layer_ids, set.budget, threads,
+        )?;
         let seconds = start.elapsed().as_secs_f64() + budgeting;
         let planned = Masking::Planned {
             opts,

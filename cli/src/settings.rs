@@ -54,7 +54,7 @@ impl Settings {
         let threads = args
             .threads
             .map(usize::from)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         Ok(Settings {
             input: args.file,
             opts,

@@ -1325,3 +1325,52 @@ fn wanda_and_budget_errors() {
         call(&["--scope", "local", "--layer-sparsity", s(&path)], &says);
     }
 }
+
+/// `--threads`: a global selection split over threads (each gathering a
+/// run of layers, merged in order) gives the report and the masks of one
+/// thread, byte for byte, in INC mode and with exact ties, blocks and N:M.
+#[test]
+fn threads_give_the_same_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    write_checkpoint(&model);
+    for args in [
+        &["--pattern", "2:4"][..],
+        &["--pattern", "2:4", "--compat", "inc"],
+        &["--pattern", "4x1", "--compat", "inc", "--sparsity", "0.6"],
+        &[
+            "--pattern",
+            "1x1",
+            "--sparsity",
+            "0.7",
+            "--include",
+            "weight",
+        ],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut seen = Vec::new();
+        for threads in ["1", "2", "3"] {
+            let masks = tmp.path().join(format!("masks-{}-{threads}", args.0));
+            let mut all = vec![s(&model), "--masks", s(&masks), "--threads", threads];
+            all.extend_from_slice(args.1);
+            let mut report = run(&all).unwrap();
+            report.as_object_mut().unwrap().remove("seconds");
+            for key in ["masks", "threads"] {
+                report["options"].as_object_mut().unwrap().remove(key);
+            }
+            report.as_object_mut().unwrap().remove("masks");
+            seen.push((report, read_masks(&masks)));
+        }
+        let args = args.1;
+        assert!(
+            seen[0].0["totals"]["pruned_units"].as_u64().unwrap() > 0,
+            "{args:?}"
+        );
+        for (t, other) in seen.iter().enumerate().skip(1) {
+            assert_eq!(other.0, seen[0].0, "{args:?}: report at {} threads", t + 1);
+            assert_eq!(other.1, seen[0].1, "{args:?}: masks at {} threads", t + 1);
+        }
+    }
+}
