@@ -23,8 +23,12 @@ use crate::arch::all::inlined;
 use crate::arch::all::keys::{key_value, order_key};
 use crate::vocab::error::Error;
 
-/// Bins of the stack histogram (11-bit digits).
+/// Bins of the stack histogram: 11-bit digits (16 KiB), or 8-bit ones
+/// (2 KiB, one more pass) in the build for small targets.
+#[cfg(not(feature = "small"))]
 pub(crate) const STACK_BINS: usize = 1 << 11;
+#[cfg(feature = "small")]
+pub(crate) const STACK_BINS: usize = 1 << 8;
 /// Bins of the wide histogram (16-bit digits) kept in caller scratch.
 pub(crate) const WIDE_BINS: usize = 1 << 16;
 
