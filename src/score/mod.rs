@@ -23,12 +23,12 @@ use crate::vocab::scores::{typed, Element, Read, Scores};
 
 /// Units a kernel scores per call: big enough to amortise the call and the
 /// SIMD dispatch, small enough for fixed stack buffers.
-/// In the build for small targets (feature `small`), a quarter of that:
-/// the tile buffers of a call take about 2 KiB of stack instead of 8.
+/// In the build for small targets (feature `small`), an eighth of that,
+/// so a call's tile buffers take about 1 KiB of stack instead of 8.
 #[cfg(not(feature = "small"))]
 pub(crate) const TILE: usize = 256;
 #[cfg(feature = "small")]
-pub(crate) const TILE: usize = 64;
+pub(crate) const TILE: usize = 32;
 
 /// Keep marks (bytes) a tile of units holds when masks are written:
 /// `TILE` groups of four.

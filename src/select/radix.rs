@@ -4,7 +4,8 @@
 //! Three ways to run, by the scratch the caller gives:
 //! - none: radix selection with digits of 11, 11 and 10 bits, each pass
 //!   keeping a 2048-bin histogram (16 KiB on the stack), then a pass to
-//!   count each layer's units below and at the threshold: four passes;
+//!   count each layer's units below and at the threshold: four passes (the
+//!   build for small targets: 7-bit digits, 1 KiB, six passes);
 //! - [`WIDE_BINS`] words or more, *sample-select*: a sample of about 1/400
 //!   of the units gives a key range that holds the k-th key with a margin
 //!   of about four standard deviations; one pass then counts each layer's
@@ -23,12 +24,12 @@ use crate::arch::all::inlined;
 use crate::arch::all::keys::{key_value, order_key};
 use crate::vocab::error::Error;
 
-/// Bins of the stack histogram: 11-bit digits (16 KiB), or 8-bit ones
-/// (2 KiB, one more pass) in the build for small targets.
+/// Bins of the stack histogram: 11-bit digits (16 KiB), or 7-bit ones
+/// (1 KiB, two more passes) in the build for small targets.
 #[cfg(not(feature = "small"))]
 pub(crate) const STACK_BINS: usize = 1 << 11;
 #[cfg(feature = "small")]
-pub(crate) const STACK_BINS: usize = 1 << 8;
+pub(crate) const STACK_BINS: usize = 1 << 7;
 /// Bins of the wide histogram (16-bit digits) kept in caller scratch.
 pub(crate) const WIDE_BINS: usize = 1 << 16;
 

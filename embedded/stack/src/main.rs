@@ -39,6 +39,7 @@ static mut MASK: [u8; N] = [0; N];
 static mut SCORES: [f32; N] = [0.0; N];
 static mut SCRATCH: [u64; 65536 + 3 * 4096 + 64] = [0; 65536 + 3 * 4096 + 64];
 static mut PART: [u64; 4096] = [0; 4096];
+static mut HALVES: [half::bf16; N] = [half::bf16::ZERO; N];
 static mut VALUES: [f32; N / 2] = [0.0; N / 2];
 static mut INDICES: [u8; N / 2] = [0; N / 2];
 
@@ -71,9 +72,10 @@ fn measure(f: &mut dyn FnMut() -> bool) -> (usize, bool) {
 #[entry]
 fn main() -> ! {
     // SAFETY: one thread, and these statics are only reached from here.
-    let (weights, mask, scores, scratch, part, values, indices) = unsafe {
+    let (weights, halves, mask, scores, scratch, part, values, indices) = unsafe {
         (
             &mut *addr_of_mut!(WEIGHTS),
+            &mut *addr_of_mut!(HALVES),
             &mut *addr_of_mut!(MASK),
             &mut *addr_of_mut!(SCORES),
             &mut *addr_of_mut!(SCRATCH),
@@ -82,9 +84,11 @@ fn main() -> ! {
             &mut *addr_of_mut!(INDICES),
         )
     };
-    for (i, w) in weights.iter_mut().enumerate() {
+    for (i, (w, h)) in weights.iter_mut().zip(halves.iter_mut()).enumerate() {
         *w = ((i * 7919) % 257) as f32 - 128.0;
+        *h = half::bf16::from_f32(*w);
     }
+    let halves: &[half::bf16] = black_box(&halves[..]);
     let weights: &[f32] = black_box(&weights[..]);
     let shape = Shape::matrix(ROWS, COLS);
     let layers = [Layer::new(weights, shape)];
@@ -99,49 +103,107 @@ fn main() -> ! {
     let mut failed = false;
     let mut run = |what: &str, f: &mut dyn FnMut() -> bool| {
         let (bytes, ok) = measure(f);
-        hprintln!("stack {:>6} bytes  {}{}", bytes, what, if ok { "" } else { "  FAILED" });
+        hprintln!(
+            "stack {:>6} bytes  {}{}",
+            bytes,
+            what,
+            if ok { "" } else { "  FAILED" }
+        );
         worst = worst.max(bytes);
         failed |= !ok;
     };
-    run("Pattern::parse(\"2:4\")", &mut || Pattern::parse(black_box("2:4")).is_ok());
+    run("Pattern::parse(\"2:4\")", &mut || {
+        Pattern::parse(black_box("2:4")).is_ok()
+    });
     run("Options::validate", &mut || nm.validate().is_ok());
-    for (name, opts) in [("2:4 global", &nm), ("2:4 global, INC mode", &inc), ("4x1 global", &blocks), ("4x1 local", &local), ("1x1 row", &row)] {
+    for (name, opts) in [
+        ("2:4 global", &nm),
+        ("2:4 global, INC mode", &inc),
+        ("4x1 global", &blocks),
+        ("4x1 local", &local),
+        ("1x1 row", &row),
+    ] {
         run(&alloc_free_name("Pruner::plan", name), &mut || {
             Pruner::new().plan(&layers, opts, &mut plans).is_ok()
         });
         run(&alloc_free_name("Pruner::prune", name), &mut || {
-            Pruner::new().prune(&layers, opts, &mut plans, &mut [&mut mask[..]]).is_ok()
+            Pruner::new()
+                .prune(&layers, opts, &mut plans, &mut [&mut mask[..]])
+                .is_ok()
         });
-        run(&alloc_free_name("Pruner::plan with scratch", name), &mut || {
-            Pruner::with_scratch(&mut scratch[..]).plan(&layers, opts, &mut plans).is_ok()
-        });
+        run(
+            &alloc_free_name("Pruner::plan with scratch", name),
+            &mut || {
+                Pruner::with_scratch(&mut scratch[..])
+                    .plan(&layers, opts, &mut plans)
+                    .is_ok()
+            },
+        );
+    }
+    // Every kind of pattern, on f32 and on bf16 weights.
+    let bf16_layers = [Layer::new(halves, shape)];
+    for name in [
+        "2:4",
+        "4:8",
+        "1:2",
+        "1x4",
+        "2x2",
+        "16x1",
+        "channelx1",
+        "1xchannel",
+    ] {
+        let opts = Options::new(Pattern::parse(name).unwrap(), 0.5);
+        for (dtype, layers) in [("f32", &layers), ("bf16", &bf16_layers)] {
+            let case = alloc_free_name(name, dtype);
+            run(&alloc_free_name("Pruner::prune", &case), &mut || {
+                Pruner::new()
+                    .prune(layers, &opts, &mut plans, &mut [&mut mask[..]])
+                    .is_ok()
+            });
+        }
     }
     let _ = Pruner::new().plan(&layers, &nm, &mut plans);
     run("Pruner::write_mask (2:4)", &mut || {
-        Pruner::new().write_mask(&layers[0], &nm, &plans[0], &mut mask[..]).is_ok()
+        Pruner::new()
+            .write_mask(&layers[0], &nm, &plans[0], &mut mask[..])
+            .is_ok()
     });
     run("Pruner::unit_scores (4x1)", &mut || {
-        Pruner::new().unit_scores(&layers[0], &blocks, &mut scores[..N / 4]).is_ok()
+        Pruner::new()
+            .unit_scores(&layers[0], &blocks, &mut scores[..N / 4])
+            .is_ok()
     });
     run("Pruner::lock (2:4)", &mut || {
-        Pruner::new().lock(&layers, &nm.pattern, &mut reports, &mut [&mut mask[..]]).is_ok()
+        Pruner::new()
+            .lock(&layers, &nm.pattern, &mut reports, &mut [&mut mask[..]])
+            .is_ok()
     });
     run("Pruner::mask_sparsity (2:4)", &mut || {
-        Pruner::new().mask_sparsity(&nm.pattern, &[shape], &[&mask[..]]).is_ok()
+        Pruner::new()
+            .mask_sparsity(&nm.pattern, &[shape], &[&mask[..]])
+            .is_ok()
     });
     run("Pruner::score_mass", &mut || {
-        Pruner::new().score_mass(&layers[0], Criterion::Magnitude, &mask[..]).is_ok()
+        Pruner::new()
+            .score_mass(&layers[0], Criterion::Magnitude, &mask[..])
+            .is_ok()
     });
     run("Pruner::outliers", &mut || {
-        Pruner::new().outliers(&layers, Criterion::Magnitude, 5.0).is_ok()
+        Pruner::new()
+            .outliers(&layers, Criterion::Magnitude, 5.0)
+            .is_ok()
     });
     run("owl_targets", &mut || {
         let mut out = [0.0f64; 4];
         owl_targets(black_box(&[0.01, 0.02, 0.015, 0.03]), 0.5, 0.08, &mut out).is_ok()
     });
+    // A 2:4 mask to compress by.
+    let _ = Pruner::new().prune(&layers, &nm, &mut plans, &mut [&mut mask[..]]);
     run("compress (2:4)", &mut || {
         let layout = Layout::new(ROWS, COLS, 2, 4);
-        layout.is_ok_and(|l| compress(&l, weights, &mask[..], &mut values[..], &mut indices[..]).is_ok())
+        layout.is_ok_and(|l| {
+            compress(&l, weights, &mask[..], &mut values[..], &mut indices[..]).is_ok()
+        })
     });
     run("split_range + gather_part + plan_split (4x1)", &mut || {
         let mut pruner = Pruner::with_scratch(&mut scratch[..]);
@@ -149,14 +211,21 @@ fn main() -> ! {
             return false;
         };
         let words = part.len().min(SplitRange::part_words(1, N as u64) + 64);
-        let Ok(Some(used)) = pruner.gather_part(&layers, 0, &blocks, &range, &mut part[..words]) else {
+        let Ok(Some(used)) = pruner.gather_part(&layers, 0, &blocks, &range, &mut part[..words])
+        else {
             return false;
         };
-        pruner.plan_split(&layers, &blocks, &range, &[&part[..used]], &mut plans).is_ok()
+        pruner
+            .plan_split(&layers, &blocks, &range, &[&part[..used]], &mut plans)
+            .is_ok()
     });
     hprintln!("worst {} bytes (bound {} bytes)", worst, LIMIT);
     let pass = !failed && worst <= LIMIT;
-    debug::exit(if pass { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    debug::exit(if pass {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
     loop {
         core::hint::spin_loop();
     }
@@ -164,7 +233,10 @@ fn main() -> ! {
 
 /// `what (case)` in a fixed buffer: no allocator here.
 fn alloc_free_name(what: &str, case: &str) -> Name {
-    let mut name = Name { buf: [0; 96], len: 0 };
+    let mut name = Name {
+        buf: [0; 96],
+        len: 0,
+    };
     for part in [what, " (", case, ")"] {
         for &b in part.as_bytes() {
             if name.len < name.buf.len() {
