@@ -45,6 +45,31 @@ pub(crate) fn validate(index: usize, layer: &Layer<'_>, scoring: &Scoring) -> Re
     }
 }
 
+/// The checks every planning call starts with, in this order: the level,
+/// the options' ratios, the count of `plans` (if given), then each layer
+/// (`first + i` in errors): shape, scale, NaN a kernel does not see, and
+/// its own target. Returns the unit ratios and the scoring.
+fn check_all(
+    level: Level,
+    layers: &[Layer<'_>],
+    first: usize,
+    opts: &Options,
+    plans: Option<usize>,
+) -> Result<(UnitRatios, Scoring), Error> {
+    level.check()?;
+    let ratios = opts.unit_ratios()?;
+    if let Some(plans) = plans {
+        check_count("plans", layers.len(), plans)?;
+    }
+    let scoring = opts.scoring(level);
+    for (i, layer) in layers.iter().enumerate() {
+        let index = first.saturating_add(i);
+        check_layer(index, layer, &scoring)?;
+        opts.layer_target(index, layer.target_sparsity, &ratios)?;
+    }
+    Ok((ratios, scoring))
+}
+
 /// The valid layers of a list, as `(index, units)`.
 fn valid_units<'l, 'a>(
     layers: &'l [Layer<'a>],
@@ -70,14 +95,7 @@ pub(crate) fn plan(
     plans: &mut [LayerPlan],
     split: Option<(&SplitRange, &[&[u64]])>,
 ) -> Result<Summary, Error> {
-    level.check()?;
-    let ratios = opts.unit_ratios()?;
-    check_count("plans", layers.len(), plans.len())?;
-    let scoring = opts.scoring(level);
-    for (i, layer) in layers.iter().enumerate() {
-        check_layer(i, layer, &scoring)?;
-        opts.layer_target(i, layer.target_sparsity, &ratios)?;
-    }
+    let (ratios, scoring) = check_all(level, layers, 0, opts, Some(plans.len()))?;
     let mut stack = [0u64; STACK_BINS];
     let elements = counts_elements(opts);
     let mut scratch = Scratch::new(&mut stack, scratch, elements);
@@ -219,13 +237,7 @@ pub(crate) fn split_range(
     layers: &[Layer<'_>],
     opts: &Options,
 ) -> Result<Option<SplitRange>, Error> {
-    level.check()?;
-    let ratios = opts.unit_ratios()?;
-    let scoring = opts.scoring(level);
-    for (i, layer) in layers.iter().enumerate() {
-        check_layer(i, layer, &scoring)?;
-        opts.layer_target(i, layer.target_sparsity, &ratios)?;
-    }
+    let (ratios, scoring) = check_all(level, layers, 0, opts, None)?;
     let elements = counts_elements(opts);
     let Some(mut scratch) = Scratch::wide_only(scratch, elements) else {
         return Ok(None);
@@ -259,13 +271,7 @@ pub(crate) fn gather_part(
     range: &SplitRange,
     out: &mut [u64],
 ) -> Result<Option<usize>, Error> {
-    level.check()?;
-    let ratios = opts.unit_ratios()?;
-    let scoring = opts.scoring(level);
-    for (i, layer) in layers.iter().enumerate() {
-        check_layer(first + i, layer, &scoring)?;
-        opts.layer_target(first + i, layer.target_sparsity, &ratios)?;
-    }
+    let (_, scoring) = check_all(level, layers, first, opts, None)?;
     if counts_elements(opts) != range.elements || opts.scope != Scope::Global {
         return Err(Error::new(ErrorKind::SplitParts {
             part: None,
@@ -273,9 +279,11 @@ pub(crate) fn gather_part(
         }));
     }
     let pool = || {
-        (layers.iter().enumerate()).filter_map(|(i, layer)| match scoring.units(first + i, layer) {
-            Ok(Ok(units)) => Some((first + i, units)),
-            _ => None,
+        (layers.iter().enumerate()).filter_map(|(i, layer)| {
+            match scoring.units(first.saturating_add(i), layer) {
+                Ok(Ok(units)) => Some((first.saturating_add(i), units)),
+                _ => None,
+            }
         })
     };
     let span = (first, layers.len());
