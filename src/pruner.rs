@@ -207,8 +207,17 @@ impl<'s> Pruner<'s> {
     /// `None` when the selection does not split: a scope other than
     /// global (there every layer, or row, is its own pool: plan any subset
     /// of the layers on its own), a scratch without the wide histogram
-    /// ([`SCRATCH_MIN`](Pruner::SCRATCH_MIN)), or a target of no unit.
-    /// Then plan in one go.
+    /// and three words a layer ([`SCRATCH_MIN`](Pruner::SCRATCH_MIN)), a
+    /// target of no unit, or a scratch too small for the
+    /// candidates of a range wide enough to be safe (give it
+    /// [`scratch_words`](Pruner::scratch_words) of the pool's units). Then
+    /// plan in one go.
+    ///
+    /// The range goes to workers on other machines as
+    /// [`to_words`](SplitRange::to_words) (48 bytes) and comes back with
+    /// [`from_words`](SplitRange::from_words); each part carries the range
+    /// and a hash of the scoring options it was gathered with, so a part
+    /// made against another range or other options is refused by the merge.
     ///
     /// # Errors
     ///
@@ -250,17 +259,17 @@ impl<'s> Pruner<'s> {
     /// whole list, scored in one pass into `out` (the pruner's scratch is
     /// not used, so workers may share one pruner). Returns the words of
     /// `out` the part fills, to pass to [`plan_split`](Pruner::plan_split)
-    /// as they are (they may be sent to another machine: 24 bytes per layer
-    /// and 4 bytes per unit near the threshold, 8 under inclusive N:M ties,
-    /// about 1/100 of the units), or `None` if they do not fit: give it
-    /// [`SplitRange::part_words`] words.
+    /// as they are (they may be sent to another machine: 48 bytes of
+    /// header, 24 bytes per layer and 4 bytes per unit near the threshold,
+    /// 8 under inclusive N:M ties, about 1/100 of the units), or `None` if
+    /// they do not fit: give it [`SplitRange::part_words`] words.
     ///
     /// # Errors
     ///
     /// Those of [`plan`](Pruner::plan) for these layers (named by their
     /// index in the whole list): shapes, NaN scores;
     /// [`SplitParts`](crate::ErrorKind::SplitParts) for options that are
-    /// not the range's.
+    /// not the range's, or layers that run past the range's.
     pub fn gather_part(
         &self,
         layers: &[Layer<'_>],
@@ -284,9 +293,11 @@ impl<'s> Pruner<'s> {
     /// # Errors
     ///
     /// Those of [`plan`](Pruner::plan);
-    /// [`SplitParts`](crate::ErrorKind::SplitParts) for a range that is not
-    /// these layers' and options', or parts that are not the range's parts
-    /// of these layers in order. Nothing is written on error.
+    /// [`SplitParts`](crate::ErrorKind::SplitParts) for options whose scope
+    /// is not global, a range that is not these layers' and options', or
+    /// parts that are not the range's parts of these layers in order
+    /// (gathered against another range or scoring, missing, out of order,
+    /// truncated or altered). Nothing is written on error.
     pub fn plan_split(
         &mut self,
         layers: &[Layer<'_>],

@@ -2626,6 +2626,29 @@ fn split_parts_errors() {
     let refused = pruner
         .gather_part(&layers, 0, &opts, &other, &mut out)
         .map_err(|e| e.kind().clone());
+    // The range survives its words; one changed in transit (a narrower
+    // key range) gathers parts the merge refuses, naming the first.
+    let words = range.to_words();
+    assert_eq!(SplitRange::from_words(&words), range);
+    let mut narrow = words;
+    narrow[0] -= 1 << 32;
+    let narrow = SplitRange::from_words(&narrow);
+    let mut narrow_out = vec![0u64; SplitRange::part_words(1, 4096)];
+    let used = pruner
+        .gather_part(&layers[..1], 0, &opts, &narrow, &mut narrow_out)
+        .unwrap()
+        .unwrap();
+    // Parts of other scoring (another reduction) under the same range.
+    let other_reduce = opts.clone().reduce(prunemask::Reduce::Max);
+    let mut out = vec![0u64; SplitRange::part_words(3, 3 * 4096)];
+    let other_scoring = pruner
+        .gather_part(&layers, 0, &other_reduce, &range, &mut out)
+        .map_err(|e| e.kind().clone());
+    // A run past the range's layers, and a part whose pool-layer count
+    // is not its span's.
+    let past = pruner
+        .gather_part(&layers[..2], 2, &opts, &range, &mut out)
+        .map_err(|e| e.kind().clone());
     let mut plans = vec![LayerPlan::default(); 3];
     let mut merge = |parts: &[&[u64]], range: &SplitRange| {
         plans.fill(LayerPlan::default());
@@ -2661,4 +2684,54 @@ fn split_parts_errors() {
         merge(&[&a, &b], &other),
         split(None, "the range is not these layers' and options'")
     );
+    assert_eq!(
+        merge(&[&narrow_out[..used], &b], &range),
+        split(Some(0), "it was gathered against another range or scoring")
+    );
+    assert_eq!(
+        other_scoring,
+        split(None, "the range is not these options'")
+    );
+    assert_eq!(past, split(None, "the layers are not a run of the range's"));
+    let mut short = b.clone();
+    short[1] = 1;
+    assert_eq!(
+        merge(&[&a, &short], &range),
+        split(Some(1), "its counts do not fit these layers or the range")
+    );
+    // Only a global selection splits.
+    let mut plans = vec![LayerPlan::default(); 3];
+    assert_eq!(
+        pruner
+            .plan_split(
+                &layers,
+                &opts.clone().scope(prunemask::Scope::Local),
+                &range,
+                &[&a, &b],
+                &mut plans
+            )
+            .map_err(|e| e.kind().clone()),
+        split(None, "only a global selection splits")
+    );
+}
+
+/// Inclusive ties count a block's elements exactly, also for blocks past
+/// what an f32 holds as an integer (2^23 and more): here two whole-column
+/// blocks of 2^23 + 3 elements, planned without scratch (the tally pass)
+/// and with it (the gather).
+#[test]
+fn inclusive_counts_huge_blocks_exactly() {
+    let rows = (1usize << 23) + 3;
+    let w: Vec<f32> = (0..rows * 2).map(|i| 1.0 + (i % 2) as f32).collect();
+    let layers = [Layer::new(&w[..], Shape::matrix(rows, 2))];
+    let opts = Options::new(Pattern::parse("channelx1").unwrap(), 0.5).inc_compat();
+    let mut plans = [LayerPlan::default()];
+    let none = Pruner::new().plan(&layers, &opts, &mut plans).unwrap();
+    assert_eq!(none.pruned_units, 1);
+    assert_eq!(none.pruned_elements, rows as u64);
+    let mut scratch = vec![0u64; Pruner::scratch_words(2)];
+    let with = Pruner::with_scratch(&mut scratch)
+        .plan(&layers, &opts, &mut plans)
+        .unwrap();
+    assert_eq!(with, none);
 }

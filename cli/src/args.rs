@@ -201,7 +201,8 @@ pub struct PruneArgs {
     pub json: bool,
     /// Threads for the selection (a global one split by layers, merged
     /// into the same plan) and for masks and outputs (each writer holds
-    /// one mask buffer) [default: every core]
+    /// one mask buffer of its tensor) [default: every core; up to 4
+    /// writers]
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }

@@ -160,14 +160,14 @@ pub fn run(set: &Settings) -> Result<Report, String> {
     }
     let budgeting = budgeting.elapsed().as_secs_f64();
 
-    let threads = set.threads;
+    let (threads, writers) = (set.threads, set.writers);
     let work = Work::new(&ckpt, &layers, &layer_of, &outputs, &progress, set.level);
     // The selection (none for pattern lock), then the masks (written when
     // outputs are asked for, measured always); returns the totals, each
     // layer's mask as made, and the selection's seconds.
     let select_and_mask = || -> Result<(Summary, Vec<Masked>, f64), String> {
         if set.lock {
-            let masked = work.masks(threads, &Masking::Lock(&opts.pattern), opts.criterion)?;
+            let masked = work.masks(writers, &Masking::Lock(&opts.pattern), opts.criterion)?;
             let reports: Vec<LayerReport> = masked.iter().map(|m| m.report).collect();
             return Ok((select::lock_totals(&reports), masked, 0.0));
         }
@@ -187,7 +187,7 @@ pub fn run(set: &Settings) -> Result<Report, String> {
             opts,
             plans: &plans,
         };
-        let masked = work.masks(threads, &planned, opts.criterion)?;
+        let masked = work.masks(writers, &planned, opts.criterion)?;
         Ok((summary, masked, seconds))
     };
     let (summary, masked, select) = std::thread::scope(|s| {

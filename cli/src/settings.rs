@@ -22,8 +22,12 @@ pub struct Settings {
     pub masks: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub json: bool,
-    /// Threads writing masks and outputs.
+    /// Threads of the selection (and OWL's scoring): `--threads`, else
+    /// every core.
     pub threads: usize,
+    /// Threads writing masks and outputs: `--threads`, else every core up
+    /// to [`WRITERS`] (each holds a mask buffer of the largest tensor).
+    pub writers: usize,
     /// Wanda's statistics (`--activations`), for `--criterion wanda`.
     pub activations: Option<PathBuf>,
     /// Layer budgets from a file (`--layer-sparsity`).
@@ -36,6 +40,11 @@ pub struct Settings {
     /// and the sparsity.
     pub mask_note: String,
 }
+
+/// Mask writers by default: past a few, writing is bound by the disk, and
+/// each writer holds a mask of the largest tensor (1 GiB for a 128256 x
+/// 8192 embedding), so every core of a large machine would hold tens of GB.
+pub const WRITERS: usize = 4;
 
 impl Settings {
     /// Resolves the flags; a one-line error for a bad pattern, regex, or
@@ -51,10 +60,9 @@ impl Settings {
         if args.masks.is_some() && args.masks == args.output {
             return Err("--masks and --output name the same path".into());
         }
-        let threads = args
-            .threads
-            .map(usize::from)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = args.threads.map_or(cores, usize::from);
+        let writers = args.threads.map_or(cores.min(WRITERS), usize::from);
         Ok(Settings {
             input: args.file,
             opts,
@@ -65,6 +73,7 @@ impl Settings {
             output: args.output,
             json: args.json,
             threads,
+            writers,
             mask_note,
             activations: args.activations,
             layer_sparsity: args.layer_sparsity,

@@ -13,6 +13,7 @@ use crate::select::{
     Scoring, Scratch, SplitRange, Units, STACK_BINS,
 };
 use crate::vocab::error::{Error, ErrorKind};
+use crate::vocab::ext::{Extent, Geometry};
 use crate::vocab::scores::Layer;
 use crate::vocab::terms::Ties;
 use crate::CapMode;
@@ -21,6 +22,38 @@ use crate::CapMode;
 /// groups lose N or more (ties at the N-th smallest).
 pub(crate) fn counts_elements(opts: &Options) -> bool {
     opts.ties == Ties::Inclusive && opts.pattern.kernels().pruned_per_group() > 0
+}
+
+/// A hash (FNV-1a) of what unit scores depend on: the pattern's name and
+/// geometry, the reduction, criterion, ties and compat (not the target or
+/// the bounds, which only the merge uses). Parts scored otherwise are
+/// refused.
+fn scoring_hash(opts: &Options) -> u64 {
+    use core::hash::{Hash, Hasher};
+    struct Fnv(u64);
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    opts.pattern.name().hash(&mut h);
+    let extent = |e: Extent| match e {
+        Extent::Fixed(n) => n as u64,
+        Extent::Channel => u64::MAX,
+    };
+    let geometry = match opts.pattern.geometry() {
+        Geometry::Block { n, m } => [0, extent(n), extent(m)],
+        Geometry::NInM { n, m } => [1, n as u64, m as u64],
+    };
+    geometry.hash(&mut h);
+    (opts.reduce, opts.criterion, opts.ties, opts.compat).hash(&mut h);
+    h.finish()
 }
 
 /// Checks what scoring a layer's units does not: shape and length, and NaN
@@ -116,6 +149,7 @@ pub(crate) fn plan(
                     if (range.k, range.units, range.layers, range.pool)
                         != (k, units, layers.len(), pool_layers)
                         || range.elements != elements
+                        || range.scoring != scoring_hash(opts)
                     {
                         return Err(wrong("the range is not these layers' and options'"));
                     }
@@ -127,6 +161,9 @@ pub(crate) fn plan(
                             }
                             MergeError::Layers(None) => {
                                 (None, "the parts do not hold these layers, in order")
+                            }
+                            MergeError::Range(i) => {
+                                (Some(i), "it was gathered against another range or scoring")
                             }
                             MergeError::Inconsistent(i) => {
                                 (Some(i), "its counts do not fit these layers or the range")
@@ -144,6 +181,12 @@ pub(crate) fn plan(
             }
         }
         Scope::Local | Scope::Row => {
+            if split.is_some() {
+                return Err(Error::new(ErrorKind::SplitParts {
+                    part: None,
+                    reason: "only a global selection splits",
+                }));
+            }
             for (i, layer) in layers.iter().enumerate() {
                 validate(i, layer, &scoring)?;
             }
@@ -257,6 +300,7 @@ pub(crate) fn split_range(
             layers: layers.len(),
             pool: pool().count(),
             elements,
+            scoring: scoring_hash(opts),
         }),
     )
 }
@@ -272,11 +316,18 @@ pub(crate) fn gather_part(
     out: &mut [u64],
 ) -> Result<Option<usize>, Error> {
     let (_, scoring) = check_all(level, layers, first, opts, None)?;
-    if counts_elements(opts) != range.elements || opts.scope != Scope::Global {
-        return Err(Error::new(ErrorKind::SplitParts {
-            part: None,
-            reason: "the range is not these options'",
-        }));
+    let wrong = |reason| Error::new(ErrorKind::SplitParts { part: None, reason });
+    if first
+        .checked_add(layers.len())
+        .is_none_or(|end| end > range.layers)
+    {
+        return Err(wrong("the layers are not a run of the range's"));
+    }
+    if scoring_hash(opts) != range.scoring
+        || counts_elements(opts) != range.elements
+        || opts.scope != Scope::Global
+    {
+        return Err(wrong("the range is not these options'"));
     }
     let pool = || {
         (layers.iter().enumerate()).filter_map(|(i, layer)| {
@@ -287,7 +338,7 @@ pub(crate) fn gather_part(
         })
     };
     let span = (first, layers.len());
-    select::gather_part(pool, span, (range.lo, range.hi), range.elements, out)
+    select::gather_part(pool, span, range, out)
 }
 
 struct Planner<'l, 'a, 'r, 's> {
@@ -527,10 +578,12 @@ impl<'a> Planner<'_, 'a, '_, '_> {
     fn tally_of(&mut self, i: usize, key: u32) -> Result<(), Error> {
         let units = self.units(i)?;
         let mut t = Tally::default();
+        let nm = units.kernels().pruned_per_group() > 0;
         let counted = match self.opts.ties {
-            // Elements only count for inclusive ties: each unit's, as its
-            // kernel counts them in the scoring pass.
-            Ties::Inclusive => {
+            // Elements only count for inclusive ties: N:M groups as their
+            // kernel counts them in the scoring pass; whole units their
+            // size (exactly: a block may be larger than an f32 counts).
+            Ties::Inclusive if nm => {
                 let level = units.level();
                 units.for_each_scored_pruned(|_, scores, pruned| {
                     // Without a branch per unit: the loop vectorises.
@@ -556,6 +609,16 @@ impl<'a> Planner<'_, 'a, '_, '_> {
                     t.equal += equal;
                     t.below_elements += below_el;
                     t.equal_elements += equal_el;
+                })
+            }
+            Ties::Inclusive => {
+                let size = units.kernels().pruned_per_unit(units.grid());
+                units.for_each_key(|_, k| {
+                    let (b, e) = ((k < key) as u64, (k == key) as u64);
+                    t.below += b;
+                    t.equal += e;
+                    t.below_elements += b * size;
+                    t.equal_elements += e * size;
                 })
             }
             Ties::Exact => units.for_each_key(|_, k| {

@@ -221,8 +221,9 @@ pub(crate) enum Ready {
 }
 
 /// The keys in `lo..=hi` of a pool, collected whole into the scratch (two
-/// a word), with each pool layer's record: (units below `lo`, keys in the
-/// range).
+/// a word, or a key and its pruned elements a word under inclusive N:M),
+/// with each pool layer's record: (units below `lo`, their pruned
+/// elements, keys in the range).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Range {
     lo: u32,
@@ -580,9 +581,43 @@ pub struct SplitRange {
     pub(crate) pool: usize,
     /// Whether candidates carry their pruned elements (inclusive N:M).
     pub(crate) elements: bool,
+    /// What the unit scores depend on (pattern, reduction, criterion,
+    /// ties, compat), hashed: parts scored otherwise are refused.
+    pub(crate) scoring: u64,
 }
 
 impl SplitRange {
+    /// Words of [`to_words`](Self::to_words).
+    pub const WORDS: usize = 6;
+
+    /// The range as words, to send to the workers (with
+    /// [`from_words`](Self::from_words) on their side).
+    pub fn to_words(&self) -> [u64; Self::WORDS] {
+        [
+            u64::from(self.lo) | u64::from(self.hi) << 32,
+            self.k,
+            self.units,
+            self.layers as u64,
+            (self.pool as u64) << 1 | self.elements as u64,
+            self.scoring,
+        ]
+    }
+
+    /// A range from [`to_words`](Self::to_words). Any words make a range;
+    /// one that is not the layers' is refused when it is used.
+    pub fn from_words(w: &[u64; Self::WORDS]) -> Self {
+        SplitRange {
+            lo: w[0] as u32,
+            hi: (w[0] >> 32) as u32,
+            k: w[1],
+            units: w[2],
+            layers: usize::try_from(w[3]).unwrap_or(usize::MAX),
+            pool: usize::try_from(w[4] >> 1).unwrap_or(usize::MAX),
+            elements: w[4] & 1 == 1,
+            scoring: w[5],
+        }
+    }
+
     /// Units the selection prunes (`k`), of the pool's units.
     pub fn k(&self) -> u64 {
         self.k
@@ -599,13 +634,16 @@ impl SplitRange {
     /// whole pool): a header, records and a word per 64 elements.
     pub fn part_words(layers: usize, elements: u64) -> usize {
         let candidates = elements.div_ceil(64).min(usize::MAX as u64 / 4) as usize;
-        PART_HEADER + 2 * RECORD * layers + candidates
+        (layers.saturating_mul(2 * RECORD))
+            .saturating_add(PART_HEADER)
+            .saturating_add(candidates)
     }
 }
 
 /// Words before a part's records: its first layer and layers in the whole
-/// list, its pool layers (those the pattern fits) and candidates.
-const PART_HEADER: usize = 4;
+/// list, its pool layers (those the pattern fits) and candidates, the
+/// range it was gathered against and the scoring's hash.
+const PART_HEADER: usize = 6;
 
 /// A key range for a split selection from a sample of the whole pool, as
 /// [`prepare`] finds one; `None` if the scratch has no wide histogram or
@@ -629,15 +667,14 @@ where
 
 /// One worker's part of a split selection: [`gather`] over the pool
 /// layers among `span` (list layers `first..first + len`) into `out`, laid
-/// out to be sent as it is: `[first, len, pool layers, candidates, a
-/// record (below, their pruned elements, candidates) per pool layer, the
-/// candidates]`. Returns the words used, or `None` if the candidates do
-/// not fit.
+/// out to be sent as it is: `[first, len, pool layers, candidates, lo |
+/// hi << 32, scoring hash, a record (below, their pruned elements,
+/// candidates) per pool layer, the candidates]`. Returns the words used,
+/// or `None` if the candidates do not fit.
 pub(crate) fn gather_part<'a, I>(
     pool: impl Fn() -> I,
     span: (usize, usize),
-    (lo, hi): (u32, u32),
-    elements: bool,
+    range: &SplitRange,
     out: &mut [u64],
 ) -> Result<Option<usize>, Error>
 where
@@ -652,17 +689,25 @@ where
     let mut scratch = Scratch {
         bins: &mut [],
         spare,
-        elements,
+        elements: range.elements,
     };
-    let Some(range) = gather(&pool, lo, hi, layers, &mut scratch)? else {
+    let (lo, hi) = (range.lo, range.hi);
+    let Some(gathered) = gather(&pool, lo, hi, layers, &mut scratch)? else {
         return Ok(None);
     };
     for (j, record) in front[PART_HEADER..].chunks_exact_mut(RECORD).enumerate() {
         record.copy_from_slice(scratch.record(j));
     }
-    let header = [span.0 as u64, span.1 as u64, layers as u64, range.inside];
+    let header = [
+        span.0 as u64,
+        span.1 as u64,
+        layers as u64,
+        gathered.inside,
+        u64::from(lo) | u64::from(hi) << 32,
+        range.scoring,
+    ];
     front[..PART_HEADER].copy_from_slice(&header);
-    let slots = range.inside as usize * scratch.per();
+    let slots = gathered.inside as usize * scratch.per();
     Ok(Some(head + slots.div_ceil(2)))
 }
 
@@ -675,10 +720,14 @@ struct Part<'p> {
     len: u64,
     layers: usize,
     count: usize,
+    /// The range and scoring it was gathered with.
+    range: u64,
+    scoring: u64,
 }
 
 fn part_of(words: &[u64], per: usize) -> Option<Part<'_>> {
-    let (&[first, len, layers, count], rest) = words.split_first_chunk::<PART_HEADER>()?;
+    let (&[first, len, layers, count, range, scoring], rest) =
+        words.split_first_chunk::<PART_HEADER>()?;
     let layers = usize::try_from(layers).ok()?;
     let count = usize::try_from(count).ok()?;
     let (records, candidates) = rest.split_at_checked(layers.checked_mul(RECORD)?)?;
@@ -691,6 +740,8 @@ fn part_of(words: &[u64], per: usize) -> Option<Part<'_>> {
         len,
         layers,
         count,
+        range,
+        scoring,
     })
 }
 
@@ -702,6 +753,8 @@ pub(crate) enum MergeError {
     /// The parts do not cover the layers in order (the part that does
     /// not follow on, or none: they end too soon or hold other layers).
     Layers(Option<usize>),
+    /// A part was gathered against another range or scoring.
+    Range(usize),
     /// A layer's record does not fit its units, or a candidate is
     /// outside the range (the part).
     Inconsistent(usize),
@@ -720,30 +773,38 @@ where
     I: Iterator<Item = (usize, Units<'a>)>,
 {
     let per = 1 + range.elements as usize;
+    let range_word = u64::from(range.lo) | u64::from(range.hi) << 32;
     let (mut layers, mut count, mut next) = (0usize, 0u64, 0u64);
+    let indices = || pool().map(|(i, _)| i as u64);
     for (i, words) in parts.iter().enumerate() {
         let part = part_of(words, per).ok_or(MergeError::Malformed(i))?;
         if part.first != next {
             return Err(MergeError::Layers(Some(i)));
         }
+        if (part.range, part.scoring) != (range_word, range.scoring) {
+            return Err(MergeError::Range(i));
+        }
         next = part.first.saturating_add(part.len);
+        // Its pool layers are those of its span.
+        let span = part.first..next;
+        if indices().filter(|x| span.contains(x)).count() != part.layers {
+            return Err(MergeError::Inconsistent(i));
+        }
         layers = layers.saturating_add(part.layers);
         count += part.count as u64;
     }
     if next != range.layers as u64 || layers != range.pool || layers != pool().count() {
         return Err(MergeError::Layers(None));
     }
-    if scratch.elements != range.elements || !scratch.fits(count, layers) {
-        return Ok(None);
-    }
-    let (mut j, mut n, mut below_total) = (0usize, 0usize, 0u64);
+    // Every record and candidate checked before the scratch is used (or
+    // found too small): the same errors whatever its size.
     let mut units = pool().map(|(_, u)| u.count() as u64);
     for (i, words) in parts.iter().enumerate() {
         let part = part_of(words, per).ok_or(MergeError::Malformed(i))?;
         let slot = |c: usize| (part.candidates[c / 2] >> (32 * (c % 2))) as u32;
         let mut c = 0usize;
         for record in part.records.chunks_exact(RECORD) {
-            let [below, below_elements, inside] = [record[0], record[1], record[2]];
+            let (below, inside) = (record[0], record[2]);
             let fits = below
                 .checked_add(inside)
                 .is_some_and(|used| used <= units.next().unwrap_or(0));
@@ -751,25 +812,37 @@ where
             let Some(end) = end.filter(|&e| fits && e <= part.count) else {
                 return Err(MergeError::Inconsistent(i));
             };
-            for cand in c..end {
-                let key = slot(cand * per);
-                if key < range.lo || key > range.hi {
-                    return Err(MergeError::Inconsistent(i));
-                }
-                let pruned = if range.elements {
-                    slot(cand * per + 1)
-                } else {
-                    0
-                };
-                scratch.set_candidate(n, key, pruned);
-                n += 1;
+            if (c..end).any(|cand| !(range.lo..=range.hi).contains(&slot(cand * per))) {
+                return Err(MergeError::Inconsistent(i));
             }
-            *scratch.record(j) = [below, below_elements, inside];
-            below_total += below;
-            (j, c) = (j + 1, end);
+            c = end;
         }
         if c != part.count {
             return Err(MergeError::Inconsistent(i));
+        }
+    }
+    if scratch.elements != range.elements || !scratch.fits(count, layers) {
+        return Ok(None);
+    }
+    let (mut j, mut n, mut below_total) = (0usize, 0usize, 0u64);
+    for words in parts {
+        let Some(part) = part_of(words, per) else {
+            continue;
+        };
+        let slot = |c: usize| (part.candidates[c / 2] >> (32 * (c % 2))) as u32;
+        for cand in 0..part.count {
+            let pruned = if range.elements {
+                slot(cand * per + 1)
+            } else {
+                0
+            };
+            scratch.set_candidate(n, slot(cand * per), pruned);
+            n += 1;
+        }
+        for record in part.records.chunks_exact(RECORD) {
+            *scratch.record(j) = [record[0], record[1], record[2]];
+            below_total += record[0];
+            j += 1;
         }
     }
     Ok(Some(Ready::Range(Range {

@@ -104,13 +104,16 @@ impl Kind for Groups {
         scores: &mut [f32],
         pruned: &mut [f32],
     ) -> bool {
-        match pruned.get_mut(..scores.len()) {
-            Some(pruned) => {
-                group_scores_marked(tile, scores, Marks::Count(pruned));
-                true
-            }
-            None => false,
-        }
+        // The buffers are one per unit; a short one would leave counts
+        // out, so the scores are written either way and only whole counts
+        // are reported.
+        let whole = pruned.len() >= scores.len();
+        let marks = match pruned.get_mut(..scores.len()) {
+            Some(pruned) => Marks::Count(pruned),
+            None => Marks::None,
+        };
+        group_scores_marked(tile, scores, marks);
+        whole
     }
 
     fn write_row(&self, level: Level, row: &mut [u8], kept: &[u8], keep: &[u8], width: usize) {
