@@ -82,7 +82,9 @@ mod pruner;
 pub use budget::{owl_targets, Outliers};
 pub use lock::{MaskSparsity, ScoreMass};
 pub use pattern::Pattern;
-pub use plan::{Bound, CapMode, Compat, LayerPlan, LayerReport, Options, Scope, Status, Summary};
+pub use plan::{
+    Bound, CapMode, Compat, LayerPlan, LayerReport, MaskValue, Options, Scope, Status, Summary,
+};
 pub use pruner::Pruner;
 pub use select::SplitRange;
 pub use vocab::error::{Error, ErrorKind, PatternName};

@@ -24,7 +24,7 @@ pub(crate) fn lock(
     let kernels = pattern.kernels();
     for (i, (layer, m)) in layers.iter().zip(masks.iter()).enumerate() {
         layer.checked_view(i)?;
-        check_mask(i, layer, m)?;
+        check_mask(i, layer, m.len())?;
         check_nan(i, layer, level)?;
     }
     let mut summary = Summary {
@@ -184,7 +184,7 @@ pub(crate) fn score_mass(
     let one = |e: Error| Error::new(e.kind().clone());
     let view = layer.checked_view(0).map_err(one)?;
     layer.check_scale(0, criterion, &view).map_err(one)?;
-    check_mask(0, layer, mask).map_err(one)?;
+    check_mask(0, layer, mask.len()).map_err(one)?;
     check_nan(0, layer, level).map_err(one)?;
     if let Some(index) = mask.iter().position(|&m| m > 1) {
         return Err(Error::new(ErrorKind::MaskValue {

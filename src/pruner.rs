@@ -4,7 +4,7 @@
 use crate::arch::Level;
 use crate::budget::Outliers;
 use crate::lock::{MaskSparsity, ScoreMass};
-use crate::plan::{LayerPlan, LayerReport, Options, Summary};
+use crate::plan::{LayerPlan, LayerReport, MaskValue, Options, Summary};
 use crate::select::{SplitRange, WIDE_BINS};
 use crate::vocab::error::Error;
 use crate::vocab::scores::Layer;
@@ -310,7 +310,8 @@ impl<'s> Pruner<'s> {
         plan::planner::plan(self.level, self.scratch, layers, opts, plans, split)
     }
 
-    /// Writes one layer's mask from its plan (1 = keep, 0 = prune): with
+    /// Writes one layer's mask from its plan (1 = keep, 0 = prune; `u8` or
+    /// `f32`, see [`MaskValue`]): with
     /// [`plan`](Pruner::plan), masks one layer at a time, e.g. while
     /// streaming a checkpoint. The layer must be the one planned, scored
     /// with the same options (pattern, reduction, criterion, ties, compat;
@@ -336,18 +337,18 @@ impl<'s> Pruner<'s> {
     /// pruner.write_mask(&layers[0], &opts, &plans[0], &mut mask).unwrap();
     /// assert_eq!(mask, [1, 0, 1, 0, 0, 1, 1, 0]);
     /// ```
-    pub fn write_mask(
+    pub fn write_mask<M: MaskValue>(
         &self,
         layer: &Layer<'_>,
         opts: &Options,
         plan: &LayerPlan,
-        mask: &mut [u8],
+        mask: &mut [M],
     ) -> Result<(), Error> {
         plan::mask::write_mask(self.level, layer, opts, plan, mask)
     }
 
-    /// Plans and writes every mask: [`plan`](Pruner::plan), then one pass
-    /// that writes the masks (the layers are not checked twice). The
+    /// Plans and writes every mask (`u8` or `f32`, see [`MaskValue`]):
+    /// [`plan`](Pruner::plan), then one pass that writes the masks (the layers are not checked twice). The
     /// fastest way to the masks of a model held in memory.
     ///
     /// # Errors
@@ -370,12 +371,12 @@ impl<'s> Pruner<'s> {
     /// Pruner::new().prune(&layers, &inclusive, &mut plans, &mut [&mut mask[..]]).unwrap();
     /// assert_eq!(mask, [0, 0, 0, 1]);
     /// ```
-    pub fn prune(
+    pub fn prune<M: MaskValue>(
         &mut self,
         layers: &[Layer<'_>],
         opts: &Options,
         plans: &mut [LayerPlan],
-        masks: &mut [&mut [u8]],
+        masks: &mut [&mut [M]],
     ) -> Result<Summary, Error> {
         plan::mask::prune(self.level, self.scratch, layers, opts, plans, masks)
     }

@@ -138,6 +138,14 @@ fn options(c: &Case) -> Options {
         .reduce([Reduce::Mean, Reduce::Sum, Reduce::L2, Reduce::Max][reduce as usize])
 }
 
+/// An f32 mask is the u8 mask's marks as exactly `1.0` / `0.0`.
+fn same_marks(f: &[f32], m: &[u8]) -> bool {
+    f.len() == m.len()
+        && f.iter()
+            .zip(m)
+            .all(|(x, &b)| x.to_bits() == f32::from(b).to_bits())
+}
+
 type Outcome = Result<(Vec<Vec<u8>>, Vec<LayerPlan>, Vec<Option<Vec<u32>>>), String>;
 
 fn run<T: Copy>(c: &Case, level: Level, data: &[Vec<T>]) -> Outcome
@@ -191,6 +199,23 @@ where
                 "with_scratch plan + write_mask differ from prune at {level:?}"
             ));
         }
+        // An f32 mask holds the same marks as 1.0 / 0.0, bit for bit.
+        let mut f = vec![7.0f32; mask.len()];
+        pruner
+            .write_mask(layer, &opts, report, &mut f)
+            .map_err(|e| e.to_string())?;
+        if !same_marks(&f, mask) {
+            return Err(format!("the f32 mask differs from the u8 one at {level:?}"));
+        }
+    }
+    let mut floats: Vec<Vec<f32>> = data.iter().map(|d| vec![7.0; d.len()]).collect();
+    let mut outs: Vec<&mut [f32]> = floats.iter_mut().map(|m| &mut m[..]).collect();
+    let mut again = vec![LayerPlan::default(); layers.len()];
+    pruner
+        .prune(&layers, &opts, &mut again, &mut outs)
+        .map_err(|e| e.to_string())?;
+    if again != reports || floats.iter().zip(&masks).any(|(f, m)| !same_marks(f, m)) {
+        return Err(format!("prune into f32 masks differs at {level:?}"));
     }
     if with != reports {
         return Err(format!("with_scratch plans differ from prune at {level:?}"));

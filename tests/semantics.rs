@@ -1442,6 +1442,50 @@ fn block_mixing_infinities_is_a_nan_unit() {
     assert_eq!(err.kind(), &ErrorKind::NanUnit { unit: 1 });
 }
 
+#[test]
+fn write_mask_scores_what_a_scan_cannot_clear() {
+    // write_mask clears signed scores by a scan when no sum of a unit can
+    // overflow; finite scores near f32::MAX can (inf - inf in a sum), and
+    // then it scores every unit, as prune does: same errors, mask kept.
+    // Rows of a 1x16 block are summed in eight lanes (torch's order):
+    // lanes 0 and 1 overflow apart in the first row.
+    let big = 3e38f32;
+    let mut rows: Vec<[f32; 16]> = vec![[0.25; 16]; 3];
+    (rows[0][0], rows[0][8], rows[0][1], rows[0][9]) = (big, big, -big, -big);
+    (rows[1][0], rows[1][1]) = (big, -big);
+    let mut errors = 0;
+    for row in rows {
+        let w: Vec<f32> = [0.5f32; 16].iter().chain(&row).copied().collect();
+        let zeros = [0.0f32; 32];
+        let opts = exact("1x16", 0.5).criterion(Criterion::Scores);
+        let mut plans = [LayerPlan::default()];
+        let mut none = [SENTINEL; 32];
+        Pruner::new()
+            .prune(
+                &[mat(&zeros, 2, 16)],
+                &opts,
+                &mut plans,
+                &mut [&mut none[..]],
+            )
+            .unwrap();
+        let mut mask = [SENTINEL; 32];
+        let wrote = Pruner::new().write_mask(&mat(&w, 2, 16), &opts, &plans[0], &mut mask);
+        let mut direct = vec![LayerPlan::default()];
+        let mut m = [SENTINEL; 32];
+        let pruned = Pruner::new().prune(&[mat(&w, 2, 16)], &opts, &mut direct, &mut [&mut m[..]]);
+        match (&wrote, &pruned) {
+            (Err(a), Err(b)) => {
+                assert_eq!(a.kind(), b.kind(), "{row:?}");
+                assert_eq!(mask, [SENTINEL; 32], "written on error");
+                errors += 1;
+            }
+            (Ok(()), Ok(_)) => {}
+            _ => panic!("{row:?}: write_mask {wrote:?}, prune {pruned:?}"),
+        }
+    }
+    assert!(errors >= 1, "no column made a NaN unit");
+}
+
 // ---------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------

@@ -186,7 +186,7 @@ fn report<'py>(py: Python<'py>, r: &LayerReport) -> PyResult<Bound<'py, PyDict>>
 }
 
 /// A mask array the caller lends: uint8 (written as it is) or float32
-/// (0.0/1.0, INC's masks, widened from the bytes layer by layer).
+/// (0.0/1.0, INC's masks, written as such by the library).
 enum MaskArray<'py> {
     U8(PyReadwriteArrayDyn<'py, u8>),
     F32(PyReadwriteArrayDyn<'py, f32>),
@@ -375,8 +375,7 @@ fn error_in(i: usize, e: prunemask::Error, names: &[String]) -> PyErr {
 
 /// Every layer's mask from its plan (`Pruner::write_mask`), the layers
 /// shared out over the cores, largest first (masks are independent, so
-/// the result does not depend on the split). A float32 mask is written
-/// as bytes into the thread's buffer, then widened.
+/// the result does not depend on the split), uint8 or float32 alike.
 fn write_masks(
     layers: &[Layer<'_>],
     opts: &Options,
@@ -402,20 +401,13 @@ fn write_masks(
             .map(|bucket| {
                 s.spawn(move || {
                     let pruner = Pruner::new();
-                    let mut bytes = Vec::new();
                     for (i, out) in bucket {
-                        let write =
-                            |m: &mut [u8]| pruner.write_mask(&layers[i], opts, &plans[i], m);
+                        let (layer, plan) = (&layers[i], &plans[i]);
                         match out {
-                            MaskOut::U8(m) => write(m).map_err(|e| (i, e))?,
-                            MaskOut::F32(m) => {
-                                bytes.resize(m.len(), 0u8);
-                                write(&mut bytes).map_err(|e| (i, e))?;
-                                for (d, &b) in m.iter_mut().zip(&bytes) {
-                                    *d = f32::from(b);
-                                }
-                            }
+                            MaskOut::U8(m) => pruner.write_mask(layer, opts, plan, m),
+                            MaskOut::F32(m) => pruner.write_mask(layer, opts, plan, m),
                         }
+                        .map_err(|e| (i, e))?;
                     }
                     Ok(())
                 })

@@ -8,25 +8,131 @@ use super::{check_count, check_mask, check_nan};
 use crate::arch::all::inlined;
 use crate::arch::all::keys::{key_value, order_key};
 use crate::arch::Level;
-use crate::score::{MARKS, TILE};
+use crate::score::{all_within, MARKS, TILE};
 use crate::select::{kth_in_row, Units};
 use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::scores::Layer;
 use crate::vocab::terms::Criterion;
 
+/// What a mask holds per element: `u8` (1 = keep, 0 = prune, the
+/// library's own masks) or `f32` (1.0 / 0.0: INC's and PyTorch's masks,
+/// to multiply weights with). The mask writers take either; an `f32` mask
+/// is written as marks into its own first quarter, widened in place (no
+/// buffer).
+///
+/// ```
+/// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape};
+/// let w = [4.0f32, 1.0, 3.0, 2.0];
+/// let layers = [Layer::new(&w[..], Shape::matrix(1, 4))];
+/// let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5);
+/// let mut mask = [9.0f32; 4];
+/// Pruner::new().prune(&layers, &opts, &mut [LayerPlan::default()], &mut [&mut mask[..]]).unwrap();
+/// assert_eq!(mask, [1.0, 0.0, 1.0, 0.0]);
+/// ```
+pub trait MaskValue: sealed::Marks {}
+
+impl MaskValue for u8 {}
+impl MaskValue for f32 {}
+
+pub(crate) mod sealed {
+    use crate::arch::Level;
+
+    /// How marks (1 = keep, 0 = prune, bytes as the kernels write them)
+    /// become mask values.
+    pub trait Marks: Copy + Sized {
+        /// The value of a mark.
+        fn of_mark(mark: u8) -> Self;
+        /// Runs `write` over the mask seen as one mark byte per element,
+        /// then makes the marks values (only if `write` succeeds).
+        fn write_marks<E>(
+            level: Level,
+            mask: &mut [Self],
+            write: impl FnOnce(&mut [u8]) -> Result<(), E>,
+        ) -> Result<(), E>;
+    }
+
+    impl Marks for u8 {
+        #[inline(always)]
+        fn of_mark(mark: u8) -> Self {
+            mark
+        }
+
+        #[inline(always)]
+        fn write_marks<E>(
+            _: Level,
+            mask: &mut [u8],
+            write: impl FnOnce(&mut [u8]) -> Result<(), E>,
+        ) -> Result<(), E> {
+            write(mask)
+        }
+    }
+
+    impl Marks for f32 {
+        #[inline(always)]
+        fn of_mark(mark: u8) -> Self {
+            f32::from(mark)
+        }
+
+        /// The marks go into the mask's own first quarter, then widen in
+        /// place from the back in one streaming pass: value `i` takes
+        /// bytes `4i..4i + 4`, never below byte `i`, so every chunk is
+        /// read before anything lands on it. No buffer; the kernels write
+        /// a quarter of the bytes while they score (which measured faster
+        /// than writing floats there, for 4x1 most of all).
+        fn write_marks<E>(
+            level: Level,
+            mask: &mut [f32],
+            write: impl FnOnce(&mut [u8]) -> Result<(), E>,
+        ) -> Result<(), E> {
+            const CHUNK: usize = 64;
+            let n = mask.len();
+            write(&mut bytemuck::cast_slice_mut::<f32, u8>(mask)[..n])?;
+            crate::arch::vectorized(
+                level,
+                crate::arch::all::inlined(
+                    #[inline(always)]
+                    || {
+                        let rem = n % CHUNK;
+                        let mut end = n;
+                        while end > rem {
+                            let start = end - CHUNK;
+                            let bytes = bytemuck::cast_slice::<f32, u8>(mask);
+                            let Some(&marks) = bytes[start..].first_chunk::<CHUNK>() else {
+                                break;
+                            };
+                            for (d, &m) in mask[start..end].iter_mut().zip(&marks) {
+                                *d = f32::from(m);
+                            }
+                            end = start;
+                        }
+                        for i in (0..rem).rev() {
+                            let m = bytemuck::cast_slice::<f32, u8>(mask)[i];
+                            mask[i] = f32::from(m);
+                        }
+                    },
+                ),
+            );
+            Ok(())
+        }
+    }
+}
+
 /// Writes one layer's mask from its plan (see `Pruner::write_mask`). The
 /// layer is checked again in full; on `Err` the mask is untouched.
-pub(crate) fn write_mask(
+pub(crate) fn write_mask<M: MaskValue>(
     level: Level,
     layer: &Layer<'_>,
     opts: &Options,
     plan: &LayerPlan,
-    mask: &mut [u8],
+    mask: &mut [M],
 ) -> Result<(), Error> {
     level.check()?;
     // One layer, no list: errors name no layer index.
-    check_planned(level, layer, opts, plan, mask).map_err(|e| Error::new(e.kind().clone()))?;
-    write_planned(level, layer, opts, plan, mask)
+    check_planned(level, layer, opts, plan, mask.len())
+        .map_err(|e| Error::new(e.kind().clone()))?;
+    M::write_marks(level, mask, |mask| {
+        write_planned(level, layer, opts, plan, mask)
+    })
 }
 
 /// Everything [`write_mask`] checks before writing.
@@ -35,9 +141,9 @@ fn check_planned(
     layer: &Layer<'_>,
     opts: &Options,
     plan: &LayerPlan,
-    mask: &[u8],
+    mask_len: usize,
 ) -> Result<(), Error> {
-    check_mask(0, layer, mask)?;
+    check_mask(0, layer, mask_len)?;
     let scoring = opts.scoring(level);
     layer.check_scale(0, opts.criterion, &layer.checked_view(0)?)?;
     let units = scoring.units(0, layer)?;
@@ -59,9 +165,26 @@ fn check_planned(
         Ok(units) if units.checks_nan() && opts.criterion == Criterion::Magnitude => {
             check_nan(0, layer, level)
         }
-        // Signed scores can (inf - inf in a sum): score every unit.
+        // Signed scores can, through inf - inf in a sum; not where every
+        // element is small enough that no sum of a unit's elements
+        // overflows (half of f32::MAX over the unit's elements: rounding
+        // stays below it), which a scan at memory speed shows. Else (or
+        // for a NaN, whose error scoring names) score every unit.
+        Ok(units)
+            if units.checks_nan()
+                && opts.criterion == Criterion::Scores
+                && all_within(layer.scores, no_overflow(units.grid()), level) =>
+        {
+            Ok(())
+        }
         _ => validate(0, layer, &scoring),
     }
+}
+
+/// The largest element magnitude at which no sum of a unit's elements
+/// can overflow to an infinity.
+fn no_overflow(grid: &crate::vocab::ext::Grid) -> f32 {
+    f32::MAX / 2.0 / (grid.unit_rows as f32 * grid.unit_cols as f32)
 }
 
 /// Writes a validated layer's mask.
@@ -94,17 +217,17 @@ fn write_planned(
 
 /// Plans, then writes every mask in one more pass (see `Pruner::prune`).
 /// Nothing is written unless every layer and buffer is valid.
-pub(crate) fn prune(
+pub(crate) fn prune<M: MaskValue>(
     level: Level,
     scratch: &mut [u64],
     layers: &[Layer<'_>],
     opts: &Options,
     plans: &mut [LayerPlan],
-    masks: &mut [&mut [u8]],
+    masks: &mut [&mut [M]],
 ) -> Result<Summary, Error> {
     check_count("masks", layers.len(), masks.len())?;
     for (i, (layer, mask)) in layers.iter().zip(masks.iter()).enumerate() {
-        check_mask(i, layer, mask)?;
+        check_mask(i, layer, mask.len())?;
     }
     let summary = plan(level, scratch, layers, opts, plans, None)?;
     for (i, ((layer, plan), mask)) in layers
@@ -113,7 +236,10 @@ pub(crate) fn prune(
         .zip(masks.iter_mut())
         .enumerate()
     {
-        write_planned(level, layer, opts, plan, mask).map_err(|e| e.at_layer(i))?;
+        M::write_marks(level, mask, |mask| {
+            write_planned(level, layer, opts, plan, mask)
+        })
+        .map_err(|e| e.at_layer(i))?;
     }
     Ok(summary)
 }

@@ -7,6 +7,7 @@ pub(crate) mod options;
 pub(crate) mod planner;
 pub(crate) mod report;
 
+pub use mask::MaskValue;
 pub use options::{CapMode, Compat, Options, Scope};
 pub use report::{Bound, LayerPlan, LayerReport, Status, Summary};
 
@@ -28,13 +29,13 @@ pub(crate) fn check_count(what: &'static str, expected: usize, got: usize) -> Re
 }
 
 /// A mask buffer whose length is not its layer's.
-pub(crate) fn check_mask(i: usize, layer: &Layer<'_>, mask: &[u8]) -> Result<(), Error> {
-    if mask.len() != layer.scores.len() {
+pub(crate) fn check_mask(i: usize, layer: &Layer<'_>, len: usize) -> Result<(), Error> {
+    if len != layer.scores.len() {
         return Err(Error::in_layer(
             i,
             ErrorKind::MaskLength {
                 expected: layer.scores.len(),
-                got: mask.len(),
+                got: len,
             },
         ));
     }

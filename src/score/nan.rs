@@ -31,3 +31,27 @@ pub(crate) fn first_nan(scores: Scores<'_>, level: Level) -> Option<usize> {
     }
     typed!(scores, s => first(s, level))
 }
+
+/// Whether every element of a layer's scores is at most `bound` in
+/// magnitude (so none is NaN), tested in the level's vectors: the
+/// memory-speed check that a layer's sums cannot overflow.
+pub(crate) fn all_within(scores: Scores<'_>, bound: f32, level: Level) -> bool {
+    fn within<E: Element>(xs: &[E], bound: f32, level: Level) -> bool {
+        let mut all = true;
+        crate::arch::vectorized(
+            level,
+            inlined(
+                #[inline(always)]
+                || {
+                    // Whole chunks without a branch; stop at the first miss.
+                    all = xs.chunks(256).all(|c| {
+                        c.iter()
+                            .fold(true, |ok, &x| ok & (x.widen().abs() <= bound))
+                    });
+                },
+            ),
+        );
+        all
+    }
+    typed!(scores, s => within(s, bound, level))
+}
