@@ -4,8 +4,8 @@
 
 use prunemask::ext::{Extent, Geometry};
 use prunemask::{
-    Compat, ErrorKind, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, SplitRange,
-    Status, Summary,
+    Compat, ErrorKind, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner, Status,
+    Summary,
 };
 
 use crate::args::PruneArgs;
@@ -82,10 +82,7 @@ pub fn plan(
     let units = elements / unit_elements(opts.pattern.geometry());
     let mut scratch = vec![0u64; Pruner::scratch_words(units as u64)];
     let mut pruner = Pruner::with_scratch(&mut scratch).level(level);
-    let planned = match threads {
-        0 | 1 => pruner.plan(layers, opts, &mut plans),
-        _ => split_plan(&mut pruner, layers, opts, threads, &mut plans),
-    };
+    let planned = prunemask_threads::plan(&mut pruner, layers, opts, threads, &mut plans);
     let summary = planned.map_err(|e| {
         let text = library_error(&e, ckpt, layer_ids);
         match (
@@ -101,72 +98,6 @@ pub fn plan(
         }
     })?;
     Ok((summary, plans))
-}
-
-/// [`plan`]'s selection on `threads` threads: the layers cut into runs of
-/// about equal elements, each gathered on its own thread, merged in order;
-/// in one call where the selection does not split (local or row scope,
-/// nothing to prune) or a part's candidates outgrow its words.
-fn split_plan(
-    pruner: &mut Pruner<'_>,
-    layers: &[Layer<'_>],
-    opts: &Options,
-    threads: usize,
-    plans: &mut [LayerPlan],
-) -> Result<Summary, prunemask::Error> {
-    let Some(range) = pruner.split_range(layers, opts)? else {
-        return pruner.plan(layers, opts, plans);
-    };
-    let runs = runs_of(layers, threads);
-    let shared = &*pruner;
-    let parts: Vec<Result<Option<Vec<u64>>, prunemask::Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (runs.windows(2))
-            .map(|w| {
-                let (first, part) = (w[0], &layers[w[0]..w[1]]);
-                s.spawn(move || {
-                    let elements: u64 = part.iter().map(|l| l.scores.len() as u64).sum();
-                    let mut out = vec![0u64; SplitRange::part_words(part.len(), elements)];
-                    let used = shared.gather_part(part, first, opts, &range, &mut out)?;
-                    Ok(used.map(|n| {
-                        out.truncate(n);
-                        out
-                    }))
-                })
-            })
-            .collect();
-        (handles.into_iter())
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    // The first part's error is the first layer's, as one pass reports it.
-    let mut words = Vec::with_capacity(parts.len());
-    for part in parts {
-        match part? {
-            Some(w) => words.push(w),
-            None => return pruner.plan(layers, opts, plans),
-        }
-    }
-    let words: Vec<&[u64]> = words.iter().map(|w| &w[..]).collect();
-    pruner.plan_split(layers, opts, &range, &words, plans)
-}
-
-/// Cuts `0..layers.len()` into at most `threads` runs of about equal
-/// elements: the run boundaries, from 0 to the end.
-fn runs_of(layers: &[Layer<'_>], threads: usize) -> Vec<usize> {
-    let bytes: Vec<u64> = layers.iter().map(|l| l.scores.len() as u64).collect();
-    let total: u64 = bytes.iter().sum();
-    let mut cuts = vec![0];
-    let mut seen = 0u64;
-    for (i, b) in bytes.iter().enumerate() {
-        seen += b;
-        let k = cuts.len() as u64;
-        if k < threads as u64 && seen * threads as u64 >= total * k && i + 1 < layers.len() {
-            cuts.push(i + 1);
-        }
-    }
-    cuts.push(layers.len());
-    cuts.dedup();
-    cuts
 }
 
 /// A library error, naming the file and tensor instead of a layer index.

@@ -198,15 +198,6 @@ enum MaskOut<'a> {
     F32(&'a mut [f32]),
 }
 
-impl MaskOut<'_> {
-    fn len(&self) -> usize {
-        match self {
-            MaskOut::U8(m) => m.len(),
-            MaskOut::F32(m) => m.len(),
-        }
-    }
-}
-
 /// The layers and masks of a call, borrowed and checked.
 struct Borrowed<'py> {
     names: Vec<String>,
@@ -355,8 +346,8 @@ fn prune<'py>(
     let elements: u64 = layers.iter().map(|l| l.scores.len() as u64).sum();
     let mut scratch = vec![0u64; Pruner::scratch_words(elements)];
     let result = py.detach(|| {
-        Pruner::with_scratch(&mut scratch)
-            .plan(&layers, &opts, &mut plans)
+        let mut pruner = Pruner::with_scratch(&mut scratch);
+        prunemask_threads::plan(&mut pruner, &layers, &opts, cores(), &mut plans)
             .map_err(|e| (None, e))?;
         write_masks(&layers, &opts, &plans, outs)
     });
@@ -373,60 +364,53 @@ fn error_in(i: usize, e: prunemask::Error, names: &[String]) -> PyErr {
     PyValueError::new_err(format!("{name}: {}", e.kind()))
 }
 
-/// Every layer's mask from its plan (`Pruner::write_mask`), the layers
-/// shared out over the cores, largest first (masks are independent, so
-/// the result does not depend on the split), uint8 or float32 alike.
+/// Every layer's mask from its plan (`Pruner::write_mask`) on every core
+/// (`prunemask_threads::write_masks`): the uint8 masks, then the float32
+/// ones. Errors name the first failing layer.
 fn write_masks(
     layers: &[Layer<'_>],
     opts: &Options,
     plans: &[LayerPlan],
     outs: Vec<MaskOut<'_>>,
 ) -> Result<(), (Option<usize>, prunemask::Error)> {
-    let threads = std::thread::available_parallelism()
+    let threads = cores();
+    let (mut bytes, mut floats) = (Vec::new(), Vec::new());
+    for (i, out) in outs.into_iter().enumerate() {
+        match out {
+            MaskOut::U8(m) => bytes.push((i, m)),
+            MaskOut::F32(m) => floats.push((i, m)),
+        }
+    }
+    /// One type's masks, errors in whole-list indices.
+    fn run<M: prunemask::MaskValue + Send>(
+        layers: &[Layer<'_>],
+        opts: &Options,
+        plans: &[LayerPlan],
+        masks: Vec<(usize, &mut [M])>,
+        threads: usize,
+    ) -> Result<(), (Option<usize>, prunemask::Error)> {
+        let index: Vec<usize> = masks.iter().map(|(i, _)| *i).collect();
+        let sub: Vec<Layer<'_>> = index.iter().map(|&i| layers[i]).collect();
+        let sub_plans: Vec<LayerPlan> = index.iter().map(|&i| plans[i]).collect();
+        let masks = masks.into_iter().map(|(_, m)| m).collect();
+        let pruner = Pruner::new();
+        prunemask_threads::write_masks(&pruner, &sub, opts, &sub_plans, masks, threads)
+            .map_err(|(l, e)| (l.map(|l| index[l]), e))
+    }
+    let a = run(layers, opts, plans, bytes, threads);
+    let b = run(layers, opts, plans, floats, threads);
+    match (a, b) {
+        (Err(x), Err(y)) => Err(if y.0 < x.0 { y } else { x }),
+        (Err(x), _) | (_, Err(x)) => Err(x),
+        _ => Ok(()),
+    }
+}
+
+/// Threads for the library's work: every core, at most 8.
+fn cores() -> usize {
+    std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8)
-        .min(outs.len().max(1));
-    let mut jobs: Vec<(usize, MaskOut<'_>)> = outs.into_iter().enumerate().collect();
-    jobs.sort_by_key(|(i, out)| (std::cmp::Reverse(out.len()), *i));
-    let mut buckets: Vec<Vec<(usize, MaskOut<'_>)>> = (0..threads).map(|_| Vec::new()).collect();
-    let mut load = vec![0usize; threads];
-    for job in jobs {
-        let t = (0..threads).min_by_key(|&t| load[t]).unwrap_or(0);
-        load[t] += job.1.len();
-        buckets[t].push(job);
-    }
-    let results: Vec<Result<(), (usize, prunemask::Error)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = buckets
-            .into_iter()
-            .map(|bucket| {
-                s.spawn(move || {
-                    let pruner = Pruner::new();
-                    for (i, out) in bucket {
-                        let (layer, plan) = (&layers[i], &plans[i]);
-                        match out {
-                            MaskOut::U8(m) => pruner.write_mask(layer, opts, plan, m),
-                            MaskOut::F32(m) => pruner.write_mask(layer, opts, plan, m),
-                        }
-                        .map_err(|e| (i, e))?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    // The first failing layer, whichever thread met it.
-    match results
-        .into_iter()
-        .filter_map(Result::err)
-        .min_by_key(|(i, _)| *i)
-    {
-        Some((i, e)) => Err((Some(i), e)),
-        None => Ok(()),
-    }
 }
 
 /// Pattern-lock masks from the weights (`Pruner::lock`): same arguments

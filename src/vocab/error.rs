@@ -373,6 +373,20 @@ impl Error {
     }
 }
 
+/// An error about no layer in particular, for code built on the library
+/// that reports its own checks the library's way.
+///
+/// ```
+/// use prunemask::{Error, ErrorKind};
+/// let e = Error::from(ErrorKind::LayerCount { what: "masks", expected: 3, got: 2 });
+/// assert_eq!((e.layer(), e.to_string()), (None, "masks: 2 given for 3 layers".to_string()));
+/// ```
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
 impl fmt::Display for Error {
     /// `layer N: ` (when the error is in a layer), then the kind.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

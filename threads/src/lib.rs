@@ -1,0 +1,198 @@
+//! prunemask on every core. The library is `no_std` and runs no threads;
+//! its split selection (`Pruner::split_range`, `gather_part`,
+//! `plan_split`) is what lets a global selection run on several. This
+//! crate runs it on scoped threads, for the command-line tool and the
+//! Python package alike:
+//!
+//! - [`plan`]: the plan `Pruner::plan` makes, bit for bit, with the
+//!   scoring pass split over threads by layers.
+//! - [`write_masks`]: every layer's mask from its plan, the layers shared
+//!   out over threads.
+//!
+//! ```
+//! use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape};
+//! let ws: Vec<Vec<f32>> = (0..6)
+//!     .map(|l| (0..4096).map(|i| ((i * 37 + l * 11) % 997) as f32).collect())
+//!     .collect();
+//! let layers: Vec<Layer<'_>> = ws.iter().map(|w| Layer::new(&w[..], Shape::matrix(64, 64))).collect();
+//! let opts = Options::new(Pattern::parse("4x1").unwrap(), 0.6);
+//! let mut scratch = vec![0u64; Pruner::scratch_words(6 * 1024)];
+//! let mut threaded = vec![LayerPlan::default(); 6];
+//! let summary = prunemask_threads::plan(&mut Pruner::with_scratch(&mut scratch), &layers, &opts, 3, &mut threaded).unwrap();
+//! let mut one = vec![LayerPlan::default(); 6];
+//! assert_eq!(summary, Pruner::new().plan(&layers, &opts, &mut one).unwrap());
+//! assert_eq!(threaded, one);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use prunemask::{
+    Error, ErrorKind, Layer, LayerPlan, MaskValue, Options, Pruner, SplitRange, Summary,
+};
+
+/// [`Pruner::plan`] with its scoring pass on up to `threads` threads: the
+/// layers cut into runs of about equal elements, each gathered on its own
+/// thread ([`Pruner::gather_part`]), the parts merged in order
+/// ([`Pruner::plan_split`]): the same plans and summary as `plan`, bit for
+/// bit. In one call (on this thread) where the selection does not split
+/// (local or row scope, a scratch without room, nothing to prune), on one
+/// thread, or when a part's candidates outgrow its words.
+///
+/// Each thread holds its part's words (about 1/64 of its units' count).
+///
+/// # Errors
+///
+/// Those of [`Pruner::plan`], the first layer's first, as one pass
+/// reports them.
+pub fn plan(
+    pruner: &mut Pruner<'_>,
+    layers: &[Layer<'_>],
+    opts: &Options,
+    threads: usize,
+    plans: &mut [LayerPlan],
+) -> Result<Summary, Error> {
+    if threads <= 1 || layers.len() <= 1 {
+        return pruner.plan(layers, opts, plans);
+    }
+    let Some(range) = pruner.split_range(layers, opts)? else {
+        return pruner.plan(layers, opts, plans);
+    };
+    let runs = runs_of(layers.iter().map(|l| l.scores.len() as u64), threads);
+    let shared = &*pruner;
+    let parts: Vec<Result<Option<Vec<u64>>, Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (runs.windows(2))
+            .map(|w| {
+                let (first, part) = (w[0], &layers[w[0]..w[1]]);
+                s.spawn(move || {
+                    let elements: u64 = part.iter().map(|l| l.scores.len() as u64).sum();
+                    let mut out = vec![0u64; SplitRange::part_words(part.len(), elements)];
+                    let used = shared.gather_part(part, first, opts, &range, &mut out)?;
+                    Ok(used.map(|n| {
+                        out.truncate(n);
+                        out
+                    }))
+                })
+            })
+            .collect();
+        (handles.into_iter())
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    // The first part's error is the first layer's, as one pass reports it.
+    let mut words = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part? {
+            Some(w) => words.push(w),
+            None => return pruner.plan(layers, opts, plans),
+        }
+    }
+    let words: Vec<&[u64]> = words.iter().map(|w| &w[..]).collect();
+    pruner.plan_split(layers, opts, &range, &words, plans)
+}
+
+/// Every layer's mask from its plan ([`Pruner::write_mask`], `u8` or
+/// `f32`), the layers shared out over up to `threads` threads, largest
+/// first (masks are independent: the result does not depend on the
+/// split).
+///
+/// # Errors
+///
+/// The first failing layer's (by index, whichever thread met it), as
+/// `(Some(layer), error)`; `(None, LayerCount)` for `plans` or `masks`
+/// not one per layer. A mask is written only if its layer passes
+/// [`Pruner::write_mask`]'s checks.
+pub fn write_masks<M: MaskValue + Send>(
+    pruner: &Pruner<'_>,
+    layers: &[Layer<'_>],
+    opts: &Options,
+    plans: &[LayerPlan],
+    masks: Vec<&mut [M]>,
+    threads: usize,
+) -> Result<(), (Option<usize>, Error)> {
+    for (what, got) in [("plans", plans.len()), ("masks", masks.len())] {
+        if got != layers.len() {
+            let expected = layers.len();
+            return Err((
+                None,
+                ErrorKind::LayerCount {
+                    what,
+                    expected,
+                    got,
+                }
+                .into(),
+            ));
+        }
+    }
+    let threads = threads.clamp(1, masks.len().max(1));
+    let mut jobs: Vec<(usize, &mut [M])> = masks.into_iter().enumerate().collect();
+    jobs.sort_by_key(|(i, m)| (std::cmp::Reverse(m.len()), *i));
+    let mut buckets: Vec<Vec<(usize, &mut [M])>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut load = vec![0usize; threads];
+    for job in jobs {
+        let t = (0..threads).min_by_key(|&t| load[t]).unwrap_or(0);
+        load[t] += job.1.len();
+        buckets[t].push(job);
+    }
+    let level = pruner.current_level();
+    let results: Vec<Result<(), (usize, Error)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = buckets
+            .into_iter()
+            .map(|bucket| {
+                s.spawn(move || {
+                    let pruner = Pruner::new().level(level);
+                    for (i, mask) in bucket {
+                        (pruner.write_mask(&layers[i], opts, &plans[i], mask))
+                            .map_err(|e| (i, e))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        (handles.into_iter())
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    match results
+        .into_iter()
+        .filter_map(Result::err)
+        .min_by_key(|(i, _)| *i)
+    {
+        Some((i, e)) => Err((Some(i), e)),
+        None => Ok(()),
+    }
+}
+
+/// Cuts a list of layers of these element counts into at most `threads`
+/// contiguous runs of about equal elements: the run boundaries, from 0 to
+/// the end.
+pub fn runs_of(elements: impl ExactSizeIterator<Item = u64> + Clone, threads: usize) -> Vec<usize> {
+    let len = elements.len();
+    let total: u64 = elements.clone().sum();
+    let mut cuts = vec![0];
+    let mut seen = 0u64;
+    for (i, e) in elements.enumerate() {
+        seen += e;
+        let k = cuts.len() as u64;
+        if k < threads as u64 && seen * threads as u64 >= total * k && i + 1 < len {
+            cuts.push(i + 1);
+        }
+    }
+    cuts.push(len);
+    cuts.dedup();
+    cuts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_cover_the_layers_in_order() {
+        assert_eq!(runs_of([4u64, 4, 4, 4].into_iter(), 2), [0, 2, 4]);
+        assert_eq!(runs_of([10u64, 1, 1].into_iter(), 3), [0, 1, 2, 3]);
+        assert_eq!(runs_of([1u64].into_iter(), 4), [0, 1]);
+        assert_eq!(runs_of([0u64; 0].into_iter(), 4), [0]);
+        assert_eq!(runs_of([1u64, 1, 1, 1, 1, 1].into_iter(), 3), [0, 2, 4, 6]);
+    }
+}
