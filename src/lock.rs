@@ -4,6 +4,7 @@
 
 use crate::arch::Level;
 use crate::plan::{check_count, check_mask, check_nan, LayerReport, Status, Summary};
+use crate::score::first_non_mark;
 use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::scores::{Element, Layer, VisitElements};
 use crate::vocab::shape::{Shape, View};
@@ -186,7 +187,7 @@ pub(crate) fn score_mass(
     layer.check_scale(0, criterion, &view).map_err(one)?;
     check_mask(0, layer, mask.len()).map_err(one)?;
     check_nan(0, layer, level).map_err(one)?;
-    if let Some(index) = mask.iter().position(|&m| m > 1) {
+    if let Some(index) = first_non_mark(mask, level) {
         return Err(Error::new(ErrorKind::MaskValue {
             index,
             value: mask[index],

@@ -14,7 +14,7 @@ mod nan;
 
 pub(crate) use blocks::block_scores;
 pub(crate) use groups::{group_scores, group_scores_marked};
-pub(crate) use nan::{all_within, first_nan};
+pub(crate) use nan::{all_within, first_nan, first_non_mark};
 
 use crate::arch::all::inlined;
 use crate::arch::Level;

@@ -55,3 +55,26 @@ pub(crate) fn all_within(scores: Scores<'_>, bound: f32, level: Level) -> bool {
     }
     typed!(scores, s => within(s, bound, level))
 }
+
+/// The first byte of a mask that is neither 0 nor 1, tested in the level's
+/// vectors (whole chunks without a branch, as [`first_nan`]).
+pub(crate) fn first_non_mark(mask: &[u8], level: Level) -> Option<usize> {
+    let chunk = 256;
+    let mut hit = None;
+    crate::arch::vectorized(
+        level,
+        inlined(
+            #[inline(always)]
+            || {
+                hit = mask
+                    .chunks(chunk)
+                    .position(|c| c.iter().fold(0u8, |any, &m| any | (m & !1)) != 0);
+            },
+        ),
+    );
+    let start = hit? * chunk;
+    mask[start..]
+        .iter()
+        .position(|&m| m > 1)
+        .map(|j| start + j)
+}
