@@ -210,8 +210,8 @@ pub(crate) fn score_mass(
     Ok(out)
 }
 
-/// The two sums in a fixed order: eight lanes of f64 over chunks of eight
-/// elements, lane `j` summing elements `j`, `j + 8`, ... in order; then
+/// The two sums in a fixed order: [`L`] lanes of f64 over chunks of `L`
+/// elements, lane `j` summing elements `j`, `j + L`, ... in order; then
 /// the lanes added pairwise and the tail in order. Each lane's sequence is
 /// the same at every level, so the result is too (the lanes are what a
 /// vector unit adds side by side).
@@ -226,7 +226,6 @@ impl VisitElements for Mass<'_> {
     type Out = ScoreMass;
     #[inline(always)]
     fn visit<E: Element>(self, xs: &[E]) -> ScoreMass {
-        const L: usize = 8;
         let (mut kept, mut total) = ([0.0f64; L], [0.0f64; L]);
         let (chunks, tail) = xs.as_chunks::<L>();
         let (masks, mask_tail) = self.mask.as_chunks::<L>();
@@ -241,7 +240,6 @@ impl VisitElements for Mass<'_> {
                 kept[j] += if m[j] == 0 { 0.0 } else { s };
             }
         }
-        let pairs = |v: [f64; L]| ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
         let mut out = ScoreMass {
             kept: pairs(kept),
             total: pairs(total),
@@ -255,8 +253,25 @@ impl VisitElements for Mass<'_> {
     }
 }
 
+/// Lanes of the mass sums: four vectors of eight `f64`, so four
+/// independent additions are in flight (one lane chain would bound the
+/// loop by the adder's latency).
+const L: usize = 32;
+
+/// The lanes summed in pairs: `(v0 + v1) + (v2 + v3)`, ..., a fixed tree.
+fn pairs(mut v: [f64; L]) -> f64 {
+    let mut n = L;
+    while n > 1 {
+        n /= 2;
+        for i in 0..n {
+            v[i] = v[2 * i] + v[2 * i + 1];
+        }
+    }
+    v[0]
+}
+
 /// [`Mass`] of Wanda scores (`|w| · s[input]`, rounded to `f32` as the
-/// kernels score it), in the same order: eight lanes, then the tail.
+/// kernels score it), in the same order: [`L`] lanes, then the tail.
 fn scaled_mass<E: Element>(
     xs: &[E],
     mask: &[u8],
@@ -264,7 +279,6 @@ fn scaled_mass<E: Element>(
     scale: &[f32],
     view: View,
 ) -> ScoreMass {
-    const L: usize = 8;
     let (mut kept, mut total) = ([0.0f64; L], [0.0f64; L]);
     let whole = xs.len() / L * L;
     let mut inputs = view.inputs();
@@ -278,7 +292,6 @@ fn scaled_mass<E: Element>(
         total[i % L] += s;
         kept[i % L] += if m == 0 { 0.0 } else { s };
     }
-    let pairs = |v: [f64; L]| ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
     let mut out = ScoreMass {
         kept: pairs(kept),
         total: pairs(total),
