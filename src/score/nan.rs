@@ -73,8 +73,5 @@ pub(crate) fn first_non_mark(mask: &[u8], level: Level) -> Option<usize> {
         ),
     );
     let start = hit? * chunk;
-    mask[start..]
-        .iter()
-        .position(|&m| m > 1)
-        .map(|j| start + j)
+    mask[start..].iter().position(|&m| m > 1).map(|j| start + j)
 }
