@@ -2743,6 +2743,25 @@ fn split_parts_errors() {
         merge(&[&a, &short], &range),
         split(Some(1), "its counts do not fit these layers or the range")
     );
+    // Under inclusive N:M a record also carries its units' pruned
+    // elements: more than its units hold is refused, not summed.
+    let mut inc_part = vec![0u64; SplitRange::part_words(3, 3 * 4096)];
+    let used = pruner
+        .gather_part(&layers, 0, &inc, &other, &mut inc_part)
+        .unwrap()
+        .unwrap();
+    inc_part.truncate(used);
+    let mut plans = vec![LayerPlan::default(); 3];
+    assert!(pruner
+        .plan_split(&layers, &inc, &other, &[&inc_part], &mut plans)
+        .is_ok());
+    inc_part[7] = u64::MAX - 5;
+    assert_eq!(
+        pruner
+            .plan_split(&layers, &inc, &other, &[&inc_part], &mut plans)
+            .map_err(|e| e.kind().clone()),
+        split(Some(0), "its counts do not fit these layers or the range")
+    );
     // Only a global selection splits.
     let mut plans = vec![LayerPlan::default(); 3];
     assert_eq!(

@@ -798,21 +798,29 @@ where
     }
     // Every record and candidate checked before the scratch is used (or
     // found too small): the same errors whatever its size.
-    let mut units = pool().map(|(_, u)| u.count() as u64);
+    // Each pool layer's units and elements a unit (what a unit can lose).
+    let mut units = pool().map(|(_, u)| {
+        let g = u.grid();
+        (u.count() as u64, (g.unit_rows * g.unit_cols) as u64)
+    });
     for (i, words) in parts.iter().enumerate() {
         let part = part_of(words, per).ok_or(MergeError::Malformed(i))?;
         let slot = |c: usize| (part.candidates[c / 2] >> (32 * (c % 2))) as u32;
         let mut c = 0usize;
         for record in part.records.chunks_exact(RECORD) {
-            let (below, inside) = (record[0], record[2]);
-            let fits = below
-                .checked_add(inside)
-                .is_some_and(|used| used <= units.next().unwrap_or(0));
+            let [below, below_elements, inside] = [record[0], record[1], record[2]];
+            let (count, size) = units.next().unwrap_or((0, 0));
+            let fits = below.checked_add(inside).is_some_and(|used| used <= count)
+                && below_elements <= below.saturating_mul(size);
             let end = usize::try_from(inside).ok().and_then(|x| x.checked_add(c));
             let Some(end) = end.filter(|&e| fits && e <= part.count) else {
                 return Err(MergeError::Inconsistent(i));
             };
-            if (c..end).any(|cand| !(range.lo..=range.hi).contains(&slot(cand * per))) {
+            let wrong = |cand: usize| {
+                !(range.lo..=range.hi).contains(&slot(cand * per))
+                    || (range.elements && u64::from(slot(cand * per + 1)) > size)
+            };
+            if (c..end).any(wrong) {
                 return Err(MergeError::Inconsistent(i));
             }
             c = end;

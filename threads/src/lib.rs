@@ -52,7 +52,9 @@ pub fn plan(
     threads: usize,
     plans: &mut [LayerPlan],
 ) -> Result<Summary, Error> {
-    if threads <= 1 || layers.len() <= 1 {
+    // One call where it does not split, or the plans are not one per
+    // layer (plan's own error, in its own order).
+    if threads <= 1 || layers.len() <= 1 || plans.len() != layers.len() {
         return pruner.plan(layers, opts, plans);
     }
     let Some(range) = pruner.split_range(layers, opts)? else {
@@ -98,10 +100,11 @@ pub fn plan(
 ///
 /// # Errors
 ///
-/// The first failing layer's (by index, whichever thread met it), as
-/// `(Some(layer), error)`; `(None, LayerCount)` for `plans` or `masks`
-/// not one per layer. A mask is written only if its layer passes
-/// [`Pruner::write_mask`]'s checks.
+/// The first failing layer's (by index: every layer is tried, so it does
+/// not depend on `threads`), as `(Some(layer), error)`; `(None,
+/// LayerCount)` for `plans` or `masks` not one per layer. A failing
+/// layer's mask is untouched ([`Pruner::write_mask`] checks before it
+/// writes); the other layers' masks are written.
 pub fn write_masks<M: MaskValue + Send>(
     pruner: &Pruner<'_>,
     layers: &[Layer<'_>],
@@ -140,12 +143,18 @@ pub fn write_masks<M: MaskValue + Send>(
             .into_iter()
             .map(|bucket| {
                 s.spawn(move || {
+                    // Every layer is tried, so the first failing one is
+                    // the same whatever the split.
                     let pruner = Pruner::new().level(level);
+                    let mut first: Result<(), (usize, Error)> = Ok(());
                     for (i, mask) in bucket {
-                        (pruner.write_mask(&layers[i], opts, &plans[i], mask))
-                            .map_err(|e| (i, e))?;
+                        if let Err(e) = pruner.write_mask(&layers[i], opts, &plans[i], mask) {
+                            if first.as_ref().err().is_none_or(|(j, _)| i < *j) {
+                                first = Err((i, e));
+                            }
+                        }
                     }
-                    Ok(())
+                    first
                 })
             })
             .collect();
@@ -168,13 +177,19 @@ pub fn write_masks<M: MaskValue + Send>(
 /// the end.
 pub fn runs_of(elements: impl ExactSizeIterator<Item = u64> + Clone, threads: usize) -> Vec<usize> {
     let len = elements.len();
+    // More threads than layers cut nothing more (and keep the products
+    // below in range).
+    let threads = threads.clamp(1, len.max(1)) as u64;
     let total: u64 = elements.clone().sum();
     let mut cuts = vec![0];
     let mut seen = 0u64;
     for (i, e) in elements.enumerate() {
         seen += e;
         let k = cuts.len() as u64;
-        if k < threads as u64 && seen * threads as u64 >= total * k && i + 1 < len {
+        if k < threads
+            && u128::from(seen) * u128::from(threads) >= u128::from(total) * u128::from(k)
+            && i + 1 < len
+        {
             cuts.push(i + 1);
         }
     }
@@ -194,5 +209,9 @@ mod tests {
         assert_eq!(runs_of([1u64].into_iter(), 4), [0, 1]);
         assert_eq!(runs_of([0u64; 0].into_iter(), 4), [0]);
         assert_eq!(runs_of([1u64, 1, 1, 1, 1, 1].into_iter(), 3), [0, 2, 4, 6]);
+        assert_eq!(
+            runs_of([u64::MAX / 2, u64::MAX / 2].into_iter(), usize::MAX),
+            [0, 1, 2]
+        );
     }
 }

@@ -85,6 +85,18 @@ fn errors_are_one_threads() {
         );
         assert_eq!(got, Err(want.clone()), "on {threads}");
     }
+    // A plans list of the wrong length beside a NaN layer: plan's error.
+    let mut short = vec![LayerPlan::default(); layers.len() - 1];
+    let want = Pruner::new().plan(&layers, &opts, &mut short).unwrap_err();
+    let mut scratch = vec![0u64; Pruner::scratch_words(1 << 16)];
+    let got = prunemask_threads::plan(
+        &mut Pruner::with_scratch(&mut scratch),
+        &layers,
+        &opts,
+        3,
+        &mut short,
+    );
+    assert_eq!(got, Err(want));
     // Masks: the first failing layer, and lists of the wrong length.
     let good = weights(7);
     let good_layers = self::layers(&good);
@@ -98,6 +110,14 @@ fn errors_are_one_threads() {
         (err.0, err.1.kind()),
         (Some(2), &ErrorKind::NanScore { index: 7 })
     );
+    // Whatever the thread count.
+    for threads in 1..=5 {
+        let outs = masks.iter_mut().map(|m| &mut m[..]).collect();
+        let err =
+            prunemask_threads::write_masks(&Pruner::new(), &layers, &opts, &plans, outs, threads)
+                .unwrap_err();
+        assert_eq!(err.0, Some(2), "on {threads}");
+    }
     assert!(
         masks[2].iter().chain(&masks[5]).all(|&m| m == 7),
         "written on error"
