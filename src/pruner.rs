@@ -278,7 +278,96 @@ impl<'s> Pruner<'s> {
         range: &SplitRange,
         out: &mut [u64],
     ) -> Result<Option<usize>, Error> {
-        plan::planner::gather_part(self.level, layers, first, opts, range, out)
+        plan::planner::gather_part(self.level, layers, first, opts, range, out, None)
+    }
+
+    /// [`gather_part`](Pruner::gather_part) that also writes its layers'
+    /// masks in the same pass, provisionally: units below the range
+    /// pruned, above it kept, inside it (about 1/100) left unsettled.
+    /// After [`plan_split`](Pruner::plan_split),
+    /// [`settle_part`](Pruner::settle_part) with the same part finishes
+    /// them: the masks [`write_mask`](Pruner::write_mask) writes, bit for
+    /// bit, from one scoring pass instead of two. `masks` are one per
+    /// layer of the run (`u8` or `f32`, see [`MaskValue`]); between the
+    /// two calls they hold marks, not values.
+    ///
+    /// # Errors
+    ///
+    /// Those of `gather_part`, and masks not one per layer or of the
+    /// wrong length (checked first). **The masks are outputs only**: a
+    /// NaN score is found while the pass writes, so on that error the
+    /// masks of the run hold unspecified marks. Give it buffers you would
+    /// discard on an error (fresh ones); [`plan`](Pruner::plan) and
+    /// `write_mask` leave masks untouched on every error.
+    ///
+    /// ```
+    /// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape, SplitRange};
+    /// let ws: Vec<Vec<f32>> = (0..3)
+    ///     .map(|l| (0..4096).map(|i| ((i * 37 + l * 11) % 997) as f32).collect())
+    ///     .collect();
+    /// let layers: Vec<Layer<'_>> = ws.iter().map(|w| Layer::new(&w[..], Shape::matrix(64, 64))).collect();
+    /// let opts = Options::new(Pattern::parse("2:4").unwrap(), 0.5);
+    /// let mut scratch = vec![0u64; Pruner::scratch_words(3 * 1024)];
+    /// let mut pruner = Pruner::with_scratch(&mut scratch);
+    /// let range = pruner.split_range(&layers, &opts).unwrap().unwrap();
+    /// // One worker with all three layers (a worker per run of them works alike).
+    /// let mut masks = vec![vec![0u8; 4096]; 3];
+    /// let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+    /// let mut part = vec![0u64; SplitRange::part_words(3, 3 * 4096)];
+    /// let used = pruner.gather_part_masked(&layers, 0, &opts, &range, &mut part, &mut outs).unwrap().unwrap();
+    /// let mut plans = vec![LayerPlan::default(); 3];
+    /// pruner.plan_split(&layers, &opts, &range, &[&part[..used]], &mut plans).unwrap();
+    /// pruner.settle_part(&layers, 0, &opts, &range, &part[..used], &plans, &mut outs).unwrap();
+    /// for ((layer, plan), mask) in layers.iter().zip(&plans).zip(&masks) {
+    ///     let mut one = vec![0u8; 4096];
+    ///     pruner.write_mask(layer, &opts, plan, &mut one).unwrap();
+    ///     assert_eq!(mask, &one);
+    /// }
+    /// ```
+    pub fn gather_part_masked<M: MaskValue>(
+        &self,
+        layers: &[Layer<'_>],
+        first: usize,
+        opts: &Options,
+        range: &SplitRange,
+        out: &mut [u64],
+        masks: &mut [&mut [M]],
+    ) -> Result<Option<usize>, Error> {
+        plan::settle::gather_part_masked(self.level, layers, first, opts, range, out, masks)
+    }
+
+    /// Finishes the masks [`gather_part_masked`](Pruner::gather_part_masked)
+    /// began for the layers `first..first + layers.len()`, from their plans
+    /// (`plans`, one per layer of the run, from
+    /// [`plan_split`](Pruner::plan_split)) and the part's words: the
+    /// unsettled units from the keys the part collected (no scoring),
+    /// then `f32` marks widened. A layer the provisional marks cannot
+    /// serve (its threshold outside the range, a layer held at a bound
+    /// below it, a conv view, one that prunes nothing, marks that do not
+    /// line up with the part) is written whole, as
+    /// [`write_mask`](Pruner::write_mask) does; so is every layer when
+    /// `part` is not this run's part gathered with masks.
+    ///
+    /// The masks must be those the part's gather wrote, unchanged: marks
+    /// altered to other marks cannot be told apart.
+    ///
+    /// # Errors
+    ///
+    /// Those of `write_mask` (named by the layer's index in the whole
+    /// list), `plans` or `masks` not one per layer; all checked before
+    /// anything is written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn settle_part<M: MaskValue>(
+        &self,
+        layers: &[Layer<'_>],
+        first: usize,
+        opts: &Options,
+        range: &SplitRange,
+        part: &[u64],
+        plans: &[LayerPlan],
+        masks: &mut [&mut [M]],
+    ) -> Result<(), Error> {
+        plan::settle::settle_part(self.level, layers, first, opts, range, part, plans, masks)
     }
 
     /// A split selection, step 3 (see [`split_range`](Pruner::split_range)):

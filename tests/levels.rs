@@ -5,7 +5,7 @@ use half::{bf16, f16};
 use proptest::prelude::*;
 use prunemask::{
     CapMode, Criterion, ErrorKind, Layer, LayerPlan, LayerReport, Level, Options, Pattern, Pruner,
-    Reduce, Scope, Shape, Summary, Ties,
+    Reduce, Scope, Shape, SplitRange, Summary, Ties,
 };
 
 fn levels() -> Vec<Level> {
@@ -220,7 +220,85 @@ where
     if with != reports {
         return Err(format!("with_scratch plans differ from prune at {level:?}"));
     }
+    split_masks(level, &layers, &opts, &reports, &masks)?;
     Ok((masks, reports, scores))
+}
+
+/// A split selection whose gathers write the masks (two parts, and one)
+/// gives the plans and masks `prune` gives, `u8` and `f32`, and parts
+/// equal to plain `gather_part`'s but for the masked flag.
+fn split_masks(
+    level: Level,
+    layers: &[Layer<'_>],
+    opts: &Options,
+    plans: &[LayerPlan],
+    masks: &[Vec<u8>],
+) -> Result<(), String> {
+    let units: u64 = plans.iter().map(|p| p.report().units).sum();
+    let mut scratch = vec![0u64; Pruner::scratch_words(units)];
+    let mut pruner = Pruner::with_scratch(&mut scratch).level(level);
+    let Some(range) = pruner
+        .split_range(layers, opts)
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    for cut in [layers.len() / 2, 0] {
+        let runs = [(0, cut), (cut, layers.len())];
+        let mut parts = Vec::new();
+        let mut bytes: Vec<Vec<u8>> = masks.iter().map(|m| vec![7u8; m.len()]).collect();
+        let mut floats: Vec<Vec<f32>> = masks.iter().map(|m| vec![7.0; m.len()]).collect();
+        for &(a, b) in runs.iter().filter(|(a, b)| a < b) {
+            let run = &layers[a..b];
+            let elements: u64 = run.iter().map(|l| l.scores.len() as u64).sum();
+            let words = SplitRange::part_words(run.len(), elements);
+            let mut plain = vec![0u64; words];
+            let n = pruner
+                .gather_part(run, a, opts, &range, &mut plain)
+                .map_err(|e| e.to_string())?;
+            let mut outs: Vec<&mut [u8]> = bytes[a..b].iter_mut().map(|m| &mut m[..]).collect();
+            let mut part = vec![0u64; words];
+            let m = (pruner.gather_part_masked(run, a, opts, &range, &mut part, &mut outs))
+                .map_err(|e| e.to_string())?;
+            let mut outs: Vec<&mut [f32]> = floats[a..b].iter_mut().map(|m| &mut m[..]).collect();
+            let mut part_f = vec![0u64; words];
+            let f = (pruner.gather_part_masked(run, a, opts, &range, &mut part_f, &mut outs))
+                .map_err(|e| e.to_string())?;
+            let (Some(n), Some(m), Some(f)) = (n, m, f) else {
+                return Ok(());
+            };
+            let mut flagged = plain[..n].to_vec();
+            flagged[2] |= 1 << 63;
+            if (m, f) != (n, n) || part[..m] != flagged[..] || part_f[..f] != flagged[..] {
+                return Err(format!(
+                    "a masked part differs from gather_part's at {level:?}"
+                ));
+            }
+            part.truncate(m);
+            parts.push((a, b, part));
+        }
+        let words: Vec<&[u64]> = parts.iter().map(|(_, _, p)| &p[..]).collect();
+        let mut split = vec![LayerPlan::default(); layers.len()];
+        (pruner.plan_split(layers, opts, &range, &words, &mut split)).map_err(|e| e.to_string())?;
+        if split != plans {
+            return Err(format!("plan_split differs from prune at {level:?}"));
+        }
+        for (a, b, part) in &parts {
+            let (run, plans) = (&layers[*a..*b], &split[*a..*b]);
+            let mut outs: Vec<&mut [u8]> = bytes[*a..*b].iter_mut().map(|m| &mut m[..]).collect();
+            (pruner.settle_part(run, *a, opts, &range, part, plans, &mut outs))
+                .map_err(|e| e.to_string())?;
+            let mut outs: Vec<&mut [f32]> = floats[*a..*b].iter_mut().map(|m| &mut m[..]).collect();
+            (pruner.settle_part(run, *a, opts, &range, part, plans, &mut outs))
+                .map_err(|e| e.to_string())?;
+        }
+        if bytes != masks || floats.iter().zip(masks).any(|(f, m)| !same_marks(f, m)) {
+            return Err(format!(
+                "settled masks differ from prune's at {level:?} (cut {cut})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 proptest! {

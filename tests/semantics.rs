@@ -2798,3 +2798,171 @@ fn inclusive_counts_huge_blocks_exactly() {
         .unwrap();
     assert_eq!(with, none);
 }
+
+/// The masked split (`gather_part_masked`, then `settle_part`): list and
+/// length errors before anything is written, NaN named by its layer, and
+/// the masks `write_mask` writes whatever the part: a plain part, another
+/// run's, or marks changed after the gather make `settle_part` write the
+/// layer whole.
+#[test]
+fn masked_split_errors_and_fallbacks() {
+    use prunemask::SplitRange;
+    let mut ws: Vec<Vec<f32>> = (0..3)
+        .map(|l| {
+            (0..4096)
+                .map(|i| ((i * 37 + l * 101) % 97) as f32)
+                .collect()
+        })
+        .collect();
+    let shapes = [
+        Shape::matrix(64, 64),
+        Shape::matrix(64, 64),
+        Shape::conv(16, 16, 4, 4),
+    ];
+    let opts = Options::new(Pattern::parse("4x1").unwrap(), 0.5);
+    let data = ws.clone();
+    let layers: Vec<Layer<'_>> = data
+        .iter()
+        .zip(shapes)
+        .map(|(w, s)| Layer::new(&w[..], s))
+        .collect();
+    let mut scratch = vec![0u64; Pruner::scratch_words(3 * 4096)];
+    let mut pruner = Pruner::with_scratch(&mut scratch);
+    let range = pruner.split_range(&layers, &opts).unwrap().unwrap();
+    let mut plans = vec![LayerPlan::default(); 3];
+    Pruner::new().plan(&layers, &opts, &mut plans).unwrap();
+    let want: Vec<Vec<u8>> = (layers.iter().zip(&plans))
+        .map(|(l, p)| {
+            let mut m = vec![7u8; 4096];
+            Pruner::new().write_mask(l, &opts, p, &mut m).unwrap();
+            m
+        })
+        .collect();
+    let mut out = vec![0u64; SplitRange::part_words(3, 3 * 4096)];
+    // Lists and lengths: errors, nothing written.
+    let mut masks = vec![vec![7u8; 4096]; 3];
+    masks[1].push(7);
+    let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+    let e = pruner
+        .gather_part_masked(&layers, 0, &opts, &range, &mut out, &mut outs)
+        .unwrap_err();
+    assert_eq!(e.layer(), Some(1));
+    assert!(matches!(
+        e.kind(),
+        ErrorKind::MaskLength {
+            expected: 4096,
+            got: 4097
+        }
+    ));
+    let e = pruner
+        .gather_part_masked(&layers, 0, &opts, &range, &mut out, &mut outs[..2])
+        .unwrap_err();
+    assert!(matches!(
+        e.kind(),
+        ErrorKind::LayerCount { what: "masks", .. }
+    ));
+    assert!(
+        masks.iter().all(|m| m.iter().all(|&b| b == 7)),
+        "written on error"
+    );
+    // A NaN is named by its layer's index in the whole list.
+    ws[2][5] = f32::NAN;
+    let nan: Vec<Layer<'_>> = ws
+        .iter()
+        .zip(shapes)
+        .map(|(w, s)| Layer::new(&w[..], s))
+        .collect();
+    let mut masks = vec![vec![7u8; 4096]; 2];
+    let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+    let e = pruner
+        .gather_part_masked(&nan[1..], 1, &opts, &range, &mut out, &mut outs)
+        .unwrap_err();
+    assert_eq!(
+        (e.layer(), e.kind()),
+        (Some(2), &ErrorKind::NanScore { index: 5 })
+    );
+    // The masked part is the plain part but for its flag; settling gives
+    // write_mask's masks (the conv layer is written whole).
+    let gather = |masks: &mut Vec<Vec<u8>>, out: &mut Vec<u64>| {
+        let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+        let used = pruner
+            .gather_part_masked(&layers, 0, &opts, &range, out, &mut outs)
+            .unwrap()
+            .unwrap();
+        out.truncate(used);
+    };
+    let settle = |masks: &mut Vec<Vec<u8>>, part: &[u64], first: usize| {
+        let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+        let n = outs.len();
+        pruner.settle_part(
+            &layers[first..first + n],
+            first,
+            &opts,
+            &range,
+            part,
+            &plans[first..first + n],
+            &mut outs,
+        )
+    };
+    let mut masks = vec![vec![7u8; 4096]; 3];
+    let mut part = vec![0u64; SplitRange::part_words(3, 3 * 4096)];
+    gather(&mut masks, &mut part);
+    assert!(
+        masks[0].iter().any(|&m| m >= 2),
+        "no unsettled unit: the test settles nothing"
+    );
+    let provisional = masks.clone();
+    // A settle with a plan not of its layer is refused before anything is written.
+    let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+    let swapped = [plans[0], LayerPlan::default(), plans[2]];
+    let e = pruner
+        .settle_part(&layers, 0, &opts, &range, &part, &swapped, &mut outs)
+        .unwrap_err();
+    assert_eq!((e.layer(), e.kind()), (Some(1), &ErrorKind::PlanMismatch));
+    assert!(masks == provisional, "written on error");
+    settle(&mut masks, &part, 0).unwrap();
+    assert!(masks == want);
+    // A plain part: every layer written whole, over any contents.
+    let mut plain = vec![0u64; SplitRange::part_words(3, 3 * 4096)];
+    let used = pruner
+        .gather_part(&layers, 0, &opts, &range, &mut plain)
+        .unwrap()
+        .unwrap();
+    let mut masks = vec![vec![9u8; 4096]; 3];
+    settle(&mut masks, &plain[..used], 0).unwrap();
+    assert!(masks == want);
+    // Another run's part (this one is layers 0..3, settled as 1..3).
+    let mut masks = provisional[1..].to_vec();
+    settle(&mut masks, &part, 1).unwrap();
+    assert!(masks == want[1..]);
+    // Marks changed after the gather, where they no longer line up with
+    // the part's keys: the layer is written whole. 4x1 units of a 64x64
+    // layer: a unit's elements are 64 apart, from a row divisible by 4.
+    let unit = |p: usize| [p, p + 64, p + 128, p + 192];
+    let unsettled = provisional[0].iter().position(|&m| m >= 2).unwrap();
+    let settled = (0..4096)
+        .find(|&p| (p / 64) % 4 == 0 && unit(p).iter().all(|&e| provisional[0][e] < 2))
+        .unwrap();
+    type Change = fn(&mut [u8], [usize; 4], [usize; 4]);
+    let changes: [(&str, Change); 4] = [
+        ("an unsettled unit's first element settled", |m, u, _| {
+            m[u[0]] = 1
+        }),
+        ("an unsettled unit settled whole", |m, u, _| {
+            u.iter().for_each(|&e| m[e] = 0)
+        }),
+        ("a settled unit unsettled whole", |m, _, s| {
+            s.iter().for_each(|&e| m[e] = 2)
+        }),
+        (
+            "a settled element below a unit's first unsettled",
+            |m, _, s| m[s[1]] = 2,
+        ),
+    ];
+    for (what, change) in changes {
+        let mut masks = provisional.clone();
+        change(&mut masks[0], unit(unsettled), unit(settled));
+        settle(&mut masks, &part, 0).unwrap();
+        assert!(masks == want, "{what}");
+    }
+}

@@ -29,13 +29,14 @@ def prune(
     scores: per layer (array, kind, in_out): a C-contiguous array of
     float32 (kind "f32"), float16 ("f16"), or bfloat16 bits as uint16/int16
     ("bf16"), shaped [out, in] (or [in, out] with in_out), or [O, I, ...].
-    masks: C-contiguous uint8 arrays of the same shapes, written 1 = keep,
-    0 = prune. scales: per layer None or a C-contiguous float32 vector
+    masks: fresh C-contiguous uint8 or float32 arrays of the same shapes,
+    written 1 = keep, 0 = prune (one scoring pass: the selection's pass
+    writes them, so on a NaN their contents are unspecified). scales: per layer None or a C-contiguous float32 vector
     of input-feature norms (criterion "wanda"); targets: per layer None or
     its own target sparsity (local and row scope). Returns per layer a report dict (status, reason, units,
     pruned_units, elements, pruned_elements, sparsity, threshold).
     Raises ValueError naming the layer (NaN, ratios, shapes), TypeError
-    (dtypes, layouts); on an error no mask is written."""
+    (dtypes, layouts), before any mask is written except for NaN scores."""
 
 def lock(
     scores: List[Tuple[np.ndarray, str, bool]],

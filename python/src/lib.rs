@@ -282,10 +282,11 @@ impl Borrowed<'_> {
     }
 }
 
-/// Selects and writes masks for every layer in one call (`Pruner::prune`):
-/// `scores` is a list of `(array, kind, in_out)`, `masks` uint8 arrays of
-/// the same shapes. Returns each layer's report (a dict). On an error no
-/// mask is written.
+/// Selects and writes masks for every layer in one call
+/// (`prunemask_threads::prune`): `scores` is a list of `(array, kind,
+/// in_out)`, `masks` fresh uint8 or float32 arrays of the same shapes (the
+/// package's own: on a NaN score their contents are unspecified). Returns
+/// each layer's report (a dict).
 #[pyfunction]
 #[pyo3(signature = (scores, names, masks, pattern, sparsity, scope, max_ratio, min_ratio, ties, cap, reduce, criterion, compat, scales=None, targets=None))]
 #[allow(clippy::too_many_arguments)]
@@ -339,7 +340,7 @@ fn prune<'py>(
     for (layer, target) in layers.iter_mut().zip(&targets) {
         layer.target_sparsity = *target;
     }
-    let outs = mask_slices(&mut held_masks, &b.names)?;
+    let mut outs = mask_slices(&mut held_masks, &b.names)?;
     let mut plans = vec![LayerPlan::default(); layers.len()];
     // Scratch for the one-pass selection (sized by elements, which bound
     // the units): without it the same plan takes four radix passes.
@@ -347,8 +348,46 @@ fn prune<'py>(
     let mut scratch = vec![0u64; Pruner::scratch_words(elements)];
     let result = py.detach(|| {
         let mut pruner = Pruner::with_scratch(&mut scratch);
-        prunemask_threads::plan(&mut pruner, &layers, &opts, cores(), &mut plans)
-            .map_err(|e| (None, e))?;
+        // One scoring pass where the masks are of one type.
+        let threads = cores();
+        let one = |e: prunemask::Error| (None, e);
+        let bytes: Option<Vec<&mut [u8]>> = (outs.iter_mut())
+            .map(|o| match o {
+                MaskOut::U8(m) => Some(&mut **m),
+                MaskOut::F32(_) => None,
+            })
+            .collect();
+        if let Some(masks) = bytes {
+            return prunemask_threads::prune(
+                &mut pruner,
+                &layers,
+                &opts,
+                threads,
+                &mut plans,
+                masks,
+            )
+            .map(drop)
+            .map_err(one);
+        }
+        let floats: Option<Vec<&mut [f32]>> = (outs.iter_mut())
+            .map(|o| match o {
+                MaskOut::F32(m) => Some(&mut **m),
+                MaskOut::U8(_) => None,
+            })
+            .collect();
+        if let Some(masks) = floats {
+            return prunemask_threads::prune(
+                &mut pruner,
+                &layers,
+                &opts,
+                threads,
+                &mut plans,
+                masks,
+            )
+            .map(drop)
+            .map_err(one);
+        }
+        prunemask_threads::plan(&mut pruner, &layers, &opts, threads, &mut plans).map_err(one)?;
         write_masks(&layers, &opts, &plans, outs)
     });
     result.map_err(|(layer, e)| match layer {

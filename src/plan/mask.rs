@@ -8,9 +8,10 @@ use super::{check_count, check_mask, check_nan};
 use crate::arch::all::inlined;
 use crate::arch::all::keys::{key_value, order_key};
 use crate::arch::Level;
-use crate::score::{all_within, MARKS, TILE};
+use crate::score::{all_within, TILE};
 use crate::select::{kth_in_row, Units};
 use crate::vocab::error::{Error, ErrorKind};
+use crate::vocab::ext::Tile;
 use crate::vocab::scores::Layer;
 use crate::vocab::terms::Criterion;
 
@@ -42,13 +43,23 @@ pub(crate) mod sealed {
     pub trait Marks: Copy + Sized {
         /// The value of a mark.
         fn of_mark(mark: u8) -> Self;
-        /// Runs `write` over the mask seen as one mark byte per element,
-        /// then makes the marks values (only if `write` succeeds).
+        /// The mask seen as one mark byte per element (an `f32` mask's
+        /// first quarter).
+        fn marks(mask: &mut [Self]) -> &mut [u8];
+        /// Makes the marks [`marks`](Marks::marks) holds values.
+        fn widen(level: Level, mask: &mut [Self]);
+        /// Runs `write` over the mask's marks, then makes them values
+        /// (only if `write` succeeds).
+        #[inline(always)]
         fn write_marks<E>(
             level: Level,
             mask: &mut [Self],
             write: impl FnOnce(&mut [u8]) -> Result<(), E>,
-        ) -> Result<(), E>;
+        ) -> Result<(), E> {
+            write(Self::marks(mask))?;
+            Self::widen(level, mask);
+            Ok(())
+        }
     }
 
     impl Marks for u8 {
@@ -58,13 +69,12 @@ pub(crate) mod sealed {
         }
 
         #[inline(always)]
-        fn write_marks<E>(
-            _: Level,
-            mask: &mut [u8],
-            write: impl FnOnce(&mut [u8]) -> Result<(), E>,
-        ) -> Result<(), E> {
-            write(mask)
+        fn marks(mask: &mut [u8]) -> &mut [u8] {
+            mask
         }
+
+        #[inline(always)]
+        fn widen(_: Level, _: &mut [u8]) {}
     }
 
     impl Marks for f32 {
@@ -73,20 +83,21 @@ pub(crate) mod sealed {
             f32::from(mark)
         }
 
-        /// The marks go into the mask's own first quarter, then widen in
-        /// place from the back in one streaming pass: value `i` takes
-        /// bytes `4i..4i + 4`, never below byte `i`, so every chunk is
-        /// read before anything lands on it. No buffer; the kernels write
-        /// a quarter of the bytes while they score (which measured faster
+        #[inline(always)]
+        fn marks(mask: &mut [f32]) -> &mut [u8] {
+            let n = mask.len();
+            &mut bytemuck::cast_slice_mut::<f32, u8>(mask)[..n]
+        }
+
+        /// The marks are the mask's own first quarter: they widen in place
+        /// from the back in one streaming pass: value `i` takes bytes
+        /// `4i..4i + 4`, never below byte `i`, so every chunk is read
+        /// before anything lands on it. No buffer; the kernels write a
+        /// quarter of the bytes while they score (which measured faster
         /// than writing floats there, for 4x1 most of all).
-        fn write_marks<E>(
-            level: Level,
-            mask: &mut [f32],
-            write: impl FnOnce(&mut [u8]) -> Result<(), E>,
-        ) -> Result<(), E> {
+        fn widen(level: Level, mask: &mut [f32]) {
             const CHUNK: usize = 64;
             let n = mask.len();
-            write(&mut bytemuck::cast_slice_mut::<f32, u8>(mask)[..n])?;
             crate::arch::vectorized(
                 level,
                 crate::arch::all::inlined(
@@ -112,7 +123,6 @@ pub(crate) mod sealed {
                     },
                 ),
             );
-            Ok(())
         }
     }
 }
@@ -128,20 +138,22 @@ pub(crate) fn write_mask<M: MaskValue>(
 ) -> Result<(), Error> {
     level.check()?;
     // One layer, no list: errors name no layer index.
-    check_planned(level, layer, opts, plan, mask.len())
+    check_planned(level, layer, opts, plan, mask.len(), true)
         .map_err(|e| Error::new(e.kind().clone()))?;
     M::write_marks(level, mask, |mask| {
         write_planned(level, layer, opts, plan, mask)
     })
 }
 
-/// Everything [`write_mask`] checks before writing.
-fn check_planned(
+/// Everything [`write_mask`] checks before writing; without `scan`, not
+/// the scores themselves (a pass that scored them all did).
+pub(super) fn check_planned(
     level: Level,
     layer: &Layer<'_>,
     opts: &Options,
     plan: &LayerPlan,
     mask_len: usize,
+    scan: bool,
 ) -> Result<(), Error> {
     check_mask(0, layer, mask_len)?;
     let scoring = opts.scoring(level);
@@ -160,6 +172,7 @@ fn check_planned(
         return Err(Error::new(ErrorKind::PlanMismatch));
     }
     match units {
+        _ if !scan => Ok(()),
         // |w| summed or compared never makes NaN out of numbers: a scan
         // for NaN elements checks what scoring would, at memory speed.
         Ok(units) if units.checks_nan() && opts.criterion == Criterion::Magnitude => {
@@ -188,7 +201,7 @@ fn no_overflow(grid: &crate::vocab::ext::Grid) -> f32 {
 }
 
 /// Writes a validated layer's mask.
-fn write_planned(
+pub(super) fn write_planned(
     level: Level,
     layer: &Layer<'_>,
     opts: &Options,
@@ -286,18 +299,9 @@ pub(crate) fn unit_scores(
 /// 0 = prune).
 fn write_units(units: &Units<'_>, mask: &mut [u8], key: u32, quota: u64) -> Result<(), ErrorKind> {
     let mut equal_left = quota;
-    let mut scores = [0.0f32; TILE];
-    let mut marks = [0u8; MARKS];
-    let (set, grid) = (units.kernels(), units.grid());
-    let kind = set.kind;
-    let (bn, bm) = (grid.unit_rows, grid.unit_cols);
-    let (view, level) = (units.tile().view, units.level());
-    units.tiles(kind.mask_tile(grid), |tile, first, n| {
-        let (ur, uc) = (tile.unit_row, tile.first_unit);
-        let written = kind.mask_scores(set, tile, &mut scores[..n], &mut marks);
-        let keep = &marks[..written];
-        units.check_scores(&scores[..n], first)?;
-        let scores = &scores[..n];
+    let level = units.level();
+    units.for_each_masked(|tile, _, scores, keep| {
+        let n = scores.len();
         // Per unit: 1 = kept, 0 = pruned. Above the key is kept, without
         // a branch; ties, if any, are settled after, in pool order.
         let mut kept = [1u8; TILE];
@@ -327,27 +331,44 @@ fn write_units(units: &Units<'_>, mask: &mut [u8], key: u32, quota: u64) -> Resu
                 }
             }
         }
-        let kept = &kept[..n];
-        for r in ur * bn..(ur + 1) * bn {
-            let start = r * view.cols() + uc * bm;
-            match mask.get_mut(start..start + n * bm) {
-                // A matrix row: the tile's units side by side, written
-                // in the level's vectors without a branch per unit.
-                Some(row) if view.is_contiguous() => kind.write_row(level, row, kept, keep, bm),
-                // A conv view: follow the index mapping. Element `j`
-                // of unit `u`: kept units keep all, pruned blocks none,
-                // pruned N:M groups their keep marks.
-                _ => {
-                    for (u, &k) in kept.iter().enumerate() {
-                        for (j, i) in view.run(r, (uc + u) * bm).take(bm).enumerate() {
-                            if let Some(d) = mask.get_mut(i) {
-                                *d = k | keep.get(u * bm + j).copied().unwrap_or(0);
-                            }
+        write_tile(units, tile, mask, &kept[..n], keep);
+        Ok(())
+    })
+}
+
+/// Writes a tile's units into the layer's mask: unit `u` gets `kept[u]`
+/// on every element, or'ed with its keep marks (`keep`, N:M groups; none
+/// for blocks): 1 kept, 0 (or the marks) pruned. Every element of the
+/// tile's units is written once.
+pub(super) fn write_tile(
+    units: &Units<'_>,
+    tile: &Tile<'_>,
+    mask: &mut [u8],
+    kept: &[u8],
+    keep: &[u8],
+) {
+    let (kind, grid) = (units.kernels().kind, units.grid());
+    let (bn, bm) = (grid.unit_rows, grid.unit_cols);
+    let (view, level) = (units.tile().view, units.level());
+    let (ur, uc, n) = (tile.unit_row, tile.first_unit, kept.len());
+    for r in ur * bn..(ur + 1) * bn {
+        let start = r * view.cols() + uc * bm;
+        match mask.get_mut(start..start + n * bm) {
+            // A matrix row: the tile's units side by side, written in the
+            // level's vectors without a branch per unit.
+            Some(row) if view.is_contiguous() => kind.write_row(level, row, kept, keep, bm),
+            // A conv view: follow the index mapping. Element `j` of unit
+            // `u`: kept units keep all, pruned blocks none, pruned N:M
+            // groups their keep marks.
+            _ => {
+                for (u, &k) in kept.iter().enumerate() {
+                    for (j, i) in view.run(r, (uc + u) * bm).take(bm).enumerate() {
+                        if let Some(d) = mask.get_mut(i) {
+                            *d = k | keep.get(u * bm + j).copied().unwrap_or(0);
                         }
                     }
                 }
             }
         }
-        Ok(())
-    })
+    }
 }

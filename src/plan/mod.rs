@@ -6,6 +6,7 @@ pub(crate) mod mask;
 pub(crate) mod options;
 pub(crate) mod planner;
 pub(crate) mod report;
+pub(crate) mod settle;
 
 pub use mask::MaskValue;
 pub use options::{CapMode, Compat, Options, Scope};

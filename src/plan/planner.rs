@@ -10,7 +10,7 @@ use crate::arch::all::keys::{key_value, order_key};
 use crate::arch::Level;
 use crate::select::{
     self, kth_smallest, merge_parts, prepare, split_sample, whole, Counts, MergeError, Ready,
-    Scoring, Scratch, SplitRange, Units, STACK_BINS,
+    Scoring, Scratch, SplitRange, TileMarks, Units, STACK_BINS,
 };
 use crate::vocab::error::{Error, ErrorKind};
 use crate::vocab::ext::{Extent, Geometry};
@@ -307,13 +307,16 @@ pub(crate) fn split_range(
 
 /// One worker's part of a split selection (see `Pruner::gather_part`):
 /// `layers` are the pool's layers `first..`, errors name them so.
-pub(crate) fn gather_part(
+/// With `marks`, each pool layer's provisional mask is written in the same
+/// pass (see `Pruner::gather_part_masked`).
+pub(crate) fn gather_part<'a>(
     level: Level,
-    layers: &[Layer<'_>],
+    layers: &[Layer<'a>],
     first: usize,
     opts: &Options,
     range: &SplitRange,
     out: &mut [u64],
+    marks: Option<&mut TileMarks<'_, 'a>>,
 ) -> Result<Option<usize>, Error> {
     let (_, scoring) = check_all(level, layers, first, opts, None)?;
     let wrong = |reason| Error::new(ErrorKind::SplitParts { part: None, reason });
@@ -338,7 +341,7 @@ pub(crate) fn gather_part(
         })
     };
     let span = (first, layers.len());
-    select::gather_part(pool, span, range, out)
+    select::gather_part(pool, span, range, out, marks)
 }
 
 struct Planner<'l, 'a, 'r, 's> {

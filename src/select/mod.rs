@@ -9,7 +9,7 @@ mod units;
 
 pub use radix::SplitRange;
 pub(crate) use radix::WIDE_BINS;
-pub(crate) use radix::{gather_part, merge_parts, split_sample, MergeError};
+pub(crate) use radix::{gather_part, merge_parts, split_sample, MergeError, PartKeys, TileMarks};
 pub(crate) use radix::{kth_smallest, prepare, Counts, Ready, Scratch, STACK_BINS};
 pub(crate) use row::kth_in_row;
 pub(crate) use units::{whole, Units};

@@ -22,7 +22,9 @@
 use super::{whole, Units};
 use crate::arch::all::inlined;
 use crate::arch::all::keys::{key_value, order_key};
+use crate::score::TILE;
 use crate::vocab::error::Error;
+use crate::vocab::ext::Tile;
 
 /// Bins of the stack histogram: 11-bit digits (16 KiB), or 7-bit ones
 /// (1 KiB, two more passes) in the build for small targets.
@@ -153,6 +155,12 @@ impl<'s> Scratch<'s> {
     }
 }
 
+/// Writes a tile's provisional mask marks as the range pass scans it:
+/// `(layer index, its units, the tile, unit scores, keep marks, the
+/// range's scores (low, high))`.
+pub(crate) type TileMarks<'w, 'a> =
+    dyn FnMut(usize, &Units<'a>, &Tile<'a>, &[f32], &[u8], (f32, f32)) + 'w;
+
 /// Words of scratch per pool layer for its record.
 const RECORD: usize = 3;
 
@@ -264,7 +272,7 @@ where
     let units: u64 = pool().map(|(_, u)| u.count() as u64).sum();
     if k >= 1 && k <= units && scratch.wide(layers) {
         if let Some((lo, hi)) = sample_range(&pool, k, units, layers, scratch) {
-            if let Some(range) = gather(&pool, lo, hi, layers, scratch)? {
+            if let Some(range) = gather(&pool, lo, hi, layers, scratch, None)? {
                 if range.holds(k) {
                     return Ok(Ready::Range(range));
                 }
@@ -351,6 +359,7 @@ fn gather<'a, I>(
     hi: u32,
     layers: usize,
     scratch: &mut Scratch<'_>,
+    mut marks: Option<&mut TileMarks<'_, 'a>>,
 ) -> Result<Option<Range>, Error>
 where
     I: Iterator<Item = (usize, Units<'a>)>,
@@ -402,10 +411,30 @@ where
                 below_elements += u64::from(sum);
             }
         };
-        let scanned = if elements {
-            units.for_each_scored_pruned(|_, scores, pruned| scan(scores, pruned))
-        } else {
-            units.for_each_scored(|_, scores| scan(scores, &[]))
+        let scanned = match marks.as_deref_mut() {
+            // Masks too: the kind's mask scores and keep marks, an N:M
+            // group's pruned elements counted from its marks (what its
+            // kernel counts: those not kept).
+            Some(write) => units.for_each_masked(|tile, _, scores, keep| {
+                let mut pruned = [0.0f32; TILE];
+                let m = units.grid().unit_cols;
+                let n = if elements && m > 0 {
+                    for (p, group) in pruned.iter_mut().zip(keep.chunks_exact(m)) {
+                        let kept = group.iter().map(|&k| u32::from(k)).sum::<u32>();
+                        *p = (m as u32 - kept) as f32;
+                    }
+                    scores.len()
+                } else {
+                    0
+                };
+                scan(scores, &pruned[..n]);
+                write(index, &units, tile, scores, keep, (low, high));
+                Ok(())
+            }),
+            None if elements => {
+                units.for_each_scored_pruned(|_, scores, pruned| scan(scores, pruned))
+            }
+            None => units.for_each_scored(|_, scores| scan(scores, &[])),
         };
         scanned.map_err(|kind| Error::in_layer(index, kind))?;
         if n > capacity {
@@ -550,7 +579,7 @@ where
         // kernel scores a unit differently on each call: radix passes go on.
         let layers = pool().count();
         if counted.is_some() && fixed == 0xffff_0000 && scratch.fits(bucket, layers) {
-            if let Some(range) = gather(&pool, prefix, prefix | 0xffff, layers, scratch)? {
+            if let Some(range) = gather(&pool, prefix, prefix | 0xffff, layers, scratch, None)? {
                 if range.holds(k) {
                     let indices = pool().map(|(i, _)| i);
                     return Ok((finish(&range, k, scratch, indices, counted), true));
@@ -669,13 +698,16 @@ where
 /// layers among `span` (list layers `first..first + len`) into `out`, laid
 /// out to be sent as it is: `[first, len, pool layers, candidates, lo |
 /// hi << 32, scoring hash, a record (below, their pruned elements,
-/// candidates) per pool layer, the candidates]`. Returns the words used,
-/// or `None` if the candidates do not fit.
+/// candidates) per pool layer, the candidates]`; the pool layers' word
+/// has its top bit set when `marks` wrote the layers' provisional masks
+/// (see [`PartKeys`]). Returns the words used, or `None` if the
+/// candidates do not fit.
 pub(crate) fn gather_part<'a, I>(
     pool: impl Fn() -> I,
     span: (usize, usize),
     range: &SplitRange,
     out: &mut [u64],
+    marks: Option<&mut TileMarks<'_, 'a>>,
 ) -> Result<Option<usize>, Error>
 where
     I: Iterator<Item = (usize, Units<'a>)>,
@@ -692,7 +724,8 @@ where
         elements: range.elements,
     };
     let (lo, hi) = (range.lo, range.hi);
-    let Some(gathered) = gather(&pool, lo, hi, layers, &mut scratch)? else {
+    let masked = u64::from(marks.is_some()) << 63;
+    let Some(gathered) = gather(&pool, lo, hi, layers, &mut scratch, marks)? else {
         return Ok(None);
     };
     for (j, record) in front[PART_HEADER..].chunks_exact_mut(RECORD).enumerate() {
@@ -701,7 +734,7 @@ where
     let header = [
         span.0 as u64,
         span.1 as u64,
-        layers as u64,
+        layers as u64 | masked,
         gathered.inside,
         u64::from(lo) | u64::from(hi) << 32,
         range.scoring,
@@ -725,10 +758,14 @@ struct Part<'p> {
     scoring: u64,
 }
 
+/// The top bit of a part's pool-layers word: its layers' masks hold
+/// provisional marks.
+const MASKED: u64 = 1 << 63;
+
 fn part_of(words: &[u64], per: usize) -> Option<Part<'_>> {
     let (&[first, len, layers, count, range, scoring], rest) =
         words.split_first_chunk::<PART_HEADER>()?;
-    let layers = usize::try_from(layers).ok()?;
+    let layers = usize::try_from(layers & !MASKED).ok()?;
     let count = usize::try_from(count).ok()?;
     let (records, candidates) = rest.split_at_checked(layers.checked_mul(RECORD)?)?;
     let slots = count.checked_mul(per)?;
@@ -743,6 +780,49 @@ fn part_of(words: &[u64], per: usize) -> Option<Part<'_>> {
         range,
         scoring,
     })
+}
+
+/// A part's candidates, layer by layer, for settling the provisional
+/// masks its gather wrote: `None` unless the words are a part gathered
+/// with masks.
+pub(crate) struct PartKeys<'p> {
+    part: Part<'p>,
+    per: usize,
+}
+
+impl<'p> PartKeys<'p> {
+    pub(crate) fn of(words: &'p [u64], elements: bool) -> Option<Self> {
+        let per = 1 + elements as usize;
+        let masked = words.get(2).is_some_and(|&w| w & MASKED != 0);
+        let part = part_of(words, per).filter(|_| masked)?;
+        Some(PartKeys { part, per })
+    }
+
+    /// The list layers it covers: `(first, len)`.
+    pub(crate) fn span(&self) -> (u64, u64) {
+        (self.part.first, self.part.len)
+    }
+
+    /// Its `j`-th pool layer's candidates: `(first candidate, count)`.
+    pub(crate) fn layer(&self, j: usize) -> Option<(usize, usize)> {
+        let (mut start, mut at) = (0usize, None);
+        for (i, r) in self.part.records.chunks_exact(RECORD).enumerate() {
+            let count = usize::try_from(r[2]).ok()?;
+            if i == j {
+                at = Some((start, count));
+                break;
+            }
+            start = start.checked_add(count)?;
+        }
+        at.filter(|&(s, c)| s.checked_add(c).is_some_and(|e| e <= self.part.count))
+    }
+
+    /// Candidate `c`'s key.
+    pub(crate) fn key(&self, c: usize) -> Option<u32> {
+        let slot = c.checked_mul(self.per)?;
+        let word = self.part.candidates.get(slot / 2)?;
+        Some((word >> (32 * (slot % 2))) as u32)
+    }
 }
 
 /// Why merged parts cannot be planned from.

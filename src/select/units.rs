@@ -5,7 +5,7 @@ use super::Scoring;
 use crate::arch::all::inlined;
 use crate::arch::all::keys::order_key;
 use crate::arch::Level;
-use crate::score::TILE;
+use crate::score::{MARKS, TILE};
 use crate::vocab::error::ErrorKind;
 use crate::vocab::ext::{Grid, KernelSet, Tile};
 use crate::vocab::scores::Layer;
@@ -133,6 +133,28 @@ impl<'a> Units<'a> {
             self.check_scores(&scores[..n], first)?;
             f(first, &scores[..n], &pruned[..n]);
             Ok(())
+        })
+    }
+
+    /// Calls `f(tile, first unit, scores, keep marks)` for every tile of
+    /// units in pool order, tiles of the kind's mask size: the scores
+    /// checked as in [`for_each_scored`](Self::for_each_scored), and, for
+    /// a kind that prunes part of a unit (N:M), each element's keep mark
+    /// (1 = kept even when its unit is pruned; none for blocks), from the
+    /// same pass.
+    pub(crate) fn for_each_masked(
+        &self,
+        mut f: impl FnMut(&Tile<'a>, usize, &[f32], &[u8]) -> Result<(), ErrorKind>,
+    ) -> Result<(), ErrorKind> {
+        let (set, grid) = (&self.kernels, &self.grid);
+        let mut scores = [0.0f32; TILE];
+        let mut marks = [0u8; MARKS];
+        self.tiles(set.kind.mask_tile(grid), |tile, first, n| {
+            let written = set
+                .kind
+                .mask_scores(set, tile, &mut scores[..n], &mut marks);
+            self.check_scores(&scores[..n], first)?;
+            f(tile, first, &scores[..n], &marks[..written])
         })
     }
 

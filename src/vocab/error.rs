@@ -345,8 +345,16 @@ impl Error {
         })
     }
 
-    /// Sets the layer index of an error raised by per-layer code.
-    pub(crate) fn at_layer(mut self, layer: usize) -> Self {
+    /// The same error about layer `layer` of a list: for code that runs a
+    /// one-layer operation (such as `Pruner::write_mask`, whose errors
+    /// name no layer) over a list.
+    ///
+    /// ```
+    /// use prunemask::{Error, ErrorKind};
+    /// let e = Error::from(ErrorKind::PlanMismatch).at_layer(3);
+    /// assert_eq!(e.layer(), Some(3));
+    /// ```
+    pub fn at_layer(mut self, layer: usize) -> Self {
         self.layer = Some(layer);
         self
     }

@@ -8,6 +8,8 @@
 //!   scoring pass split over threads by layers.
 //! - [`write_masks`]: every layer's mask from its plan, the layers shared
 //!   out over threads.
+//! - [`prune`]: both, with one scoring pass (the gathers write the masks,
+//!   a pass over the masks settles them).
 //!
 //! ```
 //! use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape};
@@ -170,6 +172,101 @@ pub fn write_masks<M: MaskValue + Send>(
         Some((i, e)) => Err((Some(i), e)),
         None => Ok(()),
     }
+}
+
+/// [`Pruner::prune`] on up to `threads` threads, with one scoring pass:
+/// the layers cut into runs of about equal elements, each run's part
+/// gathered with its masks on its own thread
+/// ([`Pruner::gather_part_masked`]), the parts merged
+/// ([`Pruner::plan_split`]), then each run's masks settled on its thread
+/// ([`Pruner::settle_part`]). The plans, summary and masks of
+/// [`plan`] and [`write_masks`], bit for bit (`u8` or `f32` masks), which
+/// it falls back to where the selection does not split or a part's
+/// candidates outgrow its words.
+///
+/// # Errors
+///
+/// Those of [`plan`] and [`write_masks`], the first layer's first, naming
+/// the layer. **The masks are outputs only**: on an error found while the
+/// gathers write (a NaN score), they hold unspecified marks. Pass fresh
+/// buffers; [`plan`] and [`write_masks`] leave them untouched.
+pub fn prune<M: MaskValue + Send>(
+    pruner: &mut Pruner<'_>,
+    layers: &[Layer<'_>],
+    opts: &Options,
+    threads: usize,
+    plans: &mut [LayerPlan],
+    mut masks: Vec<&mut [M]>,
+) -> Result<Summary, Error> {
+    let two_pass = |pruner: &mut Pruner<'_>, plans: &mut [LayerPlan], masks: Vec<&mut [M]>| {
+        let summary = plan(pruner, layers, opts, threads, plans)?;
+        write_masks(pruner, layers, opts, plans, masks, threads).map_err(
+            |(layer, e)| match layer {
+                Some(i) => e.at_layer(i),
+                None => e,
+            },
+        )?;
+        Ok(summary)
+    };
+    if plans.len() != layers.len() || masks.len() != layers.len() {
+        return two_pass(pruner, plans, masks);
+    }
+    let Some(range) = pruner.split_range(layers, opts)? else {
+        return two_pass(pruner, plans, masks);
+    };
+    let runs = runs_of(layers.iter().map(|l| l.scores.len() as u64), threads);
+    // Each run's masks, in order.
+    let mut runs_masks: Vec<Vec<&mut [M]>> = Vec::new();
+    for w in runs.windows(2).rev() {
+        runs_masks.push(masks.split_off(w[0]));
+    }
+    runs_masks.reverse();
+    let shared = &*pruner;
+    let parts: Vec<Result<Option<Vec<u64>>, Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (runs.windows(2).zip(runs_masks.iter_mut()))
+            .map(|(w, masks)| {
+                let (first, part) = (w[0], &layers[w[0]..w[1]]);
+                s.spawn(move || {
+                    let elements: u64 = part.iter().map(|l| l.scores.len() as u64).sum();
+                    let mut out = vec![0u64; SplitRange::part_words(part.len(), elements)];
+                    let used =
+                        shared.gather_part_masked(part, first, opts, &range, &mut out, masks)?;
+                    Ok(used.map(|n| {
+                        out.truncate(n);
+                        out
+                    }))
+                })
+            })
+            .collect();
+        (handles.into_iter())
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut words = Vec::with_capacity(parts.len());
+    for part in parts {
+        match part? {
+            Some(w) => words.push(w),
+            None => return two_pass(pruner, plans, runs_masks.into_iter().flatten().collect()),
+        }
+    }
+    let parts: Vec<&[u64]> = words.iter().map(|w| &w[..]).collect();
+    let summary = pruner.plan_split(layers, opts, &range, &parts, plans)?;
+    let (shared, plans) = (&*pruner, &*plans);
+    let settled: Vec<Result<(), Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (runs.windows(2).zip(runs_masks.iter_mut()).zip(&parts))
+            .map(|((w, masks), part)| {
+                let (a, b) = (w[0], w[1]);
+                s.spawn(move || {
+                    shared.settle_part(&layers[a..b], a, opts, &range, part, &plans[a..b], masks)
+                })
+            })
+            .collect();
+        (handles.into_iter())
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    settled.into_iter().collect::<Result<(), Error>>()?;
+    Ok(summary)
 }
 
 /// Cuts a list of layers of these element counts into at most `threads`

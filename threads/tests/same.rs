@@ -60,6 +60,35 @@ fn plans_and_masks_are_one_threads() {
             let outs = masks.iter_mut().map(|m| &mut m[..]).collect();
             prunemask_threads::write_masks(&pruner, &layers, &opts, &plans, outs, threads).unwrap();
             assert_eq!(masks, masks_one, "{name} {scope:?} {ties:?} on {threads}");
+            // One scoring pass, masks written by the gathers: the same,
+            // f32 and u8.
+            let mut plans = vec![LayerPlan::default(); layers.len()];
+            let mut masks: Vec<Vec<f32>> = ws.iter().map(|w| vec![9.0; w.len()]).collect();
+            let outs = masks.iter_mut().map(|m| &mut m[..]).collect();
+            let mut pruner = Pruner::with_scratch(&mut scratch);
+            let got =
+                prunemask_threads::prune(&mut pruner, &layers, &opts, threads, &mut plans, outs);
+            assert_eq!(
+                got,
+                Ok(want),
+                "prune: {name} {scope:?} {ties:?} on {threads}"
+            );
+            assert_eq!(plans, one, "prune: {name} {scope:?} {ties:?} on {threads}");
+            assert_eq!(
+                masks, masks_one,
+                "prune: {name} {scope:?} {ties:?} on {threads}"
+            );
+            let mut bytes: Vec<Vec<u8>> = ws.iter().map(|w| vec![9; w.len()]).collect();
+            let outs = bytes.iter_mut().map(|m| &mut m[..]).collect();
+            prunemask_threads::prune(&mut pruner, &layers, &opts, threads, &mut plans, outs)
+                .unwrap();
+            let floats: Vec<Vec<f32>> = (bytes.iter())
+                .map(|m| m.iter().map(|&b| f32::from(b)).collect())
+                .collect();
+            assert_eq!(
+                floats, masks_one,
+                "prune u8: {name} {scope:?} {ties:?} on {threads}"
+            );
         }
     }
 }
@@ -84,6 +113,18 @@ fn errors_are_one_threads() {
             &mut plans,
         );
         assert_eq!(got, Err(want.clone()), "on {threads}");
+        let mut scratch = vec![0u64; Pruner::scratch_words(1 << 16)];
+        let mut masks: Vec<Vec<u8>> = ws.iter().map(|w| vec![7; w.len()]).collect();
+        let outs = masks.iter_mut().map(|m| &mut m[..]).collect();
+        let got = prunemask_threads::prune(
+            &mut Pruner::with_scratch(&mut scratch),
+            &layers,
+            &opts,
+            threads,
+            &mut plans,
+            outs,
+        );
+        assert_eq!(got, Err(want.clone()), "prune on {threads}");
     }
     // A plans list of the wrong length beside a NaN layer: plan's error.
     let mut short = vec![LayerPlan::default(); layers.len() - 1];
