@@ -5,7 +5,10 @@
 //!   (`Pruner::write_mask`, or `Pruner::lock`; one `Pruner` shared by every
 //!   thread), then writes the mask and the pruned weights at the tensor's
 //!   places in the outputs, in pieces of a few MiB. Memory: one mask buffer per thread (the largest pruned
-//!   tensor's element count) and one piece buffer.
+//!   tensor's element count) and one piece buffer. Models of up to
+//!   [`crate::select::MADE_ELEMENTS`] pruned elements have their masks
+//!   made by the selection's own pass instead (one scoring pass); the
+//!   threads then only measure and write them.
 //! - Every mask is measured as it is made: the score mass it keeps
 //!   (`Pruner::score_mass`), so masks are made even when nothing is written.
 //! - Dense tensors, and a model directory's other files, are copied to
@@ -31,6 +34,12 @@ pub enum Masking<'a> {
     Planned {
         opts: &'a Options,
         plans: &'a [LayerPlan],
+    },
+    /// Made in the selection's own pass (`prunemask_threads::prune`): each
+    /// layer's mask, with its plan.
+    Made {
+        plans: &'a [LayerPlan],
+        masks: &'a crate::select::MaskArena,
     },
     /// Pattern lock, each layer on its own.
     Lock(&'a Pattern),
@@ -211,20 +220,23 @@ impl<'a> Work<'a> {
         piece: &mut [u8],
     ) -> Result<Masked, String> {
         let layer = &self.layers[l];
-        mask.resize(layer.scores.len(), 0);
-        let report = match *masking {
-            Masking::Planned { opts, plans } => self
-                .pruner
-                .write_mask(layer, opts, &plans[l], mask)
-                .map(|()| *plans[l].report()),
+        let (report, mask) = match *masking {
+            Masking::Made { plans, masks } => (*plans[l].report(), masks.mask(l)),
+            Masking::Planned { opts, plans } => {
+                mask.resize(layer.scores.len(), 0);
+                (self.pruner.write_mask(layer, opts, &plans[l], mask))
+                    .map_err(|e| format!("{}: {}", self.ckpt.locate(t), e.kind()))?;
+                (*plans[l].report(), &mask[..])
+            }
             Masking::Lock(pattern) => {
+                mask.resize(layer.scores.len(), 0);
                 let mut report = [LayerReport::default()];
                 (self.pruner)
                     .lock(&[*layer], pattern, &mut report, &mut [&mut mask[..]])
-                    .map(|_| report[0])
+                    .map_err(|e| format!("{}: {}", self.ckpt.locate(t), e.kind()))?;
+                (report[0], &mask[..])
             }
-        }
-        .map_err(|e| format!("{}: {}", self.ckpt.locate(t), e.kind()))?;
+        };
         let mass = (self.pruner)
             .score_mass(layer, criterion, mask)
             .map_err(|e| format!("{}: {}", self.ckpt.locate(t), e.kind()))?;

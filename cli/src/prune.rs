@@ -179,13 +179,19 @@ pub fn run(set: &Settings) -> Result<Report, String> {
             threads
         ));
         let start = Instant::now();
-        let (summary, plans) = select::plan(
+        let (summary, plans, made) = select::plan(
             &layers, opts, set.level, &ckpt, &layer_ids, set.budget, threads,
         )?;
         let seconds = start.elapsed().as_secs_f64() + budgeting;
-        let planned = Masking::Planned {
-            opts,
-            plans: &plans,
+        let planned = match &made {
+            Some(masks) => Masking::Made {
+                plans: &plans,
+                masks,
+            },
+            None => Masking::Planned {
+                opts,
+                plans: &plans,
+            },
         };
         let masked = work.masks(writers, &planned, opts.criterion)?;
         Ok((summary, masked, seconds))

@@ -99,8 +99,13 @@ fn prunemask() -> assert_cmd::Command {
 /// report, or the error the binary printed on stderr, checked to be one
 /// line (`error: ...`) with a failing exit status and nothing on stdout.
 fn run(args: &[&str]) -> Result<Value, String> {
+    run_with(args, &[])
+}
+
+/// [`run`] with environment variables set.
+fn run_with(args: &[&str], env: &[(&str, &str)]) -> Result<Value, String> {
     let mut cmd = prunemask();
-    cmd.arg("prune").args(args);
+    cmd.arg("prune").args(args).envs(env.iter().copied());
     if !args.contains(&"--json") {
         cmd.arg("--json");
     }
@@ -1328,7 +1333,10 @@ fn wanda_and_budget_errors() {
 
 /// `--threads`: a global selection split over threads (each gathering a
 /// run of layers, merged in order) gives the report and the masks of one
-/// thread, byte for byte, in INC mode and with exact ties, blocks and N:M.
+/// thread, byte for byte, in INC mode and with exact ties, blocks and N:M;
+/// so do masks streamed layer by layer from the plan (what models past
+/// `MADE_ELEMENTS` get; `PRUNEMASK_STREAM_MASKS=1` forces it) instead of
+/// made in the selection's pass.
 #[test]
 fn threads_give_the_same_plan() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1351,11 +1359,11 @@ fn threads_give_the_same_plan() {
     .enumerate()
     {
         let mut seen = Vec::new();
-        for threads in ["1", "2", "3"] {
-            let masks = tmp.path().join(format!("masks-{}-{threads}", args.0));
+        for (threads, env) in [("1", "0"), ("2", "0"), ("3", "0"), ("1", "1"), ("2", "1")] {
+            let masks = tmp.path().join(format!("masks-{}-{threads}-{env}", args.0));
             let mut all = vec![s(&model), "--masks", s(&masks), "--threads", threads];
             all.extend_from_slice(args.1);
-            let mut report = run(&all).unwrap();
+            let mut report = run_with(&all, &[("PRUNEMASK_STREAM_MASKS", env)]).unwrap();
             report.as_object_mut().unwrap().remove("seconds");
             for key in ["masks", "threads"] {
                 report["options"].as_object_mut().unwrap().remove(key);
@@ -1369,8 +1377,8 @@ fn threads_give_the_same_plan() {
             "{args:?}"
         );
         for (t, other) in seen.iter().enumerate().skip(1) {
-            assert_eq!(other.0, seen[0].0, "{args:?}: report at {} threads", t + 1);
-            assert_eq!(other.1, seen[0].1, "{args:?}: masks at {} threads", t + 1);
+            assert_eq!(other.0, seen[0].0, "{args:?}: report of run {t}");
+            assert_eq!(other.1, seen[0].1, "{args:?}: masks of run {t}");
         }
     }
 }

@@ -419,10 +419,7 @@ where
                 let mut pruned = [0.0f32; TILE];
                 let m = units.grid().unit_cols;
                 let n = if elements && m > 0 {
-                    for (p, group) in pruned.iter_mut().zip(keep.chunks_exact(m)) {
-                        let kept = group.iter().map(|&k| u32::from(k)).sum::<u32>();
-                        *p = (m as u32 - kept) as f32;
-                    }
+                    pruned_of_marks(units.level(), keep, m, &mut pruned);
                     scores.len()
                 } else {
                     0
@@ -450,6 +447,33 @@ where
         inside: n as u64,
         layers,
     }))
+}
+
+/// Each N:M group's pruned elements from its keep marks (0/1 bytes, `m`
+/// a group): `m` less the kept, as whole `f32` numbers. Groups of four a
+/// word at a time; in the level's vectors either way.
+fn pruned_of_marks(level: crate::arch::Level, keep: &[u8], m: usize, pruned: &mut [f32]) {
+    crate::arch::vectorized(
+        level,
+        inlined(
+            #[inline(always)]
+            || {
+                if m == 4 {
+                    let (words, _) = keep.as_chunks::<4>();
+                    for (p, w) in pruned.iter_mut().zip(words) {
+                        // The byte sum lands in the top byte.
+                        let kept = u32::from_le_bytes(*w).wrapping_mul(0x0101_0101) >> 24;
+                        *p = (4 - kept) as f32;
+                    }
+                } else {
+                    for (p, group) in pruned.iter_mut().zip(keep.chunks_exact(m)) {
+                        let kept = group.iter().fold(0u32, |a, &k| a + u32::from(k));
+                        *p = (m as u32).wrapping_sub(kept) as f32;
+                    }
+                }
+            },
+        ),
+    );
 }
 
 /// The score a range bound stands for, the bound first moved onto a key

@@ -219,6 +219,29 @@ fn main() -> ! {
             .plan_split(&layers, &blocks, &range, &[&part[..used]], &mut plans)
             .is_ok()
     });
+    for (name, opts) in [("2:4, INC mode", &inc), ("4x1", &blocks)] {
+        let what = alloc_free_name("gather_part_masked + plan_split + settle_part", name);
+        run(&what, &mut || {
+            let mut pruner = Pruner::with_scratch(&mut scratch[..]);
+            let Ok(Some(range)) = pruner.split_range(&layers, opts) else {
+                return false;
+            };
+            let words = part.len().min(SplitRange::part_words(1, N as u64) + 64);
+            let part = &mut part[..words];
+            let masks = &mut [&mut mask[..]];
+            let Ok(Some(used)) = pruner.gather_part_masked(&layers, 0, opts, &range, part, masks)
+            else {
+                return false;
+            };
+            let part = &part[..used];
+            pruner
+                .plan_split(&layers, opts, &range, &[part], &mut plans)
+                .is_ok()
+                && pruner
+                    .settle_part(&layers, 0, opts, &range, part, &plans, masks)
+                    .is_ok()
+        });
+    }
     hprintln!("worst {} bytes (bound {} bytes)", worst, LIMIT);
     let pass = !failed && worst <= LIMIT;
     debug::exit(if pass {
