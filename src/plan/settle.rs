@@ -12,7 +12,7 @@ use super::report::LayerPlan;
 use super::{check_count, check_mask};
 use crate::arch::all::inlined;
 use crate::arch::Level;
-use crate::score::TILE;
+use crate::score::{first_non_mark, TILE};
 use crate::select::{PartKeys, SplitRange, Units};
 use crate::vocab::error::Error;
 use crate::vocab::ext::Tile;
@@ -191,38 +191,52 @@ fn settle(
     if cols == 0 || bn == 0 || bm == 0 {
         return cands.count == 0;
     }
-    let (mut c, mut left, mut at) = (0usize, quota, 0usize);
-    while let Some(p) = next_unsettled(marks, at) {
-        let (r, col) = (p / cols, p % cols);
-        let (ur, uc) = (r / bn, col / bm);
-        // Met first at its origin (every element of an unsettled unit is
-        // marked), within the grid, and one candidate each.
-        if r % bn != 0 || col % bm != 0 || ur >= grid.rows || uc >= grid.cols || c >= cands.count {
+    let (mut c, mut left) = (0usize, quota);
+    let mut end = 0usize;
+    for ur in 0..grid.rows {
+        let r = ur * bn;
+        let (start, row_end) = (r * cols, (r + 1) * cols);
+        end = (r + bn) * cols;
+        if end > marks.len() {
             return false;
         }
-        let Some(k) = cands.keys.key(cands.start + c) else {
-            return false;
-        };
-        c += 1;
-        let pruned = k < key || (k == key && left > 0);
-        if k == key {
-            left = left.saturating_sub(1);
-        }
-        for rr in r..r + bn {
-            let s = rr * cols + col;
-            let Some(unit) = marks.get_mut(s..s + bm) else {
+        // A unit is met first in the unit row's first view row, at its
+        // origin (every element of an unsettled unit is marked).
+        let mut at = start;
+        while let Some(p) = next_unsettled(&marks[..row_end], at) {
+            let col = p - start;
+            let uc = col / bm;
+            if col % bm != 0 || uc >= grid.cols || c >= cands.count {
+                return false;
+            }
+            let Some(k) = cands.keys.key(cands.start + c) else {
                 return false;
             };
-            for m in unit {
-                if *m < UNSETTLED {
-                    return false;
-                }
-                *m = if pruned { *m & 1 } else { 1 };
+            c += 1;
+            let pruned = k < key || (k == key && left > 0);
+            if k == key {
+                left = left.saturating_sub(1);
             }
+            for rr in r..r + bn {
+                let s = rr * cols + col;
+                let Some(unit) = marks.get_mut(s..s + bm) else {
+                    return false;
+                };
+                for m in unit {
+                    if *m < UNSETTLED {
+                        return false;
+                    }
+                    *m = if pruned { *m & 1 } else { 1 };
+                }
+            }
+            at = p + bm;
         }
-        at = p + bm;
+        // Its other view rows (contiguous) hold settled marks only now.
+        if bn > 1 && first_non_mark(&marks[row_end..end], units.level()).is_some() {
+            return false;
+        }
     }
-    c == cands.count
+    c == cands.count && first_non_mark(&marks[end..], units.level()).is_none()
 }
 
 /// The first byte at or after `at` that is not a settled mark (0 or 1):
