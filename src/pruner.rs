@@ -295,10 +295,11 @@ impl<'s> Pruner<'s> {
     ///
     /// Those of `gather_part`, and masks not one per layer or of the
     /// wrong length (checked first). **The masks are outputs only**: a
-    /// NaN score is found while the pass writes, so on that error the
-    /// masks of the run hold unspecified marks. Give it buffers you would
-    /// discard on an error (fresh ones); [`plan`](Pruner::plan) and
-    /// `write_mask` leave masks untouched on every error.
+    /// NaN score is found while the pass writes, so on that error (and on
+    /// `Ok(None)`, candidates that outgrow `out`) the masks of the run
+    /// hold unspecified marks. Give it buffers you would discard then
+    /// (fresh ones); [`plan`](Pruner::plan) and `write_mask` leave masks
+    /// untouched on every error.
     ///
     /// ```
     /// use prunemask::{Layer, LayerPlan, Options, Pattern, Pruner, Shape, SplitRange};
@@ -346,16 +347,18 @@ impl<'s> Pruner<'s> {
     /// below it, a conv view, one that prunes nothing, marks that do not
     /// line up with the part) is written whole, as
     /// [`write_mask`](Pruner::write_mask) does; so is every layer when
-    /// `part` is not this run's part gathered with masks.
+    /// `part` is not this run's part gathered with masks against `range`
+    /// and these options.
     ///
-    /// The masks must be those the part's gather wrote, unchanged: marks
-    /// altered to other marks cannot be told apart.
+    /// The layers and masks must be those the part's gather had, unchanged:
+    /// marks altered to other marks cannot be told apart, and the layers
+    /// settled are not scanned again (the gather scored them all).
     ///
     /// # Errors
     ///
     /// Those of `write_mask` (named by the layer's index in the whole
     /// list), `plans` or `masks` not one per layer; all checked before
-    /// anything is written.
+    /// anything is written (for layers written whole, their scores too).
     #[allow(clippy::too_many_arguments)]
     pub fn settle_part<M: MaskValue>(
         &self,

@@ -2829,6 +2829,10 @@ fn masked_split_errors_and_fallbacks() {
     let mut scratch = vec![0u64; Pruner::scratch_words(3 * 4096)];
     let mut pruner = Pruner::with_scratch(&mut scratch);
     let range = pruner.split_range(&layers, &opts).unwrap().unwrap();
+    // A range of other options, for a part that is not the range's.
+    let other = (pruner.split_range(&layers, &opts.clone().inc_compat()))
+        .unwrap()
+        .unwrap();
     let mut plans = vec![LayerPlan::default(); 3];
     Pruner::new().plan(&layers, &opts, &mut plans).unwrap();
     let want: Vec<Vec<u8>> = (layers.iter().zip(&plans))
@@ -2943,6 +2947,25 @@ fn masked_split_errors_and_fallbacks() {
     let settled = (0..4096)
         .find(|&p| (p / 64) % 4 == 0 && unit(p).iter().all(|&e| provisional[0][e] < 2))
         .unwrap();
+    // The settle ran (the layer was not written whole): a settled unit's
+    // marks flipped after the gather, which nothing can tell apart, stay.
+    let mut masks = provisional.clone();
+    let flipped = unit(settled).map(|e| masks[0][e]);
+    unit(settled).iter().for_each(|&e| masks[0][e] ^= 1);
+    settle(&mut masks, &part, 0).unwrap();
+    assert!(unit(settled)
+        .iter()
+        .zip(flipped)
+        .all(|(&e, f)| masks[0][e] == f ^ 1));
+    assert!(masks[1..] == want[1..], "the other layers settle as before");
+    // A part gathered against another range is not settled from: its
+    // layers are written whole.
+    let mut stale = provisional.clone();
+    let mut outs: Vec<&mut [u8]> = stale.iter_mut().map(|m| &mut m[..]).collect();
+    pruner
+        .settle_part(&layers, 0, &opts, &other, &part, &plans, &mut outs)
+        .unwrap();
+    assert!(stale == want);
     type Change = fn(&mut [u8], [usize; 4], [usize; 4]);
     let changes: [(&str, Change); 4] = [
         ("an unsettled unit's first element settled", |m, u, _| {

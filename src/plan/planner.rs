@@ -28,7 +28,7 @@ pub(crate) fn counts_elements(opts: &Options) -> bool {
 /// geometry, the reduction, criterion, ties and compat (not the target or
 /// the bounds, which only the merge uses). Parts scored otherwise are
 /// refused.
-fn scoring_hash(opts: &Options) -> u64 {
+pub(crate) fn scoring_hash(opts: &Options) -> u64 {
     use core::hash::{Hash, Hasher};
     struct Fnv(u64);
     impl Hasher for Fnv {

@@ -95,7 +95,8 @@ pub(crate) fn settle_part<M: MaskValue>(
     level.check()?;
     check_count("plans", layers.len(), plans.len())?;
     check_count("masks", layers.len(), masks.len())?;
-    let keys = PartKeys::of(part, range.elements)
+    let keys = PartKeys::of(part, range)
+        .filter(|_| planner::scoring_hash(opts) == range.scoring)
         .filter(|k| k.span() == (first as u64, layers.len() as u64));
     let scoring = opts.scoring(level);
     // How layer `i` (the `pool`-th the pattern fits) is finished.

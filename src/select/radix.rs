@@ -815,10 +815,14 @@ pub(crate) struct PartKeys<'p> {
 }
 
 impl<'p> PartKeys<'p> {
-    pub(crate) fn of(words: &'p [u64], elements: bool) -> Option<Self> {
-        let per = 1 + elements as usize;
+    /// The words as a part gathered with masks against `range` (its key
+    /// range and scoring), or `None`.
+    pub(crate) fn of(words: &'p [u64], range: &SplitRange) -> Option<Self> {
+        let per = 1 + range.elements as usize;
         let masked = words.get(2).is_some_and(|&w| w & MASKED != 0);
-        let part = part_of(words, per).filter(|_| masked)?;
+        let range_word = u64::from(range.lo) | u64::from(range.hi) << 32;
+        let part = part_of(words, per)
+            .filter(|p| masked && p.range == range_word && p.scoring == range.scoring)?;
         Some(PartKeys { part, per })
     }
 

@@ -174,7 +174,8 @@ pub fn write_masks<M: MaskValue + Send>(
     }
 }
 
-/// [`Pruner::prune`] on up to `threads` threads, with one scoring pass:
+/// [`plan`] then [`write_masks`] on up to `threads` threads, with one
+/// scoring pass:
 /// the layers cut into runs of about equal elements, each run's part
 /// gathered with its masks on its own thread
 /// ([`Pruner::gather_part_masked`]), the parts merged
@@ -186,10 +187,11 @@ pub fn write_masks<M: MaskValue + Send>(
 ///
 /// # Errors
 ///
-/// Those of [`plan`] and [`write_masks`], the first layer's first, naming
-/// the layer. **The masks are outputs only**: on an error found while the
-/// gathers write (a NaN score), they hold unspecified marks. Pass fresh
-/// buffers; [`plan`] and [`write_masks`] leave them untouched.
+/// Those of [`plan`], then those of [`write_masks`] (lists and mask
+/// lengths are checked first, so the error does not depend on `threads`),
+/// naming the layer. **The masks are outputs only**: on an error found
+/// while the gathers write (a NaN score), they hold unspecified marks.
+/// Pass fresh buffers; [`plan`] and [`write_masks`] leave them untouched.
 pub fn prune<M: MaskValue + Send>(
     pruner: &mut Pruner<'_>,
     layers: &[Layer<'_>],
@@ -208,7 +210,10 @@ pub fn prune<M: MaskValue + Send>(
         )?;
         Ok(summary)
     };
-    if plans.len() != layers.len() || masks.len() != layers.len() {
+    // Lists and lengths checked before any mask is written, as
+    // `write_masks` checks them: its errors, whatever `threads`.
+    let lengths = (layers.iter().zip(&masks)).any(|(l, m)| m.len() != l.scores.len());
+    if plans.len() != layers.len() || masks.len() != layers.len() || lengths {
         return two_pass(pruner, plans, masks);
     }
     let Some(range) = pruner.split_range(layers, opts)? else {

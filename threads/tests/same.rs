@@ -80,8 +80,13 @@ fn plans_and_masks_are_one_threads() {
             );
             let mut bytes: Vec<Vec<u8>> = ws.iter().map(|w| vec![9; w.len()]).collect();
             let outs = bytes.iter_mut().map(|m| &mut m[..]).collect();
-            prunemask_threads::prune(&mut pruner, &layers, &opts, threads, &mut plans, outs)
-                .unwrap();
+            let got =
+                prunemask_threads::prune(&mut pruner, &layers, &opts, threads, &mut plans, outs);
+            assert_eq!(
+                got,
+                Ok(want),
+                "prune u8: {name} {scope:?} {ties:?} on {threads}"
+            );
             let floats: Vec<Vec<f32>> = (bytes.iter())
                 .map(|m| m.iter().map(|&b| f32::from(b)).collect())
                 .collect();
@@ -103,7 +108,7 @@ fn errors_are_one_threads() {
     let mut plans = vec![LayerPlan::default(); layers.len()];
     let want = Pruner::new().plan(&layers, &opts, &mut plans).unwrap_err();
     assert_eq!(want.layer(), Some(2));
-    for threads in 2..=4 {
+    for threads in 1..=4 {
         let mut scratch = vec![0u64; Pruner::scratch_words(1 << 16)];
         let got = prunemask_threads::plan(
             &mut Pruner::with_scratch(&mut scratch),
@@ -125,6 +130,27 @@ fn errors_are_one_threads() {
             outs,
         );
         assert_eq!(got, Err(want.clone()), "prune on {threads}");
+    }
+    // A NaN in layer 2 beside a short mask for layer 5: plan's error
+    // first, on any thread count, and no mask written then.
+    for threads in 1..=4 {
+        let mut scratch = vec![0u64; Pruner::scratch_words(1 << 16)];
+        let mut masks: Vec<Vec<u8>> = ws.iter().map(|w| vec![7; w.len()]).collect();
+        masks[5].pop();
+        let outs = masks.iter_mut().map(|m| &mut m[..]).collect();
+        let got = prunemask_threads::prune(
+            &mut Pruner::with_scratch(&mut scratch),
+            &layers,
+            &opts,
+            threads,
+            &mut plans,
+            outs,
+        );
+        assert_eq!(got, Err(want.clone()), "prune, a short mask, on {threads}");
+        assert!(
+            masks.iter().all(|m| m.iter().all(|&b| b == 7)),
+            "written on {threads}"
+        );
     }
     // A plans list of the wrong length beside a NaN layer: plan's error.
     let mut short = vec![LayerPlan::default(); layers.len() - 1];
