@@ -198,6 +198,24 @@ enum MaskOut<'a> {
     F32(&'a mut [f32]),
 }
 
+impl MaskOut<'_> {
+    /// The mask if it is uint8.
+    fn bytes(&mut self) -> Option<&mut [u8]> {
+        match self {
+            MaskOut::U8(m) => Some(m),
+            MaskOut::F32(_) => None,
+        }
+    }
+
+    /// The mask if it is float32.
+    fn floats(&mut self) -> Option<&mut [f32]> {
+        match self {
+            MaskOut::F32(m) => Some(m),
+            MaskOut::U8(_) => None,
+        }
+    }
+}
+
 /// The layers and masks of a call, borrowed and checked.
 struct Borrowed<'py> {
     names: Vec<String>,
@@ -351,12 +369,7 @@ fn prune<'py>(
         // One scoring pass where the masks are of one type.
         let threads = cores();
         let one = |e: prunemask::Error| (None, e);
-        let bytes: Option<Vec<&mut [u8]>> = (outs.iter_mut())
-            .map(|o| match o {
-                MaskOut::U8(m) => Some(&mut **m),
-                MaskOut::F32(_) => None,
-            })
-            .collect();
+        let bytes: Option<Vec<_>> = outs.iter_mut().map(MaskOut::bytes).collect();
         if let Some(masks) = bytes {
             return prunemask_threads::prune(
                 &mut pruner,
@@ -369,12 +382,7 @@ fn prune<'py>(
             .map(drop)
             .map_err(one);
         }
-        let floats: Option<Vec<&mut [f32]>> = (outs.iter_mut())
-            .map(|o| match o {
-                MaskOut::F32(m) => Some(&mut **m),
-                MaskOut::U8(_) => None,
-            })
-            .collect();
+        let floats: Option<Vec<_>> = outs.iter_mut().map(MaskOut::floats).collect();
         if let Some(masks) = floats {
             return prunemask_threads::prune(
                 &mut pruner,
