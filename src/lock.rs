@@ -186,14 +186,9 @@ pub(crate) fn score_mass(
     let view = layer.checked_view(0).map_err(one)?;
     layer.check_scale(0, criterion, &view).map_err(one)?;
     check_mask(0, layer, mask.len()).map_err(one)?;
-    check_nan(0, layer, level).map_err(one)?;
-    if let Some(index) = first_non_mark(mask, level) {
-        return Err(Error::new(ErrorKind::MaskValue {
-            index,
-            value: mask[index],
-        }));
-    }
-    let mut out = ScoreMass::default();
+    // One pass: the sums, with flags for a NaN score and a byte above 1;
+    // only a flagged layer is searched again for the error's index.
+    let mut out = Summed::default();
     crate::arch::vectorized(
         level,
         crate::arch::all::inlined(
@@ -207,7 +202,27 @@ pub(crate) fn score_mass(
             },
         ),
     );
-    Ok(out)
+    if out.nan {
+        check_nan(0, layer, level).map_err(one)?;
+    }
+    if out.bad {
+        if let Some(index) = first_non_mark(mask, level) {
+            return Err(Error::new(ErrorKind::MaskValue {
+                index,
+                value: mask[index],
+            }));
+        }
+    }
+    Ok(out.mass)
+}
+
+/// What [`Mass`] sums, and whether it met a NaN score (`nan`) or a mask
+/// byte above 1 (`bad`).
+#[derive(Clone, Copy, Default)]
+struct Summed {
+    mass: ScoreMass,
+    nan: bool,
+    bad: bool,
 }
 
 /// The two sums in a fixed order: [`L`] lanes of f64 over chunks of `L`
@@ -223,33 +238,51 @@ struct Mass<'a> {
 }
 
 impl VisitElements for Mass<'_> {
-    type Out = ScoreMass;
+    type Out = Summed;
     #[inline(always)]
-    fn visit<E: Element>(self, xs: &[E]) -> ScoreMass {
-        let (mut kept, mut total) = ([0.0f64; L], [0.0f64; L]);
-        let (chunks, tail) = xs.as_chunks::<L>();
-        let (masks, mask_tail) = self.mask.as_chunks::<L>();
+    fn visit<E: Element>(self, xs: &[E]) -> Summed {
         if let Some((scale, view)) = self.scale {
             return scaled_mass(xs, self.mask, self.criterion, scale, view);
         }
+        let (mut kept, mut total) = ([0.0f64; L], [0.0f64; L]);
+        let (mut nan, mut bad) = ([false; L], [false; L]);
+        let (chunks, tail) = xs.as_chunks::<L>();
+        let (masks, mask_tail) = self.mask.as_chunks::<L>();
         for (x, m) in chunks.iter().zip(masks) {
             for j in 0..L {
-                let s = f64::from(self.criterion.read(x[j]));
+                let s = self.criterion.read(x[j]);
+                nan[j] |= s.is_nan();
+                bad[j] |= m[j] > 1;
+                let s = f64::from(s);
                 total[j] += s;
                 // A select, not `s * m`: an infinite score masked out adds 0.
                 kept[j] += if m[j] == 0 { 0.0 } else { s };
             }
         }
-        let mut out = ScoreMass {
-            kept: pairs(kept),
-            total: pairs(total),
+        let mut out = Summed {
+            mass: ScoreMass {
+                kept: pairs(kept),
+                total: pairs(total),
+            },
+            nan: nan.contains(&true),
+            bad: bad.contains(&true),
         };
         for (&x, &m) in tail.iter().zip(mask_tail) {
-            let s = f64::from(self.criterion.read(x));
-            out.total += s;
-            out.kept += if m == 0 { 0.0 } else { s };
+            out.add(self.criterion.read(x), m);
         }
         out
+    }
+}
+
+impl Summed {
+    /// One more element in order: its score and mask byte.
+    #[inline(always)]
+    fn add(&mut self, s: f32, m: u8) {
+        self.nan |= s.is_nan();
+        self.bad |= m > 1;
+        let s = f64::from(s);
+        self.mass.total += s;
+        self.mass.kept += if m == 0 { 0.0 } else { s };
     }
 }
 
@@ -278,28 +311,36 @@ fn scaled_mass<E: Element>(
     criterion: Criterion,
     scale: &[f32],
     view: View,
-) -> ScoreMass {
+) -> Summed {
     let (mut kept, mut total) = ([0.0f64; L], [0.0f64; L]);
+    let (mut nan, mut bad) = (false, false);
     let whole = xs.len() / L * L;
     let mut inputs = view.inputs();
     let mut score = |x: E| {
         let input = inputs.next().unwrap_or(0);
-        let s = criterion.read(x) * scale.get(input).copied().unwrap_or(f32::NAN);
-        f64::from(s)
+        let w = criterion.read(x);
+        (w, w * scale.get(input).copied().unwrap_or(f32::NAN))
     };
     for (i, (&x, &m)) in xs[..whole].iter().zip(mask).enumerate() {
-        let s = score(x);
+        let (w, s) = score(x);
+        nan |= w.is_nan();
+        bad |= m > 1;
+        let s = f64::from(s);
         total[i % L] += s;
         kept[i % L] += if m == 0 { 0.0 } else { s };
     }
-    let mut out = ScoreMass {
-        kept: pairs(kept),
-        total: pairs(total),
+    let mut out = Summed {
+        mass: ScoreMass {
+            kept: pairs(kept),
+            total: pairs(total),
+        },
+        nan,
+        bad,
     };
     for (&x, &m) in xs[whole..].iter().zip(mask.get(whole..).unwrap_or(&[])) {
-        let s = score(x);
-        out.total += s;
-        out.kept += if m == 0 { 0.0 } else { s };
+        let (w, s) = score(x);
+        out.add(s, m);
+        out.nan |= w.is_nan();
     }
     out
 }

@@ -64,24 +64,11 @@ pub fn plan(
     };
     let runs = runs_of(layers.iter().map(|l| l.scores.len() as u64), threads);
     let shared = &*pruner;
-    let parts: Vec<Result<Option<Vec<u64>>, Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (runs.windows(2))
-            .map(|w| {
-                let (first, part) = (w[0], &layers[w[0]..w[1]]);
-                s.spawn(move || {
-                    let elements: u64 = part.iter().map(|l| l.scores.len() as u64).sum();
-                    let mut out = vec![0u64; SplitRange::part_words(part.len(), elements)];
-                    let used = shared.gather_part(part, first, opts, &range, &mut out)?;
-                    Ok(used.map(|n| {
-                        out.truncate(n);
-                        out
-                    }))
-                })
-            })
-            .collect();
-        (handles.into_iter())
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+    let parts = on_threads(runs.windows(2), |w| {
+        let (first, part) = (w[0], &layers[w[0]..w[1]]);
+        part_words(part, |out| {
+            shared.gather_part(part, first, opts, &range, out)
+        })
     });
     // The first part's error is the first layer's, as one pass reports it.
     let mut words = Vec::with_capacity(parts.len());
@@ -140,29 +127,19 @@ pub fn write_masks<M: MaskValue + Send>(
         buckets[t].push(job);
     }
     let level = pruner.current_level();
-    let results: Vec<Result<(), (usize, Error)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = buckets
-            .into_iter()
-            .map(|bucket| {
-                s.spawn(move || {
-                    // Every layer is tried, so the first failing one is
-                    // the same whatever the split.
-                    let pruner = Pruner::new().level(level);
-                    let mut first: Result<(), (usize, Error)> = Ok(());
-                    for (i, mask) in bucket {
-                        if let Err(e) = pruner.write_mask(&layers[i], opts, &plans[i], mask) {
-                            if first.as_ref().err().is_none_or(|(j, _)| i < *j) {
-                                first = Err((i, e));
-                            }
-                        }
-                    }
-                    first
-                })
-            })
-            .collect();
-        (handles.into_iter())
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+    let results = on_threads(buckets, |bucket| {
+        // Every layer is tried, so the first failing one is the same
+        // whatever the split.
+        let pruner = Pruner::new().level(level);
+        let mut first: Result<(), (usize, Error)> = Ok(());
+        for (i, mask) in bucket {
+            if let Err(e) = pruner.write_mask(&layers[i], opts, &plans[i], mask) {
+                if first.as_ref().err().is_none_or(|(j, _)| i < *j) {
+                    first = Err((i, e));
+                }
+            }
+        }
+        first
     });
     match results
         .into_iter()
@@ -227,25 +204,11 @@ pub fn prune<M: MaskValue + Send>(
     }
     runs_masks.reverse();
     let shared = &*pruner;
-    let parts: Vec<Result<Option<Vec<u64>>, Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (runs.windows(2).zip(runs_masks.iter_mut()))
-            .map(|(w, masks)| {
-                let (first, part) = (w[0], &layers[w[0]..w[1]]);
-                s.spawn(move || {
-                    let elements: u64 = part.iter().map(|l| l.scores.len() as u64).sum();
-                    let mut out = vec![0u64; SplitRange::part_words(part.len(), elements)];
-                    let used =
-                        shared.gather_part_masked(part, first, opts, &range, &mut out, masks)?;
-                    Ok(used.map(|n| {
-                        out.truncate(n);
-                        out
-                    }))
-                })
-            })
-            .collect();
-        (handles.into_iter())
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+    let parts = on_threads(runs.windows(2).zip(runs_masks.iter_mut()), |(w, masks)| {
+        let (first, part) = (w[0], &layers[w[0]..w[1]]);
+        part_words(part, |out| {
+            shared.gather_part_masked(part, first, opts, &range, out, masks)
+        })
     });
     let mut words = Vec::with_capacity(parts.len());
     for part in parts {
@@ -257,21 +220,46 @@ pub fn prune<M: MaskValue + Send>(
     let parts: Vec<&[u64]> = words.iter().map(|w| &w[..]).collect();
     let summary = pruner.plan_split(layers, opts, &range, &parts, plans)?;
     let (shared, plans) = (&*pruner, &*plans);
-    let settled: Vec<Result<(), Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (runs.windows(2).zip(runs_masks.iter_mut()).zip(&parts))
-            .map(|((w, masks), part)| {
-                let (a, b) = (w[0], w[1]);
-                s.spawn(move || {
-                    shared.settle_part(&layers[a..b], a, opts, &range, part, &plans[a..b], masks)
-                })
-            })
+    let jobs = runs.windows(2).zip(runs_masks.iter_mut()).zip(&parts);
+    let settled = on_threads(jobs, |((w, masks), part)| {
+        let (a, b) = (w[0], w[1]);
+        shared.settle_part(&layers[a..b], a, opts, &range, part, &plans[a..b], masks)
+    });
+    settled.into_iter().collect::<Result<(), Error>>()?;
+    Ok(summary)
+}
+
+/// `f` of every job, each on its own scoped thread, the results in the
+/// jobs' order; a thread's panic goes on on this one.
+fn on_threads<J: Send, T: Send>(
+    jobs: impl IntoIterator<Item = J>,
+    f: impl Fn(J) -> T + Sync,
+) -> Vec<T> {
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|job| s.spawn(move || f(job)))
             .collect();
         (handles.into_iter())
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
-    });
-    settled.into_iter().collect::<Result<(), Error>>()?;
-    Ok(summary)
+    })
+}
+
+/// A part's words, as `gather` (`gather_part` or `gather_part_masked`)
+/// leaves them in a buffer sized for `part`: `None` if they outgrow it.
+fn part_words(
+    part: &[Layer<'_>],
+    gather: impl FnOnce(&mut [u64]) -> Result<Option<usize>, Error>,
+) -> Result<Option<Vec<u64>>, Error> {
+    let elements: u64 = part.iter().map(|l| l.scores.len() as u64).sum();
+    let mut out = vec![0u64; SplitRange::part_words(part.len(), elements)];
+    let used = gather(&mut out)?;
+    Ok(used.map(|n| {
+        out.truncate(n);
+        out
+    }))
 }
 
 /// Cuts a list of layers of these element counts into at most `threads`

@@ -29,13 +29,15 @@ impl Columns<'_> {
     /// The kernel for blocks `ROWS` high (0: as many as `rows` says).
     #[inline(always)]
     fn columns_of<L: Lanes, const ROWS: usize>(mut self, l: L) {
-        // The common reads (unscaled, a sum), the rows sliced once: no
-        // bounds check, fallback or read test per vector, which left the
-        // general loop at half the memory speed.
-        if ROWS != 0 && self.0.read.scale.is_none() && self.0.reduce != Reduce::Max {
-            let done = match self.0.read.abs {
-                true => self.plain::<L, ROWS, true>(l),
-                false => self.plain::<L, ROWS, false>(l),
+        // The common reads (a sum; Wanda's scale or none), the rows sliced
+        // once: no bounds check, fallback or read test per vector, which
+        // left the general loop at half the memory speed.
+        if ROWS != 0 && self.0.reduce != Reduce::Max {
+            let done = match (self.0.read.abs, self.0.read.scale.is_some()) {
+                (true, false) => self.plain::<L, ROWS, true, false>(l),
+                (false, false) => self.plain::<L, ROWS, false, false>(l),
+                (true, true) => self.plain::<L, ROWS, true, true>(l),
+                (false, true) => self.plain::<L, ROWS, false, true>(l),
             };
             if let Some(done) = done {
                 self.0.scalar_from(done);
@@ -90,11 +92,15 @@ impl Columns<'_> {
         self.0.scalar_from(done);
     }
 
-    /// The general loop's results for `ROWS`-high blocks read unscaled
-    /// (`|x|` if `ABS`) and reduced by a sum: the vectors it scores
-    /// (`None` if a row is short, for the general loop).
+    /// The general loop's results for `ROWS`-high blocks read as `|x|` if
+    /// `ABS`, times the column's scale if `SCALED` (Wanda), and reduced by
+    /// a sum: the vectors it scores (`None` if a row or the scale is
+    /// short, for the general loop).
     #[inline(always)]
-    fn plain<L: Lanes, const ROWS: usize, const ABS: bool>(&mut self, l: L) -> Option<usize> {
+    fn plain<L: Lanes, const ROWS: usize, const ABS: bool, const SCALED: bool>(
+        &mut self,
+        l: L,
+    ) -> Option<usize> {
         let crate::arch::Rows { xs, stride, .. } = self.0.rows;
         let sequential_end = sequential_end(self.0.cols);
         let (first, cols, reduce) = (self.0.first, self.0.cols, self.0.reduce);
@@ -105,6 +111,12 @@ impl Columns<'_> {
             let start = r * stride;
             *row = L::chunks(xs.get(start..start + n * L::LANES)?).0;
         }
+        // The scale of a column is the same on every row: one load a vector.
+        let scale = match (SCALED, self.0.read.scale) {
+            (true, Some(s)) => L::chunks(s.get(..n * L::LANES)?).0,
+            (true, None) => return None,
+            (false, _) => &[],
+        };
         let zero = l.splat(0.0);
         let mut done = 0;
         for (i, out) in outs.iter_mut().enumerate() {
@@ -112,11 +124,13 @@ impl Columns<'_> {
             if c < sequential_end && c + L::LANES > sequential_end {
                 break;
             }
+            let s = if SCALED { l.load(&scale[i]) } else { zero };
             let term = inlined(
                 #[inline(always)]
                 |r: usize| {
                     let x = l.load(&rows[r][i]);
-                    reduce.term(Lane(l, if ABS { l.abs(x) } else { x }))
+                    let x = if ABS { l.abs(x) } else { x };
+                    reduce.term(Lane(l, if SCALED { l.mul(x, s) } else { x }))
                 },
             );
             let total = vertical_sum(ROWS, c, cols, Lane(l, zero), term);
