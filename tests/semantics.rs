@@ -2989,3 +2989,73 @@ fn masked_split_errors_and_fallbacks() {
         assert!(masks == want, "{what}");
     }
 }
+
+/// The settle finds units wider than one mark (N:M groups, `1x4` blocks)
+/// and settles them in place: a settled unit's marks flipped after the
+/// gather stay flipped (a layer written whole would undo them), and the
+/// rest of the mask is `write_mask`'s.
+#[test]
+fn masked_split_settles_wide_units() {
+    use prunemask::SplitRange;
+    // Widths dividing the 64 marks the settle reads at a time, and one
+    // that crosses them.
+    let cases = [
+        ("2:4", 4, 128),
+        ("1x4", 4, 128),
+        ("1x16", 16, 128),
+        ("1x24", 24, 96),
+    ];
+    for (name, width, cols) in cases {
+        let n = 64 * cols;
+        let ws: Vec<Vec<f32>> = (0..2)
+            .map(|l| (0..n).map(|i| ((i * 37 + l * 101) % 97) as f32).collect())
+            .collect();
+        let opts = Options::new(Pattern::parse(name).unwrap(), 0.5);
+        let layers: Vec<Layer<'_>> = (ws.iter())
+            .map(|w| Layer::new(&w[..], Shape::matrix(64, cols)))
+            .collect();
+        let mut scratch = vec![0u64; Pruner::scratch_words(2 * n as u64)];
+        let mut pruner = Pruner::with_scratch(&mut scratch);
+        let range = pruner.split_range(&layers, &opts).unwrap().unwrap();
+        let mut plans = vec![LayerPlan::default(); 2];
+        Pruner::new().plan(&layers, &opts, &mut plans).unwrap();
+        let mut masks = vec![vec![7u8; n]; 2];
+        let mut part = vec![0u64; SplitRange::part_words(2, 2 * n as u64)];
+        let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+        let used = (pruner.gather_part_masked(&layers, 0, &opts, &range, &mut part, &mut outs))
+            .unwrap()
+            .unwrap();
+        // A settled unit and the unsettled ones, in the first layer.
+        let settled = (0..n / width)
+            .map(|u| u * width)
+            .find(|&p| masks[0][p..p + width].iter().all(|&m| m < 2))
+            .unwrap();
+        assert!(
+            masks[0].iter().filter(|&&m| m >= 2).count() >= 2 * width,
+            "{name}: too few unsettled units to test"
+        );
+        masks[0][settled..settled + width]
+            .iter_mut()
+            .for_each(|m| *m ^= 1);
+        let flipped = masks[0][settled..settled + width].to_vec();
+        let mut outs: Vec<&mut [u8]> = masks.iter_mut().map(|m| &mut m[..]).collect();
+        (pruner.settle_part(&layers, 0, &opts, &range, &part[..used], &plans, &mut outs)).unwrap();
+        assert_eq!(
+            masks[0][settled..settled + width],
+            flipped[..],
+            "{name}: not settled"
+        );
+        for (l, (layer, plan)) in layers.iter().zip(&plans).enumerate() {
+            let mut want = vec![7u8; n];
+            Pruner::new()
+                .write_mask(layer, &opts, plan, &mut want)
+                .unwrap();
+            if l == 0 {
+                want[settled..settled + width]
+                    .iter_mut()
+                    .for_each(|m| *m ^= 1);
+            }
+            assert!(masks[l] == want, "{name}: layer {l}");
+        }
+    }
+}

@@ -186,6 +186,32 @@ fn settle(
     key: u32,
     quota: u64,
 ) -> bool {
+    let mut settled = false;
+    crate::arch::vectorized(
+        units.level(),
+        inlined(
+            #[inline(always)]
+            || settled = settle_rows(units, marks, cands, key, quota),
+        ),
+    );
+    settled && {
+        let grid = *units.grid();
+        let end = grid.rows * grid.unit_rows * units.tile().view.cols();
+        first_non_mark(marks.get(end..).unwrap_or(&[]), units.level()).is_none()
+    }
+}
+
+/// [`settle`]'s walk over the unit rows, in the level's vectors: the first
+/// view row of each is read 64 marks at a time as a bit mask of the
+/// unsettled ones, and a unit is settled at each set bit.
+#[inline(always)]
+fn settle_rows(
+    units: &Units<'_>,
+    marks: &mut [u8],
+    cands: &Candidates<'_, '_>,
+    key: u32,
+    quota: u64,
+) -> bool {
     let grid = *units.grid();
     let cols = units.tile().view.cols();
     let (bn, bm) = (grid.unit_rows, grid.unit_cols);
@@ -193,75 +219,105 @@ fn settle(
         return cands.count == 0;
     }
     let (mut c, mut left) = (0usize, quota);
-    let mut end = 0usize;
     for ur in 0..grid.rows {
         let r = ur * bn;
-        let (start, row_end) = (r * cols, (r + 1) * cols);
-        end = (r + bn) * cols;
+        let (start, row_end, end) = (r * cols, (r + 1) * cols, (r + bn) * cols);
         if end > marks.len() {
             return false;
         }
-        // A unit is met first in the unit row's first view row, at its
-        // origin (every element of an unsettled unit is marked).
-        let mut at = start;
-        while let Some(p) = next_unsettled(&marks[..row_end], at) {
-            let col = p - start;
-            let uc = col / bm;
-            if col % bm != 0 || uc >= grid.cols || c >= cands.count {
-                return false;
-            }
-            let Some(k) = cands.keys.key(cands.start + c) else {
-                return false;
-            };
-            c += 1;
-            let pruned = k < key || (k == key && left > 0);
-            if k == key {
-                left = left.saturating_sub(1);
-            }
-            for rr in r..r + bn {
-                let s = rr * cols + col;
-                let Some(unit) = marks.get_mut(s..s + bm) else {
-                    return false;
-                };
-                for m in unit {
-                    if *m < UNSETTLED {
-                        return false;
-                    }
-                    *m = if pruned { *m & 1 } else { 1 };
-                }
-            }
-            at = p + bm;
-        }
-        // Its other view rows (contiguous) hold settled marks only now.
-        if bn > 1 && first_non_mark(&marks[row_end..end], units.level()).is_some() {
+        // Its other view rows are unsettled exactly where the first is: a
+        // sequential check, which also brings them into cache for the
+        // writes below (found one unit at a time, they missed).
+        if bn > 1 && !same_unsettled(&marks[start..end], cols) {
             return false;
         }
+        // A unit is met first in the unit row's first view row, at its
+        // origin (every element of an unsettled unit is marked): the row
+        // read 64 marks at a time as a bit mask of the unsettled ones.
+        let mut block = start;
+        while block < row_end {
+            let len = (row_end - block).min(64);
+            let mut bits = unsettled_bits(&marks[block..block + len]);
+            while bits != 0 {
+                let p = block + bits.trailing_zeros() as usize;
+                let col = p - start;
+                let uc = col / bm;
+                if !col.is_multiple_of(bm) || uc >= grid.cols || c >= cands.count {
+                    return false;
+                }
+                let Some(k) = cands.keys.key(cands.start + c) else {
+                    return false;
+                };
+                c += 1;
+                let pruned = k < key || (k == key && left > 0);
+                if k == key {
+                    left = left.saturating_sub(1);
+                }
+                for rr in r..r + bn {
+                    let s = rr * cols + col;
+                    let Some(unit) = marks.get_mut(s..s + bm) else {
+                        return false;
+                    };
+                    for m in unit {
+                        if *m < UNSETTLED {
+                            return false;
+                        }
+                        *m = if pruned { *m & 1 } else { 1 };
+                    }
+                }
+                // The unit's other marks in the block are settled now (past
+                // the block, the next one is read after these writes).
+                let past = (p + bm - block) as u32;
+                bits &= u64::MAX.checked_shl(past).unwrap_or(0);
+            }
+            block += len;
+        }
     }
-    c == cands.count && first_non_mark(&marks[end..], units.level()).is_none()
+    c == cands.count
 }
 
-/// The first byte at or after `at` that is not a settled mark (0 or 1):
-/// eight at a time, their high bits or'ed four words at once.
-fn next_unsettled(marks: &[u8], at: usize) -> Option<usize> {
+/// Bit `j` set where mark `j` of a run of at most 64 is unsettled (above
+/// 1), a word of eight marks at a time: each byte's bits above bit 0
+/// folded into its top bit, and the eight top bits gathered by a multiply.
+#[inline(always)]
+fn unsettled_bits(marks: &[u8]) -> u64 {
     const HIGH: u64 = 0xfefe_fefe_fefe_fefe;
-    let rest = marks.get(at..)?;
-    let (blocks, tail) = rest.as_chunks::<32>();
-    for (b, block) in blocks.iter().enumerate() {
-        let w = [0, 8, 16, 24].map(|o| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&block[o..o + 8]);
-            u64::from_le_bytes(word)
-        });
-        if (w[0] | w[1] | w[2] | w[3]) & HIGH == 0 {
-            continue;
-        }
-        for (j, &w) in w.iter().enumerate() {
-            let hit = w & HIGH;
-            if hit != 0 {
-                return Some(at + 32 * b + 8 * j + hit.trailing_zeros() as usize / 8);
-            }
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const TOP: u64 = 0x8080_8080_8080_8080;
+    let byte_bits = |word: u64| {
+        let t = word & HIGH;
+        let top = (((t & LOW) + LOW) | t) & TOP;
+        (top >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+    };
+    let (words, tail) = marks.as_chunks::<8>();
+    // Most runs have none (N:M's above all): one test for the whole run.
+    let any = (words.iter()).fold(0, |any, w| any | u64::from_le_bytes(*w));
+    if any & HIGH == 0 && tail.iter().all(|&m| m < 2) {
+        return 0;
+    }
+    let mut bits = 0u64;
+    for (i, w) in words.iter().enumerate() {
+        bits |= byte_bits(u64::from_le_bytes(*w)) << (8 * i);
+    }
+    for (j, &m) in tail.iter().enumerate() {
+        bits |= u64::from(m > 1) << (8 * words.len() + j);
+    }
+    bits
+}
+
+/// Whether every view row of a unit row (`rows`, rows of `cols` marks)
+/// has its unsettled marks where the first row has them: then settling
+/// the units met in the first row leaves no unsettled mark in the others.
+#[inline(always)]
+fn same_unsettled(rows: &[u8], cols: usize) -> bool {
+    let Some((first, others)) = rows.split_at_checked(cols) else {
+        return false;
+    };
+    let mut differ = false;
+    for row in others.chunks_exact(cols) {
+        for (&a, &b) in first.iter().zip(row) {
+            differ |= (a > 1) != (b > 1);
         }
     }
-    let tail_at = at + 32 * blocks.len();
-    tail.iter().position(|&m| m > 1).map(|j| tail_at + j)
+    !differ && others.len().is_multiple_of(cols)
 }

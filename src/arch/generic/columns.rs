@@ -5,6 +5,8 @@ use crate::arch::all::inlined;
 use crate::arch::all::sum::{sequential_end, vertical_sum};
 use crate::vocab::terms::Reduce;
 
+const AHEAD: usize = 2048;
+
 /// `rows x 1` block scores: see `arch::column_scores`.
 pub(crate) struct Columns<'a>(pub crate::arch::BlockRows<'a>);
 
@@ -125,6 +127,14 @@ impl Columns<'_> {
                 break;
             }
             let s = if SCALED { l.load(&scale[i]) } else { zero };
+            for row in &rows {
+                l.prefetch(
+                    row.as_ptr()
+                        .wrapping_add(i)
+                        .cast::<f32>()
+                        .wrapping_add(AHEAD),
+                );
+            }
             let term = inlined(
                 #[inline(always)]
                 |r: usize| {

@@ -50,6 +50,13 @@ pub(crate) trait Lanes: Copy {
     fn select(self, m: Self::M, if_true: Self::V, if_false: Self::V) -> Self::V;
     /// Bit `j` set when lane `j` of the mask is.
     fn bits(self, m: Self::M) -> u64;
+    /// Asks for the cache line at `p` ahead of its load: a hint, which
+    /// never faults and changes no result (none where the level has no
+    /// safe one).
+    #[inline(always)]
+    fn prefetch(self, p: *const f32) {
+        let _ = p;
+    }
     /// A 4x4 transpose inside each group of four lanes: lane `4q + i` of
     /// output `j` is lane `4q + j` of input `i`. Its own inverse.
     fn transpose4(self, v: [Self::V; 4]) -> [Self::V; 4];

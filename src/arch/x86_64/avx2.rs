@@ -72,6 +72,10 @@ impl Lanes for Avx2 {
         self.0.avx._mm256_blendv_ps(if_false, if_true, m)
     }
     #[inline(always)]
+    fn prefetch(self, p: *const f32) {
+        (self.0.sse)._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[inline(always)]
     fn bits(self, m: __m256) -> u64 {
         self.0.avx._mm256_movemask_ps(m) as u32 as u64
     }

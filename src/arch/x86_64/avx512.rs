@@ -74,6 +74,10 @@ impl Lanes for Avx512 {
         self.0.avx512f._mm512_mask_blend_ps(m, if_false, if_true)
     }
     #[inline(always)]
+    fn prefetch(self, p: *const f32) {
+        (self.0.sse)._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[inline(always)]
     fn bits(self, m: __mmask16) -> u64 {
         m as u64
     }
