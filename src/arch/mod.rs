@@ -210,6 +210,24 @@ pub(crate) fn vectorized(level: Level, mut f: impl FnMut()) {
     }
 }
 
+/// Asks for the cache lines of `bytes` to be written next (a hint: no
+/// result changes; nothing at the scalar level). Masks are written a tile
+/// at a time into memory the cache has not seen: without it the stores
+/// wait for each line's read for ownership.
+#[inline(always)]
+pub(crate) fn prefetch_write(level: Level, bytes: &[u8]) {
+    struct Lines<'b>(&'b [u8]);
+    impl generic::Job for Lines<'_> {
+        #[inline(always)]
+        fn run<L: generic::Lanes>(self, l: L) {
+            for line in self.0.chunks(64) {
+                l.prefetch_write(line.as_ptr());
+            }
+        }
+    }
+    dispatch(level, Lines(bytes));
+}
+
 /// The rows of a tile of blocks: row `r` starts at `xs[r * stride]`.
 #[derive(Clone, Copy)]
 pub(crate) struct Rows<'a> {

@@ -356,7 +356,13 @@ pub(super) fn write_tile(
         match mask.get_mut(start..start + n * bm) {
             // A matrix row: the tile's units side by side, written in the
             // level's vectors without a branch per unit.
-            Some(row) if view.is_contiguous() => kind.write_row(level, row, kept, keep, bm),
+            Some(row) if view.is_contiguous() => {
+                kind.write_row(level, row, kept, keep, bm);
+                // The next tile's part of this row (or of the next).
+                let next = start + n * bm;
+                let ahead = mask.get(next..next.saturating_add(n * bm).min(mask.len()));
+                crate::arch::prefetch_write(level, ahead.unwrap_or(&[]));
+            }
             // A conv view: follow the index mapping. Element `j` of unit
             // `u`: kept units keep all, pruned blocks none, pruned N:M
             // groups their keep marks.

@@ -57,6 +57,12 @@ pub(crate) trait Lanes: Copy {
     fn prefetch(self, p: *const f32) {
         let _ = p;
     }
+    /// [`prefetch`](Lanes::prefetch) of a line about to be written (its
+    /// ownership asked for ahead of the stores, which would stall on it).
+    #[inline(always)]
+    fn prefetch_write(self, p: *const u8) {
+        let _ = p;
+    }
     /// A 4x4 transpose inside each group of four lanes: lane `4q + i` of
     /// output `j` is lane `4q + j` of input `i`. Its own inverse.
     fn transpose4(self, v: [Self::V; 4]) -> [Self::V; 4];

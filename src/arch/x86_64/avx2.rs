@@ -76,6 +76,10 @@ impl Lanes for Avx2 {
         (self.0.sse)._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
     #[inline(always)]
+    fn prefetch_write(self, p: *const u8) {
+        (self.0.sse)._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(p.cast());
+    }
+    #[inline(always)]
     fn bits(self, m: __m256) -> u64 {
         self.0.avx._mm256_movemask_ps(m) as u32 as u64
     }

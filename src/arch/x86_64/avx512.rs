@@ -78,6 +78,10 @@ impl Lanes for Avx512 {
         (self.0.sse)._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
     #[inline(always)]
+    fn prefetch_write(self, p: *const u8) {
+        (self.0.sse)._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(p.cast());
+    }
+    #[inline(always)]
     fn bits(self, m: __mmask16) -> u64 {
         m as u64
     }
