@@ -21,6 +21,7 @@ loader), never vendored.
 """
 
 import argparse
+import os
 import pathlib
 import subprocess
 import sys
@@ -131,6 +132,8 @@ def cli_table(args, tmp, scores, inc_times, inc_masks):
 
     path = pathlib.Path(tmp) / "scores.safetensors"
     save_file({k: v.contiguous() for k, v in scores.items()}, str(path))
+    # The file just written back before the CLI is timed on it.
+    os.sync()
     binary = cli_binary(args)
     print()
     print(f"the CLI ({binary.name} prune FILE --criterion scores --sparsity 0.5), "
