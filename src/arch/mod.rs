@@ -176,14 +176,16 @@ fn quads(
 
 /// The selection's range pass over checked (non-NaN) scores: adds to
 /// `below` the scores below `low`, and calls `inside(index, x)` with those
-/// in `low..=high`, in order. False for the scalar level or one this CPU
-/// lacks (the caller runs the same loop as plain code).
+/// in `low..=high`, in order; with `places` as long as `scores`, writes
+/// where each lies (`all::range::place`). False for the scalar level or
+/// one this CPU lacks (the caller runs the same loop as plain code).
 pub(crate) fn range_scan(
     level: Level,
     scores: &[f32],
     (low, high): (f32, f32),
     below: &mut u64,
     inside: impl FnMut(usize, f32),
+    places: &mut [u8],
 ) -> bool {
     let job = generic::RangeScan {
         scores,
@@ -191,6 +193,7 @@ pub(crate) fn range_scan(
         high,
         below,
         inside,
+        places,
     };
     dispatch(level, job)
 }

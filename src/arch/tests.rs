@@ -211,12 +211,21 @@ proptest! {
         let pick = |i: &prop::sample::Index| if xs.is_empty() { 0.0 } else { xs[i.index(xs.len())] };
         let (a, b) = (pick(&bounds.0), pick(&bounds.1));
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
-        let (mut want_below, mut want) = (0u64, Vec::new());
-        crate::arch::all::range::scan(&xs, low, high, &mut want_below, |j, x| want.push((j, x.to_bits())));
+        let (mut want_below, mut want, mut want_places) = (0u64, Vec::new(), std::vec![9u8; xs.len()]);
+        crate::arch::all::range::scan(&xs, low, high, &mut want_below, |j, x| want.push((j, x.to_bits())), &mut want_places);
+        let places_of = |x: f32| crate::arch::all::range::place(x, low, high);
+        prop_assert_eq!(&want_places, &xs.iter().map(|&x| places_of(x)).collect::<Vec<_>>());
         for level in simd_levels() {
-            let (mut below, mut got) = (0u64, Vec::new());
-            prop_assert!(super::range_scan(level, &xs, (low, high), &mut below, |j, x| got.push((j, x.to_bits()))));
-            prop_assert_eq!((below, &got), (want_below, &want), "{:?}", level);
+            let (mut below, mut got, mut places) = (0u64, Vec::new(), std::vec![9u8; xs.len()]);
+            prop_assert!(super::range_scan(level, &xs, (low, high), &mut below, |j, x| got.push((j, x.to_bits())), &mut places));
+            prop_assert_eq!((below, &got, &places), (want_below, &want, &want_places), "{:?}", level);
+            // Without places (or with a buffer of another length) nothing
+            // is written.
+            let mut short = std::vec![9u8; xs.len().saturating_sub(1)];
+            let (mut below2, mut got2) = (0u64, Vec::new());
+            prop_assert!(super::range_scan(level, &xs, (low, high), &mut below2, |j, x| got2.push((j, x.to_bits())), &mut short));
+            prop_assert_eq!((below2, &got2), (want_below, &want));
+            prop_assert!(short.iter().all(|&p| p == 9));
         }
     }
 

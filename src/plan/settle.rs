@@ -12,7 +12,7 @@ use super::report::LayerPlan;
 use super::{check_count, check_mask};
 use crate::arch::all::inlined;
 use crate::arch::Level;
-use crate::score::{first_non_mark, TILE};
+use crate::score::first_non_mark;
 use crate::select::{PartKeys, SplitRange, Units};
 use crate::vocab::error::Error;
 use crate::vocab::ext::Tile;
@@ -20,7 +20,7 @@ use crate::vocab::scores::Layer;
 
 /// A provisional mark: the unit's key is inside the split range (or'ed
 /// with an N:M element's keep mark).
-const UNSETTLED: u8 = 2;
+const UNSETTLED: u8 = crate::arch::all::range::INSIDE;
 
 /// One worker's part with its layers' provisional masks (see
 /// `Pruner::gather_part_masked`).
@@ -38,35 +38,19 @@ pub(crate) fn gather_part_masked<'a, M: MaskValue>(
     for (i, (layer, mask)) in layers.iter().zip(masks.iter()).enumerate() {
         check_mask(first.saturating_add(i), layer, mask.len())?;
     }
-    let mut write = |index: usize,
-                     units: &Units<'a>,
-                     tile: &Tile<'a>,
-                     scores: &[f32],
-                     keep: &[u8],
-                     (low, high): (f32, f32)| {
-        // Conv views are written when settled: their masks are not in
-        // pool order.
-        let Some(mask) = masks.get_mut(index.wrapping_sub(first)) else {
-            return;
+    let mut write =
+        |index: usize, units: &Units<'a>, tile: &Tile<'a>, places: &[u8], keep: &[u8]| {
+            // Conv views are written when settled: their masks are not in
+            // pool order.
+            let Some(mask) = masks.get_mut(index.wrapping_sub(first)) else {
+                return;
+            };
+            if units.tile().view.is_contiguous() {
+                // A unit above the range is kept, one below it pruned, one
+                // inside it unsettled: the places are the marks.
+                write_tile(units, tile, M::marks(mask), places, keep);
+            }
         };
-        if !units.tile().view.is_contiguous() {
-            return;
-        }
-        let mut kept = [0u8; TILE];
-        crate::arch::vectorized(
-            units.level(),
-            inlined(
-                #[inline(always)]
-                || {
-                    for (&x, k) in scores.iter().zip(kept.iter_mut()) {
-                        let inside = (low <= x) & (x <= high);
-                        *k = (x > high) as u8 | (inside as u8 * UNSETTLED);
-                    }
-                },
-            ),
-        );
-        write_tile(units, tile, M::marks(mask), &kept[..scores.len()], keep);
-    };
     planner::gather_part(level, layers, first, opts, range, out, Some(&mut write))
 }
 

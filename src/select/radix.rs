@@ -156,10 +156,9 @@ impl<'s> Scratch<'s> {
 }
 
 /// Writes a tile's provisional mask marks as the range pass scans it:
-/// `(layer index, its units, the tile, unit scores, keep marks, the
-/// range's scores (low, high))`.
-pub(crate) type TileMarks<'w, 'a> =
-    dyn FnMut(usize, &Units<'a>, &Tile<'a>, &[f32], &[u8], (f32, f32)) + 'w;
+/// `(layer index, its units, the tile, where each unit's score lies against
+/// the range (`arch::all::range::place`), keep marks)`.
+pub(crate) type TileMarks<'w, 'a> = dyn FnMut(usize, &Units<'a>, &Tile<'a>, &[u8], &[u8]) + 'w;
 
 /// Words of scratch per pool layer for its record.
 const RECORD: usize = 3;
@@ -376,7 +375,7 @@ where
     for (j, (index, units)) in pool().enumerate().take(layers) {
         let (mut below, mut below_elements, first) = (0u64, 0u64, n);
         let (level, elements) = (units.level(), scratch.elements);
-        let mut scan = |scores: &[f32], pruned: &[f32]| {
+        let mut scan = |scores: &[f32], pruned: &[f32], places: &mut [u8]| {
             let mut count = inlined(
                 #[inline(always)]
                 |j: usize, x: f32| {
@@ -388,8 +387,8 @@ where
                 },
             );
             let range = (low, high);
-            if !crate::arch::range_scan(level, scores, range, &mut below, &mut count) {
-                crate::arch::all::range::scan(scores, low, high, &mut below, &mut count);
+            if !crate::arch::range_scan(level, scores, range, &mut below, &mut count, places) {
+                crate::arch::all::range::scan(scores, low, high, &mut below, &mut count, places);
             }
             if !pruned.is_empty() {
                 // Below the range, the units' pruned elements: a
@@ -424,14 +423,16 @@ where
                 } else {
                     0
                 };
-                scan(scores, &pruned[..n]);
-                write(index, &units, tile, scores, keep, (low, high));
+                let mut places = [0u8; TILE];
+                let places = &mut places[..scores.len()];
+                scan(scores, &pruned[..n], places);
+                write(index, &units, tile, places, keep);
                 Ok(())
             }),
             None if elements => {
-                units.for_each_scored_pruned(|_, scores, pruned| scan(scores, pruned))
+                units.for_each_scored_pruned(|_, scores, pruned| scan(scores, pruned, &mut []))
             }
-            None => units.for_each_scored(|_, scores| scan(scores, &[])),
+            None => units.for_each_scored(|_, scores| scan(scores, &[], &mut [])),
         };
         scanned.map_err(|kind| Error::in_layer(index, kind))?;
         if n > capacity {
