@@ -210,6 +210,20 @@ def _mask_out(template: Any, scores: Any, shape: Tuple[int, ...]) -> Tuple[np.nd
     return buf, lambda: buf
 
 
+def _check_pre_masks(pre: Mapping[str, Any], scores: Mapping[str, Any]) -> None:
+    """A layer's pre_mask gives the type its mask comes back in; one shaped
+    unlike its scores is a mix-up of layers (INC 2.0 ignores it), so it is
+    an error naming the layer."""
+    for name, score in scores.items():
+        m = pre.get(name)
+        if m is None:
+            continue
+        if not hasattr(m, "shape") or not hasattr(m, "dtype"):
+            raise TypeError(f"{name}: pre_mask is a {type(m).__name__}, expected a tensor or array")
+        if tuple(m.shape) != tuple(score.shape):
+            raise ValueError(f"{name}: pre_mask of shape {tuple(m.shape)}, its scores are {tuple(score.shape)}")
+
+
 def _to_device(t: Any, ref: Any) -> Any:
     return t.to(ref.device) if ref.device.type != "cpu" else t
 
@@ -339,8 +353,10 @@ class Pattern:
         ``target_sparsity_ratio`` is the target in ``[0, 1]`` (for N:M at
         most N/M), ``max_sparsity_ratio_per_layer`` the per-layer cap.
         Returns a dict of masks shaped as the scores. Raises ``ValueError``
-        naming the layer for a NaN score or a bad ratio, ``TypeError`` for
-        a dtype other than float32/float16/bfloat16."""
+        naming the layer for a NaN score, a bad ratio or a pre_mask shaped
+        unlike its scores, ``TypeError`` for a dtype other than
+        float32/float16/bfloat16 or a pre_mask that is not an array or
+        tensor."""
         if self.is_global:
             return self.get_masks_global(scores, target_sparsity_ratio, pre_masks, max_sparsity_ratio_per_layer)
         return self.get_masks_local(scores, target_sparsity_ratio, pre_masks, max_sparsity_ratio_per_layer)
@@ -352,6 +368,7 @@ class Pattern:
             # INC turns the list into a per-layer dict on the first call.
             self.block_size = self.get_block_size_dict(scores)
         pre = pre_masks or {}
+        _check_pre_masks(pre, scores)
         masks, _ = _run_prune(
             scores, self._name, target, scope, max_ratio, self.min_sparsity_ratio_per_op,
             self.ties, self.cap, self.reduce, "scores", self.compat,

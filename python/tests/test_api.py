@@ -221,6 +221,18 @@ def test_mask_types_follow_pre_masks():
         assert m.dtype == dtype and m.sum() == 32
 
 
+def test_pre_masks_of_another_shape_or_kind_are_errors_naming_the_layer():
+    s = {"a": weights(8, 8), "b": weights(8, 16)}
+    p = prunemask.get_pattern({"pattern": "2:4"})
+    with pytest.raises(ValueError, match=r"b: pre_mask of shape \(8, 8\), its scores are \(8, 16\)"):
+        p.get_masks(s, 0.5, {"a": np.ones((8, 8)), "b": np.ones((8, 8))}, 1.0)
+    with pytest.raises(TypeError, match="a: pre_mask is a list"):
+        p.get_masks(s, 0.5, {"a": [1.0] * 64}, 1.0)
+    # Layers without a pre_mask are fine; one of the right shape is used.
+    m = p.get_masks(s, 0.5, {"b": np.ones((8, 16), dtype=np.bool_)}, 1.0)
+    assert m["b"].dtype == np.bool_ and m["a"].dtype == np.float32
+
+
 def test_f16_and_f32_give_the_same_masks_for_the_same_values():
     w16 = weights(16, 16, dtype=np.float16)
     p = prunemask.get_pattern({"pattern": "4x1"})
