@@ -73,11 +73,11 @@ impl Lanes for Avx2 {
     }
     #[inline(always)]
     fn prefetch(self, p: *const f32) {
-        (self.0.sse)._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+        super::prefetch(self.0.sse, p);
     }
     #[inline(always)]
     fn prefetch_write(self, p: *const u8) {
-        (self.0.sse)._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(p.cast());
+        super::prefetch_write(self.0.sse, p);
     }
     #[inline(always)]
     fn bits(self, m: __m256) -> u64 {
