@@ -41,8 +41,8 @@ Keyword options of :func:`get_pattern` select what prunemask does better:
 ``reduce="sum"|"max"|"l2"``; any of them switches to ``compat="native"``.
 
 Where INC raises or goes wrong, this package either raises ``ValueError``
-naming the layer (a NaN score, a bad ratio, a shape that is not a weight)
-or does the right thing (documented): a layer the pattern does not fit is
+naming the layer (a NaN score, a bad ratio, a shape that is not a weight,
+a pre_mask shaped unlike its scores) or does the right thing (documented): a layer the pattern does not fit is
 kept dense (all ones) in local and global scope alike (INC crashes in local
 scope); ``+inf`` scores rank above every finite score (INC's ``kthvalue``
 may pick them); a cap that leaves zero units keeps the layer whole.
@@ -220,8 +220,12 @@ def _check_pre_masks(pre: Mapping[str, Any], scores: Mapping[str, Any]) -> None:
             continue
         if not hasattr(m, "shape") or not hasattr(m, "dtype"):
             raise TypeError(f"{name}: pre_mask is a {type(m).__name__}, expected a tensor or array")
-        if tuple(m.shape) != tuple(score.shape):
-            raise ValueError(f"{name}: pre_mask of shape {tuple(m.shape)}, its scores are {tuple(score.shape)}")
+        # The scores' shape as `_scores` reads them (a module's weight).
+        if hasattr(score, "weight") and not isinstance(score, np.ndarray):
+            score = score.weight
+        shape = tuple(score.shape) if hasattr(score, "shape") else np.shape(score)
+        if tuple(m.shape) != shape:
+            raise ValueError(f"{name}: pre_mask of shape {tuple(m.shape)}, its scores are {shape}")
 
 
 def _to_device(t: Any, ref: Any) -> Any:

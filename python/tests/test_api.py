@@ -231,6 +231,12 @@ def test_pre_masks_of_another_shape_or_kind_are_errors_naming_the_layer():
     # Layers without a pre_mask are fine; one of the right shape is used.
     m = p.get_masks(s, 0.5, {"b": np.ones((8, 16), dtype=np.bool_)}, 1.0)
     assert m["b"].dtype == np.bool_ and m["a"].dtype == np.float32
+    # A module's shape is its weight's.
+    module = types.SimpleNamespace(weight=weights(8, 16))
+    m = p.get_masks({"b": module}, 0.5, {"b": np.ones((8, 16), dtype=np.uint8)}, 1.0)
+    assert m["b"].dtype == np.uint8 and m["b"].shape == (8, 16)
+    with pytest.raises(ValueError, match="b: pre_mask of shape"):
+        p.get_masks({"b": module}, 0.5, {"b": np.ones((16, 8))}, 1.0)
 
 
 def test_f16_and_f32_give_the_same_masks_for_the_same_values():

@@ -155,9 +155,10 @@ impl<'s> Scratch<'s> {
     }
 }
 
-/// Writes a tile's provisional mask marks as the range pass scans it:
-/// `(layer index, its units, the tile, where each unit's score lies against
-/// the range (`arch::all::range::place`), keep marks)`.
+/// Writes a tile's provisional mask marks as the range pass scans it. Its
+/// arguments: the layer index, its units, the tile, where each unit's
+/// score lies against the range (`arch::all::range::place`), and the keep
+/// marks.
 pub(crate) type TileMarks<'w, 'a> = dyn FnMut(usize, &Units<'a>, &Tile<'a>, &[u8], &[u8]) + 'w;
 
 /// Words of scratch per pool layer for its record.
