@@ -144,6 +144,12 @@ def _is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "data_ptr")
 
 
+def _weight(x: Any) -> Any:
+    """A module's ``.weight`` (INC passes modules or tensors alike), or
+    ``x`` itself."""
+    return x.weight if hasattr(x, "weight") and not isinstance(x, np.ndarray) else x
+
+
 def _scores(x: Any, name: str) -> Tuple[np.ndarray, str]:
     """``x`` as a numpy array the extension reads in place, and its kind
     (``f32``, ``f16``, ``bf16``). torch tensors share their memory
@@ -163,8 +169,9 @@ def _scores(x: Any, name: str) -> Tuple[np.ndarray, str]:
         if t.dtype == torch.float16:
             return t.numpy(), "f16"
         raise TypeError(f"{name}: dtype {t.dtype} is not float32, float16 or bfloat16")
-    if hasattr(x, "weight") and not isinstance(x, np.ndarray):
-        return _scores(x.weight, name)
+    w = _weight(x)
+    if w is not x:
+        return _scores(w, name)
     a = np.asarray(x)
     if a.dtype == np.float32:
         kind = "f32"
@@ -220,9 +227,7 @@ def _check_pre_masks(pre: Mapping[str, Any], scores: Mapping[str, Any]) -> None:
             continue
         if not hasattr(m, "shape") or not hasattr(m, "dtype"):
             raise TypeError(f"{name}: pre_mask is a {type(m).__name__}, expected a tensor or array")
-        # The scores' shape as `_scores` reads them (a module's weight).
-        if hasattr(score, "weight") and not isinstance(score, np.ndarray):
-            score = score.weight
+        score = _weight(score)
         shape = tuple(score.shape) if hasattr(score, "shape") else np.shape(score)
         if tuple(m.shape) != shape:
             raise ValueError(f"{name}: pre_mask of shape {tuple(m.shape)}, its scores are {shape}")
@@ -438,8 +443,7 @@ class Pattern:
             _native.lock([(a, k, False)], [n], [m], name)
         out = {}
         for n, m in zip(names, masks):
-            w = modules[n].weight if hasattr(modules[n], "weight") else modules[n]
-            out[n] = _like(m, None, w)
+            out[n] = _like(m, None, _weight(modules[n]))
         return out
 
 
@@ -480,7 +484,7 @@ class PatternNxM(Pattern):
     def get_block_size_dict(self, data):
         out = {}
         for key, value in data.items():
-            shape = (value.weight if hasattr(value, "weight") else value).shape
+            shape = _weight(value).shape
             if self.N == "channel":
                 out[key] = [shape[0], 1]
             elif self.M == "channel":
